@@ -1,0 +1,150 @@
+"""What every target adapter provides, and the neutral types it trades in.
+
+An adapter compiles a `Spec` into native resources, imports native resources
+back into a `Spec`, and carries a *model*: its own reading of the mesh's
+documented behaviour over native resources. Models answer with a `Verdict`,
+the comparable part of a decision; the oracle's `Decision` projects onto the
+same type, which is how the conformance suite compares them. Models never
+call the oracle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from meshspec.diagnostics import Diagnostic
+from meshspec.semantics import Decision, Request, RetryPolicy, Transport
+from meshspec.spec import MtlsMode, Origin, Spec
+
+SECURITY_AREAS = frozenset({"mtls", "authz"})
+
+
+@dataclass(frozen=True)
+class NativeDocument:
+    """One native resource as read from a file (or a cluster), with its origin."""
+
+    data: Mapping[str, Any]
+    origin: Origin
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("kind", ""))
+
+    @property
+    def name(self) -> str:
+        meta = self.data.get("metadata") or {}
+        return str(meta.get("name", "")) if isinstance(meta, Mapping) else ""
+
+    @property
+    def namespace(self) -> str:
+        meta = self.data.get("metadata") or {}
+        ns = meta.get("namespace") if isinstance(meta, Mapping) else None
+        return str(ns) if ns else "default"
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    #: Security areas ("mtls", "authz") whose losses are accepted as warnings.
+    allow_lossy: frozenset[str] = frozenset()
+
+
+@dataclass
+class CompileResult:
+    resources: list[dict[str, Any]]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass
+class ImportResult:
+    spec: Spec | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: The neutral documents as plain data, ready to write as YAML.
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The comparable outcome of one request, whoever decided it."""
+
+    outcome: str
+    status: int | None
+    route: str | None = None
+    #: share of traffic per (service key, version); versions None = all endpoints
+    backends: Mapping[tuple[str, str | None], float] = field(default_factory=dict)
+    authz: str | None = None
+    authz_rule: str | None = None
+    mtls: MtlsMode | None = None
+    transport: Transport | None = None
+    timeout: float | None = None
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @classmethod
+    def of(cls, decision: Decision) -> Verdict:
+        total = sum(b.weight for b in decision.backends)
+        shares: dict[tuple[str, str | None], float] = {}
+        for b in decision.backends:
+            if b.weight and total:
+                key = (b.service, b.version)
+                shares[key] = round(shares.get(key, 0.0) + b.weight / total, 6)
+        authz = decision.authz
+        return cls(
+            outcome=str(decision.outcome),
+            status=decision.status,
+            route=decision.route,
+            backends=shares,
+            authz=None if authz is None else str(authz.decision),
+            authz_rule=None if authz is None else authz.rule,
+            mtls=decision.mtls,
+            transport=decision.transport,
+            timeout=decision.timeout,
+            retries=decision.retries,
+        )
+
+    def differences(self, other: Verdict, fields: Sequence[str] | None = None) -> dict[str, Any]:
+        """Fields whose values differ: name -> (self's, other's)."""
+        names = fields or [
+            "outcome",
+            "status",
+            "route",
+            "backends",
+            "authz",
+            "mtls",
+            "transport",
+            "timeout",
+            "retries",
+        ]
+        out: dict[str, Any] = {}
+        for name in names:
+            a, b = getattr(self, name), getattr(other, name)
+            if name == "backends":
+                a, b = _round_shares(a), _round_shares(b)
+            if a != b:
+                out[name] = (a, b)
+        return out
+
+
+def _round_shares(shares: Mapping[tuple[str, str | None], float]) -> dict[Any, float]:
+    return {k: round(v, 4) for k, v in shares.items() if v > 0}
+
+
+@runtime_checkable
+class MeshModel(Protocol):
+    """A mesh's behaviour over its native resources, as its docs describe it."""
+
+    def decide(self, request: Request) -> Verdict: ...
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    name: str
+    description: str
+    #: Feature names (conformance vocabulary) the model can answer for.
+    features: frozenset[str]
+
+    def compile(self, spec: Spec, options: CompileOptions) -> CompileResult: ...
+
+    def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult: ...
+
+    def model(self, resources: Sequence[Mapping[str, Any]]) -> MeshModel: ...

@@ -1,0 +1,280 @@
+"""Reading spec files, directories and stdin into a validated `Spec`.
+
+Every problem becomes a diagnostic with file:line:col; nothing here raises
+for bad input. Semantic checks live in `meshspec.validation`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from meshspec import codes
+from meshspec.diagnostics import Diagnostic, Location, has_errors
+from meshspec.spec import API_VERSION, KINDS, Document, MeshDocument, Origin, ServiceDocument, Spec
+from meshspec.spec.bundle import service_key
+from meshspec.yaml_source import RawDocument, YamlProblem, load_documents
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+MAX_FILE_BYTES = 16 * 1024 * 1024
+_DOCUMENT = TypeAdapter(Document)
+
+
+@dataclass
+class LoadResult:
+    spec: Spec | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.spec is not None and not has_errors(self.diagnostics)
+
+
+def expand_paths(paths: Iterable[str]) -> tuple[list[str], list[Diagnostic]]:
+    """Files named, plus spec files found below directories (sorted)."""
+    files: list[str] = []
+    problems: list[Diagnostic] = []
+    for p in paths:
+        if p == "-":
+            files.append("-")
+            continue
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(
+                str(f) for f in path.rglob("*") if f.is_file() and f.suffix in SPEC_SUFFIXES
+            )
+            if not found:
+                problems.append(
+                    codes.NO_DOCUMENTS(
+                        "directory holds no .yaml, .yml or .json file",
+                        location=Location(p),
+                        hint="point at a directory with meshspec documents",
+                    )
+                )
+            files.extend(found)
+        elif path.is_file():
+            files.append(p)
+        else:
+            problems.append(
+                codes.READ_FAILED(
+                    "no such file or directory",
+                    location=Location(p),
+                    hint="check the path; use '-' to read from standard input",
+                )
+            )
+    return files, problems
+
+
+def read_text(name: str) -> tuple[str | None, Diagnostic | None]:
+    try:
+        if name == "-":
+            raw = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+            name_for = "<stdin>"
+        else:
+            with open(name, "rb") as fh:
+                raw = fh.read(MAX_FILE_BYTES + 1)
+            name_for = name
+    except OSError as exc:
+        return None, codes.READ_FAILED(exc.strerror or str(exc), location=Location(name))
+    if len(raw) > MAX_FILE_BYTES:
+        return None, codes.TOO_LARGE(
+            f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+            location=Location(name_for),
+        )
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        return None, codes.READ_FAILED(
+            f"not UTF-8 text (byte {exc.start})",
+            location=Location(name_for),
+            hint="save the file as UTF-8",
+        )
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    names = []
+    for name, info in model.model_fields.items():
+        names.append(info.alias or name)
+    return names
+
+
+def _model_at(loc: Sequence[str | int], root: type[BaseModel]) -> type[BaseModel] | None:
+    """The pydantic model a location inside a document refers to (for suggestions)."""
+    model: Any = root
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        info = None
+        for name, f in model.model_fields.items():
+            if part in (name, f.alias):
+                info = f
+        if info is None:
+            return model if isinstance(model, type) else None
+        model = _inner_model(info.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    stack = [annotation]
+    while stack:
+        a = stack.pop()
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return a
+        stack.extend(getattr(a, "__args__", ()) or ())
+    return None
+
+
+def _path_text(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _schema_diagnostics(
+    exc: ValidationError, raw: RawDocument, origin: Origin, kind: str
+) -> list[Diagnostic]:
+    root: type[BaseModel] = MeshDocument if kind == "Mesh" else ServiceDocument
+    found: list[Diagnostic] = []
+    for err in exc.errors(include_url=False):
+        loc = [p for p in err["loc"] if not (p in KINDS and p == err["loc"][0])]
+        location = origin.locate(tuple(loc))
+        path = _path_text(loc)
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(loc[:-1], root)
+            known = _field_names(parent) if parent else []
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else ""
+            if known and not hint:
+                hint = "known fields here: " + ", ".join(sorted(known))
+            found.append(
+                codes.UNKNOWN_FIELD(
+                    f"unknown field '{loc[-1]}'", location=location, path=path, hint=hint
+                )
+            )
+            continue
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        code = codes.BAD_DURATION if "duration" in msg else codes.SCHEMA
+        value = err.get("input")
+        shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
+        found.append(code(f"{msg}{shown}", location=location, path=path))
+    return found
+
+
+def _check_document(raw: RawDocument, origin: Origin) -> tuple[Any, list[Diagnostic]]:
+    data = raw.data
+    here = origin.locate(())
+    if not isinstance(data, dict):
+        return None, [
+            codes.NOT_A_MAPPING(
+                "a meshspec document is a mapping with apiVersion, kind, metadata and spec",
+                location=here,
+            )
+        ]
+    api = data.get("apiVersion")
+    kind = data.get("kind")
+    if api != API_VERSION:
+        return None, [
+            codes.FOREIGN_DOCUMENT(
+                f"skipped a document with apiVersion {api!r}, kind {kind!r}",
+                location=here,
+                hint=f"meshspec documents have apiVersion: {API_VERSION}; to read mesh "
+                "resources use 'meshspec import --from <mesh>'",
+            )
+        ]
+    if kind not in KINDS:
+        close = difflib.get_close_matches(str(kind), KINDS, n=1)
+        return None, [
+            codes.UNKNOWN_KIND(
+                f"unknown kind {kind!r}",
+                location=origin.locate(("kind",)),
+                path="kind",
+                hint=(f"did you mean '{close[0]}'? " if close else "")
+                + "kinds: "
+                + ", ".join(KINDS),
+            )
+        ]
+    try:
+        return _DOCUMENT.validate_python(data), []
+    except ValidationError as exc:
+        return None, _schema_diagnostics(exc, raw, origin, str(kind))
+
+
+def load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
+    """Load (file name, text) pairs; the core of `load_paths`, also used by tests."""
+    diagnostics: list[Diagnostic] = []
+    documents: list[tuple[MeshDocument | ServiceDocument, Origin]] = []
+    for name, text in texts:
+        try:
+            raws = load_documents(text)
+        except YamlProblem as exc:
+            code = (
+                codes.TOO_LARGE
+                if exc.too_large
+                else (codes.DUPLICATE_KEY if "duplicate key" in exc.message else codes.YAML_SYNTAX)
+            )
+            diagnostics.append(
+                code(
+                    exc.message,
+                    location=Location(name, exc.line, exc.column),
+                    hint="fix the YAML syntax at this position",
+                )
+            )
+            continue
+        found_here = 0
+        for raw in raws:
+            if raw.data is None:
+                continue
+            origin = Origin(name, raw.index, raw.positions)
+            doc, problems = _check_document(raw, origin)
+            diagnostics.extend(problems)
+            if doc is not None:
+                documents.append((doc, origin))
+            if doc is not None or any(p.code != codes.FOREIGN_DOCUMENT.code for p in problems):
+                found_here += 1
+        if not found_here:
+            diagnostics.append(
+                codes.NO_DOCUMENTS(
+                    "no meshspec document in this file",
+                    location=Location(name, 1, 1),
+                    hint=f"a meshspec file holds documents with apiVersion: {API_VERSION} "
+                    "and kind: Mesh or Service",
+                )
+            )
+    if not texts:
+        diagnostics.append(codes.NO_DOCUMENTS("no input given", hint="name files or directories"))
+    from meshspec.validation import validate_documents
+
+    spec, semantic = validate_documents(documents)
+    diagnostics.extend(semantic)
+    return LoadResult(spec if documents else None, diagnostics)
+
+
+def load_paths(paths: Iterable[str]) -> LoadResult:
+    files, problems = expand_paths(paths)
+    texts: list[tuple[str, str]] = []
+    for name in files:
+        text, problem = read_text(name)
+        if problem:
+            problems.append(problem)
+        elif text is not None:
+            texts.append(("<stdin>" if name == "-" else name, text))
+    if not texts and problems:
+        return LoadResult(None, problems)
+    result = load_texts(texts)
+    result.diagnostics[:0] = problems
+    return result
+
+
+def origin_key(doc: MeshDocument | ServiceDocument) -> str:
+    if isinstance(doc, MeshDocument):
+        return "mesh"
+    return service_key(doc.metadata.namespace, doc.metadata.name)

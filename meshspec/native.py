@@ -1,0 +1,58 @@
+"""Reading native mesh resources (Kubernetes-style YAML or JSON) with positions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from meshspec import codes
+from meshspec.adapter import NativeDocument
+from meshspec.diagnostics import Diagnostic, Location
+from meshspec.loader import expand_paths, read_text
+from meshspec.spec import Origin
+from meshspec.yaml_source import YamlProblem, load_documents
+
+
+def read_native(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagnostic]]:
+    """Every mapping document in the files; lists of kind `List` are unpacked."""
+    files, problems = expand_paths(paths)
+    docs: list[NativeDocument] = []
+    for name in files:
+        text, problem = read_text(name)
+        shown = "<stdin>" if name == "-" else name
+        if problem:
+            problems.append(problem)
+            continue
+        assert text is not None
+        try:
+            raws = load_documents(text)
+        except YamlProblem as exc:
+            problems.append(
+                codes.YAML_SYNTAX(exc.message, location=Location(shown, exc.line, exc.column))
+            )
+            continue
+        found = 0
+        for raw in raws:
+            if raw.data is None:
+                continue
+            if not isinstance(raw.data, dict):
+                problems.append(
+                    codes.NOT_A_MAPPING(
+                        "a resource is a mapping with apiVersion and kind",
+                        location=Origin(shown, raw.index, raw.positions).locate(),
+                    )
+                )
+                continue
+            if raw.data.get("kind") == "List" and isinstance(raw.data.get("items"), list):
+                for i, item in enumerate(raw.data["items"]):
+                    if isinstance(item, dict):
+                        sub = {k[2:]: v for k, v in raw.positions.items() if k[:2] == ("items", i)}
+                        docs.append(NativeDocument(item, Origin(shown, raw.index, sub)))
+                        found += 1
+                continue
+            docs.append(NativeDocument(raw.data, Origin(shown, raw.index, raw.positions)))
+            found += 1
+        if not found:
+            problems.append(
+                codes.NO_DOCUMENTS("no resources in this file", location=Location(shown, 1, 1))
+            )
+    return docs, problems

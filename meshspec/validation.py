@@ -1,0 +1,332 @@
+"""Semantic checks over documents that each passed the schema.
+
+References, duplicates, weights, regexes, clean paths, shadowed matches,
+timeouts: what the schema alone cannot see. Each finding names the file,
+line and column of the offending field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from meshspec import codes
+from meshspec.diagnostics import Diagnostic, Location
+from meshspec.regex import check_regex
+from meshspec.spec import (
+    HeaderMatch,
+    MeshDocument,
+    Origin,
+    PathMatch,
+    Protocol,
+    QueryParamMatch,
+    ServiceDocument,
+    Spec,
+)
+from meshspec.spec.bundle import PathKey, service_key
+
+_UNCLEAN = ("//", "/./", "/../", "%2f", "%2F", "%5c", "%5C", "#", "?", "\\")
+
+
+def clean_path_problem(value: str) -> str | None:
+    """Why an exact or prefix path value can never equal a normalised path."""
+    if not value.startswith("/"):
+        return "must start with '/'"
+    for bad in _UNCLEAN:
+        if bad in value:
+            return f"must not contain '{bad}' (requests are normalised before matching)"
+    if value.endswith("/.") or value.endswith("/.."):
+        return "must not end in a dot segment"
+    return None
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.found: list[Diagnostic] = []
+
+    def add(self, diag: Diagnostic) -> None:
+        self.found.append(diag)
+
+
+def _dotted(path: PathKey) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validate_documents(
+    documents: Sequence[tuple[MeshDocument | ServiceDocument, Origin]],
+) -> tuple[Spec, list[Diagnostic]]:
+    """The spec the documents make, and every semantic finding."""
+    found: list[Diagnostic] = []
+    meshes = [(d, o) for d, o in documents if isinstance(d, MeshDocument)]
+    for extra, origin in meshes[1:]:
+        found.append(
+            codes.DUPLICATE_MESH(
+                f"second Mesh document '{extra.metadata.name}'; the first was in "
+                f"{meshes[0][1].locate()}",
+                location=origin.locate(),
+                hint="keep one Mesh document per spec",
+            )
+        )
+    origins: dict[str, Origin] = {}
+    kept: list[MeshDocument | ServiceDocument] = []
+    if meshes:
+        kept.append(meshes[0][0])
+        origins["mesh"] = meshes[0][1]
+    for doc, origin in documents:
+        if not isinstance(doc, ServiceDocument):
+            continue
+        key = service_key(doc.metadata.namespace, doc.metadata.name)
+        if key in origins:
+            found.append(
+                codes.DUPLICATE_NAME(
+                    f"service {key} is defined twice; the first is at {origins[key].locate()}",
+                    location=origin.locate(("metadata", "name")),
+                    path="metadata.name",
+                    hint="merge the two documents or rename one",
+                )
+            )
+            continue
+        origins[key] = origin
+        kept.append(doc)
+    spec = Spec.build(kept, origins)
+    for key in spec.services:
+        found.extend(_check_service(spec, key))
+    return spec, found
+
+
+def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
+    svc = spec.service(key)
+    origin = spec.origins[key]
+    ns = svc.metadata.namespace
+    out: list[Diagnostic] = []
+
+    def at(*path: str | int) -> Location:
+        return origin.locate(path)
+
+    def dup(items: Sequence[object], attr: str, what: str, field_path: PathKey) -> None:
+        seen: dict[object, int] = {}
+        for i, item in enumerate(items):
+            name = getattr(item, attr)
+            if name in seen:
+                p = (*field_path, i, attr)
+                out.append(
+                    codes.DUPLICATE_NAME(
+                        f"{what} '{name}' appears twice in service {key}",
+                        location=at(*p),
+                        path=_dotted(p),
+                        hint="names must be unique within a service",
+                    )
+                )
+            seen.setdefault(name, i)
+
+    s = svc.spec
+    dup(s.ports, "port", "port", ("spec", "ports"))
+    dup(s.versions, "name", "version", ("spec", "versions"))
+    dup(s.routes, "name", "route", ("spec", "routes"))
+    if s.authorization:
+        dup(s.authorization.rules, "name", "authorization rule", ("spec", "authorization", "rules"))
+
+    if s.routes and all(p.protocol is Protocol.TCP for p in s.ports):
+        out.append(
+            codes.TCP_ROUTE(
+                f"service {key} has only TCP ports, so its HTTP routes never apply",
+                location=at("spec", "routes"),
+                path="spec.routes",
+                hint="give a port protocol http or grpc, or remove the routes",
+            )
+        )
+    if s.mtls:
+        port_numbers = {p.port for p in s.ports}
+        for port in s.mtls.ports:
+            if port not in port_numbers:
+                p: PathKey = ("spec", "mtls", "ports", port)
+                out.append(
+                    codes.BAD_PORT(
+                        f"mTLS override for port {port}, which service {key} does not have",
+                        location=at(*p),
+                        path=_dotted(p),
+                        hint="ports: " + ", ".join(str(n) for n in sorted(port_numbers)),
+                    )
+                )
+
+    seen_matches: dict[object, str] = {}
+    for ri, route in enumerate(s.routes):
+        rp: tuple[str | int, ...] = ("spec", "routes", ri)
+        for mi, match in enumerate(route.matches):
+            mp: PathKey = (*rp, "matches", mi)
+            if match.path:
+                out.extend(_check_path(match.path, origin, (*mp, "path")))
+            for hi, h in enumerate(match.headers):
+                out.extend(_check_string(h, origin, (*mp, "headers", hi)))
+            for qi, q in enumerate(match.query_params):
+                out.extend(_check_string(q, origin, (*mp, "queryParams", qi)))
+            ident = _match_identity(match)
+            if ident in seen_matches:
+                out.append(
+                    codes.SHADOWED_MATCH(
+                        f"match {mi} of route '{route.name}' is identical to "
+                        f"{seen_matches[ident]}, "
+                        "which wins every tie, so it is never selected",
+                        location=at(*mp),
+                        path=_dotted(mp),
+                        hint="remove it or make it more specific",
+                    )
+                )
+            else:
+                seen_matches[ident] = f"match {mi} of route '{route.name}'"
+        if not route.matches:
+            ident = _match_identity(None)
+            if ident in seen_matches:
+                out.append(
+                    codes.SHADOWED_MATCH(
+                        f"route '{route.name}' matches everything, like {seen_matches[ident]}, "
+                        "which wins the tie, so it is never selected",
+                        location=at(*rp),
+                        path=_dotted(rp),
+                        hint="remove it or give it matches",
+                    )
+                )
+            else:
+                seen_matches[ident] = f"route '{route.name}'"
+        total = 0
+        for bi, b in enumerate(route.backends):
+            bp: PathKey = (*rp, "backends", bi)
+            total += b.weight
+            target = key if b.service is None else spec.resolve(b.service, ns)
+            if target is None:
+                out.append(
+                    codes.DANGLING_SERVICE(
+                        f"backend service '{b.service}' does not exist",
+                        location=at(*bp, "service"),
+                        path=_dotted((*bp, "service")),
+                        hint=_known_services(spec),
+                    )
+                )
+                continue
+            if b.version is not None and spec.version(target, b.version) is None:
+                versions = [v.name for v in spec.service(target).spec.versions]
+                out.append(
+                    codes.DANGLING_VERSION(
+                        f"service {target} has no version '{b.version}'",
+                        location=at(*bp, "version"),
+                        path=_dotted((*bp, "version")),
+                        hint=("versions: " + ", ".join(versions))
+                        if versions
+                        else f"declare versions under {target}'s spec.versions",
+                    )
+                )
+        if route.backends and total == 0:
+            out.append(
+                codes.BAD_WEIGHTS(
+                    f"every backend of route '{route.name}' has weight 0",
+                    location=at(*rp, "backends"),
+                    path=_dotted((*rp, "backends")),
+                    hint="give at least one backend a positive weight",
+                )
+            )
+        per_try = route.retries.per_try_timeout if route.retries else None
+        if per_try and route.timeout and per_try > route.timeout and route.timeout:
+            p = (*rp, "retries", "perTryTimeout")
+            out.append(
+                codes.RETRY_TIMEOUT(
+                    f"per-try timeout of route '{route.name}' is longer than its timeout, "
+                    "so no retry can happen after a per-try timeout",
+                    location=at(*p),
+                    path=_dotted(p),
+                    hint="make perTryTimeout shorter than timeout",
+                )
+            )
+
+    if s.authorization:
+        seen_rules: dict[object, str] = {}
+        for ri, rule in enumerate(s.authorization.rules):
+            rp = ("spec", "authorization", "rules", ri)
+            for si, src in enumerate(rule.from_):
+                for ref in src.services:
+                    if spec.resolve(ref, ns) is None:
+                        p = (*rp, "from", si, "services")
+                        out.append(
+                            codes.DANGLING_SERVICE(
+                                f"authorization source service '{ref}' does not exist",
+                                location=at(*p),
+                                path=_dotted(p),
+                                hint=_known_services(spec),
+                            )
+                        )
+            if rule.to:
+                for pi, pm in enumerate(rule.to.paths):
+                    out.extend(_check_path(pm, origin, (*rp, "to", "paths", pi)))
+                for hi, h in enumerate(rule.to.headers):
+                    out.extend(_check_string(h, origin, (*rp, "to", "headers", hi)))
+            ident = (rule.action, rule.from_, rule.to)
+            if ident in seen_rules:
+                out.append(
+                    codes.UNREACHABLE_AUTHZ_RULE(
+                        f"rule '{rule.name}' repeats rule '{seen_rules[ident]}' and never decides",
+                        location=at(*rp),
+                        path=_dotted(rp),
+                        hint="remove the duplicate",
+                    )
+                )
+            seen_rules.setdefault(ident, rule.name)
+    return out
+
+
+def _known_services(spec: Spec) -> str:
+    names = list(spec.services)
+    return ("services: " + ", ".join(names[:20])) if names else "no services are defined"
+
+
+def _match_identity(match: object) -> object:
+    if match is None:
+        return ("everything",)
+    return repr(match)
+
+
+def _check_path(pm: PathMatch, origin: Origin, path: PathKey) -> list[Diagnostic]:
+    if pm.regex is not None:
+        why = check_regex(pm.regex)
+        if why:
+            p = (*path, "regex")
+            return [
+                codes.BAD_REGEX(
+                    f"path regex {pm.regex!r} {why}",
+                    location=origin.locate(p),
+                    path=_dotted(p),
+                    hint="use RE2 syntax: no look-around, no back-references",
+                )
+            ]
+        return []
+    why = clean_path_problem(pm.value)
+    if why:
+        p = (*path, "exact" if pm.exact is not None else "prefix")
+        return [
+            codes.BAD_PATH(
+                f"path {pm.value!r} {why}",
+                location=origin.locate(p),
+                path=_dotted(p),
+                hint="write the path as it looks after normalisation, e.g. '/api/v1'",
+            )
+        ]
+    return []
+
+
+def _check_string(
+    m: HeaderMatch | QueryParamMatch, origin: Origin, path: PathKey
+) -> list[Diagnostic]:
+    if m.regex is None:
+        return []
+    why = check_regex(m.regex)
+    if not why:
+        return []
+    p = (*path, "regex")
+    return [
+        codes.BAD_REGEX(
+            f"regex {m.regex!r} for '{m.name}' {why}",
+            location=origin.locate(p),
+            path=_dotted(p),
+            hint="use RE2 syntax: no look-around, no back-references",
+        )
+    ]

@@ -1,0 +1,115 @@
+"""YAML reading that remembers where every value was written.
+
+ruamel.yaml's round-trip loader keeps line and column for each key and list
+item; we turn its nodes into plain Python data plus a map from path to
+(line, column), both 1-based, so any later finding can point at the source.
+Aliases are expanded with a budget so a "billion laughs" file fails fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+PathKey = tuple[str | int, ...]
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+
+class YamlProblem(Exception):
+    """The text is not YAML we accept; carries a 1-based position when known."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0, too_large: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.too_large = too_large
+
+
+@dataclass
+class RawDocument:
+    data: Any
+    index: int
+    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.nodes = 0
+
+
+def _plain(node: Any, path: PathKey, pos: dict[PathKey, tuple[int, int]], budget: _Budget) -> Any:
+    budget.nodes += 1
+    if budget.nodes > MAX_NODES:
+        raise YamlProblem(f"document has more than {MAX_NODES} values", too_large=True)
+    if len(path) > MAX_DEPTH:
+        raise YamlProblem(f"document is nested deeper than {MAX_DEPTH} levels", too_large=True)
+    if isinstance(node, CommentedMap):
+        out: dict[Any, Any] = {}
+        for key, value in node.items():
+            k = key if isinstance(key, str | int) and not isinstance(key, bool) else str(key)
+            k = str(k) if isinstance(k, str) else int(k)
+            child = (*path, k)
+            try:
+                line, col = node.lc.key(key)
+                pos[child] = (line + 1, col + 1)
+            except (KeyError, TypeError, AttributeError):
+                pass
+            out[k] = _plain(value, child, pos, budget)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for i, value in enumerate(node):
+            child = (*path, i)
+            try:
+                line, col = node.lc.item(i)
+                pos[child] = (line + 1, col + 1)
+            except (KeyError, TypeError, AttributeError, IndexError):
+                pass
+            items.append(_plain(value, child, pos, budget))
+        return items
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, dt.date | dt.datetime):
+        return node.isoformat()
+    return str(node)
+
+
+def load_documents(text: str) -> list[RawDocument]:
+    """Every document in `text`, as plain data with positions."""
+    yaml = YAML(typ="rt", pure=True)
+    yaml.allow_duplicate_keys = False
+    docs: list[RawDocument] = []
+    try:
+        for index, node in enumerate(yaml.load_all(text)):
+            pos: dict[PathKey, tuple[int, int]] = {}
+            start = getattr(getattr(node, "lc", None), "line", None)
+            if start is not None:
+                pos[()] = (start + 1, 1)
+            data = _plain(node, (), pos, _Budget())
+            docs.append(RawDocument(data=data, index=index, positions=pos))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        col = mark.column + 1 if mark else 0
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise YamlProblem(str(problem).strip(), line, col) from None
+    except YAMLError as exc:
+        raise YamlProblem(
+            str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
+        ) from None
+    except RecursionError:
+        raise YamlProblem("document is nested too deeply", too_large=True) from None
+    return docs
