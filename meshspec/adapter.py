@@ -129,6 +129,47 @@ def _round_shares(shares: Mapping[tuple[str, str | None], float]) -> dict[Any, f
     return {k: round(v, 4) for k, v in shares.items() if v > 0}
 
 
+@dataclass(frozen=True)
+class Workload:
+    """A deployed service as the platform sees it (not policy): who runs where."""
+
+    key: str
+    namespace: str
+    name: str
+    service_account: str
+    #: (port, protocol) pairs
+    ports: tuple[tuple[int, str], ...]
+    #: version name -> pod labels selecting it
+    versions: Mapping[str, Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The workloads a model runs over: the deployment facts, not the policy.
+
+    A mesh's resources say how traffic is treated; which services, ports,
+    service accounts and version labels exist comes from the platform
+    (Kubernetes Services and Deployments). Models take both.
+    """
+
+    trust_domain: str
+    workloads: Mapping[str, Workload]
+
+    @classmethod
+    def of(cls, spec: Spec) -> Topology:
+        workloads = {}
+        for key, svc in spec.services.items():
+            workloads[key] = Workload(
+                key=key,
+                namespace=svc.metadata.namespace,
+                name=svc.metadata.name,
+                service_account=spec.service_account(key),
+                ports=tuple((p.port, str(p.protocol)) for p in svc.spec.ports),
+                versions={v.name: v.selector for v in svc.spec.versions},
+            )
+        return cls(spec.mesh.trust_domain, workloads)
+
+
 @runtime_checkable
 class MeshModel(Protocol):
     """A mesh's behaviour over its native resources, as its docs describe it."""
@@ -147,4 +188,4 @@ class Adapter(Protocol):
 
     def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult: ...
 
-    def model(self, resources: Sequence[Mapping[str, Any]]) -> MeshModel: ...
+    def model(self, resources: Sequence[Mapping[str, Any]], topology: Topology) -> MeshModel: ...
