@@ -22,7 +22,7 @@ from meshspec.spec.bundle import service_key
 from meshspec.yaml_source import RawDocument, YamlProblem, load_documents
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_FILE_BYTES = 4 * 1024 * 1024
 _DOCUMENT = TypeAdapter(Document)
 
 
@@ -137,15 +137,30 @@ def _path_text(loc: Sequence[str | int]) -> str:
     return out
 
 
+_DURATION_FIELDS = frozenset({"timeout", "perTryTimeout", "interval", "baseEjectionTime"})
+
+
+def _is_cascade(loc: tuple[str | int, ...], err_type: str, all_locs: list[tuple[Any, ...]]) -> bool:
+    """A 'too short' list whose items were already reported: the item is the real problem."""
+    return err_type == "too_short" and any(
+        len(other) > len(loc) and other[: len(loc)] == loc for other in all_locs
+    )
+
+
 def _schema_diagnostics(
     exc: ValidationError, raw: RawDocument, origin: Origin, kind: str
 ) -> list[Diagnostic]:
     root: type[BaseModel] = MeshDocument if kind == "Mesh" else ServiceDocument
     found: list[Diagnostic] = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    all_locs = [tuple(e["loc"]) for e in errors]
+    for err in errors:
         loc = [p for p in err["loc"] if not (p in KINDS and p == err["loc"][0])]
+        if _is_cascade(tuple(err["loc"]), err["type"], all_locs):
+            continue
         location = origin.locate(tuple(loc))
         path = _path_text(loc)
+        name = next((str(p) for p in reversed(loc) if isinstance(p, str)), kind)
         if err["type"] == "extra_forbidden":
             parent = _model_at(loc[:-1], root)
             known = _field_names(parent) if parent else []
@@ -155,17 +170,38 @@ def _schema_diagnostics(
                 hint = "known fields here: " + ", ".join(sorted(known))
             found.append(
                 codes.UNKNOWN_FIELD(
-                    f"unknown field '{loc[-1]}'", location=location, path=path, hint=hint
+                    f"unknown field '{loc[-1]}': {kind} documents have no such field here",
+                    location=location,
+                    path=path,
+                    hint=hint,
+                )
+            )
+            continue
+        if err["type"] == "missing":
+            found.append(
+                codes.SCHEMA(
+                    f"missing field '{name}': it is required",
+                    location=location,
+                    path=path,
+                    hint=f"add '{name}' here",
                 )
             )
             continue
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        code = codes.BAD_DURATION if "duration" in msg else codes.SCHEMA
+        is_duration = name in _DURATION_FIELDS or "duration" in msg
+        code = codes.BAD_DURATION if is_duration else codes.SCHEMA
         value = err.get("input")
-        shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
-        found.append(code(f"{msg}{shown}", location=location, path=path))
+        shown = "" if isinstance(value, dict | list) else f" {value!r}"
+        hint = (
+            "write a duration such as '250ms', '10s' or '1m30s', between 1ms and 24h"
+            if is_duration
+            else f"see '{name}' in docs/spec.md"
+        )
+        found.append(
+            code(f"bad value{shown} for '{name}': {msg}", location=location, path=path, hint=hint)
+        )
     return found
 
 
@@ -175,16 +211,42 @@ def _check_document(raw: RawDocument, origin: Origin) -> tuple[Any, list[Diagnos
     if not isinstance(data, dict):
         return None, [
             codes.NOT_A_MAPPING(
-                "a meshspec document is a mapping with apiVersion, kind, metadata and spec",
+                f"document is a {_kind_of(data)}: a meshspec document is a mapping with "
+                "apiVersion, kind, metadata and spec",
                 location=here,
+                hint="start the document with 'apiVersion: " + API_VERSION + "'",
             )
         ]
     api = data.get("apiVersion")
     kind = data.get("kind")
+    ours = isinstance(api, str) and api.split("/")[0] == API_VERSION.split("/")[0]
+    if api is None and kind in KINDS:
+        return None, [
+            codes.SCHEMA(
+                f"missing field 'apiVersion': a {kind} document needs it",
+                location=origin.locate(("kind",)),
+                path="apiVersion",
+                hint=f"add 'apiVersion: {API_VERSION}'",
+            )
+        ]
+    if ours and api != API_VERSION:
+        return None, [
+            codes.SCHEMA(
+                f"unsupported apiVersion {api!r}: this meshspec reads {API_VERSION}",
+                location=origin.locate(("apiVersion",)),
+                path="apiVersion",
+                hint=f"write 'apiVersion: {API_VERSION}'",
+            )
+        ]
     if api != API_VERSION:
+        what = (
+            f"apiVersion {api!r}, kind {kind!r}"
+            if api is not None or kind is not None
+            else "no apiVersion and no kind"
+        )
         return None, [
             codes.FOREIGN_DOCUMENT(
-                f"skipped a document with apiVersion {api!r}, kind {kind!r}",
+                f"document skipped: it has {what}, so it is not a meshspec document",
                 location=here,
                 hint=f"meshspec documents have apiVersion: {API_VERSION}; to read mesh "
                 "resources use 'meshspec import --from <mesh>'",
@@ -194,7 +256,7 @@ def _check_document(raw: RawDocument, origin: Origin) -> tuple[Any, list[Diagnos
         close = difflib.get_close_matches(str(kind), KINDS, n=1)
         return None, [
             codes.UNKNOWN_KIND(
-                f"unknown kind {kind!r}",
+                f"unknown kind {kind!r}: meshspec documents are Mesh or Service",
                 location=origin.locate(("kind",)),
                 path="kind",
                 hint=(f"did you mean '{close[0]}'? " if close else "")
@@ -206,6 +268,18 @@ def _check_document(raw: RawDocument, origin: Origin) -> tuple[Any, list[Diagnos
         return _DOCUMENT.validate_python(data), []
     except ValidationError as exc:
         return None, _schema_diagnostics(exc, raw, origin, str(kind))
+
+
+def _kind_of(data: object) -> str:
+    if isinstance(data, list):
+        return "list"
+    if isinstance(data, str):
+        return "string"
+    if isinstance(data, bool):
+        return "boolean"
+    if isinstance(data, int | float):
+        return "number"
+    return type(data).__name__
 
 
 def load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:

@@ -9,6 +9,7 @@ Aliases are expanded with a budget so a "billion laughs" file fails fast.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,12 +45,31 @@ class _Budget:
         self.nodes = 0
 
 
+def _near(pos: dict[PathKey, tuple[int, int]], path: PathKey) -> tuple[int, int]:
+    """The recorded position of `path` or of its closest ancestor."""
+    probe = path
+    while probe:
+        if probe in pos:
+            return pos[probe]
+        probe = probe[:-1]
+    return pos.get((), (1, 1))
+
+
 def _plain(node: Any, path: PathKey, pos: dict[PathKey, tuple[int, int]], budget: _Budget) -> Any:
     budget.nodes += 1
     if budget.nodes > MAX_NODES:
-        raise YamlProblem(f"document has more than {MAX_NODES} values", too_large=True)
+        line, col = _near(pos, path)
+        raise YamlProblem(
+            f"document has more than {MAX_NODES} values (are aliases expanding it?)",
+            line,
+            col,
+            too_large=True,
+        )
     if len(path) > MAX_DEPTH:
-        raise YamlProblem(f"document is nested deeper than {MAX_DEPTH} levels", too_large=True)
+        line, col = _near(pos, path)
+        raise YamlProblem(
+            f"document is nested deeper than {MAX_DEPTH} levels", line, col, too_large=True
+        )
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
         for key, value in node.items():
@@ -87,8 +107,38 @@ def _plain(node: Any, path: PathKey, pos: dict[PathKey, tuple[int, int]], budget
     return str(node)
 
 
+# A run of this many opening brackets makes ruamel's recursive parser slow long
+# before it fails; no spec needs it, so it is refused before parsing.
+_DEEP_FLOW = re.compile(r"[\[{](?:[ \t\r\n]*[\[{]){%d}" % MAX_DEPTH)
+
+
+def _position_of(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    index = max(0, min(index, len(text)))
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _document_start(text: str, index: int) -> tuple[int, int]:
+    """Where document `index` starts, for scalar documents ruamel keeps no line for."""
+    starts = [m.start() for m in re.finditer(r"^---", text, re.M)]
+    if starts and starts[0] != 0 and text[: starts[0]].strip(" \t\r\n") == "":
+        starts[0] = 0
+    if starts and text[: starts[0]].strip(" \t\r\n") and not text.lstrip().startswith("%"):
+        starts.insert(0, 0)
+    if index < len(starts):
+        return _position_of(text, starts[index])[0], 1
+    return 1, 1
+
+
 def load_documents(text: str) -> list[RawDocument]:
     """Every document in `text`, as plain data with positions."""
+    deep = _DEEP_FLOW.search(text)
+    if deep:
+        line, col = _position_of(text, deep.start())
+        raise YamlProblem(
+            f"document is nested deeper than {MAX_DEPTH} levels", line, col, too_large=True
+        )
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
     docs: list[RawDocument] = []
@@ -96,8 +146,7 @@ def load_documents(text: str) -> list[RawDocument]:
         for index, node in enumerate(yaml.load_all(text)):
             pos: dict[PathKey, tuple[int, int]] = {}
             start = getattr(getattr(node, "lc", None), "line", None)
-            if start is not None:
-                pos[()] = (start + 1, 1)
+            pos[()] = (start + 1, 1) if start is not None else _document_start(text, index)
             data = _plain(node, (), pos, _Budget())
             docs.append(RawDocument(data=data, index=index, positions=pos))
     except MarkedYAMLError as exc:
@@ -107,9 +156,10 @@ def load_documents(text: str) -> list[RawDocument]:
         problem = exc.problem or exc.context or "invalid YAML"
         raise YamlProblem(str(problem).strip(), line, col) from None
     except YAMLError as exc:
-        raise YamlProblem(
-            str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
-        ) from None
+        where = getattr(exc, "position", None)
+        line, col = _position_of(text, where) if isinstance(where, int) else (1, 1)
+        text_of = str(exc).strip()
+        raise YamlProblem(text_of.splitlines()[0] if text_of else "invalid YAML", line, col) from None
     except RecursionError:
         raise YamlProblem("document is nested too deeply", too_large=True) from None
     return docs
