@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 from meshspec import codes
 from meshspec.diagnostics import Diagnostic, Location
+from meshspec.durations import format_duration
 from meshspec.regex import check_regex
+from meshspec.semantics import DEFAULT_TIMEOUT, ordered_candidates, precedence_key
 from meshspec.spec import (
     HeaderMatch,
     MeshDocument,
@@ -19,6 +21,7 @@ from meshspec.spec import (
     PathMatch,
     Protocol,
     QueryParamMatch,
+    RouteMatch,
     ServiceDocument,
     Spec,
 )
@@ -123,6 +126,7 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
 
     s = svc.spec
     dup(s.ports, "port", "port", ("spec", "ports"))
+    dup([p for p in s.ports if p.name], "name", "port name", ("spec", "ports"))
     dup(s.versions, "name", "version", ("spec", "versions"))
     dup(s.routes, "name", "route", ("spec", "routes"))
     if s.authorization:
@@ -151,7 +155,7 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
                     )
                 )
 
-    seen_matches: dict[object, str] = {}
+    out.extend(_shadowed_matches(svc, key, origin))
     for ri, route in enumerate(s.routes):
         rp: tuple[str | int, ...] = ("spec", "routes", ri)
         for mi, match in enumerate(route.matches):
@@ -162,34 +166,6 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
                 out.extend(_check_string(h, origin, (*mp, "headers", hi)))
             for qi, q in enumerate(match.query_params):
                 out.extend(_check_string(q, origin, (*mp, "queryParams", qi)))
-            ident = _match_identity(match)
-            if ident in seen_matches:
-                out.append(
-                    codes.SHADOWED_MATCH(
-                        f"match {mi} of route '{route.name}' is identical to "
-                        f"{seen_matches[ident]}, "
-                        "which wins every tie, so it is never selected",
-                        location=at(*mp),
-                        path=_dotted(mp),
-                        hint="remove it or make it more specific",
-                    )
-                )
-            else:
-                seen_matches[ident] = f"match {mi} of route '{route.name}'"
-        if not route.matches:
-            ident = _match_identity(None)
-            if ident in seen_matches:
-                out.append(
-                    codes.SHADOWED_MATCH(
-                        f"route '{route.name}' matches everything, like {seen_matches[ident]}, "
-                        "which wins the tie, so it is never selected",
-                        location=at(*rp),
-                        path=_dotted(rp),
-                        hint="remove it or give it matches",
-                    )
-                )
-            else:
-                seen_matches[ident] = f"route '{route.name}'"
         total = 0
         for bi, b in enumerate(route.backends):
             bp: PathKey = (*rp, "backends", bi)
@@ -227,12 +203,13 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
                 )
             )
         per_try = route.retries.per_try_timeout if route.retries else None
-        if per_try and route.timeout and per_try > route.timeout and route.timeout:
+        timeout = DEFAULT_TIMEOUT if route.timeout is None else route.timeout
+        if per_try and timeout and per_try > timeout:
             p = (*rp, "retries", "perTryTimeout")
             out.append(
                 codes.RETRY_TIMEOUT(
-                    f"per-try timeout of route '{route.name}' is longer than its timeout, "
-                    "so no retry can happen after a per-try timeout",
+                    f"per-try timeout of route '{route.name}' is longer than its timeout "
+                    f"({format_duration(timeout)}): no retry can follow a per-try timeout",
                     location=at(*p),
                     path=_dotted(p),
                     hint="make perTryTimeout shorter than timeout",
@@ -279,10 +256,76 @@ def _known_services(spec: Spec) -> str:
     return ("services: " + ", ".join(names[:20])) if names else "no services are defined"
 
 
-def _match_identity(match: object) -> object:
-    if match is None:
-        return ("everything",)
-    return repr(match)
+def _shadowed_matches(svc: ServiceDocument, key: str, origin: Origin) -> list[Diagnostic]:
+    """Matches that never win: an earlier-ranked match with the same precedence
+    rank accepts every request they accept (checked condition by condition,
+    so a finding is always real; regexes only count when written identically)."""
+    out: list[Diagnostic] = []
+    ranked = ordered_candidates(svc)
+    for j, later in enumerate(ranked):
+        later_key = precedence_key(later.match, 0, 0)[:5]
+        for earlier in ranked[:j]:
+            if precedence_key(earlier.match, 0, 0)[:5] != later_key:
+                continue
+            if not covers(earlier.match, later.match):
+                continue
+            where: PathKey = ("spec", "routes", later.route_index)
+            what = f"route '{later.route.name}'"
+            if later.match_index is not None:
+                where = (*where, "matches", later.match_index)
+                what = f"match {later.match_index} of route '{later.route.name}'"
+            winner = f"route '{earlier.route.name}'"
+            if earlier.match_index is not None:
+                winner = f"match {earlier.match_index} of route '{earlier.route.name}'"
+            out.append(
+                codes.SHADOWED_MATCH(
+                    f"{what} can never be selected: {winner} ranks before it and "
+                    "matches every request it matches",
+                    location=origin.locate(where),
+                    path=_dotted(where),
+                    hint="remove it, or make it more specific than the match that wins",
+                )
+            )
+            break
+    return out
+
+
+def _path_of(match: RouteMatch | None) -> tuple[str, str]:
+    if match is None or match.path is None:
+        return ("prefix", "/")
+    if match.path.prefix is not None:
+        return ("prefix", match.path.prefix.rstrip("/") or "/")
+    return (str(match.path.type), match.path.value)
+
+
+def _implies(strong: HeaderMatch | QueryParamMatch, weak: HeaderMatch | QueryParamMatch) -> bool:
+    """Every value `strong` accepts is accepted by `weak` (same name)."""
+    if strong.name != weak.name:
+        return False
+    if weak.present:
+        return True
+    if strong.type != weak.type:
+        exact = strong.exact
+        prefix = getattr(weak, "prefix", None)
+        return exact is not None and prefix is not None and exact.startswith(prefix)
+    if isinstance(weak, HeaderMatch) and weak.prefix is not None:
+        return strong.value.startswith(weak.prefix)
+    return strong.value == weak.value
+
+
+def covers(wide: RouteMatch | None, narrow: RouteMatch | None) -> bool:
+    """Whether `wide` accepts every request `narrow` accepts (sound, not complete)."""
+    if _path_of(wide) != _path_of(narrow):
+        return False
+    if wide is None:
+        return True
+    if wide.method is not None and (narrow is None or narrow.method != wide.method):
+        return False
+    narrow_headers = narrow.headers if narrow else ()
+    narrow_query = narrow.query_params if narrow else ()
+    return all(any(_implies(n, w) for n in narrow_headers) for w in wide.headers) and all(
+        any(_implies(n, w) for n in narrow_query) for w in wide.query_params
+    )
 
 
 def _check_path(pm: PathMatch, origin: Origin, path: PathKey) -> list[Diagnostic]:

@@ -109,7 +109,7 @@ def _plain(node: Any, path: PathKey, pos: dict[PathKey, tuple[int, int]], budget
 
 # A run of this many opening brackets makes ruamel's recursive parser slow long
 # before it fails; no spec needs it, so it is refused before parsing.
-_DEEP_FLOW = re.compile(r"[\[{](?:[ \t\r\n]*[\[{]){%d}" % MAX_DEPTH)
+_DEEP_FLOW = re.compile(r"[\[{](?:[ \t\r\n]*[\[{]){" + str(MAX_DEPTH) + "}")
 
 
 def _position_of(text: str, index: int) -> tuple[int, int]:
@@ -159,7 +159,9 @@ def load_documents(text: str) -> list[RawDocument]:
         where = getattr(exc, "position", None)
         line, col = _position_of(text, where) if isinstance(where, int) else (1, 1)
         text_of = str(exc).strip()
-        raise YamlProblem(text_of.splitlines()[0] if text_of else "invalid YAML", line, col) from None
+        raise YamlProblem(
+            text_of.splitlines()[0] if text_of else "invalid YAML", line, col
+        ) from None
     except RecursionError:
         raise YamlProblem("document is nested too deeply", too_large=True) from None
     return docs
