@@ -1,0 +1,234 @@
+"""What Istio does with a request, read from Istio's own resources and documentation.
+
+This is the Istio adapter's *model*: an interpreter of VirtualService,
+DestinationRule, PeerAuthentication and AuthorizationPolicy objects written from
+Istio's docs and sources (cited in the `_model_*` modules), never from the neutral
+oracle. Where its answers differ from the oracle's, either the compiler or the
+importer lost meaning, or a default Istio install really behaves differently (path
+normalisation is the notable case: see `_model_paths`).
+
+A request travels: the client sidecar normalises the path, picks the
+VirtualService rule (or the default route), then each destination's sidecar checks
+its port's mTLS mode and the authorization policies. A client outside the mesh has
+no sidecar: no VirtualService, no retries, no timeout, plaintext.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.istio._model_authz import Peer, applicable, evaluate
+from adapters.istio._model_mtls import client_tls, connection, destination_rule_for, server_mode
+from adapters.istio._model_names import pod_labels, resolve
+from adapters.istio._model_paths import BadTarget, PathNormalization, normalize
+from adapters.istio._model_routes import (
+    RequestView,
+    destinations,
+    first_matching_rule,
+    retry_policy,
+    route_timeout,
+    virtual_service_for,
+)
+from meshspec.adapter import Topology, Verdict
+from meshspec.semantics import Request, RetryPolicy, Transport
+from meshspec.spec import MtlsMode
+
+__all__ = ["IstioModel", "PathNormalization"]
+
+
+class UnknownWorkload(LookupError):
+    """The request names a service the topology does not have."""
+
+
+@dataclass(frozen=True)
+class _Share:
+    key: str
+    subset: str | None
+    weight: int
+    port: int
+    mode: MtlsMode
+    transport: Transport
+    allowed: bool | None
+    rule: str | None
+    defined: bool
+
+
+class IstioModel:
+    """Istio's answer for requests over `resources`, deployed as `topology` says."""
+
+    def __init__(
+        self,
+        resources: Sequence[Mapping[str, Any]],
+        topology: Topology,
+        path_normalization: str | PathNormalization = PathNormalization.BASE,
+    ) -> None:
+        self.resources = list(resources)
+        self.topology = topology
+        self.path_normalization = PathNormalization(path_normalization)
+
+    def decide(self, request: Request) -> Verdict:
+        topo = self.topology
+        source = None if request.source is None else resolve(request.source, topo)
+        if request.source is not None and source is None:
+            raise UnknownWorkload(f"no workload {request.source!r}")
+        client_ns = None if source is None else topo.workloads[source].namespace
+        dest = resolve(request.destination, topo, client_ns)
+        if dest is None:
+            raise UnknownWorkload(f"no workload {request.destination!r}")
+        workload = topo.workloads[dest]
+        ports = dict(workload.ports)
+        if request.port is not None and request.port not in ports:
+            return Verdict("unknown_port", None)
+        port = self._port(dest, request.port)
+        if ports[port] == "tcp":
+            return Verdict("not_http", None)
+        target = normalize(request.target, self.path_normalization)
+        if isinstance(target, BadTarget):
+            return Verdict("bad_request", 400)
+        headers = request.header_map()
+        if source is None:
+            return self._finish(
+                request, None, dest, target.path, headers, None, [(dest, None, None, 1)], None
+            )
+        view = RequestView(
+            method=request.method,
+            target=target,
+            headers=headers,
+            port=port,
+            source_namespace=client_ns,
+            source_labels={"app": topo.workloads[source].name},
+        )
+        vs = virtual_service_for(self.resources, dest, topo)
+        if vs is None:
+            return self._finish(
+                request,
+                source,
+                dest,
+                target.path,
+                headers,
+                None,
+                [(dest, None, None, 1)],
+                None,
+                retry_policy(None),
+            )
+        hit = first_matching_rule((vs.get("spec") or {}).get("http") or [], view)
+        if hit is None:
+            return Verdict("no_route", 404)
+        _, rule = hit
+        vs_ns = str((vs.get("metadata") or {}).get("namespace") or "default")
+        targets: list[tuple[str, str | None, int | None, int]] = []
+        for d in destinations(rule, vs_ns, topo):
+            if d.key is None:
+                continue
+            targets.append((d.key, d.subset, d.port, d.weight))
+        if not targets:
+            return Verdict("unavailable", 503, route=rule.get("name"))
+        return self._finish(
+            request,
+            source,
+            dest,
+            target.path,
+            headers,
+            rule.get("name"),
+            targets,
+            route_timeout(rule),
+            retry_policy(rule.get("retries")),
+        )
+
+    def _port(self, key: str, requested: int | None) -> int:
+        ports = self.topology.workloads[key].ports
+        if requested is not None and any(p == requested for p, _ in ports):
+            return requested
+        http = [p for p, proto in ports if proto != "tcp"]
+        return http[0] if http else ports[0][0]
+
+    def _finish(
+        self,
+        request: Request,
+        source: str | None,
+        dest: str,
+        path: str,
+        headers: Mapping[str, str],
+        route: str | None,
+        targets: list[tuple[str, str | None, int | None, int]],
+        timeout: float | None,
+        retries: RetryPolicy | None = None,
+    ) -> Verdict:
+        topo = self.topology
+        client_ns = None if source is None else topo.workloads[source].namespace
+        principal = None
+        if source is not None:
+            src = topo.workloads[source]
+            principal = f"{topo.trust_domain}/ns/{src.namespace}/sa/{src.service_account}"
+        shares: list[_Share] = []
+        for key, subset, dport, weight in targets:
+            workload = topo.workloads[key]
+            port = dport if dport is not None else self._port(key, request.port)
+            labels = pod_labels(workload, subset)
+            mode = server_mode(self.resources, workload.namespace, labels, port)
+            dr = None
+            if client_ns is not None:
+                dr = destination_rule_for(self.resources, key, client_ns, topo)
+            defined = subset is None or _subset_defined(dr, subset)
+            conn = connection(mode, client_tls(dr, subset, port), source is not None)
+            allowed, rule = None, None
+            if conn is not Transport.REFUSED:
+                peer = Peer(
+                    principal=principal if conn is Transport.MTLS else None,
+                    method=request.method,
+                    path=path,
+                    headers=headers,
+                    port=port,
+                    host=request.destination,
+                    trust_domain=topo.trust_domain,
+                )
+                result = evaluate(applicable(self.resources, workload.namespace, labels), peer)
+                allowed, rule = result.allowed, result.rule
+            shares.append(_Share(key, subset, weight, port, mode, conn, allowed, rule, defined))
+        return _verdict(shares, route, timeout, retries or RetryPolicy())
+
+
+def _subset_defined(rule: Mapping[str, Any] | None, subset: str) -> bool:
+    """A route to a subset no DestinationRule defines gets 503 (semantics.md §2.3)."""
+    if rule is None:
+        return False
+    return any(s.get("name") == subset for s in (rule.get("spec") or {}).get("subsets") or ())
+
+
+def _verdict(
+    shares: list[_Share], route: str | None, timeout: float | None, retries: RetryPolicy
+) -> Verdict:
+    live = [s for s in shares if s.weight > 0]
+    total = sum(s.weight for s in live)
+    backends: dict[tuple[str, str | None], float] = {}
+    for s in live:
+        k = (s.key, s.subset)
+        backends[k] = round(backends.get(k, 0.0) + s.weight / total, 6)
+    if live and all(not s.defined for s in live):
+        outcome, status = "unavailable", 503
+    elif live and all(s.transport is Transport.REFUSED for s in live):
+        outcome, status = "mtls_refused", None
+    elif live and all(s.allowed is False for s in live):
+        outcome, status = "denied", 403
+    elif any(s.allowed is not True or not s.defined for s in live):
+        outcome, status = "partially_denied", None
+    else:
+        outcome, status = "forwarded", None
+    first = live[0] if live else None
+    authz = None
+    if first is not None and first.allowed is not None:
+        authz = "allow" if first.allowed else "deny"
+    return Verdict(
+        outcome=outcome,
+        status=status,
+        route=route,
+        backends=backends,
+        authz=authz,
+        authz_rule=None if first is None else first.rule,
+        mtls=shares[0].mode if shares else None,
+        transport=shares[0].transport if shares else None,
+        timeout=timeout,
+        retries=retries,
+    )
