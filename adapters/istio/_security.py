@@ -1,0 +1,263 @@
+"""PeerAuthentication and AuthorizationPolicy: the neutral mTLS modes and authz order.
+
+mTLS: Istio defaults to PERMISSIVE, the spec to STRICT, so the mesh-wide
+policy (root namespace, no selector) is always written. Services that differ
+get a workload policy (selector `app: <name>`) with `portLevelMtls` for port
+overrides, which Istio only accepts together with a selector
+(istio/api `peer_authentication.proto`).
+
+Authorization: the spec decides "first matching DENY, else first matching
+ALLOW, else the default". Istio decides "any DENY, else allow if no ALLOW
+policy selects the workload, else any ALLOW, else deny"
+(istio/api `authorization_policy.proto`). Same outcome when the DENY rules
+form one DENY policy, the ALLOW rules one ALLOW policy, default deny without
+ALLOW rules is an ALLOW policy with no rules (allows nothing), and default
+allow with ALLOW rules gets an extra allow-everything rule `{}`.
+
+What Istio cannot express (regex paths and header values) is an error and,
+if the user accepts the loss, fails closed: a DENY rule drops the condition
+(denies more), an ALLOW rule drops the regex paths, or the whole rule when
+nothing else would restrict it (allows less).
+
+Every string Istio reads in an AuthorizationPolicy is a pattern (`*` prefix,
+suffix, presence; `{*}`/`{**}` path templates), so literals are checked and
+never written where they would be read as a pattern. Peers are written as
+`principals` (literal SPIFFE IDs without the scheme), never `serviceAccounts`,
+whose matching once treated `.` as a regex (CVE-2026-39350).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters._k8s import metadata, resource, source_of, workload_selector
+from adapters.istio import codes
+from adapters.istio._context import ROOT_NAMESPACE, SECURITY, Context
+from meshspec.semantics import port_mode
+from meshspec.spec import (
+    AuthzAction,
+    AuthzRule,
+    DefaultAction,
+    HeaderMatch,
+    Operation,
+    PathMatch,
+    Source,
+)
+from meshspec.spec.bundle import PathKey
+
+RULES_ANNOTATION = "meshspec.io/rules"
+
+
+def peer_authentications(ctx: Context) -> list[dict[str, Any]]:
+    mesh_mode = ctx.spec.mesh.mtls.mode
+    mesh_source = source_of(ctx.spec, "mesh", ("spec", "mtls"))
+    out = [
+        resource(
+            SECURITY,
+            "PeerAuthentication",
+            metadata("default", ROOT_NAMESPACE, mesh_source),
+            {"mtls": {"mode": str(mesh_mode)}},
+        )
+    ]
+    for key, svc in ctx.spec.services.items():
+        mode = port_mode(ctx.spec, key, None)
+        overrides = {
+            p.port: port_mode(ctx.spec, key, p.port)
+            for p in sorted(svc.spec.ports, key=lambda p: p.port)
+        }
+        differing = {port: m for port, m in overrides.items() if m is not mode}
+        if mode is mesh_mode and not differing:
+            continue
+        spec: dict[str, Any] = {
+            "selector": {"matchLabels": workload_selector(svc.metadata.name)},
+            "mtls": {"mode": str(mode)},
+        }
+        if differing:
+            # keyed by the workload (container) port: the spec assumes targetPort == port
+            spec["portLevelMtls"] = {str(p): {"mode": str(m)} for p, m in differing.items()}
+        meta = metadata(
+            svc.metadata.name,
+            svc.metadata.namespace,
+            source_of(ctx.spec, key, ("spec", "mtls")),
+        )
+        out.append(resource(SECURITY, "PeerAuthentication", meta, spec))
+    return out
+
+
+def authorization_policies(ctx: Context) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for key, svc in ctx.spec.services.items():
+        authz = svc.spec.authorization
+        if authz is None:
+            continue
+        name, ns = svc.metadata.name, svc.metadata.namespace
+        selector = {"matchLabels": workload_selector(name)}
+        indexed = list(enumerate(authz.rules))
+        deny = [(i, r) for i, r in indexed if r.action is AuthzAction.DENY]
+        allow = [(i, r) for i, r in indexed if r.action is AuthzAction.ALLOW]
+        source = source_of(ctx.spec, key, ("spec", "authorization"))
+        if deny:
+            rules = [rule for i, r in deny if (rule := _rule(ctx, key, i, r)) is not None]
+            meta = _policy_meta(f"{name}-deny", ns, source, [r for _, r in deny])
+            spec = {"selector": selector, "action": "DENY", "rules": rules}
+            out.append(resource(SECURITY, "AuthorizationPolicy", meta, spec))
+        allow_rules = [rule for i, r in allow if (rule := _rule(ctx, key, i, r)) is not None]
+        if allow and authz.default is DefaultAction.ALLOW:
+            allow_rules.append({})  # keep the default: an ALLOW policy would flip it to deny
+        if allow or authz.default is DefaultAction.DENY:
+            meta = _policy_meta(f"{name}-allow", ns, source, [r for _, r in allow])
+            spec = {"selector": selector, "action": "ALLOW"}
+            if allow_rules:
+                spec["rules"] = allow_rules
+            out.append(resource(SECURITY, "AuthorizationPolicy", meta, spec))
+    return out
+
+
+def _policy_meta(name: str, ns: str, source: str, rules: list[AuthzRule]) -> dict[str, Any]:
+    extra = {RULES_ANNOTATION: ",".join(r.name for r in rules)} if rules else {}
+    return metadata(name, ns, source, **extra)
+
+
+def _rule(ctx: Context, key: str, index: int, rule: AuthzRule) -> dict[str, Any] | None:
+    """The Istio rule, or None when an ALLOW rule cannot be kept without allowing more."""
+    base: PathKey = ("spec", "authorization", "rules", index)
+    deny = rule.action is AuthzAction.DENY
+    out: dict[str, Any] = {}
+    if rule.from_:
+        out["from"] = [
+            {"source": _source(ctx, key, (*base, "from", i), s)} for i, s in enumerate(rule.from_)
+        ]
+    if rule.to is not None:
+        operation = _operation(ctx, key, (*base, "to"), rule.to, deny)
+        conditions = _conditions(ctx, key, (*base, "to", "headers"), rule.to.headers, deny)
+        if operation is None or conditions is None:
+            return None
+        if operation:
+            out["to"] = [{"operation": operation}]
+        if conditions:
+            out["when"] = conditions
+    return out
+
+
+def _source(ctx: Context, key: str, path: PathKey, src: Source) -> dict[str, Any]:
+    ns = ctx.spec.service(key).metadata.namespace
+    if src.authenticated:
+        return {"principals": ["*"]}
+    if src.unauthenticated:
+        return {"notPrincipals": ["*"]}
+    if src.namespaces:
+        return {
+            "namespaces": [_literal(ctx, key, (*path, "namespaces"), n) for n in src.namespaces]
+        }
+    principals: list[str] = []
+    if src.services:
+        for ref in src.services:
+            target = ctx.spec.resolve(ref, ns)
+            if target is None:  # validation rejects dangling references before compiling
+                raise ValueError(f"authorization source {ref!r} does not exist")
+            principals.append(_principal(ctx.spec.identity(target)))
+    for ident in src.identities:
+        principals.append(_principal(ident))
+    return {"principals": [_literal(ctx, key, path, p) for p in principals]}
+
+
+def _principal(spiffe: str) -> str:
+    """Istio principals are SPIFFE IDs without the scheme: `td/ns/<ns>/sa/<sa>`."""
+    return spiffe.removeprefix("spiffe://")
+
+
+def _literal(ctx: Context, key: str, path: PathKey, value: str) -> str:
+    """`value` unchanged, after checking Istio would not read it as a wildcard."""
+    if "*" in value:
+        ctx.report(
+            codes.AUTHZ_WILDCARD_LITERAL,
+            key,
+            path,
+            f"'{value}' contains '*', which Istio reads as a wildcard, not a character",
+            "avoid '*' in names, paths and header values used by authorization rules",
+        )
+    return value
+
+
+def _operation(
+    ctx: Context, key: str, path: PathKey, op: Operation, deny: bool
+) -> dict[str, Any] | None:
+    out: dict[str, Any] = {}
+    if op.methods:
+        out["methods"] = list(op.methods)
+    paths: list[str] = []
+    lost = False
+    for i, p in enumerate(op.paths):
+        written = _paths(ctx, key, (*path, "paths", i), p)
+        lost = lost or not written
+        paths.extend(written)
+    if lost and deny:
+        return out  # fail closed: the DENY rule applies to every path
+    if lost and not paths:
+        return None  # fail closed: the ALLOW rule cannot be kept
+    if paths:
+        out["paths"] = paths
+    return out
+
+
+def _paths(ctx: Context, key: str, path: PathKey, match: PathMatch) -> list[str]:
+    if match.regex is not None:
+        ctx.report(
+            codes.AUTHZ_REGEX_PATH,
+            key,
+            (*path, "regex"),
+            f"path regex '{match.regex}' cannot be written in an Istio AuthorizationPolicy "
+            "(paths take exact, prefix '*', suffix and {*} templates only); if accepted, "
+            "a DENY rule covers every path and an ALLOW rule drops this path",
+            "use exact or prefix paths in authorization rules, or pass --allow-lossy authz",
+        )
+        return []
+    if match.exact is not None:
+        return [_path_literal(ctx, key, (*path, "exact"), match.exact)]
+    base = _path_literal(ctx, key, (*path, "prefix"), (match.prefix or "/").rstrip("/"))
+    if not base:
+        return ["/*"]
+    return [base, base + "/*"]  # segment-aware prefix: the path itself or below it
+
+
+def _path_literal(ctx: Context, key: str, path: PathKey, value: str) -> str:
+    if "{" in value or "}" in value:
+        ctx.report(
+            codes.AUTHZ_WILDCARD_LITERAL,
+            key,
+            path,
+            f"path '{value}' contains '{{' or '}}', which Istio reads as a path template",
+            "avoid braces in authorization paths",
+        )
+    return _literal(ctx, key, path, value)
+
+
+def _conditions(
+    ctx: Context, key: str, path: PathKey, headers: tuple[HeaderMatch, ...], deny: bool
+) -> list[dict[str, Any]] | None:
+    out = []
+    lost = False
+    for i, h in enumerate(headers):
+        at = (*path, i)
+        if h.regex is not None:
+            ctx.report(
+                codes.AUTHZ_REGEX_HEADER,
+                key,
+                (*at, "regex"),
+                f"header '{h.name}' regex '{h.regex}' cannot be written in an Istio "
+                "AuthorizationPolicy condition; if accepted, a DENY rule drops the condition "
+                "and an ALLOW rule is left out",
+                "use exact, prefix or present header matches, or pass --allow-lossy authz",
+            )
+            lost = True
+            continue
+        if h.present:
+            value = "*"
+        elif h.prefix is not None:
+            value = _literal(ctx, key, (*at, "prefix"), h.prefix) + "*"
+        else:
+            value = _literal(ctx, key, (*at, "exact"), h.exact or "")
+        out.append({"key": f"request.headers[{h.name}]", "values": [value]})
+    if lost and not deny:
+        return None
+    return out
