@@ -1,0 +1,5 @@
+"""`python -m reference_impl up | call | sidecar | control-plane`."""
+
+from reference_impl.cli import main
+
+main()

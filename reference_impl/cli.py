@@ -1,0 +1,338 @@
+"""The reference implementation's commands: `up`, `call`, `sidecar`, `control-plane`.
+
+`meshspec` finds them through the `meshspec.commands` entry points;
+`python -m reference_impl` offers the same commands on their own. The parts
+print one JSON line on stdout when ready (what `up` waits for) and log to
+stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reference_impl.calls import Caller, CallError, Tally, outbound_port, split_url
+
+DEFAULT_STATE = ".meshspec/state.json"
+
+
+def _ready(**fields: Any) -> None:
+    click.echo(json.dumps({"ready": True, **fields}), nl=True)
+    sys.stdout.flush()
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _use_uvloop() -> None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+
+
+@click.command(name="control-plane")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=15010, show_default=True)
+@click.option("--cert-ttl", type=float, default=3600.0, show_default=True, help="Seconds.")
+@click.option(
+    "--grace",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds a lost stream's endpoint stays.",
+)
+@click.option(
+    "--settle", type=float, default=0.0, help="Seconds to gather registrations before pushing."
+)
+@click.option("-v", "--verbose", is_flag=True)
+def control_plane(
+    paths: tuple[str, ...],
+    host: str,
+    port: int,
+    cert_ttl: float,
+    grace: float,
+    settle: float,
+    verbose: bool,
+) -> None:
+    """Serve a spec (re-read on change), endpoints and certificates to sidecars."""
+    from reference_impl.control_plane import CertificateService, ControlPlane, NoSpec, SpecStore
+
+    _logging(verbose)
+    store = SpecStore(paths)
+
+    async def serve() -> None:
+        store.reload()
+        if store.current is None:
+            raise NoSpec("the spec has errors")
+        certs = CertificateService.create(store.current.spec.mesh.trust_domain, cert_ttl)
+        cp = ControlPlane(store, certs, host=host, port=port, grace=grace, settle=settle)
+        await cp.start()
+        _ready(port=cp.port)
+        try:
+            await _until_signalled()
+        finally:
+            await cp.stop()
+
+    _use_uvloop()
+    try:
+        asyncio.run(serve())
+    except NoSpec as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command()
+@click.option("--service", required=True, help="namespace/name")
+@click.option("--version", "version", default=None)
+@click.option("--instance", required=True)
+@click.option(
+    "--control-plane", "control_plane_address", default="127.0.0.1:15010", show_default=True
+)
+@click.option("--inbound-port", type=int, required=True)
+@click.option("--outbound-port", type=int, required=True)
+@click.option("--admin-port", type=int, required=True)
+@click.option("--app-port", type=int, required=True)
+@click.option("--app-host", default="127.0.0.1", show_default=True)
+@click.option("--echo", is_flag=True, help="Run the built-in echo application on the app port.")
+@click.option("-v", "--verbose", is_flag=True)
+def sidecar(
+    service: str,
+    version: str | None,
+    instance: str,
+    control_plane_address: str,
+    inbound_port: int,
+    outbound_port: int,
+    admin_port: int,
+    app_port: int,
+    app_host: str,
+    echo: bool,
+    verbose: bool,
+) -> None:
+    """Run one sidecar (and optionally the echo application) fed by a control plane."""
+    from reference_impl.control_plane import ControlPlaneClient
+    from reference_impl.echo import EchoIdentity, start_echo
+    from reference_impl.proxy import Sidecar, SidecarConfig
+    from reference_impl.snapshot import Endpoint
+
+    _logging(verbose)
+    cp_host, _, cp_port = control_plane_address.rpartition(":")
+
+    async def serve() -> None:
+        app = None
+        if echo:
+            app = await start_echo(EchoIdentity(service, version, instance), app_host, app_port)
+        proxy = Sidecar(
+            SidecarConfig(
+                service=service,
+                version=version,
+                instance=instance,
+                inbound_port=inbound_port,
+                outbound_port=outbound_port,
+                app_host=app_host,
+                app_port=app_port,
+                admin_port=admin_port,
+            )
+        )
+        await proxy.start()
+        node = Endpoint(service, version, instance, "127.0.0.1", inbound_port)
+        client = ControlPlaneClient(proxy, node, cp_host or "127.0.0.1", int(cp_port))
+        await client.start()
+        try:
+            while not proxy.ready:
+                await asyncio.sleep(0.02)
+            _ready(service=service, version=version, instance=instance)
+            await _until_signalled()
+        finally:
+            await client.stop()
+            await proxy.stop()
+            if app is not None:
+                app.close()
+
+    _use_uvloop()
+    asyncio.run(serve())
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--state-file", default=DEFAULT_STATE, show_default=True)
+@click.option("--instances", type=int, default=1, show_default=True)
+@click.option(
+    "--app",
+    "apps",
+    multiple=True,
+    help="SERVICE[:VERSION]=PORT of an application that already runs.",
+)
+@click.option("--cert-ttl", type=float, default=3600.0, show_default=True, help="Seconds.")
+def up(
+    paths: tuple[str, ...], state_file: str, instances: int, apps: tuple[str, ...], cert_ttl: float
+) -> None:
+    """Run the spec on this machine: a control plane, sidecars, echo apps. Ctrl-C stops all."""
+    from meshspec.cli import EXIT_FINDINGS, emit_diagnostics
+    from meshspec.loader import load_paths
+    from reference_impl.runner import Mesh, StartupError, write_state
+
+    result = load_paths(paths)
+    if not result.ok or result.spec is None:
+        emit_diagnostics(result.diagnostics)
+        click.echo("up needs a spec without errors", err=True)
+        sys.exit(EXIT_FINDINGS)
+    own: dict[str, int] = {}
+    for entry in apps:
+        name, found, port = entry.rpartition("=")
+        if not found or not port.isdigit():
+            raise click.UsageError(f"--app {entry!r} is not SERVICE[:VERSION]=PORT")
+        own[name] = int(port)
+    state_path = Path(state_file)
+    mesh = Mesh(
+        list(paths),
+        result.spec,
+        instances=instances,
+        apps=own,
+        log_dir=state_path.parent / "logs",
+        cert_ttl=cert_ttl,
+    )
+    stopping = False
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        state = mesh.start()
+        write_state(state_path, state)
+        _print_table(state.to_json(), state_path)
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    except StartupError as exc:
+        raise click.ClickException(f"{exc} (logs in {state_path.parent / 'logs'})") from None
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        mesh.stop()
+        with contextlib.suppress(FileNotFoundError):
+            state_path.unlink()
+    click.echo("stopped", err=True)
+
+
+def _print_table(state: dict[str, Any], state_path: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cp = state["controlPlane"]
+    table = Table(title=f"control plane 127.0.0.1:{cp['port']} (pid {cp['pid']})")
+    for column in ("service", "version", "instance", "app", "inbound", "outbound", "admin", "pid"):
+        table.add_column(column)
+    for i in state["instances"]:
+        app = f"{i['appPort']}{' (echo)' if i['echo'] else ''}"
+        table.add_row(
+            i["service"],
+            i["version"] or "-",
+            i["instance"],
+            app,
+            str(i["inboundPort"]),
+            str(i["outboundPort"]),
+            str(i["adminPort"]),
+            str(i["pid"]),
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"state: {state_path}   stop: Ctrl-C")
+
+
+@click.command()
+@click.argument("url")
+@click.option("--from", "sender", required=True, help="The sending service (name or ns/name).")
+@click.option("--state-file", default=DEFAULT_STATE, show_default=True)
+@click.option("-X", "--method", default="GET", show_default=True)
+@click.option("-H", "--header", "headers", multiple=True, help="'K: V'; repeatable.")
+@click.option("-n", "count", type=int, default=1, show_default=True)
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+def call(
+    url: str,
+    sender: str,
+    state_file: str,
+    method: str,
+    headers: tuple[str, ...],
+    count: int,
+    output: str,
+) -> None:
+    """Send requests to http://SERVICE/PATH through SENDER's sidecar."""
+    from reference_impl.runner import read_state
+
+    header_map: dict[str, str] = {}
+    for h in headers:
+        name, found, value = h.partition(":")
+        if not found or not name.strip():
+            raise click.UsageError(f"header {h!r} is not 'K: V'")
+        header_map[name.strip()] = value.strip()
+    try:
+        state = read_state(Path(state_file))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(
+            f"cannot read state file {state_file}: {exc}; is `meshspec up` running?"
+        ) from None
+    try:
+        port = outbound_port(state, sender)
+        host, target = split_url(url)
+        caller = Caller(port)
+        tally = Tally()
+        last = None
+        for _ in range(count):
+            last = caller.send(method.upper(), host, target, header_map)
+            tally.add(last)
+        caller.close()
+    except (CallError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if output == "json" and count > 1:
+        click.echo(json.dumps(tally.to_json()))
+        return
+    assert last is not None
+    if output == "json":
+        body: Any = last.body.decode("utf-8", "replace")
+        with contextlib.suppress(ValueError):
+            body = json.loads(last.body)
+        click.echo(json.dumps({"status": last.status, "headers": last.headers, "body": body}))
+        return
+    click.echo(f"HTTP {last.status}")
+    for name, value in last.headers:
+        click.echo(f"{name}: {value}")
+    click.echo("")
+    click.echo(last.body.decode("utf-8", "replace"))
+    if count > 1:
+        click.echo(json.dumps(tally.to_json()), err=True)
+
+
+@click.group()
+def main() -> None:
+    """The reference implementation's parts, runnable on their own."""
+
+
+for command in (up, call, sidecar, control_plane):
+    main.add_command(command)

@@ -1,0 +1,294 @@
+"""`meshspec up`: a control plane and a sidecar per service version, as OS processes.
+
+Each part is its own process, as in a real mesh, so one crash or stall cannot
+hide another's. A sidecar of a service with no application of its own hosts the
+built-in echo application in its process (one process per instance, not two,
+keeps startup quick on small machines). Children die with the runner: they
+get SIGTERM from the kernel when it dies (PR_SET_PDEATHSIG), and the runner
+stops each by PID, waits, then kills what is left.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshspec.spec import Spec
+
+HOST = "127.0.0.1"
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 5.0
+_PR_SET_PDEATHSIG = 1
+
+
+class StartupError(RuntimeError):
+    """A part did not come up; everything started so far has been stopped."""
+
+
+@dataclass
+class Instance:
+    service: str
+    version: str | None
+    instance: str
+    app_port: int
+    inbound_port: int
+    outbound_port: int
+    admin_port: int
+    echo: bool = True
+    pid: int | None = None
+
+
+@dataclass
+class State:
+    """What runs where: written to the state file for `meshspec call` and for people."""
+
+    control_plane: dict[str, Any] = field(default_factory=dict)
+    instances: list[Instance] = field(default_factory=list)
+    runner_pid: int = field(default_factory=os.getpid)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runnerPid": self.runner_pid,
+            "controlPlane": self.control_plane,
+            "instances": [
+                {
+                    "service": i.service,
+                    "version": i.version,
+                    "instance": i.instance,
+                    "appPort": i.app_port,
+                    "inboundPort": i.inbound_port,
+                    "outboundPort": i.outbound_port,
+                    "adminPort": i.admin_port,
+                    "echo": i.echo,
+                    "pid": i.pid,
+                }
+                for i in self.instances
+            ],
+        }
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free right now (held open together so they are distinct)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind((HOST, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def plan(spec: Spec, instances: int, apps: dict[str, int]) -> list[Instance]:
+    """One entry per service version and instance, with its ports.
+
+    `apps` maps "ns/name" or "ns/name:version" to the port of an application
+    that already runs; other services get the echo application.
+    """
+    wanted: list[tuple[str, str | None, int]] = []
+    for key, svc in spec.services.items():
+        versions: list[str | None] = [v.name for v in svc.spec.versions] or [None]
+        for version in versions:
+            for n in range(instances):
+                wanted.append((key, version, n))
+    ports = free_ports(4 * len(wanted))
+    result = []
+    for i, (key, version, n) in enumerate(wanted):
+        app, inbound, outbound, admin = ports[4 * i : 4 * i + 4]
+        own = apps.get(f"{key}:{version}", apps.get(key))
+        name = key.split("/", 1)[1]
+        result.append(
+            Instance(
+                service=key,
+                version=version,
+                instance=f"{name}-{version or 'default'}-{n}",
+                app_port=own if own is not None else app,
+                inbound_port=inbound,
+                outbound_port=outbound,
+                admin_port=admin,
+                echo=own is None,
+            )
+        )
+    return result
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: the kernel sends SIGTERM when the runner dies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def _spawn(args: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "reference_impl", *args],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def wait_ready(procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> list[dict[str, Any]]:
+    """Each child's first stdout line, a JSON object that says it is ready."""
+    lines: dict[int, dict[str, Any]] = {}
+    buffers: dict[int, bytes] = {p.pid: b"" for p in procs}
+    by_fd = {}
+    sel = selectors.DefaultSelector()
+    for p in procs:
+        assert p.stdout is not None
+        sel.register(p.stdout, selectors.EVENT_READ)
+        by_fd[p.stdout.fileno()] = p
+    deadline = time.monotonic() + timeout
+    try:
+        while len(lines) < len(procs):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                slow = [p.pid for p in procs if p.pid not in lines]
+                raise StartupError(f"not ready within {timeout:.0f}s: pids {slow}")
+            for key, _ in sel.select(min(left, 0.5)):
+                p = by_fd[key.fd]
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    raise StartupError(f"pid {p.pid} exited during startup (code {p.wait()})")
+                buffers[p.pid] += chunk
+                if b"\n" in buffers[p.pid]:
+                    lines[p.pid] = json.loads(buffers[p.pid].split(b"\n", 1)[0])
+                    sel.unregister(key.fileobj)
+    finally:
+        sel.close()
+    return [lines[p.pid] for p in procs]
+
+
+def stop_all(procs: Sequence[subprocess.Popen[bytes]], timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM each child by PID, wait, then SIGKILL the ones still there."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        try:
+            p.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        if p.stdout is not None:
+            p.stdout.close()
+
+
+class Mesh:
+    """The running parts of one `up`: start them, describe them, stop them."""
+
+    def __init__(
+        self,
+        spec_paths: Sequence[str],
+        spec: Spec,
+        *,
+        instances: int = 1,
+        apps: dict[str, int] | None = None,
+        log_dir: Path,
+        cert_ttl: float = 3600.0,
+    ) -> None:
+        self.spec_paths = list(spec_paths)
+        self.spec = spec
+        self.log_dir = log_dir
+        self.cert_ttl = cert_ttl
+        self.state = State(instances=plan(spec, instances, apps or {}))
+        self.control_plane: subprocess.Popen[bytes] | None = None
+        self.sidecars: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        return [*self.sidecars, *([self.control_plane] if self.control_plane else [])]
+
+    def start(self, timeout: float = READY_TIMEOUT) -> State:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self.state
+
+    def _start(self, timeout: float) -> None:
+        (cp_port,) = free_ports(1)
+        self.control_plane = _spawn(
+            [
+                "control-plane",
+                *self.spec_paths,
+                "--port",
+                str(cp_port),
+                "--cert-ttl",
+                str(self.cert_ttl),
+                "--settle",
+                "1.0",
+            ],
+            self.log_dir / "control-plane.log",
+        )
+        (ready,) = wait_ready([self.control_plane], timeout)
+        self.state.control_plane = {
+            "host": HOST,
+            "port": int(ready["port"]),
+            "pid": self.control_plane.pid,
+        }
+        for inst in self.state.instances:
+            args = [
+                "sidecar",
+                "--service",
+                inst.service,
+                "--instance",
+                inst.instance,
+                "--control-plane",
+                f"{HOST}:{cp_port}",
+                "--inbound-port",
+                str(inst.inbound_port),
+                "--outbound-port",
+                str(inst.outbound_port),
+                "--admin-port",
+                str(inst.admin_port),
+                "--app-port",
+                str(inst.app_port),
+            ]
+            if inst.version is not None:
+                args += ["--version", inst.version]
+            if inst.echo:
+                args.append("--echo")
+            proc = _spawn(args, self.log_dir / f"{inst.instance}.log")
+            inst.pid = proc.pid
+            self.sidecars.append(proc)
+        wait_ready(self.sidecars, timeout)
+
+    def stop(self) -> None:
+        """Sidecars first (they deregister), then the control plane."""
+        stop_all(self.sidecars)
+        if self.control_plane is not None:
+            stop_all([self.control_plane])
+
+
+def write_state(path: Path, state: State) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
