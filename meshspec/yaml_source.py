@@ -58,7 +58,9 @@ def _near(pos: dict[PathKey, tuple[int, int]], path: PathKey) -> tuple[int, int]
 def _plain(node: Any, path: PathKey, pos: dict[PathKey, tuple[int, int]], budget: _Budget) -> Any:
     budget.nodes += 1
     if budget.nodes > MAX_NODES:
-        line, col = _near(pos, path)
+        # Deeper positions point into the anchors being expanded; the top-level
+        # key is what the reader has to look at.
+        line, col = _near(pos, path[:1])
         raise YamlProblem(
             f"document has more than {MAX_NODES} values (are aliases expanding it?)",
             line,
