@@ -1,0 +1,105 @@
+"""One target per installed adapter: compile the case's spec, ask the adapter's model.
+
+A compile that reports errors means the adapter cannot express the spec:
+the case is not supported, and the diagnostic codes say why. The model is
+the adapter's own reading of its mesh's documented behaviour, so agreement
+with the hand-written expectations is evidence, not a tautology.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+
+from conformance.case import Probe
+from conformance.observation import VERDICT_FIELDS, Observation
+from conformance.targets.base import NotSupported, Session, TargetUnavailable
+from conformance.targets.requests import request_of
+from meshspec.adapter import Adapter, CompileOptions, MeshModel, Topology
+from meshspec.errors import UnknownTarget
+from meshspec.registry import get_adapter
+from meshspec.spec import Spec
+
+#: optional adapter hook: `neutral_names(resources) -> {native name: neutral name}` for
+#: routes and authorization rules, so the suite can check *which* route or rule decided
+NAMES_HOOK = "neutral_names"
+NAMED_FIELDS = frozenset({"route", "authzRule"})
+
+
+class ModelSession:
+    def __init__(self, model: MeshModel, names: Mapping[str, str] | None) -> None:
+        self.model = model
+        self.names = names
+
+    def probe(self, probe: Probe) -> Observation:
+        observed = Observation.of_verdict(self.model.decide(request_of(probe)))
+        if self.names is None:
+            return observed
+        return replace(
+            observed,
+            route=_rename(observed.route, self.names),
+            authz_rule=_rename(observed.authz_rule, self.names),
+        )
+
+
+def _rename(native: str | None, names: Mapping[str, str]) -> str | None:
+    return None if native is None else names.get(native, native)
+
+
+class ModelTarget:
+    """The model of the adapter registered under `name` (loaded lazily).
+
+    Models speak in native names (an Istio rule `api.0`, a policy
+    `default/web-allow#0`); route and rule names are observed only when the
+    adapter offers the `neutral_names` hook to map them back.
+    """
+
+    def __init__(self, name: str, adapter: Adapter | None = None) -> None:
+        self.name = name
+        self._adapter = adapter
+        self._problem = ""
+        if adapter is None:
+            try:
+                self._adapter = get_adapter(name)
+            except UnknownTarget as exc:
+                self._problem = str(exc)
+
+    @property
+    def description(self) -> str:
+        if self._adapter is None:
+            return f"model of the {self.name} adapter (not loadable)"
+        return f"model of the {self.name} adapter: {self._adapter.description}"
+
+    @property
+    def observes(self) -> frozenset[str]:
+        if self._adapter is not None and hasattr(self._adapter, NAMES_HOOK):
+            return VERDICT_FIELDS
+        return VERDICT_FIELDS - NAMED_FIELDS
+
+    @property
+    def features(self) -> frozenset[str]:
+        return frozenset() if self._adapter is None else frozenset(self._adapter.features)
+
+    def check_available(self) -> None:
+        if self._adapter is None:
+            raise TargetUnavailable(self._problem)
+
+    @property
+    def adapter(self) -> Adapter:
+        self.check_available()
+        assert self._adapter is not None
+        return self._adapter
+
+    @contextmanager
+    def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
+        adapter = self.adapter
+        compiled = adapter.compile(spec, CompileOptions())
+        errors = [d for d in compiled.diagnostics if d.severity == "error"]
+        if errors:
+            codes = ", ".join(sorted({d.code for d in errors}))
+            first = errors[0].message
+            raise NotSupported(f"{self.name} cannot compile the spec ({codes}): {first}")
+        hook = getattr(adapter, NAMES_HOOK, None)
+        names = None if hook is None else dict(hook(compiled.resources))
+        yield ModelSession(adapter.model(compiled.resources, Topology.of(spec)), names)

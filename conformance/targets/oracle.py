@@ -1,0 +1,40 @@
+"""The oracle target: `meshspec.semantics.decide` itself, held to the hand-written cases.
+
+Running the suite against the oracle checks the oracle against the spec's
+documentation; the other targets are then checked against the same cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from conformance.case import Probe
+from conformance.features import ALL_FEATURES
+from conformance.observation import DECISION_FIELDS, Observation
+from conformance.targets.base import Session
+from conformance.targets.requests import request_of
+from meshspec.semantics import decide
+from meshspec.spec import Spec
+
+
+class OracleSession:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+
+    def probe(self, probe: Probe) -> Observation:
+        return Observation.of_decision(decide(self.spec, request_of(probe)))
+
+
+class OracleTarget:
+    name = "oracle"
+    description = "meshspec's semantics oracle (the one meaning of the spec)"
+    features = ALL_FEATURES
+    observes = DECISION_FIELDS
+
+    def check_available(self) -> None:
+        return None
+
+    @contextmanager
+    def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
+        yield OracleSession(spec)
