@@ -19,7 +19,6 @@ from typing import Any
 
 import click
 
-from meshspec import codes
 from meshspec.codecs import dump_json, dump_yaml
 from meshspec.diagnostics import Diagnostic, has_errors, render_json, render_text
 from meshspec.errors import MeshSpecError, UnknownTarget
@@ -157,15 +156,39 @@ def explain(
 
 
 def _write_outputs(files: dict[str, str], output_dir: str) -> None:
-    """All files or none: write into a temporary folder, then move into place."""
+    """All files or none: write beside the destination, then move into place,
+    putting back what was there if any move fails."""
     dest = Path(output_dir)
-    dest.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".meshspec-", dir=dest))
+    blocked = [name for name in files if (dest / name).is_dir()]
+    if blocked:
+        raise click.ClickException(
+            f"nothing written: {dest / blocked[0]} is a directory; remove it or pick another "
+            "--output-dir"
+        )
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".meshspec-", dir=dest))
+    except OSError as exc:
+        raise click.ClickException(f"nothing written: {output_dir}: {exc.strerror}") from None
+    moved: list[tuple[Path, Path | None]] = []
     try:
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
         for name in files:
-            os.replace(tmp / name, dest / name)
+            target = dest / name
+            backup = None
+            if target.exists():
+                backup = tmp / (name + ".previous")
+                os.replace(target, backup)
+            moved.append((target, backup))
+            os.replace(tmp / name, target)
+    except OSError as exc:
+        for target, backup in reversed(moved):
+            if backup is not None:
+                os.replace(backup, target)
+            else:
+                target.unlink(missing_ok=True)
+        raise click.ClickException(f"nothing written: {exc}") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -324,8 +347,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:
-        diag = codes.READ_FAILED  # placeholder code never shown; plain message below
-        del diag
         click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo(
             "this is a bug in meshspec; please report it with the input that caused it", err=True
