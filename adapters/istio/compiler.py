@@ -17,6 +17,7 @@ from adapters.istio._traffic_policy import destination_rules
 from meshspec.adapter import CompileOptions, CompileResult
 from meshspec.diagnostics import sorted_diagnostics
 from meshspec.spec import Spec
+from meshspec.spec.bundle import PathKey
 
 KIND_ORDER = ("PeerAuthentication", "DestinationRule", "VirtualService", "AuthorizationPolicy")
 
@@ -41,22 +42,32 @@ def _note_path_normalization(ctx: Context) -> None:
     and rejects `#` and encoded slashes with 400. Istio's default (BASE) does not
     merge slashes, so `//admin` would slip past a DENY on `/admin`
     (CVE-2021-31920); that is a mesh-wide setting no resource here can carry.
+    One note per compile, at the first path that depends on it.
     """
+    path = _first_path(ctx)
+    if path is None:
+        return
+    key, at = path
+    ctx.report(
+        codes.PATH_NORMALIZATION,
+        key,
+        at,
+        "routing and authorization paths rely on normalised request paths: set "
+        "meshConfig.pathNormalization.normalization to MERGE_SLASHES (or "
+        "DECODE_AND_MERGE_SLASHES); the spec also rejects fragments and encoded "
+        "slashes (%2F, %5C) with 400, which Istio passes through encoded",
+        "istioctl install --set meshConfig.pathNormalization.normalization=MERGE_SLASHES",
+    )
+
+
+def _first_path(ctx: Context) -> tuple[str, PathKey] | None:
     for key, svc in ctx.spec.services.items():
+        for ri, route in enumerate(svc.spec.routes):
+            for mi, match in enumerate(route.matches):
+                if match.path is not None:
+                    return key, ("spec", "routes", ri, "matches", mi, "path")
         authz = svc.spec.authorization
-        if authz is None:
-            continue
-        for i, rule in enumerate(authz.rules):
+        for i, rule in enumerate(authz.rules if authz else ()):
             if rule.to is not None and rule.to.paths:
-                ctx.report(
-                    codes.PATH_NORMALIZATION,
-                    key,
-                    ("spec", "authorization", "rules", i, "to", "paths"),
-                    "authorization paths rely on normalised request paths: set "
-                    "meshConfig.pathNormalization.normalization to MERGE_SLASHES (or "
-                    "DECODE_AND_MERGE_SLASHES); the spec also rejects fragments and encoded "
-                    "slashes (%2F, %5C) with 400, which Istio passes through encoded",
-                    "istioctl install --set meshConfig.pathNormalization.normalization="
-                    "MERGE_SLASHES",
-                )
-                return
+                return key, ("spec", "authorization", "rules", i, "to", "paths")
+    return None
