@@ -1,0 +1,92 @@
+"""What the core asks the shell to do. The shell performs them and reports back with events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reference_impl.core.events import Headers
+from reference_impl.snapshot import Endpoint
+
+
+@dataclass(frozen=True)
+class OpenConnection:
+    """Connect to `endpoint`; originate mTLS and require the peer to be `tls_identity`.
+
+    `tls_identity` None means plaintext (the destination port's mode is DISABLE).
+    """
+
+    conn_id: int
+    endpoint: Endpoint
+    tls_identity: str | None
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """Write the request on an open connection; the body is the one the shell holds."""
+
+    request_id: int
+    attempt: int
+    conn_id: int
+    method: str
+    target: str
+    headers: Headers
+
+
+@dataclass(frozen=True)
+class Respond:
+    """Answer the application. `upstream_attempt` set: relay that attempt's response."""
+
+    request_id: int
+    status: int
+    reason: str
+    route: str | None = None
+    backend: str | None = None
+    upstream_attempt: int | None = None
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class CloseConnection:
+    conn_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Retried:
+    """Attempt `attempt` of a request starts because the previous one failed for `reason`."""
+
+    request_id: int
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Overflowed:
+    """A connection limit turned a request away (the shell counts it)."""
+
+    request_id: int
+    cluster: str
+
+
+@dataclass(frozen=True)
+class Ejected:
+    endpoint: Endpoint
+    until: float
+    ejections: int
+
+
+@dataclass(frozen=True)
+class Returned:
+    endpoint: Endpoint
+
+
+OutboundAction = (
+    OpenConnection
+    | SendRequest
+    | Respond
+    | CloseConnection
+    | Retried
+    | Overflowed
+    | Ejected
+    | Returned
+)

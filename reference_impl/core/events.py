@@ -1,0 +1,98 @@
+"""What the shell tells the core: frozen facts, each with the time it happened.
+
+The core never reads a clock or a socket; every event carries `now` (seconds on
+any monotonic scale) and, where a choice is random, the random number to use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FailureKind(StrEnum):
+    """How an upstream attempt failed without an HTTP response."""
+
+    CONNECT_FAILURE = "connect-failure"  # refused, unreachable, TLS or identity failure
+    REFUSED_STREAM = "refused-stream"  # the peer closed before reading the request
+    RESET = "reset"  # the connection died after the request was sent
+
+
+Headers = tuple[tuple[str, str], ...]
+
+
+def join_headers(headers: Headers) -> dict[str, str]:
+    """Lower-case names; a repeated header's values joined with ',' (as the oracle reads them)."""
+    out: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        out[key] = f"{out[key]},{value}" if key in out else value
+    return out
+
+
+@dataclass(frozen=True)
+class RequestReceived:
+    """The local application sent a request; `random` in [0, 1) picks a weighted backend."""
+
+    request_id: int
+    method: str
+    target: str
+    headers: Headers
+    now: float
+    random: float = 0.0
+
+
+@dataclass(frozen=True)
+class UpstreamConnected:
+    conn_id: int
+    now: float
+
+
+@dataclass(frozen=True)
+class UpstreamConnectFailed:
+    conn_id: int
+    now: float
+    reason: str = "connect failed"
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    """A whole response arrived for one attempt; `keep_alive` says if the connection is reusable."""
+
+    request_id: int
+    attempt: int
+    status: int
+    now: float
+    keep_alive: bool = True
+
+
+@dataclass(frozen=True)
+class UpstreamFailed:
+    request_id: int
+    attempt: int
+    kind: FailureKind
+    now: float
+
+
+@dataclass(frozen=True)
+class UpstreamClosed:
+    """An idle pooled connection was closed by the peer."""
+
+    conn_id: int
+    now: float
+
+
+@dataclass(frozen=True)
+class Tick:
+    now: float
+
+
+OutboundEvent = (
+    RequestReceived
+    | UpstreamConnected
+    | UpstreamConnectFailed
+    | UpstreamResponse
+    | UpstreamFailed
+    | UpstreamClosed
+    | Tick
+)

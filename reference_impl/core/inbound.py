@@ -1,0 +1,108 @@
+"""The inbound side: requests from the network to the local application.
+
+Checks run in the order a request meets them, all answered by the oracle:
+the port's mTLS mode (a plaintext connection to a STRICT port is refused;
+a DISABLE port carries no identity), then target normalisation (400), then
+the service's authorization for the peer's SPIFFE ID (403). Only then does
+the request reach the application, with the normalised path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meshspec.semantics import (
+    NormalizedTarget,
+    RejectedTarget,
+    authorize,
+    normalize_target,
+    port_mode,
+)
+from meshspec.semantics.paths import host_port
+from meshspec.spec import MtlsMode, Protocol
+from reference_impl.core.config import Config, load_config
+from reference_impl.core.events import Headers, join_headers
+from reference_impl.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """`peer` is the verified SPIFFE ID of an mTLS client, None for plaintext."""
+
+    method: str
+    target: str
+    headers: Headers
+    tls: bool
+    peer: str | None
+
+
+@dataclass(frozen=True)
+class ForwardToApp:
+    target: str
+    headers: Headers
+    rule: str | None
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Answer with `status`; status None: close the connection without an answer."""
+
+    status: int | None
+    reason: str
+    rule: str | None = None
+
+
+InboundVerdict = ForwardToApp | Reject
+
+
+class InboundCore:
+    """Guards the local application of `service` (`namespace/name`)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.config: Config | None = None
+
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        self.config = load_config(snapshot, self.service)
+
+    def accepts_plaintext(self) -> bool:
+        """False when every port is STRICT: plaintext can be refused before reading a byte."""
+        if self.config is None:
+            return False
+        spec = self.config.spec
+        ports = spec.service(self.service).spec.ports
+        return any(port_mode(spec, self.service, p.port) is not MtlsMode.STRICT for p in ports)
+
+    def service_port(self, headers: Headers) -> int:
+        """The service port a request is for: the Host header's, else the first HTTP port."""
+        assert self.config is not None
+        ports = self.config.spec.service(self.service).spec.ports
+        host = next((v for k, v in headers if k.lower() == "host"), "")
+        port = host_port(host)
+        if port is not None and any(p.port == port for p in ports):
+            return port
+        http = [p.port for p in ports if p.protocol is not Protocol.TCP]
+        return http[0] if http else ports[0].port
+
+    def decide(self, request: InboundRequest) -> InboundVerdict:
+        config = self.config
+        if config is None:
+            return Reject(503, "sidecar has no configuration yet")
+        spec = config.spec
+        mode = port_mode(spec, self.service, self.service_port(request.headers))
+        if mode is MtlsMode.STRICT and not request.tls:
+            return Reject(None, "STRICT mTLS refuses a plaintext client")
+        peer = None if mode is MtlsMode.DISABLE else request.peer
+        norm = normalize_target(request.target)
+        if isinstance(norm, RejectedTarget):
+            return Reject(norm.status, norm.reason)
+        headers = join_headers(request.headers)
+        verdict = authorize(spec, self.service, peer, request.method, norm, headers)
+        if not verdict.allowed:
+            return Reject(403, verdict.reason, verdict.rule)
+        return ForwardToApp(_target(norm, request.target), request.headers, verdict.rule)
+
+
+def _target(norm: NormalizedTarget, raw: str) -> str:
+    query = raw.partition("?")[2]
+    return norm.path + (f"?{query}" if query else "")

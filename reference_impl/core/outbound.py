@@ -1,0 +1,415 @@
+"""The outbound side: requests from the local application to other services.
+
+Rule 1: every policy answer (target normalisation, route, backends and
+weights, timeout, retries, transport, breaker policy) comes from
+`meshspec.semantics.decide`; this module only carries it out.
+Rule 2: nothing here waits, reads a clock or touches a socket. `handle(event)`
+returns the actions the shell must perform; the shell reports their outcome
+as further events.
+
+A request lives as a `_Flight`: WAITING (queued for a connection slot),
+CONNECTING (its connection is being opened), SENT (awaiting the response).
+Each retry is a new attempt with its own per-try deadline; the overall
+deadline covers all attempts. Late events about an abandoned attempt are
+ignored. Deadlines are checked on every event, so a `Tick(now)` is enough
+to expire them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from meshspec.semantics import (
+    BackendShare,
+    Decision,
+    Outcome,
+    Request,
+    Transport,
+    UnknownService,
+    decide,
+)
+from meshspec.semantics.paths import host_port
+from reference_impl.core.actions import (
+    CloseConnection,
+    Ejected,
+    OpenConnection,
+    OutboundAction,
+    Overflowed,
+    Respond,
+    Retried,
+    SendRequest,
+)
+from reference_impl.core.balancer import RoundRobin, weighted_choice
+from reference_impl.core.config import Config, load_config
+from reference_impl.core.events import (
+    FailureKind,
+    Headers,
+    OutboundEvent,
+    RequestReceived,
+    Tick,
+    UpstreamClosed,
+    UpstreamConnected,
+    UpstreamConnectFailed,
+    UpstreamFailed,
+    UpstreamResponse,
+    join_headers,
+)
+from reference_impl.core.outlier import OutlierDetector
+from reference_impl.core.pool import Connection, ConnState, Pool
+from reference_impl.core.retry import PER_TRY_TIMEOUT, retriable_failure, retriable_status
+from reference_impl.snapshot import Endpoint, Snapshot
+
+# A failure without a response is counted by outlier detection as this status.
+_LOCAL_FAILURE_STATUS = 503
+_TIMEOUT_STATUS = 504
+
+
+class FlightState(StrEnum):
+    WAITING = "waiting"
+    CONNECTING = "connecting"
+    SENT = "sent"
+
+
+@dataclass
+class _Flight:
+    request_id: int
+    config: Config
+    decision: Decision
+    backend: BackendShare
+    cluster: str
+    method: str
+    target: str
+    headers: Headers
+    deadline: float | None
+    state: FlightState = FlightState.WAITING
+    attempt: int = 0
+    attempt_deadline: float | None = None
+    endpoint: Endpoint | None = None
+    conn_id: int | None = None
+    tried: frozenset[str] = frozenset()
+
+    @property
+    def tls_identity(self) -> str | None:
+        if self.backend.transport is Transport.MTLS:
+            return self.config.spec.identity(self.backend.service)
+        return None
+
+    def endpoints(self) -> list[Endpoint]:
+        return self.config.snapshot.endpoints_of(self.backend.service, self.backend.version)
+
+
+def cluster_name(backend: BackendShare) -> str:
+    return backend.service if backend.version is None else f"{backend.service}@{backend.version}"
+
+
+class OutboundCore:
+    """Routes the local application's requests for `service` (`namespace/name`)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.config: Config | None = None
+        self.pool = Pool()
+        self.outliers = OutlierDetector()
+        self._balancer = RoundRobin()
+        self._flights: dict[int, _Flight] = {}
+        # The newest request per cluster: whose breaker policy and endpoints apply to it.
+        self._latest: dict[str, _Flight] = {}
+
+    # -- configuration ---------------------------------------------------------------
+
+    def apply_snapshot(self, snapshot: Snapshot) -> list[OutboundAction]:
+        """Switch new requests to `snapshot` (SnapshotError: keep the current one).
+
+        Idle connections to endpoints the snapshot no longer lists are closed.
+        """
+        self.config = load_config(snapshot, self.service)
+        live = set(snapshot.endpoints)
+        actions: list[OutboundAction] = []
+        for conn in list(self.pool.connections.values()):
+            if conn.state is ConnState.IDLE and conn.endpoint not in live:
+                self.pool.drop(conn.conn_id)
+                actions.append(CloseConnection(conn.conn_id, "endpoint left the registry"))
+        return actions
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._flights)
+
+    # -- events ----------------------------------------------------------------------
+
+    def handle(self, event: OutboundEvent) -> list[OutboundAction]:
+        actions: list[OutboundAction] = []
+        actions.extend(self.outliers.sweep(event.now))
+        match event:
+            case RequestReceived():
+                actions.extend(self._on_request(event))
+            case UpstreamConnected():
+                actions.extend(self._on_connected(event))
+            case UpstreamConnectFailed():
+                actions.extend(self._on_connect_failed(event))
+            case UpstreamResponse():
+                actions.extend(self._on_response(event))
+            case UpstreamFailed():
+                actions.extend(self._on_failed(event))
+            case UpstreamClosed():
+                if self.pool.drop(event.conn_id) is not None:
+                    actions.extend(self._slot_freed(event.now))
+            case Tick():
+                pass
+        actions.extend(self._expire(event.now))
+        return actions
+
+    def _on_request(self, ev: RequestReceived) -> list[OutboundAction]:
+        rid = ev.request_id
+        config = self.config
+        if config is None:
+            return [Respond(rid, 503, "sidecar has no configuration yet")]
+        host = next((v for k, v in ev.headers if k.lower() == "host"), None)
+        if not host:
+            return [Respond(rid, 400, "request has no Host header")]
+        request = Request(
+            destination=host,
+            target=ev.target,
+            method=ev.method,
+            headers=join_headers(ev.headers),
+            port=host_port(host),
+            source=self.service,
+        )
+        try:
+            decision = decide(config.spec, request)
+        except UnknownService as exc:
+            return [Respond(rid, 404, str(exc))]
+        if decision.outcome is Outcome.BAD_REQUEST:
+            return [Respond(rid, 400, decision.reason)]
+        if decision.outcome in (Outcome.NO_ROUTE, Outcome.UNKNOWN_PORT):
+            return [Respond(rid, 404, decision.reason, route=decision.route)]
+        if decision.outcome is Outcome.NOT_HTTP:
+            return [Respond(rid, 502, decision.reason)]
+        # DENIED and PARTIALLY_DENIED are enforced by the destination's sidecar.
+        shares = decision.weighted_backends
+        if not shares:
+            return [Respond(rid, 503, "route has no backend with weight", route=decision.route)]
+        backend = shares[weighted_choice([s.weight for s in shares], ev.random)]
+        query = ev.target.partition("?")[2]
+        target = (decision.path or "/") + (f"?{query}" if query else "")
+        flight = _Flight(
+            request_id=rid,
+            config=config,
+            decision=decision,
+            backend=backend,
+            cluster=cluster_name(backend),
+            method=ev.method,
+            target=target,
+            headers=tuple(decision.headers.items()),
+            deadline=None if decision.timeout is None else ev.now + decision.timeout,
+        )
+        self._flights[rid] = flight
+        self._latest[flight.cluster] = flight
+        return self._start_attempt(flight, ev.now)
+
+    def _start_attempt(self, flight: _Flight, now: float) -> list[OutboundAction]:
+        endpoint = self._balancer.pick(
+            flight.cluster, flight.endpoints(), self.outliers.is_ejected, flight.tried
+        )
+        if endpoint is None:
+            return self._finish(flight, 503, "no healthy upstream")
+        flight.endpoint = endpoint
+        flight.tried = flight.tried | {endpoint.instance}
+        per_try = flight.decision.retries.per_try_timeout
+        flight.attempt_deadline = None if per_try is None else now + per_try
+        self.pool.cluster(flight.cluster, flight.backend.breaker.connection_limits)
+        conn = self.pool.idle(flight.cluster, endpoint, flight.tls_identity)
+        if conn is not None:
+            return [self._send(flight, conn)]
+        if self.pool.can_open(flight.cluster):
+            return [self._open(flight, endpoint)]
+        if self.pool.can_wait(flight.cluster):
+            flight.state = FlightState.WAITING
+            self.pool.wait(flight.cluster, flight.request_id)
+            return []
+        actions: list[OutboundAction] = [Overflowed(flight.request_id, flight.cluster)]
+        return actions + self._finish(flight, 503, "upstream connection limit overflow")
+
+    def _open(self, flight: _Flight, endpoint: Endpoint) -> OpenConnection:
+        conn = self.pool.open(flight.cluster, endpoint, flight.tls_identity)
+        conn.request_id = flight.request_id
+        flight.state = FlightState.CONNECTING
+        flight.conn_id = conn.conn_id
+        return OpenConnection(conn.conn_id, endpoint, flight.tls_identity)
+
+    def _send(self, flight: _Flight, conn: Connection) -> SendRequest:
+        conn.state = ConnState.BUSY
+        conn.request_id = flight.request_id
+        flight.state = FlightState.SENT
+        flight.conn_id = conn.conn_id
+        flight.endpoint = conn.endpoint
+        return SendRequest(
+            flight.request_id, flight.attempt, conn.conn_id, flight.method, flight.target,
+            flight.headers,
+        )  # fmt: skip
+
+    def _on_connected(self, ev: UpstreamConnected) -> list[OutboundAction]:
+        conn = self.pool.connections.get(ev.conn_id)
+        if conn is None:
+            return [CloseConnection(ev.conn_id, "connection no longer wanted")]
+        flight = self._flight_on(conn)
+        if flight is not None and flight.state is FlightState.CONNECTING:
+            return [self._send(flight, conn)]
+        conn.state = ConnState.IDLE
+        conn.request_id = None
+        return self._connection_free(conn, ev.now)
+
+    def _on_connect_failed(self, ev: UpstreamConnectFailed) -> list[OutboundAction]:
+        conn = self.pool.drop(ev.conn_id)
+        if conn is None:
+            return []
+        actions: list[OutboundAction] = []
+        flight = self._flight_on(conn)
+        if flight is not None and flight.state is FlightState.CONNECTING:
+            flight.conn_id = None
+            actions.extend(self._attempt_failed(flight, FailureKind.CONNECT_FAILURE, ev.now))
+        else:
+            actions.extend(self._record(conn.endpoint, conn.cluster, _LOCAL_FAILURE_STATUS, ev.now))
+        return actions + self._slot_freed(ev.now)
+
+    def _on_response(self, ev: UpstreamResponse) -> list[OutboundAction]:
+        flight = self._flights.get(ev.request_id)
+        if flight is None or flight.attempt != ev.attempt or flight.state is not FlightState.SENT:
+            return []
+        actions: list[OutboundAction] = []
+        conn = self.pool.connections.get(flight.conn_id) if flight.conn_id is not None else None
+        flight.conn_id = None
+        if conn is not None:
+            conn.served += 1
+            conn.request_id = None
+            if not ev.keep_alive or self.pool.worn_out(conn):
+                self.pool.drop(conn.conn_id)
+                reason = "peer closes it" if not ev.keep_alive else "max requests per connection"
+                actions.append(CloseConnection(conn.conn_id, reason))
+                actions.extend(self._slot_freed(ev.now))
+            else:
+                conn.state = ConnState.IDLE
+        assert flight.endpoint is not None
+        actions.extend(self._record(flight.endpoint, flight.cluster, ev.status, ev.now))
+        policy = flight.decision.retries
+        if retriable_status(policy, ev.status) and self._may_retry(flight, ev.now):
+            actions.extend(self._retry(flight, f"status {ev.status}", ev.now))
+        else:
+            actions.extend(self._finish(flight, ev.status, "upstream response", relay=True))
+        if conn is not None and conn.conn_id in self.pool.connections:
+            actions.extend(self._connection_free(conn, ev.now))
+        return actions
+
+    def _on_failed(self, ev: UpstreamFailed) -> list[OutboundAction]:
+        flight = self._flights.get(ev.request_id)
+        if flight is None or flight.attempt != ev.attempt:
+            return []
+        actions: list[OutboundAction] = []
+        if flight.conn_id is not None and self.pool.drop(flight.conn_id) is not None:
+            actions.extend(self._slot_freed(ev.now))
+        flight.conn_id = None
+        return actions + self._attempt_failed(flight, ev.kind, ev.now)
+
+    # -- attempts, retries, completion -----------------------------------------------
+
+    def _attempt_failed(self, flight: _Flight, failure: str, now: float) -> list[OutboundAction]:
+        assert flight.endpoint is not None
+        status = _TIMEOUT_STATUS if failure == PER_TRY_TIMEOUT else _LOCAL_FAILURE_STATUS
+        actions = self._record(flight.endpoint, flight.cluster, status, now)
+        if retriable_failure(flight.decision.retries, failure) and self._may_retry(flight, now):
+            return actions + self._retry(flight, failure, now)
+        reason = "upstream per-try timeout" if failure == PER_TRY_TIMEOUT else f"upstream {failure}"
+        return actions + self._finish(flight, status, reason)
+
+    def _may_retry(self, flight: _Flight, now: float) -> bool:
+        in_time = flight.deadline is None or now < flight.deadline
+        return in_time and flight.attempt < flight.decision.retries.attempts
+
+    def _retry(self, flight: _Flight, reason: str, now: float) -> list[OutboundAction]:
+        flight.attempt += 1
+        flight.conn_id = None
+        actions: list[OutboundAction] = [Retried(flight.request_id, flight.attempt, reason)]
+        return actions + self._start_attempt(flight, now)
+
+    def _finish(
+        self, flight: _Flight, status: int, reason: str, relay: bool = False
+    ) -> list[OutboundAction]:
+        self._flights.pop(flight.request_id, None)
+        self.pool.unwait(flight.cluster, flight.request_id)
+        return [
+            Respond(
+                flight.request_id,
+                status,
+                reason,
+                route=flight.decision.route,
+                backend=flight.cluster,
+                upstream_attempt=flight.attempt if relay else None,
+                endpoint=None if flight.endpoint is None else flight.endpoint.instance,
+            )
+        ]
+
+    def _record(
+        self, endpoint: Endpoint, cluster: str, status: int, now: float
+    ) -> list[OutboundAction]:
+        latest = self._latest.get(cluster)
+        policy = None if latest is None else latest.backend.breaker.outlier_detection
+        members = [] if latest is None else latest.endpoints()
+        ejected: list[Ejected] = self.outliers.record(endpoint, status, policy, members, now)
+        return list(ejected)
+
+    # -- connection slots --------------------------------------------------------------
+
+    def _flight_on(self, conn: Connection) -> _Flight | None:
+        if conn.request_id is None:
+            return None
+        flight = self._flights.get(conn.request_id)
+        return flight if flight is not None and flight.conn_id == conn.conn_id else None
+
+    def _connection_free(self, conn: Connection, now: float) -> list[OutboundAction]:
+        """An idle connection: give it to the first request waiting in its cluster."""
+        while (rid := self.pool.next_waiting(conn.cluster)) is not None:
+            flight = self._flights.get(rid)
+            if flight is not None and flight.state is FlightState.WAITING:
+                return [self._send(flight, conn)]
+        return []
+
+    def _slot_freed(self, now: float) -> list[OutboundAction]:
+        """A connection closed: waiting requests may open a new one."""
+        actions: list[OutboundAction] = []
+        for flight in list(self._flights.values()):
+            if flight.state is FlightState.WAITING and self.pool.can_open(flight.cluster):
+                self.pool.unwait(flight.cluster, flight.request_id)
+                assert flight.endpoint is not None
+                actions.append(self._open(flight, flight.endpoint))
+        return actions
+
+    def _expire(self, now: float) -> list[OutboundAction]:
+        actions: list[OutboundAction] = []
+        for flight in list(self._flights.values()):
+            if flight.request_id not in self._flights:
+                continue
+            if flight.deadline is not None and now >= flight.deadline:
+                actions.extend(self._abandon_attempt(flight, now))
+                actions.extend(self._finish(flight, _TIMEOUT_STATUS, "upstream request timeout"))
+            elif flight.attempt_deadline is not None and now >= flight.attempt_deadline:
+                actions.extend(self._abandon_attempt(flight, now))
+                actions.extend(self._attempt_failed(flight, PER_TRY_TIMEOUT, now))
+        return actions
+
+    def _abandon_attempt(self, flight: _Flight, now: float) -> list[OutboundAction]:
+        """Stop waiting for the current attempt; a connection mid-request cannot be reused."""
+        actions: list[OutboundAction] = []
+        conn_id, flight.conn_id = flight.conn_id, None
+        if flight.state is FlightState.WAITING:
+            self.pool.unwait(flight.cluster, flight.request_id)
+        elif flight.state is FlightState.SENT and conn_id is not None:
+            if self.pool.drop(conn_id) is not None:
+                actions.append(CloseConnection(conn_id, "upstream attempt abandoned"))
+                actions.extend(self._slot_freed(now))
+        elif flight.state is FlightState.CONNECTING and conn_id is not None:
+            conn = self.pool.connections.get(conn_id)
+            if conn is not None:
+                conn.request_id = None  # it may still connect and serve someone else
+        flight.attempt_deadline = None
+        return actions

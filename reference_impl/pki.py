@@ -1,0 +1,234 @@
+"""A tiny certificate authority for SPIFFE X.509 SVIDs, and the TLS contexts that use them.
+
+Workload identity is the certificate's URI SAN, `spiffe://<td>/ns/<ns>/sa/<sa>`,
+never its host name: TLS host name checks are off and the caller compares the
+peer's SPIFFE ID with the identity it expects (what a mesh sidecar does).
+The clock is a parameter so tests can issue expired or future certificates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import ssl
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+DEFAULT_TTL = dt.timedelta(hours=1)
+_CLOCK_SKEW = dt.timedelta(minutes=1)
+
+
+class IdentityError(ValueError):
+    """A certificate carries no usable SPIFFE ID, or not the one expected."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a workload needs for mTLS: its certificate, its key, and the CAs it trusts."""
+
+    cert_pem: bytes
+    key_pem: bytes
+    ca_bundle_pem: bytes
+    spiffe_id: str
+    not_after: dt.datetime
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+class CertificateAuthority:
+    """A self-signed EC P-256 root that issues short-lived workload certificates."""
+
+    def __init__(self, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+        self.cert = cert
+        self._key = key
+
+    @classmethod
+    def create(
+        cls,
+        trust_domain: str = "cluster.local",
+        *,
+        now: dt.datetime | None = None,
+        ttl: dt.timedelta = dt.timedelta(days=1),
+    ) -> CertificateAuthority:
+        start = now or _utcnow()
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "meshspec"),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"meshspec root {trust_domain}"),
+            ]
+        )
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start - _CLOCK_SKEW)
+            .not_valid_after(start + ttl)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .sign(key, hashes.SHA256())
+        )
+        return cls(cert, key)
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def issue(
+        self,
+        spiffe_id: str,
+        *,
+        now: dt.datetime | None = None,
+        ttl: dt.timedelta = DEFAULT_TTL,
+    ) -> Credentials:
+        """An SVID for `spiffe_id`: URI SAN only (critical, empty subject), both EKUs."""
+        if not spiffe_id.startswith("spiffe://"):
+            raise IdentityError(f"not a SPIFFE ID: {spiffe_id!r}")
+        start = now or _utcnow()
+        key = ec.generate_private_key(ec.SECP256R1())
+        not_after = start + ttl
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([]))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start - _CLOCK_SKEW)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.UniformResourceIdentifier(spiffe_id)]),
+                critical=True,
+            )
+            .add_extension(
+                x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=True,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                critical=False,
+            )
+            .sign(self._key, hashes.SHA256())
+        )
+        return Credentials(
+            cert_pem=cert.public_bytes(serialization.Encoding.PEM),
+            key_pem=_key_pem(key),
+            ca_bundle_pem=self.cert_pem,
+            spiffe_id=spiffe_id,
+            not_after=not_after,
+        )
+
+
+def spiffe_id_from_der(der: bytes) -> str:
+    """The single SPIFFE URI SAN of a DER certificate (IdentityError if none or several)."""
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        raise IdentityError("certificate has no subjectAltName") from None
+    uris = [u for u in san.get_values_for_type(x509.UniformResourceIdentifier)]
+    spiffe = [u for u in uris if u.startswith("spiffe://")]
+    if len(spiffe) != 1:
+        raise IdentityError(f"certificate must carry exactly one SPIFFE ID, found {len(spiffe)}")
+    return spiffe[0]
+
+
+def peer_spiffe_id(ssl_object: Any) -> str:
+    """SPIFFE ID of the verified peer of an `ssl.SSLObject`/`SSLSocket`."""
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if not der:
+        raise IdentityError("peer presented no certificate")
+    return spiffe_id_from_der(der)
+
+
+def _load_chain(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+    # ssl only loads key pairs from files; keep them in a private temporary directory.
+    with tempfile.TemporaryDirectory(prefix="meshspec-tls-") as tmp:
+        cert_path = os.path.join(tmp, "cert.pem")
+        key_path = os.path.join(tmp, "key.pem")
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key_pem)
+        with open(cert_path, "wb") as fh:
+            fh.write(cert_pem)
+        ctx.load_cert_chain(cert_path, key_path)
+
+
+def server_context(
+    cert_pem: bytes, key_pem: bytes, ca_bundle_pem: bytes, *, require_client_cert: bool = True
+) -> ssl.SSLContext:
+    """Inbound mTLS: our SVID, and the client's certificate verified against the bundle."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    _load_chain(ctx, cert_pem, key_pem)
+    ctx.load_verify_locations(cadata=ca_bundle_pem.decode())
+    ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+    return ctx
+
+
+def client_context(cert_pem: bytes, key_pem: bytes, ca_bundle_pem: bytes) -> ssl.SSLContext:
+    """Outbound mTLS: chain verified, host name not checked (the SPIFFE ID is, by the caller)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    _load_chain(ctx, cert_pem, key_pem)
+    ctx.load_verify_locations(cadata=ca_bundle_pem.decode())
+    return ctx
+
+
+def verify_peer(ssl_object: Any, expected: str) -> None:
+    """Raise IdentityError unless the peer's SPIFFE ID is `expected`."""
+    actual = peer_spiffe_id(ssl_object)
+    if actual != expected:
+        raise IdentityError(f"peer is {actual}, expected {expected}")

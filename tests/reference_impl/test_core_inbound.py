@@ -1,0 +1,170 @@
+"""The inbound core: mTLS mode, path normalisation and authorization before the app."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meshspec.semantics import Outcome, Request, decide
+from reference_impl.core import ForwardToApp, InboundCore, InboundRequest, Reject
+from tests.reference_impl.conftest import build_snapshot, spiffe
+
+SPEC = """
+apiVersion: meshspec.io/v1alpha1
+kind: Mesh
+metadata: {name: m}
+spec: {trustDomain: test.local}
+---
+apiVersion: meshspec.io/v1alpha1
+kind: Service
+metadata: {name: web, namespace: ns}
+spec: {}
+---
+apiVersion: meshspec.io/v1alpha1
+kind: Service
+metadata: {name: batch, namespace: ns}
+spec: {}
+---
+apiVersion: meshspec.io/v1alpha1
+kind: Service
+metadata: {name: api, namespace: ns}
+spec:
+  ports: [{port: 80}, {port: 8080}, {port: 9090}]
+  mtls: {mode: STRICT, ports: {8080: PERMISSIVE, 9090: DISABLE}}
+  authorization:
+    default: deny
+    rules:
+      - name: no-admin
+        action: DENY
+        to: {paths: [{prefix: /admin}]}
+      - name: web-reads
+        action: ALLOW
+        from: [{services: [web]}]
+        to: {methods: [GET]}
+      - name: public
+        action: ALLOW
+        from: [{unauthenticated: true}]
+        to: {paths: [{prefix: /public}]}
+"""
+
+WEB = spiffe("ns", "web")
+BATCH = spiffe("ns", "batch")
+
+
+@pytest.fixture
+def core() -> InboundCore:
+    c = InboundCore("ns/api")
+    c.apply_snapshot(build_snapshot(SPEC))
+    return c
+
+
+def ask(
+    core: InboundCore,
+    target: str,
+    *,
+    peer: str | None = WEB,
+    port: int = 80,
+    method: str = "GET",
+) -> ForwardToApp | Reject:
+    headers = (("host", f"api.ns:{port}"),)
+    return core.decide(InboundRequest(method, target, headers, tls=peer is not None, peer=peer))
+
+
+def test_allowed_request_reaches_the_app_with_the_normalised_path(core: InboundCore) -> None:
+    verdict = ask(core, "/x/./y//z?a=1")
+    assert verdict == ForwardToApp("/x/y/z?a=1", (("host", "api.ns:80"),), "web-reads")
+
+
+@pytest.mark.parametrize(
+    ("port", "peer", "expected"),
+    [
+        (80, None, None),  # STRICT: plaintext refused, no answer at all
+        (8080, None, 403),  # PERMISSIVE: plaintext accepted, then default deny
+        (9090, WEB, 403),  # DISABLE: no identity travels, so the web rule cannot match
+    ],
+)
+def test_mtls_modes(core: InboundCore, port: int, peer: str | None, expected: int | None) -> None:
+    verdict = ask(core, "/data", peer=peer, port=port)
+    assert isinstance(verdict, Reject) and verdict.status == expected
+
+
+def test_permissive_plaintext_reaches_the_app_where_allowed(core: InboundCore) -> None:
+    assert isinstance(ask(core, "/public/x", peer=None, port=8080), ForwardToApp)
+
+
+def test_accepts_plaintext_only_if_some_port_is_not_strict(core: InboundCore) -> None:
+    assert core.accepts_plaintext()
+    strict = InboundCore("ns/web")
+    strict.apply_snapshot(build_snapshot(SPEC))
+    assert not strict.accepts_plaintext()
+
+
+@pytest.mark.parametrize(
+    ("peer", "method", "target", "status", "rule"),
+    [
+        (WEB, "GET", "/data", None, "web-reads"),
+        (WEB, "POST", "/data", 403, None),
+        (BATCH, "GET", "/data", 403, None),
+        (WEB, "GET", "/admin", 403, "no-admin"),
+    ],
+)
+def test_authorization_by_identity_and_path(
+    core: InboundCore, peer: str, method: str, target: str, status: int | None, rule: str | None
+) -> None:
+    verdict = ask(core, target, peer=peer, method=method)
+    if status is None:
+        assert isinstance(verdict, ForwardToApp) and verdict.rule == rule
+    else:
+        assert isinstance(verdict, Reject) and (verdict.status, verdict.rule) == (status, rule)
+
+
+ATTACKS = [
+    "//admin",
+    "/admin%2F",
+    "/admin%2f",
+    "/public/../admin",
+    "/public/%2e%2e/admin",
+    "/%2e%2e/admin",
+    "/admin#x",
+    "/public/..%2Fadmin",
+    "/public\\..\\admin",
+    "/./admin",
+    "/ADMIN/../admin",
+    "/public/%252e%252e/admin",
+]
+
+
+@pytest.mark.parametrize("target", ATTACKS)
+def test_path_attacks_never_reach_admin(core: InboundCore, target: str) -> None:
+    verdict = ask(core, target)
+    if isinstance(verdict, ForwardToApp):
+        assert not verdict.target.lower().startswith("/admin"), verdict
+    else:
+        assert verdict.status in (400, 403)
+
+
+PATH_CHARS = st.sampled_from(
+    ["/", "a", "admin", "public", ".", "..", "%2e", "%2F", "%41", "\\", "#", "?"]
+)
+SHARED = InboundCore("ns/api")
+SHARED.apply_snapshot(build_snapshot(SPEC))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PATH_CHARS, min_size=1, max_size=8), st.sampled_from([WEB, BATCH, None]))
+def test_inbound_agrees_with_the_oracle(parts: list[str], peer: str | None) -> None:
+    """Forwarded exactly when the oracle says so, for the caller the peer identity names."""
+    core = SHARED
+    target = "/" + "".join(parts)
+    assert core.config is not None
+    source = {WEB: "ns/web", BATCH: "ns/batch", None: None}[peer]
+    port = 80 if peer is not None else 8080
+    oracle = decide(core.config.spec, Request("api.ns", target, port=port, source=source))
+    verdict = ask(core, target, peer=peer, port=port)
+    if oracle.outcome is Outcome.FORWARDED:
+        assert isinstance(verdict, ForwardToApp)
+        assert verdict.target.partition("?")[0] == oracle.path
+    else:
+        assert isinstance(verdict, Reject)
+        assert verdict.status == oracle.status
