@@ -71,11 +71,24 @@ def emit_diagnostics(diags: Sequence[Diagnostic], output: str = "text") -> None:
         click.echo(render_text(diags), err=True)
 
 
-@cli.command()
+@cli.command(short_help="Check spec files and print every finding.")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="json: a list of {code, severity, message, file, line, column, path}.",
+)
 def validate(paths: tuple[str, ...], output: str) -> None:
-    """Check spec files, directories or '-' (stdin); print every finding."""
+    """Check spec files, directories (every .yaml, .yml, .json below) or '-' (stdin).
+
+    Exit 0 when there is no error (warnings are printed), 1 when there is.
+
+    \b
+    Example:
+      meshspec validate examples/bookinfo/mesh.yaml
+    """
     result = load_paths(paths)
     emit_diagnostics(result.diagnostics, output)
     if output == "text":
@@ -86,21 +99,21 @@ def validate(paths: tuple[str, ...], output: str) -> None:
     sys.exit(EXIT_FINDINGS if has_errors(result.diagnostics) else EXIT_OK)
 
 
-@cli.command()
+@cli.command(short_help="Print the JSON Schema of spec documents.")
 def schema() -> None:
-    """Print the JSON Schema of spec documents (for editors and CI)."""
+    """Print the JSON Schema of spec documents, for editors and CI checks."""
     from meshspec.schema import document_schema
 
     click.echo(json.dumps(document_schema(), indent=2))
 
 
-@cli.command()
+@cli.command(short_help="Show what the spec decides for one request.")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--to", "to", required=True, help="Destination service: name, ns/name or host.")
-@click.option("--port", type=int, default=None)
+@click.option("--port", type=int, default=None, help="Destination port (default: first HTTP).")
 @click.option("--from", "source", default=None, help="Sending service (inside the mesh).")
 @click.option("--from-unauthenticated", is_flag=True, help="A client outside the mesh.")
-@click.option("-X", "--method", default="GET", show_default=True)
+@click.option("-X", "--method", default="GET", show_default=True, help="HTTP method.")
 @click.option("--path", required=True, help="Request target: path with optional ?query.")
 @click.option("-H", "--header", "headers", multiple=True, help="K=V or 'K: V'; repeatable.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
@@ -115,7 +128,14 @@ def explain(
     headers: tuple[str, ...],
     output: str,
 ) -> None:
-    """What the spec decides for one request: route, backends, authz, mTLS, policy."""
+    """What the spec decides for one request: route, backends and weights,
+    authorization and the rule that decided, mTLS mode, timeout and retries.
+
+    \b
+    Example:
+      meshspec explain examples/bookinfo/mesh.yaml --from productpage \\
+          --to reviews --path /reviews/0 -H end-user=jason
+    """
     from meshspec.semantics import Request, UnknownService, decide
 
     if (source is None) == (not from_unauthenticated):
@@ -210,11 +230,11 @@ def _target_or_usage(name: str) -> Any:
         raise click.UsageError(str(exc)) from None
 
 
-@cli.command(name="compile")
+@cli.command(name="compile", short_help="Compile a spec into a mesh's resources.")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-t", "--target", required=True, help="Target mesh, e.g. istio.")
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml")
-@click.option("--output-dir", default=None, help="Write one file per resource here.")
+@click.option("--output-dir", default=None, help="Write one file per resource here (all or none).")
 @click.option(
     "--allow-lossy",
     multiple=True,
@@ -228,7 +248,15 @@ def compile_command(
     output_dir: str | None,
     allow_lossy: tuple[str, ...],
 ) -> None:
-    """Compile a spec into the target mesh's resources."""
+    """Compile a spec into the target mesh's resources (see 'meshspec targets').
+
+    Every field the target cannot express is reported; a security loss is an
+    error unless --allow-lossy names its area. Nothing is written on error.
+
+    \b
+    Example:
+      meshspec compile --target istio examples/bookinfo/mesh.yaml
+    """
     from meshspec.api import compile as compile_spec
 
     _target_or_usage(target)
@@ -254,7 +282,7 @@ def compile_command(
         click.echo(text, nl=False)
 
 
-@cli.command(name="import")
+@cli.command(name="import", short_help="Import a mesh's resources into the neutral spec.")
 @click.argument("paths", nargs=-1)
 @click.option("-f", "--from", "source", required=True, help="Source mesh, e.g. istio.")
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml")
