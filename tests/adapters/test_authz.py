@@ -184,10 +184,6 @@ def test_inexpressible_authz_is_an_error(fragment: str, codes: list[str]) -> Non
 
 def test_accepted_losses_fail_closed() -> None:
     # ALLOW: the only path was a regex, so the rule is left out (allows less).
-    assert_compiles(
-        REGEX_ALLOW, write={"istio": ISTIO_DEFAULT_DENY}, allow_lossy=["authz"]
-    )
+    assert_compiles(REGEX_ALLOW, write={"istio": ISTIO_DEFAULT_DENY}, allow_lossy=["authz"])
     # DENY: the regex path and header conditions are dropped (denies more).
-    assert_compiles(
-        REGEX_DENY, write={"istio": ISTIO_REGEX_DENY_LOSSY}, allow_lossy=["authz"]
-    )
+    assert_compiles(REGEX_DENY, write={"istio": ISTIO_REGEX_DENY_LOSSY}, allow_lossy=["authz"])

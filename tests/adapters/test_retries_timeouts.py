@@ -35,12 +35,8 @@ spec:
 
 
 CASES = [
-    pytest.param(
-        "", "      timeout: 15s\n      retries: {attempts: 0}", id="defaults-written-out"
-    ),
-    pytest.param(
-        "      timeout: 0s", "      retries: {attempts: 0}", id="zero-timeout-disables"
-    ),
+    pytest.param("", "      timeout: 15s\n      retries: {attempts: 0}", id="defaults-written-out"),
+    pytest.param("      timeout: 0s", "      retries: {attempts: 0}", id="zero-timeout-disables"),
     pytest.param(
         "      timeout: 1500ms\n      retries: {attempts: 0}",
         "      timeout: 1500ms\n      retries: {attempts: 0}",
