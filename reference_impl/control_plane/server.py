@@ -2,7 +2,8 @@
 
 Every change (a good spec edit, an endpoint joining or leaving) becomes a new
 snapshot with a higher version, pushed to every stream that does not hold it
-yet. Changes made in one loop turn are pushed as one snapshot. Versions start
+yet. Changes within `push_delay` of each other are pushed as one snapshot, so
+a burst of registrations does not cost every sidecar one snapshot per member. Versions start
 from the wall clock in milliseconds, so they keep growing across restarts and a
 reconnecting sidecar's version never collides with a new control plane's.
 """
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +56,7 @@ class ControlPlane:
         grace: float = 5.0,
         settle: float = 0.0,
         poll_interval: float = 0.25,
+        push_delay: float = 0.02,
     ) -> None:
         self.store = store
         self.certificates = certificates
@@ -61,6 +64,7 @@ class ControlPlane:
         self.port = port
         self.settle = settle
         self.poll_interval = poll_interval
+        self.push_delay = push_delay
         self.registry = EndpointRegistry(grace, self._changed)
         self.streams: list[Stream] = []
         self.snapshot: Snapshot | None = None
@@ -70,6 +74,8 @@ class ControlPlane:
         self._flush_pending = False
         self._ready_at = 0.0
         self._acks = asyncio.Condition()
+        # called with (stream, version, accepted) on every ACK/NACK: for measurements
+        self.on_reply: Callable[[Stream, int, bool], None] | None = None
 
     # lifecycle
 
@@ -137,7 +143,13 @@ class ControlPlane:
             return
         self._flush_pending = True
         loop = asyncio.get_running_loop()
-        loop.call_at(max(loop.time(), self._ready_at), self._flush)
+        loop.call_at(max(loop.time() + self.push_delay, self._ready_at), self._flush)
+
+    def release(self) -> None:
+        """End the settle period now (every expected sidecar has registered)."""
+        self._ready_at = 0.0
+        self._flush_pending = False
+        self._schedule_flush()
 
     def _flush(self) -> None:
         self._flush_pending = False
@@ -154,11 +166,17 @@ class ControlPlane:
             stream.writer.write(payload)
             stream.sent = snapshot.version
 
+    def refresh(self) -> bool:
+        """Re-read the spec if its files changed; True when a new snapshot was built."""
+        if self.store.poll():
+            self._rebuild()
+            return True
+        return False
+
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self.poll_interval)
-            if self.store.poll():
-                self._rebuild()
+            self.refresh()
 
     # streams
 
@@ -208,9 +226,13 @@ class ControlPlane:
                     break
                 kind = message["type"]
                 if kind == protocol.ACK:
+                    if self.on_reply is not None:
+                        self.on_reply(stream, int(message["version"]), True)
                     await self._record_ack(stream, int(message["version"]))
                 elif kind == protocol.NACK:
-                    stream.nacked[int(message["version"])] = str(message.get("error", ""))
+                    if self.on_reply is not None:
+                        self.on_reply(stream, int(message["version"] or 0), False)
+                    stream.nacked[int(message["version"] or 0)] = str(message.get("error", ""))
                     log.warning(
                         "%s/%s rejected snapshot %s: %s",
                         endpoint.service,

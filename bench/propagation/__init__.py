@@ -1,0 +1,1 @@
+"""How long a spec change takes to reach many connected sidecars."""
