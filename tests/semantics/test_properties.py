@@ -33,13 +33,19 @@ MATCH = st.fixed_dictionaries(
         ),
     },
 )
-BACKENDS = st.lists(
+
+
+def _some_weight(backends: list[dict[str, Any]]) -> bool:
+    return sum(int(b["weight"]) for b in backends) > 0
+
+
+BACKENDS: st.SearchStrategy[list[dict[str, Any]]] = st.lists(
     st.fixed_dictionaries(
         {"version": st.sampled_from(["v1", "v2", "v3"]), "weight": st.integers(0, 100)}
     ),
     min_size=1,
     max_size=4,
-).filter(lambda bs: sum(b["weight"] for b in bs) > 0)
+).filter(_some_weight)
 ROUTES = st.lists(
     st.builds(
         lambda i, ms, bs: {"name": f"r{i}", "matches": ms, "backends": bs},
