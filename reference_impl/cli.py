@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -156,7 +157,7 @@ def sidecar(
             )
         )
         await proxy.start()
-        node = Endpoint(service, version, instance, "127.0.0.1", inbound_port)
+        node = Endpoint(service, version, instance, "127.0.0.1", proxy.inbound_port)
         client = ControlPlaneClient(proxy, node, cp_host or "127.0.0.1", int(cp_port))
         await client.start()
         try:
@@ -261,9 +262,10 @@ def _print_table(state: dict[str, Any], state_path: Path) -> None:
             str(i["adminPort"]),
             str(i["pid"]),
         )
-    console = Console()
+    console = Console(width=max(140, shutil.get_terminal_size().columns))
     console.print(table)
     console.print(f"state: {state_path}   stop: Ctrl-C")
+    sys.stdout.flush()
 
 
 @click.command()
