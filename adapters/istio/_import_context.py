@@ -1,0 +1,81 @@
+"""What the importer collects while it reads: services found so far and findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshspec.adapter import NativeDocument
+from meshspec.codes import Code
+from meshspec.diagnostics import Diagnostic
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class ServiceDraft:
+    namespace: str
+    name: str
+    ports: dict[int, str] = field(default_factory=dict)
+    versions: dict[str, dict[str, str]] = field(default_factory=dict)
+    version_resilience: dict[str, dict[str, Any]] = field(default_factory=dict)
+    routes: list[dict[str, Any]] | None = None
+    mtls: dict[str, Any] = field(default_factory=dict)
+    authz_rules: list[dict[str, Any]] = field(default_factory=list)
+    authz_default_deny: bool = False
+    has_authz: bool = False
+    resilience: dict[str, Any] = field(default_factory=dict)
+    #: mTLS modes by scope: "namespace" / "workload"; per-port overrides.
+    mtls_namespace: str | None = None
+    mtls_workload: str | None = None
+    mtls_ports: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def describe(doc: NativeDocument) -> str:
+    return f"{doc.kind} {doc.namespace}/{doc.name}"
+
+
+@dataclass
+class ImportContext:
+    trust_domain: str = "cluster.local"
+    services: dict[str, ServiceDraft] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def service(self, namespace: str, name: str) -> ServiceDraft:
+        key = f"{namespace}/{name}"
+        if key not in self.services:
+            self.services[key] = ServiceDraft(namespace, name)
+        return self.services[key]
+
+    def report(
+        self,
+        code: Code,
+        doc: NativeDocument,
+        path: PathKey,
+        message: str,
+        hint: str = "",
+        example: dict[str, Any] | None = None,
+    ) -> None:
+        text = f"{describe(doc)}: {message}"
+        extra: dict[str, object] = {}
+        if example is not None:
+            extra["request"] = example
+            shown = f"{example.get('method', 'GET')} {example.get('target', '/')}"
+            headers = example.get("headers") or {}
+            if headers:
+                shown += " with " + ", ".join(f"{k}: {v}" for k, v in headers.items())
+            text += f" (for example {shown})"
+        self.diagnostics.append(
+            code(
+                text,
+                location=doc.origin.locate(path),
+                path=".".join(str(p) for p in path),
+                target="istio",
+                hint=hint,
+                extra=extra,
+            )
+        )

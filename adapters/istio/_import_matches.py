@@ -1,0 +1,220 @@
+"""Istio match conditions as neutral matches, and their intersections.
+
+An Istio `uri.prefix` is a plain string prefix; the neutral prefix is
+segment-aware. The translation is exact: `/api` becomes the segment prefix `/api`
+plus the regex `/api[^/].*` (what the string prefix adds: `/apix`), and a prefix
+ending in `/` becomes the regex `<prefix>.*`. Each piece remembers which of these
+shapes it has, so that intersections of pieces can be computed exactly (used to
+keep Istio's first-match order, see `_import_order`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from meshspec.regex import full_match
+
+# Path kinds: exact value, segment prefix, "cont" = q[^/].*, "str" = q.* (string prefix),
+# "regex" = a regex written by the user (intersections with it are not computed).
+PathCond = tuple[str, str] | None
+StringCond = tuple[str, str, str]  # (name, kind exact|prefix|regex|present, value)
+
+UNKNOWN = object()
+EMPTY = object()
+
+
+@dataclass(frozen=True)
+class Piece:
+    path: PathCond = None
+    method: str | None = None
+    headers: tuple[StringCond, ...] = ()
+    query: tuple[StringCond, ...] = ()
+
+    def to_match(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.path is not None:
+            kind, value = self.path
+            if kind == "exact":
+                out["path"] = {"exact": value}
+            elif kind == "prefix":
+                out["path"] = {"prefix": value}
+            elif kind == "cont":
+                out["path"] = {"regex": re.escape(value) + "[^/].*"}
+            elif kind == "str":
+                out["path"] = {"regex": re.escape(value) + ".*"}
+            else:
+                out["path"] = {"regex": value}
+        if self.method is not None:
+            out["method"] = self.method
+        if self.headers:
+            out["headers"] = [_string_dict(h) for h in self.headers]
+        if self.query:
+            out["queryParams"] = [_string_dict(q) for q in self.query]
+        return out
+
+    def sample(self) -> dict[str, Any]:
+        """A concrete request this piece accepts (best effort for user regexes)."""
+        path = "/"
+        if self.path is not None:
+            kind, value = self.path
+            path = {
+                "exact": value,
+                "prefix": value if value != "/" else "/",
+                "cont": value + "x",
+                "str": value + "x",
+            }.get(kind, _regex_sample(value))
+        query = "&".join(f"{n}={_value_sample(k, v)}" for n, k, v in self.query)
+        return {
+            "method": self.method or "GET",
+            "target": path + ("?" + query if query else ""),
+            "headers": {n: _value_sample(k, v) for n, k, v in self.headers},
+        }
+
+
+def _string_dict(cond: StringCond) -> dict[str, Any]:
+    name, kind, value = cond
+    return {"name": name, kind: True if kind == "present" else value}
+
+
+def _value_sample(kind: str, value: str) -> str:
+    if kind == "exact":
+        return value
+    if kind == "prefix":
+        return value + "x"
+    if kind == "regex":
+        return _regex_sample(value)
+    return "1"
+
+
+def _regex_sample(rx: str) -> str:
+    literal = re.sub(r"[\\^$.*+?()\[\]{}|]", "", rx)
+    for candidate in (literal, "/" + literal.lstrip("/"), "/x", "x", ""):
+        if full_match(rx, candidate):
+            return candidate
+    return literal
+
+
+def path_pieces(prefix: str) -> list[PathCond]:
+    """An Istio string prefix as exact neutral path conditions (ORed)."""
+    if prefix in ("", "/"):
+        return [None]
+    if prefix.endswith("/"):
+        return [("str", prefix)]
+    return [("prefix", prefix), ("cont", prefix)]
+
+
+def _in_segment(p: str, value: str) -> bool:
+    return p == "/" or value == p or value.startswith(p + "/")
+
+
+def _path_contains(cond: PathCond, value: str) -> bool:
+    if cond is None:
+        return True
+    kind, v = cond
+    if kind == "exact":
+        return value == v
+    if kind == "prefix":
+        return _in_segment(v, value)
+    if kind == "cont":
+        return value.startswith(v) and len(value) > len(v) and value[len(v)] != "/"
+    if kind == "str":
+        return value.startswith(v)
+    return full_match(v, value)
+
+
+def intersect_path(a: PathCond, b: PathCond) -> PathCond | object:
+    if a is None:
+        return b
+    if b is None or a == b:
+        return a
+    for x, y in ((a, b), (b, a)):
+        if x[0] == "exact":
+            return x if _path_contains(y, x[1]) else EMPTY
+    if "regex" in (a[0], b[0]):
+        return UNKNOWN
+    # Both are sets of "every path starting with a literal, with a condition on the
+    # next character": the narrower one is the intersection when its literal lies
+    # inside the other set, otherwise they are disjoint.
+    for x, y in ((a, b), (b, a)):
+        if _contains_set(y, x):
+            return x
+    return EMPTY
+
+
+def _contains_set(outer: tuple[str, str], inner: tuple[str, str]) -> bool:
+    """Whether every path of `inner` (prefix/cont/str) belongs to `outer`."""
+    ok, iv = inner
+    if ok == "prefix":
+        # inner = {iv} + {iv/...}: outer must hold iv and iv/x.
+        return _path_contains(outer, iv) and _path_contains(outer, iv + "/x")
+    if ok == "cont":
+        return _literal_inside(outer, iv)
+    return _literal_inside(outer, iv)
+
+
+def _literal_inside(outer: tuple[str, str], lit: str) -> bool:
+    """Whether every path that starts with `lit` (and goes on) belongs to `outer`."""
+    kind, v = outer
+    if kind == "str":
+        return lit.startswith(v)
+    if kind == "prefix":
+        return v == "/" or lit.startswith(v + "/")
+    if kind == "cont":
+        return lit.startswith(v) and len(lit) > len(v) and lit[len(v)] != "/"
+    return False
+
+
+def intersect_strings(
+    a: tuple[StringCond, ...], b: tuple[StringCond, ...]
+) -> tuple[StringCond, ...] | object:
+    out = list(a)
+    for cond in b:
+        same = [c for c in out if c[0] == cond[0]]
+        if not same:
+            out.append(cond)
+            continue
+        merged = _merge_string(same[0], cond)
+        if merged is EMPTY or merged is UNKNOWN:
+            return merged
+        assert isinstance(merged, tuple)
+        out[out.index(same[0])] = merged
+    return tuple(out)
+
+
+def _merge_string(a: StringCond, b: StringCond) -> StringCond | object:
+    if a == b:
+        return a
+    for x, y in ((a, b), (b, a)):
+        if y[1] == "present":
+            return x
+        if x[1] == "exact":
+            if y[1] == "exact":
+                return EMPTY
+            if y[1] == "prefix":
+                return x if x[2].startswith(y[2]) else EMPTY
+            return x if full_match(y[2], x[2]) else EMPTY
+    if a[1] == b[1] == "prefix":
+        if a[2].startswith(b[2]):
+            return a
+        if b[2].startswith(a[2]):
+            return b
+        return EMPTY
+    return UNKNOWN
+
+
+def intersect(a: Piece, b: Piece) -> Piece | object:
+    path = intersect_path(a.path, b.path)
+    if path is EMPTY or path is UNKNOWN:
+        return path
+    if a.method is not None and b.method is not None and a.method != b.method:
+        return EMPTY
+    headers = intersect_strings(a.headers, b.headers)
+    if headers is EMPTY or headers is UNKNOWN:
+        return headers
+    query = intersect_strings(a.query, b.query)
+    if query is EMPTY or query is UNKNOWN:
+        return query
+    assert isinstance(headers, tuple) and isinstance(query, tuple)
+    return Piece(path, a.method or b.method, headers, query)  # type: ignore[arg-type]

@@ -1,0 +1,362 @@
+"""VirtualService `http` rules as neutral routes, with Istio's meaning kept.
+
+Istio defaults that differ from the neutral ones are written out: no `timeout`
+means none (`0s`), no `retries` means Istio's default policy (2 retries on
+connect-failure and refused-stream; `unavailable`, `cancelled` are gRPC conditions
+with no neutral name), per istio/istio `route/retry/retry.go`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.istio import import_codes as C
+from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
+from adapters.istio._import_matches import Piece, StringCond, path_pieces
+from adapters.istio._import_order import keep_order
+from adapters.istio._model_routes import DEFAULT_RETRY_ON, RETRY_ON_NAMES
+from meshspec.adapter import NativeDocument
+from meshspec.durations import format_duration, parse_duration
+from meshspec.regex import check_regex
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+_DNS = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_IGNORED_MATCH_FIELDS = ("name", "statPrefix")
+_UNSUPPORTED_MATCH_FIELDS = (
+    "scheme",
+    "authority",
+    "withoutHeaders",
+    "sourceLabels",
+    "sourceNamespace",
+    "gateways",
+    "port",
+)
+_UNSUPPORTED_RULE_FIELDS = (
+    "rewrite",
+    "redirect",
+    "directResponse",
+    "delegate",
+    "fault",
+    "mirror",
+    "mirrors",
+    "mirrorPercentage",
+    "mirrorPercent",
+    "corsPolicy",
+)
+
+
+def default_route(service: ServiceDraft) -> dict[str, Any]:
+    """Istio's default route (no VirtualService) in neutral words."""
+    return {"name": "default", "timeout": "0s", "retries": default_retries()}
+
+
+def default_retries() -> dict[str, Any]:
+    return _retries_from(2, None, DEFAULT_RETRY_ON)
+
+
+def _retries_from(attempts: int, per_try: str | None, retry_on: str) -> dict[str, Any]:
+    on = [RETRY_ON_NAMES[i].value for i in retry_on.split(",") if i.strip() in RETRY_ON_NAMES]
+    codes = [int(i) for i in retry_on.split(",") if i.strip().isdigit()]
+    out: dict[str, Any] = {"attempts": attempts, "on": list(dict.fromkeys(on))}
+    if per_try is not None:
+        out["perTryTimeout"] = per_try
+    if codes:
+        out["statusCodes"] = codes
+    return out
+
+
+def import_virtual_service(
+    ctx: ImportContext, doc: NativeDocument, service: ServiceDraft, resolve: Any
+) -> list[dict[str, Any]]:
+    """Neutral routes for `service` from the VirtualService in `doc`."""
+    rules = (doc.data.get("spec") or {}).get("http") or []
+    names: set[str] = set()
+    drafts: list[dict[str, Any]] = []
+    piece_lists: list[list[Piece] | None] = []
+    for index, rule in enumerate(rules):
+        path: PathKey = ("spec", "http", index)
+        if not isinstance(rule, Mapping):
+            ctx.report(C.UNREADABLE, doc, path, "an http rule is a mapping")
+            continue
+        drafts.append(_route_body(ctx, doc, path, rule, service, resolve, index, names))
+        matches = rule.get("match")
+        if not matches:
+            piece_lists.append(None)
+            for later in range(index + 1, len(rules)):
+                ctx.report(
+                    C.UNREACHABLE_RULE,
+                    doc,
+                    ("spec", "http", later),
+                    f"rule {later} comes after the catch-all rule {index} and never matches",
+                    hint="Istio stops at the first rule without `match`",
+                )
+            break
+        pieces: list[Piece] = []
+        for mi, m in enumerate(matches):
+            pieces.extend(_pieces(ctx, doc, (*path, "match", mi), m))
+        piece_lists.append(pieces)
+    result = keep_order(piece_lists)
+    for conflict in result.conflicts:
+        earlier = drafts[conflict.earlier]["name"]
+        later = drafts[conflict.later]["name"]
+        why = (
+            "Istio takes the earlier rule, the neutral order takes the more specific one"
+            if conflict.decided
+            else "could not prove that the neutral order picks the same rule"
+        )
+        ctx.report(
+            C.ORDER_CONFLICT,
+            doc,
+            ("spec", "http", conflict.later),
+            f"rule '{later}' overlaps the earlier rule '{earlier}': {why}",
+            hint="reorder or narrow the Istio rules so the more specific rule comes first",
+            example=conflict.sample or None,
+        )
+    routes = []
+    for draft, pieces in zip(drafts, result.pieces, strict=False):
+        matches_out = [p.to_match() for p in pieces]
+        if matches_out and matches_out != [{}]:
+            draft = {"name": draft["name"], "matches": matches_out, **_without_name(draft)}
+        routes.append(draft)
+    return routes
+
+
+def _without_name(draft: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in draft.items() if k != "name"}
+
+
+def _route_name(rule: Mapping[str, Any], index: int, names: set[str]) -> str:
+    raw = str(rule.get("name") or f"rule-{index}").lower()
+    name = re.sub(r"[^a-z0-9-]+", "-", raw).strip("-")[:63] or f"rule-{index}"
+    if not _DNS.match(name) or name in names:
+        name = f"rule-{index}"
+    names.add(name)
+    return name
+
+
+def _route_body(
+    ctx: ImportContext,
+    doc: NativeDocument,
+    path: PathKey,
+    rule: Mapping[str, Any],
+    service: ServiceDraft,
+    resolve: Any,
+    index: int,
+    names: set[str],
+) -> dict[str, Any]:
+    route: dict[str, Any] = {"name": _route_name(rule, index, names)}
+    backends = []
+    for di, dest in enumerate(rule.get("route") or []):
+        dpath = (*path, "route", di)
+        target = (dest.get("destination") or {}) if isinstance(dest, Mapping) else {}
+        key = resolve(str(target.get("host", "")), doc.namespace)
+        if key is None:
+            ctx.report(
+                C.HOST_NOT_SERVICE,
+                doc,
+                (*dpath, "destination", "host"),
+                f"destination host {target.get('host')!r} is not a mesh service; dropped",
+            )
+            continue
+        backend: dict[str, Any] = {"_origin": (doc, (*dpath, "destination", "subset"))}
+        if key != service.key:
+            backend["service"] = key
+        if target.get("subset"):
+            backend["version"] = str(target["subset"])
+        weight = dest.get("weight")
+        if weight is None and len(rule.get("route") or []) > 1:
+            weight = 0
+        if weight is not None:
+            backend["weight"] = int(weight)
+        port = (target.get("port") or {}).get("number")
+        if port is not None:
+            draft = ctx.services.get(key)
+            if draft is not None:
+                draft.ports.setdefault(int(port), "http")
+        if dest.get("headers"):
+            ctx.report(C.FIELD_DROPPED, doc, (*dpath, "headers"), "per-destination header edits")
+        backends.append(backend)
+    if backends and not (len(backends) == 1 and set(backends[0]) == {"_origin"}):
+        route["backends"] = backends
+    timeout = rule.get("timeout")
+    if timeout is None:
+        route["timeout"] = "0s"
+    else:
+        route["timeout"] = _duration(ctx, doc, (*path, "timeout"), timeout) or "0s"
+    retries = rule.get("retries")
+    if retries is None:
+        route["retries"] = default_retries()
+    else:
+        route["retries"] = _retries(ctx, doc, (*path, "retries"), retries)
+    edits = _header_edits(ctx, doc, (*path, "headers"), rule.get("headers"))
+    if edits:
+        route["requestHeaders"] = edits
+    for name in _UNSUPPORTED_RULE_FIELDS:
+        if rule.get(name) is not None:
+            ctx.report(
+                C.FIELD_DROPPED,
+                doc,
+                (*path, name),
+                f"`{name}` has no neutral equivalent and is dropped",
+                example={"method": "GET", "target": "/", "headers": {}}
+                if name == "fault"
+                else None,
+            )
+    return route
+
+
+def _duration(ctx: ImportContext, doc: NativeDocument, path: PathKey, value: Any) -> str | None:
+    try:
+        seconds = parse_duration(str(value))
+    except ValueError as exc:
+        ctx.report(C.BAD_VALUE, doc, path, str(exc))
+        return None
+    return format_duration(seconds) if seconds else "0s"
+
+
+def _retries(
+    ctx: ImportContext, doc: NativeDocument, path: PathKey, retries: Mapping[str, Any]
+) -> dict[str, Any]:
+    attempts = int(retries.get("attempts") or 0)
+    if attempts <= 0:
+        return {"attempts": 0}
+    if attempts > 10:
+        ctx.report(C.FIELD_DROPPED, doc, (*path, "attempts"), f"{attempts} retries lowered to 10")
+        attempts = 10
+    per_try = None
+    if retries.get("perTryTimeout") is not None:
+        per_try = _duration(ctx, doc, (*path, "perTryTimeout"), retries["perTryTimeout"])
+    retry_on = str(retries.get("retryOn") or DEFAULT_RETRY_ON)
+    items = [i.strip() for i in retry_on.split(",") if i.strip()]
+    known = {"retriable-status-codes", *RETRY_ON_NAMES}
+    for item in items:
+        if not item.isdigit() and item not in known and retries.get("retryOn"):
+            ctx.report(
+                C.FIELD_DROPPED,
+                doc,
+                (*path, "retryOn"),
+                f"retry condition {item!r} has no neutral equivalent",
+            )
+        if item.isdigit() and not 400 <= int(item) <= 599:
+            ctx.report(C.FIELD_DROPPED, doc, (*path, "retryOn"), f"status {item} is not 4xx/5xx")
+    kept = ",".join(i for i in items if not i.isdigit() or 400 <= int(i) <= 599)
+    for extra in ("backoff", "retryRemoteLocalities", "retryIgnorePreviousHosts"):
+        if retries.get(extra) is not None:
+            ctx.report(C.FIELD_DROPPED, doc, (*path, extra), f"`{extra}` is not kept")
+    return _retries_from(attempts, per_try, kept)
+
+
+def _header_edits(
+    ctx: ImportContext, doc: NativeDocument, path: PathKey, headers: Any
+) -> dict[str, Any]:
+    if not isinstance(headers, Mapping):
+        return {}
+    if headers.get("response"):
+        ctx.report(C.FIELD_DROPPED, doc, (*path, "response"), "response header edits")
+    request = headers.get("request") or {}
+    out: dict[str, Any] = {}
+    for name in ("set", "add"):
+        if request.get(name):
+            out[name] = {str(k): str(v) for k, v in request[name].items()}
+    if request.get("remove"):
+        out["remove"] = [str(v) for v in request["remove"]]
+    return out
+
+
+def _string_cond(
+    ctx: ImportContext, doc: NativeDocument, path: PathKey, name: str, cond: Any, query: bool
+) -> StringCond | None:
+    if not isinstance(cond, Mapping) or not cond:
+        return (name, "present", "")
+    if "exact" in cond:
+        if query and cond["exact"] == "":
+            return (name, "present", "")
+        return (name, "exact", str(cond["exact"]))
+    if "prefix" in cond:
+        if query:
+            return (name, "regex", re.escape(str(cond["prefix"])) + ".*")
+        return (name, "prefix", str(cond["prefix"]))
+    if "regex" in cond:
+        why = check_regex(str(cond["regex"]))
+        if why:
+            ctx.report(C.BAD_VALUE, doc, (*path, "regex"), f"regex {cond['regex']!r} {why}")
+            return None
+        return (name, "regex", str(cond["regex"]))
+    ctx.report(C.UNREADABLE, doc, path, "a string match has exact, prefix or regex")
+    return None
+
+
+def _pieces(ctx: ImportContext, doc: NativeDocument, path: PathKey, m: Any) -> list[Piece]:
+    if not isinstance(m, Mapping):
+        ctx.report(C.UNREADABLE, doc, path, "a match is a mapping")
+        return []
+    for name in _UNSUPPORTED_MATCH_FIELDS:
+        if m.get(name) is not None:
+            ctx.report(
+                C.FIELD_DROPPED,
+                doc,
+                (*path, name),
+                f"match condition `{name}` has no neutral equivalent; the match ignores it",
+            )
+    paths = _paths(ctx, doc, path, m)
+    methods = _methods(ctx, doc, path, m.get("method"))
+    headers: list[StringCond] = []
+    for name, cond in (m.get("headers") or {}).items():
+        c = _string_cond(ctx, doc, (*path, "headers", str(name)), str(name).lower(), cond, False)
+        if c is not None:
+            headers.append(c)
+    query: list[StringCond] = []
+    for name, cond in (m.get("queryParams") or {}).items():
+        c = _string_cond(ctx, doc, (*path, "queryParams", str(name)), str(name), cond, True)
+        if c is not None:
+            query.append(c)
+    return [Piece(p, meth, tuple(headers), tuple(query)) for p in paths for meth in methods]
+
+
+def _paths(
+    ctx: ImportContext, doc: NativeDocument, path: PathKey, m: Mapping[str, Any]
+) -> list[Any]:
+    uri = m.get("uri")
+    if uri is None:
+        return [None]
+    ignore_case = bool(m.get("ignoreUriCase"))
+    if "regex" in uri:
+        why = check_regex(str(uri["regex"]))
+        if why:
+            ctx.report(C.BAD_VALUE, doc, (*path, "uri", "regex"), f"regex {uri['regex']!r} {why}")
+            return []
+        return [("regex", str(uri["regex"]))]
+    kind = "exact" if "exact" in uri else "prefix" if "prefix" in uri else None
+    if kind is None:
+        ctx.report(C.UNREADABLE, doc, (*path, "uri"), "uri has exact, prefix or regex")
+        return []
+    value = str(uri[kind])
+    if ignore_case:
+        tail = "" if kind == "exact" else ".*"
+        return [("regex", "(?i)" + re.escape(value) + tail)]
+    if kind == "exact":
+        return [("exact", value)]
+    return list(path_pieces(value))
+
+
+def _methods(ctx: ImportContext, doc: NativeDocument, path: PathKey, cond: Any) -> list[str | None]:
+    if cond is None:
+        return [None]
+    if not isinstance(cond, Mapping):
+        return [None]
+    chosen = [m for m in METHODS if _method_holds(cond, m)]
+    if not chosen:
+        ctx.report(
+            C.FIELD_DROPPED, doc, (*path, "method"), "no standard method matches; match dropped"
+        )
+    return list(chosen)
+
+
+def _method_holds(cond: Mapping[str, Any], method: str) -> bool:
+    if "exact" in cond:
+        return method == str(cond["exact"])
+    if "prefix" in cond:
+        return method.startswith(str(cond["prefix"]))
+    return re.fullmatch(str(cond.get("regex", "")), method) is not None

@@ -1,0 +1,355 @@
+"""PeerAuthentication and AuthorizationPolicy as neutral mtls and authorization.
+
+Neutral policy is per service; Istio's is per mesh, namespace, workload (a label
+selector, possibly one version) and port. Wider Istio scopes are copied onto each
+imported service (an info finding). Where the neutral spec cannot say exactly what
+Istio says, the importer keeps the stricter meaning (fail closed) and says so:
+a per-version mode becomes the strictest of the service's modes; an ALLOW rule with
+a condition the neutral spec lacks is dropped (fewer requests allowed), a DENY rule
+keeps only the conditions it can express (more requests denied); a CUSTOM policy's
+rules become DENY rules (the external authorizer cannot be modelled).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.istio import import_codes as C
+from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
+from adapters.istio._import_matches import path_pieces
+from adapters.istio._model_names import ROOT_NAMESPACE
+from meshspec.adapter import NativeDocument
+
+_STRICTNESS = {"DISABLE": 0, "PERMISSIVE": 1, "STRICT": 2}
+_DNS = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _targets(
+    ctx: ImportContext, doc: NativeDocument, selector: Any
+) -> tuple[list[ServiceDraft], bool]:
+    """Services a policy applies to, and whether the selector narrows to part of one."""
+    labels = (selector or {}).get("matchLabels") if isinstance(selector, Mapping) else None
+    ns = doc.namespace
+    in_scope = [s for s in ctx.services.values() if ns == ROOT_NAMESPACE or s.namespace == ns]
+    if not labels:
+        return in_scope, False
+    labels = {str(k): str(v) for k, v in labels.items()}
+    app = labels.pop("app", None)
+    chosen = [s for s in in_scope if app is None or s.name == app]
+    partial = bool(labels)
+    if partial:
+        for s in chosen:
+            if (
+                labels
+                and any(_subset(labels, v) for v in s.versions.values())
+                and all(_subset(labels, v) for v in s.versions.values())
+            ):
+                partial = False
+    return chosen, partial
+
+
+def _subset(small: Mapping[str, str], big: Mapping[str, str]) -> bool:
+    return all(big.get(k) == v for k, v in small.items())
+
+
+def import_peer_authentication(ctx: ImportContext, doc: NativeDocument) -> str | None:
+    """Records modes on the services; returns the mesh-wide mode if this is one."""
+    spec = doc.data.get("spec") or {}
+    mode = str((spec.get("mtls") or {}).get("mode") or "UNSET").upper()
+    selector = spec.get("selector")
+    if doc.namespace == ROOT_NAMESPACE and selector is None:
+        return None if mode == "UNSET" else mode
+    if doc.namespace == ROOT_NAMESPACE:
+        ctx.report(
+            C.FIELD_DROPPED,
+            doc,
+            ("spec", "selector"),
+            "Istio ignores selector policies in the root namespace; so does the import",
+        )
+        return None
+    services, partial = _targets(ctx, doc, selector)
+    if not services:
+        ctx.report(C.HOST_NOT_SERVICE, doc, (), "selects no imported service; not imported")
+    if selector is None:
+        ctx.report(C.NAMESPACE_SCOPE, doc, (), "namespace-wide mode written on each service")
+    if partial:
+        ctx.report(
+            C.MTLS_NARROWED,
+            doc,
+            ("spec", "selector"),
+            "the selector picks some pods of a service; the stricter mode is used for all",
+        )
+    for svc in services:
+        if mode != "UNSET":
+            if selector is None:
+                svc.mtls_namespace = svc.mtls_namespace or mode
+            elif partial:
+                current = svc.mtls_workload or svc.mtls_namespace
+                if current is None or _STRICTNESS[mode] > _STRICTNESS.get(current, 0):
+                    svc.mtls_workload = mode
+            else:
+                svc.mtls_workload = svc.mtls_workload or mode
+        for port, setting in (spec.get("portLevelMtls") or {}).items():
+            pmode = str((setting or {}).get("mode") or "UNSET").upper()
+            if pmode != "UNSET" and selector is not None:
+                svc.ports.setdefault(int(port), "http")
+                svc.mtls_ports.setdefault(int(port), pmode)
+    return None
+
+
+def import_authorization_policy(ctx: ImportContext, doc: NativeDocument) -> None:
+    spec = doc.data.get("spec") or {}
+    action = str(spec.get("action") or "ALLOW").upper()
+    annotations = (doc.data.get("metadata") or {}).get("annotations") or {}
+    if str(annotations.get("istio.io/dry-run", "")).lower() == "true":
+        ctx.report(
+            C.FIELD_DROPPED,
+            doc,
+            ("metadata", "annotations", "istio.io/dry-run"),
+            "a dry-run policy only logs its decision; not imported",
+        )
+        return
+    if action == "AUDIT":
+        ctx.report(C.FIELD_DROPPED, doc, ("spec", "action"), "AUDIT policies do not decide")
+        return
+    if spec.get("targetRefs") or spec.get("targetRef"):
+        ctx.report(C.FIELD_DROPPED, doc, ("spec", "targetRefs"), "targetRefs are not imported")
+        return
+    services, partial = _targets(ctx, doc, spec.get("selector"))
+    if not services:
+        ctx.report(C.HOST_NOT_SERVICE, doc, (), "selects no imported service; not imported")
+        return
+    if partial:
+        ctx.report(
+            C.AUTHZ_FAILS_CLOSED,
+            doc,
+            ("spec", "selector"),
+            "the selector picks some versions only; the policy applies to the whole service",
+        )
+    if doc.namespace == ROOT_NAMESPACE or spec.get("selector") is None:
+        ctx.report(C.NAMESPACE_SCOPE, doc, (), "policy copied onto each service in its scope")
+    neutral_action = "ALLOW" if action == "ALLOW" else "DENY"
+    if action == "CUSTOM":
+        ctx.report(
+            C.AUTHZ_FAILS_CLOSED,
+            doc,
+            ("spec", "action"),
+            "CUSTOM (external authorizer) rules become DENY rules",
+            example={"method": "GET", "target": "/", "headers": {}},
+        )
+    rules: list[dict[str, Any]] = []
+    for index, rule in enumerate(spec.get("rules") or []):
+        rules.extend(_rule(ctx, doc, ("spec", "rules", index), rule or {}, neutral_action))
+    base = re.sub(r"[^a-z0-9-]+", "-", doc.name.lower()).strip("-")[:50] or "policy"
+    for svc in services:
+        svc.has_authz = True
+        if action == "ALLOW":
+            svc.authz_default_deny = True
+        taken = {r["name"] for r in svc.authz_rules}
+        for i, rule in enumerate(rules):
+            name = f"{base}-{i}" if len(rules) > 1 else base
+            while name in taken or not _DNS.match(name):
+                name = f"{base}-{len(taken)}"
+                if not _DNS.match(name):
+                    name = f"rule-{len(taken)}"
+            taken.add(name)
+            svc.authz_rules.append({"name": name, **rule})
+
+
+def _rule(
+    ctx: ImportContext, doc: NativeDocument, path: PathKey, rule: Mapping[str, Any], action: str
+) -> list[dict[str, Any]]:
+    """Neutral rules for one Istio rule (one per `to` operation), or none."""
+    problems: list[tuple[PathKey, str]] = []
+    sources = [
+        _source(ctx, s.get("source") or {}, (*path, "from", i), problems)
+        for i, s in enumerate(rule.get("from") or [])
+    ]
+    operations = [
+        _operation(o.get("operation") or {}, (*path, "to", i), problems)
+        for i, o in enumerate(rule.get("to") or [])
+    ] or [{}]
+    headers = _when(rule.get("when") or [], (*path, "when"), problems)
+    if problems:
+        for where, what in problems:
+            if action == "ALLOW":
+                ctx.report(
+                    C.AUTHZ_FAILS_CLOSED,
+                    doc,
+                    where,
+                    f"{what}; the ALLOW rule is dropped (it allows nothing after import)",
+                )
+            else:
+                ctx.report(
+                    C.AUTHZ_FAILS_CLOSED,
+                    doc,
+                    where,
+                    f"{what}; the DENY rule is kept without this condition (denies more)",
+                )
+        if action == "ALLOW":
+            return []
+    kept_sources = [s for s in sources if s is not None]
+    if rule.get("from") and not kept_sources and action == "ALLOW":
+        return []
+    out = []
+    for op in operations:
+        if op is None:
+            if action == "ALLOW":
+                continue
+            op = {}
+        body: dict[str, Any] = {"action": action}
+        if kept_sources:
+            body["from"] = kept_sources
+        to = dict(op)
+        if headers:
+            to["headers"] = headers
+        if to:
+            body["to"] = to
+        out.append(body)
+    return out
+
+
+def _literal(value: str) -> bool:
+    return "*" not in value
+
+
+def _source(
+    ctx: ImportContext, src: Mapping[str, Any], path: PathKey, problems: list[tuple[PathKey, str]]
+) -> dict[str, Any] | None:
+    found: list[dict[str, Any]] = []
+    for name, values in src.items():
+        where = (*path, "source", name)
+        vals = [str(v) for v in values or []]
+        if name == "principals":
+            if "*" in vals:
+                found.append({"authenticated": True})
+            elif all(_literal(v) for v in vals):
+                found.append({"identities": [_spiffe(ctx, v) for v in vals]})
+            else:
+                problems.append((where, "principal patterns have no neutral form"))
+        elif name == "namespaces":
+            if "*" in vals:
+                found.append({"authenticated": True})
+            elif all(_literal(v) for v in vals):
+                found.append({"namespaces": vals})
+            else:
+                problems.append((where, "namespace patterns have no neutral form"))
+        elif name == "serviceAccounts":
+            if all(_literal(v) and "/" in v for v in vals):
+                ids = [
+                    _spiffe(ctx, f"{ctx.trust_domain}/ns/{v.split('/')[0]}/sa/{v.split('/')[1]}")
+                    for v in vals
+                ]
+                found.append({"identities": ids})
+            else:
+                problems.append(
+                    (where, "service accounts without a namespace have no neutral form")
+                )
+        elif name == "notPrincipals" and vals == ["*"]:
+            found.append({"unauthenticated": True})
+        else:
+            problems.append((where, f"source condition `{name}` has no neutral form"))
+    if len(found) > 1:
+        problems.append((path, "several source conditions ANDed have no neutral form"))
+        return None
+    return found[0] if found else None
+
+
+def _spiffe(ctx: ImportContext, principal: str) -> str:
+    if principal.startswith("cluster.local/"):
+        principal = ctx.trust_domain + principal[len("cluster.local") :]
+    return "spiffe://" + principal
+
+
+def _operation(
+    op: Mapping[str, Any], path: PathKey, problems: list[tuple[PathKey, str]]
+) -> dict[str, Any] | None:
+    out: dict[str, Any] = {}
+    for name, values in op.items():
+        where = (*path, "operation", name)
+        vals = [str(v) for v in values or []]
+        if name == "methods":
+            if "*" in vals:
+                continue
+            if all(_literal(v) and v in _HTTP_METHODS for v in vals):
+                out["methods"] = vals
+            else:
+                problems.append((where, "method patterns or non-standard methods"))
+        elif name == "paths":
+            converted = [_authz_path(v) for v in vals]
+            if any(c is None for c in converted):
+                continue  # `*` = any path
+            out["paths"] = [p for c in converted if c for p in c]
+        else:
+            problems.append((where, f"operation condition `{name}` has no neutral form"))
+    return out
+
+
+_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+
+
+def _authz_path(value: str) -> list[dict[str, str]] | None:
+    """Istio path strings (exact, `abc*`, `*abc`, `*`, templates) as neutral paths."""
+    if value == "*":
+        return None
+    if "{*}" in value or "{**}" in value:
+        parts = re.split(r"(\{\*\*\}|\{\*\})", value)
+        rx = "".join(
+            "[^/]+" if p == "{*}" else ".*" if p == "{**}" else re.escape(p) for p in parts
+        )
+        return [{"regex": rx}]
+    if value.endswith("*"):
+        out = []
+        for piece in path_pieces(value[:-1]):
+            if piece is None:
+                return None
+            kind, v = piece
+            if kind == "prefix":
+                out.append({"prefix": v})
+            elif kind == "cont":
+                out.append({"regex": re.escape(v) + "[^/].*"})
+            else:
+                out.append({"regex": re.escape(v) + ".*"})
+        return out
+    if value.startswith("*"):
+        return [{"regex": ".*" + re.escape(value[1:])}]
+    return [{"exact": value}]
+
+
+def _when(
+    conditions: list[Any], path: PathKey, problems: list[tuple[PathKey, str]]
+) -> list[dict[str, Any]]:
+    headers = []
+    for i, cond in enumerate(conditions):
+        key = str((cond or {}).get("key", ""))
+        where = (*path, i)
+        m = re.match(r"^request\.headers\[(.+)\]$", key)
+        if not m or cond.get("notValues") is not None:
+            problems.append((where, f"condition `{key}` has no neutral form"))
+            continue
+        values = [str(v) for v in cond.get("values") or []]
+        name = m.group(1).lower()
+        if values == ["*"]:
+            headers.append({"name": name, "present": True})
+        elif len(values) == 1 and values[0].endswith("*"):
+            headers.append({"name": name, "prefix": values[0][:-1]})
+        elif values and all(_literal(v) for v in values):
+            if len(values) == 1:
+                headers.append({"name": name, "exact": values[0]})
+            else:
+                headers.append({"name": name, "regex": "|".join(re.escape(v) for v in values)})
+        else:
+            rx = "|".join(
+                ".*"
+                if v == "*"
+                else re.escape(v[:-1]) + ".*"
+                if v.endswith("*")
+                else ".*" + re.escape(v[1:])
+                if v.startswith("*")
+                else re.escape(v)
+                for v in values
+            )
+            headers.append({"name": name, "regex": rx or ".*"})
+    return headers

@@ -1,0 +1,121 @@
+"""DestinationRule subsets, client TLS and circuit breaking as neutral versions and resilience.
+
+istio/api `networking/v1alpha3/destination_rule.proto`: subsets are versions
+(name + labels); `outlierDetection` is off unless written and its unset fields take
+the same defaults the neutral spec uses; `connectionPool` limits map to
+`connectionLimits`. `tls.mode: DISABLE` makes clients send plaintext even to a
+PERMISSIVE server (and breaks STRICT ones): the neutral spec has no client-side TLS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.istio import import_codes as C
+from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
+from meshspec.adapter import NativeDocument
+from meshspec.durations import format_duration, parse_duration
+
+_OUTLIER = {
+    "consecutive5xxErrors": "consecutive5xxErrors",
+    "consecutiveGatewayErrors": "consecutiveGatewayErrors",
+    "interval": "interval",
+    "baseEjectionTime": "baseEjectionTime",
+    "maxEjectionPercent": "maxEjectionPercent",
+}
+_DURATIONS = ("interval", "baseEjectionTime")
+
+
+def import_destination_rule(ctx: ImportContext, doc: NativeDocument, svc: ServiceDraft) -> None:
+    spec = doc.data.get("spec") or {}
+    for index, subset in enumerate(spec.get("subsets") or []):
+        path: PathKey = ("spec", "subsets", index)
+        name = str(subset.get("name", ""))
+        if not name:
+            ctx.report(C.UNREADABLE, doc, path, "a subset needs a name")
+            continue
+        labels = {str(k): str(v) for k, v in (subset.get("labels") or {}).items()}
+        svc.versions.setdefault(name, labels)
+        policy = subset.get("trafficPolicy")
+        if isinstance(policy, Mapping):
+            res = _resilience(ctx, doc, (*path, "trafficPolicy"), policy)
+            if res:
+                svc.version_resilience[name] = res
+    policy = spec.get("trafficPolicy")
+    if isinstance(policy, Mapping):
+        res = _resilience(ctx, doc, ("spec", "trafficPolicy"), policy)
+        if res:
+            svc.resilience = res
+        for pi, setting in enumerate(policy.get("portLevelSettings") or []):
+            port = (setting.get("port") or {}).get("number")
+            if port is not None:
+                svc.ports.setdefault(int(port), "http")
+            ctx.report(
+                C.FIELD_DROPPED,
+                doc,
+                ("spec", "trafficPolicy", "portLevelSettings", pi),
+                "per-port traffic policy is not kept",
+            )
+    for extra in ("exportTo", "workloadSelector"):
+        if spec.get(extra) is not None:
+            ctx.report(C.FIELD_DROPPED, doc, ("spec", extra), f"`{extra}` is not kept")
+
+
+def _resilience(
+    ctx: ImportContext, doc: NativeDocument, path: PathKey, policy: Mapping[str, Any]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    tls = policy.get("tls")
+    if isinstance(tls, Mapping) and tls.get("mode"):
+        mode = str(tls["mode"]).upper()
+        if mode != "ISTIO_MUTUAL":
+            ctx.report(
+                C.CLIENT_TLS,
+                doc,
+                (*path, "tls", "mode"),
+                f"clients use tls mode {mode}; the neutral spec always lets the mesh choose "
+                "(mTLS unless the server disables it)",
+            )
+    od = policy.get("outlierDetection")
+    if isinstance(od, Mapping):
+        outlier: dict[str, Any] = {}
+        for key, value in od.items():
+            if key in _OUTLIER:
+                if key in _DURATIONS:
+                    value = format_duration(parse_duration(str(value)))
+                outlier[_OUTLIER[key]] = value
+            else:
+                ctx.report(
+                    C.FIELD_DROPPED, doc, (*path, "outlierDetection", key), f"`{key}` is not kept"
+                )
+        out["outlierDetection"] = outlier
+    pool = policy.get("connectionPool")
+    if isinstance(pool, Mapping):
+        limits: dict[str, Any] = {}
+        tcp = pool.get("tcp") or {}
+        http = pool.get("http") or {}
+        if tcp.get("maxConnections"):
+            limits["maxConnections"] = int(tcp["maxConnections"])
+        if http.get("http1MaxPendingRequests"):
+            limits["maxPendingRequests"] = int(http["http1MaxPendingRequests"])
+        if http.get("maxRequestsPerConnection"):
+            limits["maxRequestsPerConnection"] = int(http["maxRequestsPerConnection"])
+        for section, values, kept in (
+            ("tcp", tcp, {"maxConnections"}),
+            ("http", http, {"http1MaxPendingRequests", "maxRequestsPerConnection"}),
+        ):
+            for key in values:
+                if key not in kept:
+                    ctx.report(
+                        C.FIELD_DROPPED,
+                        doc,
+                        (*path, "connectionPool", section, key),
+                        f"`{section}.{key}` is not kept",
+                    )
+        if limits:
+            out["connectionLimits"] = limits
+    for key in policy:
+        if key not in ("tls", "outlierDetection", "connectionPool", "portLevelSettings"):
+            ctx.report(C.FIELD_DROPPED, doc, (*path, key), f"`{key}` is not kept")
+    return out
