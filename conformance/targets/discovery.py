@@ -34,7 +34,8 @@ def get_target(name: str, **options: Any) -> Target:
     if name == "kubernetes":
         from conformance.targets.kubernetes import KubernetesTarget
 
-        return KubernetesTarget(**options)
+        kube: Target = KubernetesTarget(**options)
+        return kube
     if name in available_targets():
         from conformance.targets.model import ModelTarget
 

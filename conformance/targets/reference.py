@@ -1,32 +1,156 @@
 """The live reference implementation: real sidecars and echo apps, real HTTP.
 
-Placeholder until the reference runner lands; reports itself unavailable.
+Per case file one mesh is started (control plane plus one sidecar with the
+echo app per service version, as `meshspec up` runs it), every probe is sent
+for real, and the mesh is stopped. In-mesh probes go to the sending
+service's outbound listener, with the destination in the Host header;
+probes from outside the mesh go in plaintext straight to the destination's
+inbound listeners, as a client without a sidecar would.
 """
 
 from __future__ import annotations
 
+import http.client
+import importlib
+import json
+import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
+from conformance.case import Probe
 from conformance.features import ALL_FEATURES
+from conformance.observation import Observation
 from conformance.targets.base import Session, TargetUnavailable
 from meshspec.spec import Spec
+
+#: what a live mesh shows: statuses, who answered, and what the echo app received
+LIVE_FIELDS = frozenset({"status", "outcome", "backends", "headers"})
+OUTCOME_OF_STATUS = {200: "forwarded", 400: "bad_request", 403: "denied", 404: "no_route"}
+REQUEST_TIMEOUT = 20.0
+
+
+class ReferenceSession:
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.instances: list[dict[str, Any]] = list(state.get("instances", []))
+
+    def _outbound(self, sender: str) -> int:
+        for inst in self.instances:
+            service = str(inst["service"])
+            if sender in (service, service.split("/", 1)[1]):
+                return int(inst["outboundPort"])
+        raise LookupError(f"no running service {sender!r}")
+
+    def _inbound(self, destination_key: str) -> list[int]:
+        ports = [int(i["inboundPort"]) for i in self.instances if i["service"] == destination_key]
+        if not ports:
+            raise LookupError(f"no running service {destination_key!r}")
+        return ports
+
+    def probe(self, probe: Probe) -> Observation:
+        host = probe.to if probe.port is None else f"{probe.to}:{probe.port}"
+        if probe.from_ is not None:
+            ports = [self._outbound(probe.from_)]
+        else:
+            ports = self._inbound(probe.destination_key)
+        statuses: Counter[int | None] = Counter()
+        answered: Counter[tuple[str, str | None]] = Counter()
+        headers: dict[str, str] | None = None
+        conns: dict[int, http.client.HTTPConnection] = {}
+        try:
+            for n in range(probe.count):
+                port = ports[n % len(ports)]
+                status, body = _send(conns, port, probe, host)
+                statuses[status] += 1
+                echo = _echo(body) if status == 200 else None
+                if echo is not None:
+                    answered[(str(echo.get("service")), echo.get("version"))] += 1
+                    request = echo.get("request") or {}
+                    headers = dict(request.get("headers") or {})
+        finally:
+            for conn in conns.values():
+                conn.close()
+        status, _ = statuses.most_common(1)[0]
+        outcome = "mtls_refused" if status is None else OUTCOME_OF_STATUS.get(status)
+        total = sum(answered.values())
+        return Observation(
+            outcome=outcome,
+            status=status,
+            backends={k: v / total for k, v in answered.items()} if total else {},
+            headers=headers,
+            samples=probe.count,
+        )
+
+
+def _send(
+    conns: dict[int, http.client.HTTPConnection], port: int, probe: Probe, host: str
+) -> tuple[int | None, bytes]:
+    """One request; None as the status when the connection is refused or cut."""
+    for attempt in (1, 2):
+        conn = conns.get(port)
+        if conn is None:
+            conn = conns[port] = http.client.HTTPConnection(
+                "127.0.0.1", port, timeout=REQUEST_TIMEOUT
+            )
+        try:
+            conn.putrequest(probe.method, probe.path, skip_host=True, skip_accept_encoding=True)
+            conn.putheader("Host", host)
+            for name, value in probe.headers.items():
+                conn.putheader(name, value)
+            conn.endheaders()
+            response = conn.getresponse()
+            body = response.read()
+        except http.client.RemoteDisconnected:
+            conns.pop(port).close()
+            if attempt == 2 or probe.from_ is None:
+                return None, b""
+            continue
+        except (TimeoutError, ConnectionError, http.client.BadStatusLine):
+            conns.pop(port).close()
+            return None, b""
+        if response.will_close:
+            conns.pop(port).close()
+        return response.status, body
+    return None, b""
+
+
+def _echo(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and "service" in data else None
 
 
 class ReferenceTarget:
     name = "reference"
-    description = "meshspec's reference sidecar and control plane, over real sockets"
+    description = "meshspec's reference sidecars and control plane, over real sockets"
     features = ALL_FEATURES
-    observes = frozenset({"status", "outcome", "backends", "headers"})
+    observes = LIVE_FIELDS
 
     def check_available(self) -> None:
         try:
-            import reference_impl.runner  # noqa: F401
+            for module, name in (
+                ("reference_impl.proxy", "Sidecar"),
+                ("reference_impl.runner", "Mesh"),
+            ):
+                if not hasattr(importlib.import_module(module), name):
+                    raise ImportError(f"{module} has no {name} yet")
         except ImportError as exc:
             raise TargetUnavailable(f"reference implementation not importable: {exc}") from None
 
     @contextmanager
     def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
-        self.check_available()
-        raise TargetUnavailable("reference runner not wired yet")
-        yield  # pragma: no cover
+        from reference_impl.runner import Mesh
+
+        with tempfile.TemporaryDirectory(prefix="meshspec-conformance-") as tmp:
+            spec_file = Path(tmp) / "spec.yaml"
+            spec_file.write_text(spec_text, encoding="utf-8")
+            mesh = Mesh([str(spec_file)], spec, instances=1, log_dir=Path(tmp) / "logs")
+            state = mesh.start()
+            try:
+                yield ReferenceSession(state.to_json())
+            finally:
+                mesh.stop()
