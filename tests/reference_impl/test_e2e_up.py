@@ -1,0 +1,172 @@
+"""`meshspec up` and `meshspec call` as a user runs them: real processes on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.loopback
+
+SPEC = """\
+apiVersion: meshspec.io/v1alpha1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{port: 80, name: http}]
+  versions: [{name: v1}]
+---
+apiVersion: meshspec.io/v1alpha1
+kind: Service
+metadata: {name: cart, namespace: shop}
+spec:
+  ports: [{port: 80, name: http}]
+  versions: [{name: v1}, {name: v2}]
+  routes:
+  - name: split
+    backends: [{version: v1, weight: 75}, {version: v2, weight: 25}]
+"""
+
+STARTUP = 60.0
+
+
+def meshspec(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from meshspec.cli import cli; cli()", *args]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers signal 0; it has exited all the same
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_up_runs_the_split_and_stops_every_child_on_sigterm(tmp_path: Path) -> None:
+    spec = tmp_path / "mesh.yaml"
+    spec.write_text(SPEC)
+    state_file = tmp_path / "state.json"
+    log = tmp_path / "up.log"
+    with open(log, "wb") as out:
+        up = subprocess.Popen(
+            meshspec("up", str(spec), "--state-file", str(state_file)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    pids: list[int] = []
+    try:
+        deadline = time.monotonic() + STARTUP
+        while not state_file.exists():
+            assert up.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "meshspec up did not start in time"
+            time.sleep(0.1)
+        state = json.loads(state_file.read_text())
+        pids = [state["controlPlane"]["pid"], *(i["pid"] for i in state["instances"])]
+        assert len(pids) == 4
+        assert {(i["service"], i["version"]) for i in state["instances"]} == {
+            ("shop/web", "v1"),
+            ("shop/cart", "v1"),
+            ("shop/cart", "v2"),
+        }
+        assert all(alive(pid) for pid in pids)
+
+        one = subprocess.run(
+            meshspec(
+                "call",
+                "--from",
+                "web",
+                "--state-file",
+                str(state_file),
+                "-H",
+                "x-probe: 1",
+                "http://cart/items?id=3",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert one.stdout.startswith("HTTP 200")
+        body = json.loads(one.stdout.split("\n\n", 1)[1])
+        assert body["service"] == "shop/cart"
+        assert body["request"]["path"] == "/items?id=3"
+        assert body["request"]["headers"]["x-probe"] == "1"
+
+        n = 400
+        many = subprocess.run(
+            meshspec(
+                "call",
+                "--from",
+                "shop/web",
+                "--state-file",
+                str(state_file),
+                "-n",
+                str(n),
+                "-o",
+                "json",
+                "http://cart/",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        tally = json.loads(many.stdout)
+        assert tally["requests"] == n
+        assert tally["by_status"] == {"200": n}
+        # 75/25 over 400 requests: the standard deviation is 8.7, allow 4 of them
+        assert abs(tally["by_version"]["v1"] - 300) <= 35
+        assert tally["by_version"]["v1"] + tally["by_version"]["v2"] == n
+    finally:
+        up.send_signal(signal.SIGTERM)
+        try:
+            up.wait(20)
+        finally:
+            if up.poll() is None:
+                up.kill()
+                up.wait()
+    assert up.returncode == 0, log.read_text()
+    assert "cart-v2-0" in log.read_text()  # the table
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in pids if alive(pid)] == []
+    assert not state_file.exists()
+
+
+def test_up_refuses_a_spec_with_errors(tmp_path: Path) -> None:
+    spec = tmp_path / "mesh.yaml"
+    spec.write_text(SPEC.replace("weight: 25", "weight: -25"))
+    result = subprocess.run(
+        meshspec("up", str(spec), "--state-file", str(tmp_path / "state.json")),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "mesh.yaml:" in result.stderr
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_call_says_when_nothing_runs(tmp_path: Path) -> None:
+    result = subprocess.run(
+        meshspec(
+            "call", "--from", "web", "--state-file", str(tmp_path / "none.json"), "http://cart/"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "meshspec up" in result.stderr
