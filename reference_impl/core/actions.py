@@ -58,6 +58,7 @@ class Retried:
     request_id: int
     attempt: int
     reason: str
+    backend: str = ""
 
 
 @dataclass(frozen=True)

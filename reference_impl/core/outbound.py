@@ -329,7 +329,8 @@ class OutboundCore:
     def _retry(self, flight: _Flight, reason: str, now: float) -> list[OutboundAction]:
         flight.attempt += 1
         flight.conn_id = None
-        actions: list[OutboundAction] = [Retried(flight.request_id, flight.attempt, reason)]
+        retried = Retried(flight.request_id, flight.attempt, reason, flight.cluster)
+        actions: list[OutboundAction] = [retried]
         return actions + self._start_attempt(flight, now)
 
     def _finish(

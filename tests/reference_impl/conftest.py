@@ -5,6 +5,8 @@ They are generic on purpose: sidecar, control-plane and end-to-end tests all use
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
 import threading
@@ -17,6 +19,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from reference_impl.pki import CertificateAuthority, Credentials
+from reference_impl.proxy import Sidecar, SidecarConfig
+from reference_impl.proxy.http1 import MessageReader, encode_request
 from reference_impl.snapshot import Endpoint, Snapshot
 
 TRUST_DOMAIN = "test.local"
@@ -79,6 +83,7 @@ class EchoServer:
 def _echo_handler(server_state: EchoServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes
 
         def _answer(self) -> None:
             length = int(self.headers.get("content-length") or 0)
@@ -133,3 +138,157 @@ def echo_factory() -> Iterator[Callable[[str], EchoServer]]:
 @pytest.fixture
 def echo(echo_factory: Callable[[str], EchoServer]) -> EchoServer:
     return echo_factory("echo")
+
+
+# -- running sidecars on loopback -----------------------------------------------------------
+
+LOOPBACK_TIMEOUT = 30.0
+
+
+def run_async(coro: Any, timeout: float = LOOPBACK_TIMEOUT) -> Any:
+    """Run a test coroutine on uvloop (what the sidecar runs on) with an overall bound."""
+    try:
+        import uvloop
+
+        factory: Any = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(asyncio.wait_for(coro, timeout))
+
+
+@dataclass
+class HttpAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class HttpClient:
+    """A keep-alive HTTP/1.1 client on one connection, optionally over TLS (raw targets allowed)."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", ssl_context: Any = None) -> None:
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self._reader: Any = None
+        self._writer: Any = None
+        self._messages: Any = None
+
+    async def connect(self) -> HttpClient:
+        self._reader, self._writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port, ssl=self.ssl_context), 5
+        )
+        self._messages = MessageReader(self._reader, responses=True)
+        return self
+
+    async def request(
+        self,
+        target: str,
+        host: str,
+        headers: dict[str, str] | None = None,
+        method: str = "GET",
+        body: bytes = b"",
+        timeout: float = 10.0,
+    ) -> HttpAnswer:
+        """One exchange; raises ConnectionError if the peer closes without an answer."""
+        if self._writer is None:
+            await self.connect()
+        all_headers = (("host", host), *(headers or {}).items())
+        self._writer.write(encode_request(method, target, all_headers, body))
+        await self._writer.drain()
+        message = await asyncio.wait_for(self._messages.next(), timeout)
+        if message is None:
+            await self.close()
+            raise ConnectionError("closed without an answer")
+        if not message.keep_alive:
+            await self.close()
+        return HttpAnswer(message.status, {k.lower(): v for k, v in message.headers}, message.body)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError, ConnectionError):
+                await self._writer.wait_closed()
+        self._writer = None
+
+
+@dataclass
+class Workload:
+    service: str
+    version: str | None
+    instance: str
+    sidecar: Sidecar
+    app: EchoServer | None
+
+    def client(self) -> HttpClient:
+        """A client of this workload's outbound listener (what its application would use)."""
+        return HttpClient(self.sidecar.outbound_port)
+
+
+class LoopbackMesh:
+    """Sidecars (each with an echo app) on 127.0.0.1, all fed one snapshot."""
+
+    def __init__(
+        self,
+        spec_text: str,
+        issue: Callable[[str, str], Credentials],
+        echo_factory: Callable[[str], EchoServer],
+    ) -> None:
+        self.spec_text = spec_text
+        self._issue = issue
+        self._echo_factory = echo_factory
+        self.workloads: list[Workload] = []
+        self.snapshot: Snapshot | None = None
+
+    async def add(
+        self,
+        service: str,
+        version: str | None = None,
+        instance: str | None = None,
+        account: str | None = None,
+    ) -> Workload:
+        namespace, name = service.split("/")
+        instance = instance or f"{name}-{version or 'x'}-{len(self.workloads)}"
+        app = self._echo_factory(instance)
+        sidecar = Sidecar(
+            SidecarConfig(service, version, instance, 0, 0, "127.0.0.1", app.port, 0, seed=7)
+        )
+        await sidecar.start()
+        creds = self._issue(namespace, account or name)
+        sidecar.set_credentials(creds.cert_pem, creds.key_pem, creds.ca_bundle_pem)
+        workload = Workload(service, version, instance, sidecar, app)
+        self.workloads.append(workload)
+        return workload
+
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(
+            Endpoint(w.service, w.version, w.instance, "127.0.0.1", w.sidecar.inbound_port)
+            for w in self.workloads
+        )
+
+    def publish(self, version: int = 1, spec_text: str | None = None) -> Snapshot:
+        snapshot = build_snapshot(spec_text or self.spec_text, self.endpoints(), version)
+        for w in self.workloads:
+            w.sidecar.apply_snapshot(snapshot)
+        self.snapshot = snapshot
+        return snapshot
+
+    async def close(self) -> None:
+        for w in self.workloads:
+            await w.sidecar.stop()
+
+
+@pytest.fixture
+def loopback_mesh(
+    issue: Callable[[str, str], Credentials], echo_factory: Callable[[str], EchoServer]
+) -> Callable[[str], LoopbackMesh]:
+    """`loopback_mesh(spec_yaml)`; the test must `await mesh.close()` (use `async with`-style)."""
+
+    def make(spec_text: str) -> LoopbackMesh:
+        return LoopbackMesh(spec_text, issue, echo_factory)
+
+    return make

@@ -1,0 +1,206 @@
+"""The inbound listener: terminates mTLS, asks `InboundCore`, forwards to the local app.
+
+When any port of the service accepts plaintext (PERMISSIVE or DISABLE), the
+first byte tells TLS (a handshake record starts with 0x16) from plaintext;
+the byte is peeked, not read, so the TLS layer still sees it. When every port
+is STRICT, the handshake is required outright and a plaintext client fails it.
+The peer's identity is the SPIFFE ID of its verified certificate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reference_impl.core import ForwardToApp, InboundCore, InboundRequest, Reject
+from reference_impl.metrics import SidecarMetrics, log_decision
+from reference_impl.pki import IdentityError, peer_spiffe_id
+from reference_impl.proxy.http1 import (
+    HttpError,
+    HttpMessage,
+    MessageReader,
+    encode_request,
+    encode_response,
+    local_reply,
+)
+from reference_impl.proxy.tls import TlsMaterial
+
+TLS_HANDSHAKE_RECORD = 0x16
+FIRST_BYTE_TIMEOUT = 10.0
+HANDSHAKE_TIMEOUT = 5.0
+APP_TIMEOUT = 30.0
+XFCC = "x-forwarded-client-cert"
+
+
+@dataclass
+class _AppConnection:
+    """One plain connection to the local application per downstream connection."""
+
+    writer: asyncio.StreamWriter
+    messages: MessageReader
+
+
+class InboundProxy:
+    def __init__(
+        self,
+        core: InboundCore,
+        tls: Callable[[], TlsMaterial | None],
+        app: tuple[str, int],
+        metrics: SidecarMetrics,
+    ) -> None:
+        self._core = core
+        self._tls = tls
+        self._app = app
+        self._metrics = metrics
+
+    async def serve(self, sock: socket.socket) -> None:
+        """Handle one accepted connection until it closes."""
+        loop = asyncio.get_running_loop()
+        material = self._tls()
+        try:
+            use_tls = not self._core.accepts_plaintext() or await _starts_with_tls(sock)
+        except (OSError, TimeoutError):
+            sock.close()
+            return
+        if use_tls and material is None:
+            sock.close()
+            return
+        reader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader)
+        try:
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: protocol,
+                sock,
+                ssl=material.server if use_tls and material is not None else None,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT if use_tls else None,
+            )
+        except (ssl.SSLError, OSError, TimeoutError, ConnectionError) as exc:
+            self._metrics.tls_handshake_failures.labels("inbound").inc()
+            log_decision("inbound-handshake-failed", error=str(exc))
+            sock.close()
+            return
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        peer: str | None = None
+        if use_tls:
+            try:
+                peer = peer_spiffe_id(transport.get_extra_info("ssl_object"))
+            except IdentityError as exc:
+                self._metrics.tls_handshake_failures.labels("inbound").inc()
+                log_decision("inbound-identity-missing", error=str(exc))
+                writer.close()
+                return
+        await self._serve_requests(reader, writer, use_tls, peer, material)
+
+    async def _serve_requests(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        tls: bool,
+        peer: str | None,
+        material: TlsMaterial | None,
+    ) -> None:
+        messages = MessageReader(reader)
+        app: _AppConnection | None = None
+        try:
+            while True:
+                try:
+                    request = await messages.next()
+                except HttpError as exc:
+                    writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                    break
+                if request is None:
+                    break
+                headers = tuple(request.headers)
+                verdict = self._core.decide(
+                    InboundRequest(request.method, request.target, headers, tls, peer)
+                )
+                log_decision(
+                    "inbound",
+                    method=request.method,
+                    target=request.target,
+                    peer=peer,
+                    verdict=type(verdict).__name__,
+                    status=getattr(verdict, "status", None),
+                    rule=verdict.rule,
+                )
+                if isinstance(verdict, Reject):
+                    if verdict.status is None:
+                        self._metrics.request("inbound", None, None, 0)
+                        break
+                    self._metrics.request("inbound", verdict.rule, None, verdict.status)
+                    writer.write(local_reply(verdict.status, verdict.reason, request.keep_alive))
+                else:
+                    own = None if material is None else material.identity
+                    answer, app = await self._to_app(app, request, verdict, peer, own)
+                    writer.write(answer)
+                await writer.drain()
+                if not request.keep_alive:
+                    break
+        except (ConnectionError, OSError, ssl.SSLError):
+            pass
+        finally:
+            if app is not None:
+                app.writer.close()
+            writer.close()
+
+    async def _to_app(
+        self,
+        app: _AppConnection | None,
+        request: HttpMessage,
+        verdict: ForwardToApp,
+        peer: str | None,
+        own: str | None,
+    ) -> tuple[bytes, _AppConnection | None]:
+        headers = tuple((k, v) for k, v in request.end_to_end_headers() if k.lower() != XFCC)
+        if peer is not None:
+            headers += ((XFCC, f"By={own or ''};URI={peer}"),)
+        data = encode_request(request.method, verdict.target, headers, request.body)
+        try:
+            if app is None:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(*self._app), APP_TIMEOUT
+                )
+                app = _AppConnection(writer, MessageReader(reader, responses=True))
+            app.writer.write(data)
+            await app.writer.drain()
+            response = await asyncio.wait_for(app.messages.next(), APP_TIMEOUT)
+        except (OSError, HttpError, TimeoutError) as exc:
+            if app is not None:
+                app.writer.close()
+            self._metrics.request("inbound", verdict.rule, "app", 503)
+            return local_reply(503, f"local application failed: {exc}", request.keep_alive), None
+        if response is None:
+            app.writer.close()
+            self._metrics.request("inbound", verdict.rule, "app", 503)
+            return local_reply(503, "local application closed", request.keep_alive), None
+        self._metrics.request("inbound", verdict.rule, "app", response.status)
+        if not response.keep_alive:
+            app.writer.close()
+            app = None
+        body = encode_response(
+            response.status, response.end_to_end_headers(), response.body, request.keep_alive
+        )
+        return body, app
+
+
+async def _starts_with_tls(sock: socket.socket) -> bool:
+    """Wait for the first byte and peek at it (it stays in the socket for the next reader)."""
+    loop = asyncio.get_running_loop()
+    readable: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not readable.done():
+            readable.set_result(None)
+
+    loop.add_reader(sock.fileno(), wake)
+    try:
+        await asyncio.wait_for(readable, FIRST_BYTE_TIMEOUT)
+    finally:
+        loop.remove_reader(sock.fileno())
+    first = sock.recv(1, socket.MSG_PEEK)
+    if not first:
+        raise ConnectionError("closed before sending anything")
+    return first[0] == TLS_HANDSHAKE_RECORD

@@ -1,0 +1,276 @@
+"""The outbound listener: carries out what `OutboundCore` decides, with real sockets.
+
+The application speaks plain HTTP/1.1 to this listener with the destination
+service in the Host header. Every request becomes a `RequestReceived` event;
+the actions that come back open connections (originating mTLS and checking
+the server's SPIFFE ID), send requests on them, and finally answer the
+application. No policy lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import ssl
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from reference_impl.core import (
+    CloseConnection,
+    Ejected,
+    FailureKind,
+    OpenConnection,
+    OutboundAction,
+    OutboundCore,
+    OutboundEvent,
+    Overflowed,
+    RequestReceived,
+    Respond,
+    Retried,
+    Returned,
+    SendRequest,
+    UpstreamConnected,
+    UpstreamConnectFailed,
+    UpstreamFailed,
+    UpstreamResponse,
+)
+from reference_impl.metrics import SidecarMetrics, log_decision
+from reference_impl.pki import IdentityError, verify_peer
+from reference_impl.proxy.http1 import (
+    HttpError,
+    HttpMessage,
+    MessageReader,
+    encode_request,
+    encode_response,
+    local_reply,
+)
+from reference_impl.proxy.tls import TlsMaterial
+
+CONNECT_TIMEOUT = 5.0
+
+
+@dataclass
+class _Upstream:
+    writer: asyncio.StreamWriter
+    messages: MessageReader
+    task: asyncio.Task[None] | None = None
+
+    def close(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        self.writer.close()
+
+
+class OutboundProxy:
+    def __init__(
+        self,
+        core: OutboundCore,
+        tls: Callable[[], TlsMaterial | None],
+        metrics: SidecarMetrics,
+        rng: random.Random,
+    ) -> None:
+        self._core = core
+        self._tls = tls
+        self._metrics = metrics
+        self._rng = rng
+        self._ids = itertools.count(1)
+        self._waiters: dict[int, asyncio.Future[tuple[Respond, HttpMessage | None]]] = {}
+        self._bodies: dict[int, bytes] = {}
+        self._responses: dict[int, dict[int, HttpMessage]] = {}
+        self._upstreams: dict[int, _Upstream] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- the application side -------------------------------------------------------------
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        messages = MessageReader(reader)
+        try:
+            while True:
+                try:
+                    request = await messages.next()
+                except HttpError as exc:
+                    writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                    break
+                if request is None:
+                    break
+                answer = await self._forward(request)
+                writer.write(answer)
+                await writer.drain()
+                if not request.keep_alive:
+                    break
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _forward(self, request: HttpMessage) -> bytes:
+        loop = asyncio.get_running_loop()
+        rid = next(self._ids)
+        waiter: asyncio.Future[tuple[Respond, HttpMessage | None]] = loop.create_future()
+        self._waiters[rid] = waiter
+        self._bodies[rid] = request.body
+        event = RequestReceived(
+            rid,
+            request.method,
+            request.target,
+            request.end_to_end_headers(),
+            now=loop.time(),
+            random=self._rng.random(),
+        )
+        try:
+            self.feed(event)
+            respond, upstream = await waiter
+        finally:
+            self._waiters.pop(rid, None)
+            self._bodies.pop(rid, None)
+            self._responses.pop(rid, None)
+        self._metrics.request("outbound", respond.route, respond.backend, respond.status)
+        log_decision(
+            "outbound",
+            method=request.method,
+            target=request.target,
+            status=respond.status,
+            reason=respond.reason,
+            route=respond.route,
+            backend=respond.backend,
+            endpoint=respond.endpoint,
+        )
+        if upstream is None:
+            return local_reply(respond.status, respond.reason, request.keep_alive)
+        return encode_response(
+            upstream.status, upstream.end_to_end_headers(), upstream.body, request.keep_alive
+        )
+
+    # -- events in, actions out -----------------------------------------------------------
+
+    def feed(self, event: OutboundEvent) -> None:
+        self.perform(self._core.handle(event))
+
+    def perform(self, actions: list[OutboundAction]) -> None:
+        for action in actions:
+            match action:
+                case OpenConnection():
+                    self._spawn(self._connect(action))
+                case SendRequest():
+                    self._start_exchange(action)
+                case Respond():
+                    self._answer(action)
+                case CloseConnection():
+                    upstream = self._upstreams.pop(action.conn_id, None)
+                    if upstream is not None:
+                        upstream.close()
+                case Retried():
+                    self._metrics.retries.labels(action.backend).inc()
+                case Overflowed():
+                    self._metrics.overflow.labels(action.cluster).inc()
+                case Ejected():
+                    e = action.endpoint
+                    self._metrics.ejections.labels(e.service, e.instance).inc()
+                    log_decision("ejected", endpoint=e.instance, service=e.service)
+                case Returned():
+                    log_decision("returned", endpoint=action.endpoint.instance)
+
+    def _answer(self, action: Respond) -> None:
+        waiter = self._waiters.get(action.request_id)
+        attempts = self._responses.pop(action.request_id, {})
+        if waiter is None or waiter.done():
+            return
+        relayed = action.upstream_attempt
+        waiter.set_result((action, None if relayed is None else attempts.get(relayed)))
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- the upstream side ----------------------------------------------------------------
+
+    async def _connect(self, action: OpenConnection) -> None:
+        endpoint = action.endpoint
+        material = self._tls() if action.tls_identity is not None else None
+        if action.tls_identity is not None and material is None:
+            self.feed(UpstreamConnectFailed(action.conn_id, self._now(), "no credentials"))
+            return
+        context: ssl.SSLContext | None = None if material is None else material.client
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(endpoint.host, endpoint.port, ssl=context),
+                CONNECT_TIMEOUT,
+            )
+        except ssl.SSLError as exc:
+            self._metrics.tls_handshake_failures.labels("outbound").inc()
+            self.feed(UpstreamConnectFailed(action.conn_id, self._now(), str(exc)))
+            return
+        except (OSError, TimeoutError) as exc:
+            self.feed(UpstreamConnectFailed(action.conn_id, self._now(), str(exc)))
+            return
+        if action.tls_identity is not None:
+            try:
+                verify_peer(writer.get_extra_info("ssl_object"), action.tls_identity)
+            except IdentityError as exc:
+                self._metrics.tls_handshake_failures.labels("outbound").inc()
+                log_decision("identity-mismatch", endpoint=endpoint.instance, error=str(exc))
+                writer.close()
+                self.feed(UpstreamConnectFailed(action.conn_id, self._now(), str(exc)))
+                return
+        self._upstreams[action.conn_id] = _Upstream(writer, MessageReader(reader, responses=True))
+        self.feed(UpstreamConnected(action.conn_id, self._now()))
+
+    def _start_exchange(self, action: SendRequest) -> None:
+        upstream = self._upstreams.get(action.conn_id)
+        if upstream is None:
+            self.feed(
+                UpstreamFailed(action.request_id, action.attempt, FailureKind.RESET, self._now())
+            )
+            return
+        upstream.task = self._spawn(self._exchange(action, upstream))
+
+    async def _exchange(self, action: SendRequest, upstream: _Upstream) -> None:
+        body = self._bodies.get(action.request_id, b"")
+        try:
+            upstream.writer.write(
+                encode_request(action.method, action.target, action.headers, body)
+            )
+            await upstream.writer.drain()
+            response = await upstream.messages.next()
+        except (OSError, HttpError, ssl.SSLError):
+            response = None
+        if response is None:
+            gone = self._upstreams.pop(action.conn_id, None)
+            if gone is not None:
+                gone.writer.close()
+            kind = FailureKind.RESET
+            self.feed(UpstreamFailed(action.request_id, action.attempt, kind, self._now()))
+            return
+        upstream.task = None
+        self._responses.setdefault(action.request_id, {})[action.attempt] = response
+        if not response.keep_alive:
+            self._upstreams.pop(action.conn_id, None)
+            upstream.writer.close()
+        self.feed(
+            UpstreamResponse(
+                action.request_id,
+                action.attempt,
+                response.status,
+                self._now(),
+                keep_alive=response.keep_alive,
+            )
+        )
+
+    async def close(self) -> None:
+        for upstream in list(self._upstreams.values()):
+            upstream.close()
+        self._upstreams.clear()
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
