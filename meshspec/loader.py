@@ -52,7 +52,7 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[str], list[Diagnostic]]:
             if not found:
                 problems.append(
                     codes.NO_DOCUMENTS(
-                        "directory holds no .yaml, .yml or .json file",
+                        "nothing to read: the directory holds no .yaml, .yml or .json file",
                         location=Location(p),
                         hint="point at a directory with meshspec documents",
                     )
@@ -63,7 +63,7 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[str], list[Diagnostic]]:
         else:
             problems.append(
                 codes.READ_FAILED(
-                    "no such file or directory",
+                    "cannot read: no such file or directory",
                     location=Location(p),
                     hint="check the path; use '-' to read from standard input",
                 )
@@ -81,17 +81,20 @@ def read_text(name: str) -> tuple[str | None, Diagnostic | None]:
                 raw = fh.read(MAX_FILE_BYTES + 1)
             name_for = name
     except OSError as exc:
-        return None, codes.READ_FAILED(exc.strerror or str(exc), location=Location(name))
+        return None, codes.READ_FAILED(
+            f"cannot read: {exc.strerror or exc}", location=Location(name), hint="check the path"
+        )
     if len(raw) > MAX_FILE_BYTES:
         return None, codes.TOO_LARGE(
-            f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+            f"input refused: file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
             location=Location(name_for),
+            hint="split the spec into several files",
         )
     try:
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
         return None, codes.READ_FAILED(
-            f"not UTF-8 text (byte {exc.start})",
+            f"cannot read: not UTF-8 text (byte {exc.start})",
             location=Location(name_for),
             hint="save the file as UTF-8",
         )
@@ -282,6 +285,24 @@ def _kind_of(data: object) -> str:
     return type(data).__name__
 
 
+def yaml_problem(name: str, exc: YamlProblem) -> Diagnostic:
+    """The diagnostic for text that is not YAML we accept."""
+    where = Location(name, exc.line or 1, exc.column or 1)
+    if exc.too_large:
+        return codes.TOO_LARGE(
+            f"input refused: {exc.message}",
+            location=where,
+            hint="split the input or remove the aliases that expand it",
+        )
+    if "duplicate key" in exc.message:
+        return codes.DUPLICATE_KEY(
+            f"duplicate key: {exc.message}", location=where, hint="keep one of the two keys"
+        )
+    return codes.YAML_SYNTAX(
+        f"not valid YAML: {exc.message}", location=where, hint="fix the YAML syntax here"
+    )
+
+
 def load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
     """Load (file name, text) pairs; the core of `load_paths`, also used by tests."""
     diagnostics: list[Diagnostic] = []
@@ -290,18 +311,7 @@ def load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
         try:
             raws = load_documents(text)
         except YamlProblem as exc:
-            code = (
-                codes.TOO_LARGE
-                if exc.too_large
-                else (codes.DUPLICATE_KEY if "duplicate key" in exc.message else codes.YAML_SYNTAX)
-            )
-            diagnostics.append(
-                code(
-                    exc.message,
-                    location=Location(name, exc.line, exc.column),
-                    hint="fix the YAML syntax at this position",
-                )
-            )
+            diagnostics.append(yaml_problem(name, exc))
             continue
         found_here = 0
         for raw in raws:
@@ -317,14 +327,16 @@ def load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
         if not found_here:
             diagnostics.append(
                 codes.NO_DOCUMENTS(
-                    "no meshspec document in this file",
+                    "no meshspec document in this file: it is empty or holds only other documents",
                     location=Location(name, 1, 1),
                     hint=f"a meshspec file holds documents with apiVersion: {API_VERSION} "
                     "and kind: Mesh or Service",
                 )
             )
     if not texts:
-        diagnostics.append(codes.NO_DOCUMENTS("no input given", hint="name files or directories"))
+        diagnostics.append(
+            codes.NO_DOCUMENTS("no input given: nothing to read", hint="name files or directories")
+        )
     from meshspec.validation import validate_documents
 
     spec, semantic = validate_documents(documents)

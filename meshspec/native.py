@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from meshspec import codes
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Diagnostic, Location
-from meshspec.loader import expand_paths, read_text
+from meshspec.loader import expand_paths, read_text, yaml_problem
 from meshspec.spec import Origin
 from meshspec.yaml_source import YamlProblem, load_documents
 
@@ -26,9 +26,7 @@ def read_native(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagno
         try:
             raws = load_documents(text)
         except YamlProblem as exc:
-            problems.append(
-                codes.YAML_SYNTAX(exc.message, location=Location(shown, exc.line, exc.column))
-            )
+            problems.append(yaml_problem(shown, exc))
             continue
         found = 0
         for raw in raws:

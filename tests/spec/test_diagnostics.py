@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from meshspec.loader import load_texts
@@ -162,14 +165,28 @@ def test_duplicate_service_points_at_the_second() -> None:
     assert "a.yaml:1:1" in d.message
 
 
-def test_messages_say_what_and_why_and_give_a_hint() -> None:
-    text = HEAD + "spec:\n  portz: []\n  routes:\n    - name: r\n      backends: [{service: no}]\n"
+@pytest.mark.parametrize(
+    "text",
+    [
+        HEAD + "spec:\n  portz: []\n  routes:\n    - name: r\n      backends: [{service: no}]\n",
+        "a: [1\n",
+        HEAD + "  name: twice\n",
+        "a: " + "[" * 100,
+        "",
+        "- 1\n",
+        "kind: Service\n",
+    ],
+)
+def test_messages_say_what_and_why_and_give_a_hint(text: str) -> None:
     for d in load_texts([("f.yaml", text)]).diagnostics:
         what, sep, why = d.message.partition(": ")
         assert sep and what and why, d.message
         assert d.hint, d.message
-    [unknown] = [d for d in load_texts([("f.yaml", text)]).diagnostics if d.code == "MS202"]
-    assert unknown.hint == "did you mean 'ports'?"
+
+
+def test_unknown_fields_suggest_the_closest() -> None:
+    [d] = load_texts([("f.yaml", HEAD + "spec:\n  portz: []\n")]).diagnostics
+    assert d.hint == "did you mean 'ports'?"
 
 
 def test_an_unreachable_specific_match_is_not_reported_when_it_can_win() -> None:
@@ -192,3 +209,20 @@ def test_the_examples_are_clean() -> None:
     for folder in folders:
         result = load_paths([str(folder / "mesh.yaml")])
         assert result.ok and result.diagnostics == [], folder
+
+
+def test_unreadable_files(tmp_path: Any) -> None:
+    from meshspec.loader import MAX_FILE_BYTES, load_paths
+
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"name: caf\xe9\n")
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
+    found = {
+        Path(d.file).name: (d.code, d.message)
+        for d in load_paths([str(latin), str(huge)]).diagnostics
+    }
+    assert found == {
+        "latin.yaml": ("MS101", "cannot read: not UTF-8 text (byte 9)"),
+        "huge.yaml": ("MS107", "input refused: file is larger than 4 MiB"),
+    }
