@@ -8,6 +8,7 @@ certificate authority itself is `reference_impl.pki`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -44,8 +45,8 @@ class CertificateService:
     """Issues workload credentials with one lifetime; the caller decides when to renew."""
 
     def __init__(self, authority: CertificateAuthority, ttl: float = DEFAULT_TTL) -> None:
-        if ttl <= 0:
-            raise ValueError("certificate lifetime must be positive")
+        if ttl < 1:
+            raise ValueError("certificate lifetime must be at least 1 second (X.509 has seconds)")
         self.authority = authority
         self.ttl = ttl
         self.issued = 0
@@ -58,4 +59,6 @@ class CertificateService:
         now = time.time()
         creds = self.authority.issue(spiffe_id, ttl=dt.timedelta(seconds=self.ttl))
         self.issued += 1
-        return Issued(creds, now, now + self.ttl)
+        # X.509 times have whole seconds: the certificate ends at the second before
+        expires = math.floor(creds.not_after.timestamp())
+        return Issued(creds, now, float(expires))

@@ -27,6 +27,7 @@ from reference_impl.snapshot import Endpoint, Snapshot
 log = logging.getLogger("meshspec.control_plane")
 
 HELLO_TIMEOUT = 10.0
+MIN_RENEWAL = 0.05  # seconds; a certificate cut short by whole-second rounding never spins
 
 
 class NoSpec(RuntimeError):
@@ -265,7 +266,7 @@ class ControlPlane:
             creds = self.certificates.issue(identity)
             stream.credentials = creds
             stream.writer.write(protocol.encode(creds.to_message()))
-            await asyncio.sleep(max(0.0, creds.renew_at - time.time()))
+            await asyncio.sleep(max(MIN_RENEWAL, creds.renew_at - time.time()))
 
     # observation
 

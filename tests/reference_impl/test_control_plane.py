@@ -270,12 +270,12 @@ def test_short_lived_certificates_carry_the_spiffe_id_and_are_renewed(tmp_path: 
     write_spec(spec)
 
     async def scenario() -> None:
-        cp = control_plane(spec, ttl=0.6)
+        cp = control_plane(spec, ttl=1.0)
         await cp.start()
         target, sidecar = client(cp, "shop/cart", "cart-v1-0")
         await sidecar.start()
         try:
-            await until(lambda: len(target.credentials) >= 4, 3.0)
+            await until(lambda: len(target.credentials) >= 4, 4.0)
         finally:
             await sidecar.stop()
             await cp.stop()
