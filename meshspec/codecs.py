@@ -17,6 +17,8 @@ def _yaml() -> YAML:
     y.width = 4096
     y.explicit_start = True
     y.indent(mapping=2, sequence=4, offset=2)
+    # Shared sub-objects must be written out in full: kubectl users read this.
+    y.representer.ignore_aliases = lambda *_: True
     y.allow_unicode = True
     return y
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
@@ -26,6 +27,8 @@ def _to_seconds(value: object) -> object:
     if isinstance(value, str):
         return parse_duration(value)
     if isinstance(value, bool):
+        raise ValueError("a duration is a string such as '250ms', '10s' or '1m'")
+    if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("a duration is a string such as '250ms', '10s' or '1m'")
     if isinstance(value, int | float):
         raise ValueError(f"write durations with a unit, e.g. '{value}s'")
