@@ -1,0 +1,5 @@
+import sys
+
+from bench.proxy.run import main
+
+main(sys.argv[1:])

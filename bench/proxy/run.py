@@ -1,0 +1,234 @@
+"""One run, every target: direct to the echo app, through haproxy, through two sidecars.
+
+The sidecar pair is the realistic path: client -> client's sidecar (outbound)
+-> server's sidecar (inbound) -> echo app, in plain HTTP and with mTLS between
+the sidecars. CPU per request is the user+system time of the proxy processes
+(from /proc) over the requests served; added latency is a target's p50/p99
+minus the direct ones. Everything listens on 127.0.0.1 and is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.proxy.load import LoadResult, generate
+from meshspec.loader import load_paths
+from reference_impl.runner import Mesh, free_ports, stop_all
+
+SPEC = """\
+apiVersion: meshspec.io/v1alpha1
+kind: Mesh
+metadata: {name: bench}
+spec: {mtls: {mode: %s}}
+---
+apiVersion: meshspec.io/v1alpha1
+kind: Service
+metadata: {name: client, namespace: bench}
+spec:
+  ports: [{port: 80, name: http}]
+  versions: [{name: v1}]
+---
+apiVersion: meshspec.io/v1alpha1
+kind: Service
+metadata: {name: server, namespace: bench}
+spec:
+  ports: [{port: 80, name: http}]
+  versions: [{name: v1}]
+"""
+
+HAPROXY_CFG = """\
+global
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    http-reuse always
+frontend bench
+    bind 127.0.0.1:{port}
+    default_backend echo
+backend echo
+    server echo 127.0.0.1:{app_port}
+"""
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """utime + stime of the processes, in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+@dataclass(frozen=True)
+class Measured:
+    name: str
+    load: LoadResult
+    cpu_us_per_request: float | None
+
+
+def measure(
+    name: str, port: int, host: str, pids: Sequence[int], connections: int, duration: float
+) -> Measured:
+    generate(port, host, connections, 1.0)  # warm-up: connections, pools, caches
+    before = cpu_seconds(pids) if pids else 0.0
+    load = generate(port, host, connections, duration)
+    cpu = (cpu_seconds(pids) - before) / load.requests * 1e6 if pids and load.requests else None
+    return Measured(name, load, cpu)
+
+
+def ensure_haproxy(install: bool) -> str | None:
+    found = shutil.which("haproxy")
+    if found or not install:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return None
+    print("haproxy is missing; installing the Debian package ...", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "haproxy"]):
+        if subprocess.run(cmd, env=env, capture_output=True, check=False).returncode != 0:
+            return None
+    return shutil.which("haproxy")
+
+
+@contextmanager
+def echo_app() -> Iterator[tuple[int, int]]:
+    (port,) = free_ports(1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reference_impl.echo", "bench/server", "v1", str(port)],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        yield port, proc.pid
+    finally:
+        stop_all([proc])
+
+
+@contextmanager
+def haproxy(binary: str, app_port: int, tmp: Path) -> Iterator[tuple[int, int]]:
+    (port,) = free_ports(1)
+    cfg = tmp / "haproxy.cfg"
+    cfg.write_text(HAPROXY_CFG.format(port=port, app_port=app_port))
+    proc = subprocess.Popen(
+        [binary, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_port(port)
+        yield port, proc.pid
+    finally:
+        stop_all([proc])
+
+
+def _wait_port(port: int, timeout: float = 10.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@contextmanager
+def sidecars(mode: str, app_port: int, tmp: Path) -> Iterator[tuple[int, list[int]]]:
+    """A control plane and the client's and server's sidecars; (client outbound, pids)."""
+    spec_path = tmp / f"mesh-{mode}.yaml"
+    spec_path.write_text(SPEC % mode)
+    loaded = load_paths([str(spec_path)])
+    assert loaded.ok and loaded.spec is not None, loaded.diagnostics
+    mesh = Mesh(
+        [str(spec_path)], loaded.spec, apps={"bench/server": app_port}, log_dir=tmp / f"logs-{mode}"
+    )
+    try:
+        state = mesh.start()
+        client = next(i for i in state.instances if i.service == "bench/client")
+        yield client.outbound_port, [p.pid for p in mesh.sidecars]
+    finally:
+        mesh.stop()
+
+
+def render(results: list[Measured], missing: list[str]) -> str:
+    direct = results[0].load
+    lines = [
+        f"{'target':<22}{'req/s':>10}{'p50 µs':>10}{'p99 µs':>10}{'+p50 µs':>10}"
+        f"{'+p99 µs':>10}{'CPU µs/req':>12}{'req/s vs direct':>17}{'errors':>8}"
+    ]
+    for m in results:
+        cpu = "-" if m.cpu_us_per_request is None else f"{m.cpu_us_per_request:.1f}"
+        lines.append(
+            f"{m.name:<22}{m.load.rps:>10.0f}{m.load.p50_us:>10.0f}{m.load.p99_us:>10.0f}"
+            f"{m.load.p50_us - direct.p50_us:>10.0f}{m.load.p99_us - direct.p99_us:>10.0f}"
+            f"{cpu:>12}{m.load.rps / direct.rps:>16.2f}x{m.load.errors:>8}"
+        )
+    lines.append(f"load generator: {direct.tool}")
+    lines.extend(f"NOT MEASURED: {why}" for why in missing)
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.proxy")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per target")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--no-install", action="store_true", help="do not apt-get haproxy")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    results: list[Measured] = []
+    missing: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="meshspec-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        with echo_app() as (app_port, _app_pid):
+            results.append(
+                measure("direct", app_port, "server", [], args.connections, args.duration)
+            )
+            binary = ensure_haproxy(not args.no_install)
+            if binary is None:
+                missing.append("haproxy is not installed (Debian package `haproxy`)")
+            else:
+                with haproxy(binary, app_port, tmp) as (port, pid):
+                    results.append(
+                        measure("haproxy", port, "server", [pid], args.connections, args.duration)
+                    )
+            for mode, name in (("DISABLE", "sidecars (plain)"), ("STRICT", "sidecars (mTLS)")):
+                with sidecars(mode, app_port, tmp) as (port, pids):
+                    results.append(
+                        measure(name, port, "server", pids, args.connections, args.duration)
+                    )
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "target": m.name,
+                        "rps": round(m.load.rps),
+                        "p50_us": round(m.load.p50_us),
+                        "p99_us": round(m.load.p99_us),
+                        "cpu_us_per_request": m.cpu_us_per_request,
+                        "errors": m.load.errors,
+                        "tool": m.load.tool,
+                    }
+                    for m in results
+                ]
+                + [{"missing": why} for why in missing]
+            )
+        )
+    else:
+        print(render(results, missing))
