@@ -144,6 +144,27 @@ class MessageReader:
         return self._collector.done.popleft()
 
 
+async def read_response_head(reader: asyncio.StreamReader) -> HttpMessage:
+    """Status line and headers only: what answers a HEAD request, whatever its Content-Length."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        raise HttpError("connection closed before a response", 502) from None
+    except asyncio.LimitOverrunError:
+        raise HttpError("response head too large", 502) from None
+    collector = _Collector()
+    parser = httptools.HttpResponseParser(collector)
+    collector.parser = parser
+    collector.on_message_begin()
+    try:
+        parser.feed_data(head)
+    except httptools.HttpParserError as exc:
+        raise HttpError(f"malformed HTTP/1.1: {exc}", 502) from None
+    message = collector.done.popleft() if collector.done else collector.current
+    message.body = b""
+    return message
+
+
 def _encode_headers(headers: Headers, body: bytes, keep_alive: bool) -> bytes:
     lines = [f"{k}: {v}\r\n" for k, v in headers]
     lines.append(f"content-length: {len(body)}\r\n")

@@ -10,6 +10,7 @@ application. No policy lives here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 import ssl
@@ -31,6 +32,7 @@ from reference_impl.core import (
     Retried,
     Returned,
     SendRequest,
+    UpstreamClosed,
     UpstreamConnected,
     UpstreamConnectFailed,
     UpstreamFailed,
@@ -45,6 +47,7 @@ from reference_impl.proxy.http1 import (
     encode_request,
     encode_response,
     local_reply,
+    read_response_head,
 )
 from reference_impl.proxy.tls import TlsMaterial
 
@@ -53,13 +56,16 @@ CONNECT_TIMEOUT = 5.0
 
 @dataclass
 class _Upstream:
+    reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     messages: MessageReader
     task: asyncio.Task[None] | None = None
+    watcher: asyncio.Task[None] | None = None
 
     def close(self) -> None:
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
+        for task in (self.task, self.watcher):
+            if task is not None and not task.done():
+                task.cancel()
         self.writer.close()
 
 
@@ -219,7 +225,8 @@ class OutboundProxy:
                 writer.close()
                 self.feed(UpstreamConnectFailed(action.conn_id, self._now(), str(exc)))
                 return
-        self._upstreams[action.conn_id] = _Upstream(writer, MessageReader(reader, responses=True))
+        messages = MessageReader(reader, responses=True)
+        self._upstreams[action.conn_id] = _Upstream(reader, writer, messages)
         self.feed(UpstreamConnected(action.conn_id, self._now()))
 
     def _start_exchange(self, action: SendRequest) -> None:
@@ -233,14 +240,24 @@ class OutboundProxy:
 
     async def _exchange(self, action: SendRequest, upstream: _Upstream) -> None:
         body = self._bodies.get(action.request_id, b"")
+        watcher, upstream.watcher = upstream.watcher, None
+        if watcher is not None:
+            # Only one reader at a time: wait until the idle watcher has let go.
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+        response: HttpMessage | None
         try:
             upstream.writer.write(
                 encode_request(action.method, action.target, action.headers, body)
             )
             await upstream.writer.drain()
-            response = await upstream.messages.next()
+            if action.method == "HEAD":
+                response = await _read_head_only(upstream)
+            else:
+                response = await upstream.messages.next()
         except (OSError, HttpError, ssl.SSLError):
             response = None
+        upstream.task = None
         if response is None:
             gone = self._upstreams.pop(action.conn_id, None)
             if gone is not None:
@@ -248,7 +265,6 @@ class OutboundProxy:
             kind = FailureKind.RESET
             self.feed(UpstreamFailed(action.request_id, action.attempt, kind, self._now()))
             return
-        upstream.task = None
         self._responses.setdefault(action.request_id, {})[action.attempt] = response
         if not response.keep_alive:
             self._upstreams.pop(action.conn_id, None)
@@ -262,6 +278,18 @@ class OutboundProxy:
                 keep_alive=response.keep_alive,
             )
         )
+        if self._upstreams.get(action.conn_id) is upstream and upstream.task is None:
+            upstream.watcher = self._spawn(self._watch_idle(action.conn_id, upstream))
+
+    async def _watch_idle(self, conn_id: int, upstream: _Upstream) -> None:
+        """Notice an idle pooled connection closing, so no request is sent into it."""
+        with contextlib.suppress(OSError, HttpError, ssl.SSLError):
+            await upstream.messages.next()
+        # End of stream, or bytes nobody asked for: either way the connection is unusable.
+        if self._upstreams.get(conn_id) is upstream:
+            del self._upstreams[conn_id]
+            upstream.writer.close()
+            self.feed(UpstreamClosed(conn_id, self._now()))
 
     async def close(self) -> None:
         for upstream in list(self._upstreams.values()):
@@ -274,3 +302,10 @@ class OutboundProxy:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _read_head_only(upstream: _Upstream) -> HttpMessage:
+    """A response to HEAD has headers only; read them alone and restart the parser after."""
+    message = await read_response_head(upstream.reader)
+    upstream.messages = MessageReader(upstream.reader, responses=True)
+    return message

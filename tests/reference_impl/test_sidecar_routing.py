@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
 
+from reference_impl.pki import Credentials
+from reference_impl.proxy import Sidecar, SidecarConfig
 from reference_impl.snapshot import SnapshotError
 from tests.reference_impl.conftest import HttpClient, LoopbackMesh, build_snapshot, run_async
 
@@ -103,6 +106,46 @@ def test_admin_ready_metrics_and_bad_snapshot(
             await http.close()
             await admin.close()
         finally:
+            await mesh.close()
+
+    run_async(scenario())
+
+
+def test_bodies_head_and_a_restarted_upstream(
+    loopback_mesh: Callable[[str], LoopbackMesh], issue: Callable[[str, str], Credentials]
+) -> None:
+    """POST bodies travel; HEAD works; a pooled connection the peer closed is not reused."""
+
+    async def scenario() -> None:
+        mesh = loopback_mesh(SPEC.split("  routes:")[0])
+        restarted: Sidecar | None = None
+        try:
+            client = await mesh.add("ns/client")
+            api = await mesh.add("ns/api", "v1", "api-v1")
+            mesh.publish()
+            http = client.client()
+            posted = await http.request("/other", "api.ns", method="POST", body=b"hello")
+            assert posted.status == 200 and posted.json()["body"] == "hello"
+            head = await http.request("/other", "api.ns", method="HEAD")
+            assert head.status == 200 and head.body == b""
+            port = api.sidecar.inbound_port
+            await api.sidecar.stop()
+            assert api.app is not None
+            restarted = Sidecar(
+                SidecarConfig("ns/api", "v1", "api-v1b", port, 0, "127.0.0.1", api.app.port, 0)
+            )
+            await restarted.start()
+            creds = issue("ns", "api")
+            restarted.set_credentials(creds.cert_pem, creds.key_pem, creds.ca_bundle_pem)
+            assert mesh.snapshot is not None
+            restarted.apply_snapshot(mesh.snapshot)
+            await asyncio.sleep(0.05)
+            again = await http.request("/other", "api.ns")
+            assert again.status == 200
+            await http.close()
+        finally:
+            if restarted is not None:
+                await restarted.stop()
             await mesh.close()
 
     run_async(scenario())
