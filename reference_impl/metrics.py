@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import IO, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
@@ -84,6 +84,13 @@ class JsonLineFormatter(logging.Formatter):
         if isinstance(fields, dict):
             data.update(fields)
         return json.dumps(data, sort_keys=True, default=str)
+
+
+def json_log_handler(stream: IO[str] | None = None) -> logging.Handler:
+    """A handler that writes JSON lines; attach it to DECISIONS (or the root logger)."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonLineFormatter())
+    return handler
 
 
 def log_decision(event: str, **fields: Any) -> None:
