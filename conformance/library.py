@@ -35,13 +35,20 @@ def read_case_file(path: Path) -> CaseFile:
     try:
         case_file = CaseFile.model_validate(data)
     except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        lines = [
+            f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}{_shown(e.get('input'))}"
+            for e in exc.errors()
+        ]
         raise CaseError(f"{path}: not a valid case file:\n" + "\n".join(lines)) from None
     loaded = load_texts([(f"{path}#spec", case_file.spec)])
     if not loaded.ok:
         errors = [d.render() for d in loaded.diagnostics if d.severity == "error"]
         raise CaseError(f"{path}: the spec has errors:\n" + "\n".join(errors))
     return case_file
+
+
+def _shown(value: object) -> str:
+    return "" if isinstance(value, dict | list | tuple) or value is None else f" (got {value!r})"
 
 
 def load_cases(directories: Iterable[Path | str]) -> list[LoadedCase]:

@@ -80,6 +80,8 @@ class Observation:
     connection_limits: dict[str, Any] | None = None
     #: requests behind `backends` (1 for a model: shares are exact)
     samples: int = 1
+    #: shares were counted from live answers (versions seen, tolerance applies)
+    sampled: bool = False
 
     @classmethod
     def of_verdict(cls, verdict: Verdict) -> Observation:
@@ -228,7 +230,7 @@ def check(
     """The written expectations held against the observation, and those not observable."""
     expect = probe.expect
     destination = probe.destination_key
-    sampled = observation.samples > 1
+    sampled = observation.sampled
     results: list[Check] = []
     unchecked: list[str] = []
     dumped = expected_json(expect)

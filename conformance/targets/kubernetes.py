@@ -248,6 +248,7 @@ class KubernetesSession:
             status=status,
             backends={k: v / total for k, v in answered.items()} if total else {},
             samples=probe.count,
+            sampled=True,
         )
 
 

@@ -81,6 +81,7 @@ class ReferenceSession:
             backends={k: v / total for k, v in answered.items()} if total else {},
             headers=headers,
             samples=probe.count,
+            sampled=True,
         )
 
 
