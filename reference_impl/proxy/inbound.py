@@ -25,6 +25,7 @@ from reference_impl.proxy.http1 import (
     encode_request,
     encode_response,
     local_reply,
+    read_response_head,
 )
 from reference_impl.proxy.tls import TlsMaterial
 
@@ -39,8 +40,17 @@ XFCC = "x-forwarded-client-cert"
 class _AppConnection:
     """One plain connection to the local application per downstream connection."""
 
+    reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     messages: MessageReader
+
+    async def response_to(self, method: str) -> HttpMessage | None:
+        if method != "HEAD":
+            return await self.messages.next()
+        # A HEAD response has a length but no body; restart the parser after it.
+        message = await read_response_head(self.reader)
+        self.messages = MessageReader(self.reader, responses=True)
+        return message
 
 
 class InboundProxy:
@@ -163,10 +173,10 @@ class InboundProxy:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(*self._app), APP_TIMEOUT
                 )
-                app = _AppConnection(writer, MessageReader(reader, responses=True))
+                app = _AppConnection(reader, writer, MessageReader(reader, responses=True))
             app.writer.write(data)
             await app.writer.drain()
-            response = await asyncio.wait_for(app.messages.next(), APP_TIMEOUT)
+            response = await asyncio.wait_for(app.response_to(request.method), APP_TIMEOUT)
         except (OSError, HttpError, TimeoutError) as exc:
             if app is not None:
                 app.writer.close()

@@ -102,7 +102,8 @@ def _echo_handler(server_state: EchoServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-length", str(len(body)))
             self.send_header("x-echo-name", server_state.name)
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _answer
 
