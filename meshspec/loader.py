@@ -344,6 +344,30 @@ def load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
     return LoadResult(spec if documents else None, diagnostics)
 
 
+def load_data(documents: Sequence[Any], name: str = "<data>") -> LoadResult:
+    """Validate documents that are already parsed (e.g. received as JSON).
+
+    Same checks as for files, without YAML: no line numbers to report, but
+    no parsing cost either, which matters when many sidecars validate the
+    same pushed spec.
+    """
+    diagnostics: list[Diagnostic] = []
+    parsed: list[tuple[MeshDocument | ServiceDocument, Origin]] = []
+    for index, data in enumerate(documents):
+        origin = Origin(name, index, {})
+        doc, problems = _check_document(RawDocument(data=data, index=index), origin)
+        diagnostics.extend(problems)
+        if doc is not None:
+            parsed.append((doc, origin))
+    from meshspec.validation import validate_documents
+
+    spec, semantic = validate_documents(parsed)
+    diagnostics.extend(semantic)
+    if not parsed:
+        diagnostics.append(codes.NO_DOCUMENTS(f"no meshspec document in {name}"))
+    return LoadResult(spec if parsed else None, diagnostics)
+
+
 def load_paths(paths: Iterable[str]) -> LoadResult:
     files, problems = expand_paths(paths)
     texts: list[tuple[str, str]] = []

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from meshspec.codecs import dump_yaml
-from meshspec.loader import load_texts
+from meshspec.loader import load_data
 from meshspec.spec import Spec
 
 
@@ -61,7 +60,7 @@ class Snapshot:
     @cached_property
     def spec(self) -> Spec:
         """The validated spec; SnapshotError when the documents have errors."""
-        result = load_texts([(f"snapshot-{self.version}", dump_yaml(list(self.documents)))])
+        result = load_data(list(self.documents), f"snapshot-{self.version}")
         if not result.ok or result.spec is None:
             first = next((d for d in result.diagnostics if d.severity == "error"), None)
             raise SnapshotError(first.render() if first else "snapshot holds no spec")
