@@ -1,0 +1,140 @@
+"""`meshspec conformance`: selection, exit codes, and the four report formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from conformance.cli import conformance
+from conformance.report import API_VERSION
+
+FAILING = """\
+profile: mtls
+spec: |
+  apiVersion: meshspec.io/v1alpha1
+  kind: Service
+  metadata: {name: echo}
+cases:
+  - name: wrong-on-purpose
+    description: STRICT refuses plaintext, so 200 is wrong.
+    features: [mtls.strict]
+    probes:
+      - {unauthenticated: true, to: echo, expect: {status: 200}}
+  - name: right
+    description: In-mesh traffic gets through.
+    features: [mtls.strict]
+    probes:
+      - {from: echo, to: echo, expect: {status: 200, transport: mtls}}
+"""
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(conformance, list(args))
+    return result.exit_code, result.output
+
+
+def test_json_report_is_versioned_and_complete() -> None:
+    code, out = _run("-t", "oracle", "--profile", "mtls", "-o", "json")
+    assert code == 0, out
+    report = json.loads(out[out.index("{") :])
+    assert report["apiVersion"] == API_VERSION
+    assert report["kind"] == "ConformanceReport"
+    (target,) = report["targets"]
+    assert target["name"] == "oracle"
+    (profile,) = target["profiles"]
+    assert profile["name"] == "mtls"
+    case = profile["cases"][0]
+    assert {"name", "result", "features", "probes"} <= set(case)
+    probe = case["probes"][0]
+    assert {"expected", "observed", "request"} <= set(probe)
+    assert profile["summary"]["passed"] == len(profile["cases"])
+
+
+def test_failures_exit_1_and_name_expected_and_observed(tmp_path: Path) -> None:
+    (tmp_path / "cases.yaml").write_text(FAILING)
+    code, out = _run("-t", "oracle", "--cases", str(tmp_path))
+    assert code == 1
+    assert "FAIL oracle" in out and "wrong-on-purpose" in out
+    assert "status expected 200, observed None" in out
+    assert "oracle: 1 passed, 1 failed" in out
+
+
+def test_junit_counts(tmp_path: Path) -> None:
+    (tmp_path / "cases.yaml").write_text(FAILING)
+    report = tmp_path / "out" / "junit.xml"
+    code, _ = _run(
+        "-t", "oracle", "--cases", str(tmp_path), "-o", "junit", "--report-file", str(report)
+    )
+    assert code == 1
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("name"), suite.get("tests"), suite.get("failures")) == ("oracle", "2", "1")
+    assert suite.find("testcase/failure") is not None
+
+
+def test_case_and_target_selection_errors_are_usage_errors() -> None:
+    assert _run("--case", "no-such-case")[0] == 2
+    code, out = _run("-t", "no-such-target")
+    assert code == 2 and "unknown target" in out
+
+
+def test_unavailable_target_is_not_supported_with_reason() -> None:
+    code, out = _run("-t", "kubernetes", "--case", "mtls-strict-default-in-mesh", "-o", "json")
+    assert code == 0
+    report = json.loads(out[out.index("{") :])
+    (case,) = report["targets"][0]["profiles"][0]["cases"]
+    assert case["result"] == "not-supported"
+    assert "--kubeconfig" in case["reason"]
+
+
+def test_markdown_is_deterministic(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.md", tmp_path / "b.md"
+    for path in (first, second):
+        code, _ = _run(
+            "-t",
+            "oracle",
+            "-t",
+            "istio",
+            "--profile",
+            "routing",
+            "-o",
+            "markdown",
+            "--report-file",
+            str(path),
+        )
+        assert code == 0
+    assert first.read_bytes() == second.read_bytes()
+    text = first.read_text()
+    assert "| routing | full: 16/16 |" in text
+    assert "headers-request-edits" in text  # istio cannot observe it: listed with the reason
+
+
+def test_fuzz_option_runs_and_reports(tmp_path: Path) -> None:
+    code, out = _run("-t", "istio", "--case", "routing-method", "--fuzz", "5", "--seed", "3")
+    assert code == 0, out
+    assert "fuzz: 5 examples, seed 3: 0 disagreement(s)" in out
+
+
+@pytest.mark.parametrize("flag", ["--meshspec-target", "--meshspec-cases"])
+def test_pytest_plugin_runs_cases_as_tests(
+    pytester: pytest.Pytester, tmp_path: Path, flag: str
+) -> None:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "c.yaml").write_text(FAILING)
+    args = ["--meshspec-cases", str(cases)]
+    if flag == "--meshspec-target":
+        args += ["--meshspec-target", "oracle"]
+    result = pytester.runpytest_inprocess(*args, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*wrong-on-purpose on oracle*status expected 200*"])
+
+
+def test_pytest_plugin_is_silent_unless_asked(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
