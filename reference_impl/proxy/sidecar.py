@@ -148,7 +148,11 @@ class Sidecar:
             if task is not None:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-            await handler(reader, writer)
+            try:
+                await handler(reader, writer)
+            except asyncio.CancelledError:
+                # Only stop() cancels these; ending quietly keeps asyncio from logging it.
+                writer.close()
 
         return run
 
