@@ -40,19 +40,19 @@ def spiffe(namespace: str, account: str, trust_domain: str = TRUST_DOMAIN) -> st
     return f"spiffe://{trust_domain}/ns/{namespace}/sa/{account}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ca() -> CertificateAuthority:
     """The mesh's CA (trust domain `test.local`)."""
     return CertificateAuthority.create(TRUST_DOMAIN)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def other_ca() -> CertificateAuthority:
     """An unrelated CA: certificates it issues must be refused by the mesh."""
     return CertificateAuthority.create(TRUST_DOMAIN)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def issue(ca: CertificateAuthority) -> Callable[[str, str], Credentials]:
     """`issue(namespace, service_account)` -> credentials from the mesh's CA (cached)."""
     cache: dict[tuple[str, str], Credentials] = {}
