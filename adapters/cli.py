@@ -63,8 +63,8 @@ def apply(
 ) -> None:
     """Compile FILES for a target and apply the result to a Kubernetes cluster."""
     from meshspec import api
-    from meshspec.loader import load_paths
     from meshspec.errors import UnknownTarget
+    from meshspec.loader import load_paths
 
     loaded = load_paths(files)
     if loaded.diagnostics:

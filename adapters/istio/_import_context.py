@@ -29,6 +29,8 @@ class ServiceDraft:
     mtls_namespace: str | None = None
     mtls_workload: str | None = None
     mtls_ports: dict[int, str] = field(default_factory=dict)
+    #: DestinationRule client TLS modes: port (None = every port) -> (mode, doc, path)
+    client_tls: dict[int | None, tuple[str, Any, PathKey]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from adapters.istio import import_codes as C
@@ -96,7 +97,7 @@ def import_virtual_service(
         pieces: list[Piece] = []
         for mi, m in enumerate(matches):
             pieces.extend(_pieces(ctx, doc, (*path, "match", mi), m))
-        piece_lists.append(pieces)
+        piece_lists.append(merge_segment_pairs(pieces))
     result = keep_order(piece_lists)
     for conflict in result.conflicts:
         earlier = drafts[conflict.earlier]["name"]
@@ -121,6 +122,23 @@ def import_virtual_service(
             draft = {"name": draft["name"], "matches": matches_out, **_without_name(draft)}
         routes.append(draft)
     return routes
+
+
+def merge_segment_pairs(pieces: list[Piece]) -> list[Piece]:
+    """`exact: /a` next to `prefix: /a/` (same other conditions) is the neutral segment
+    prefix `/a` exactly: the pair a segment-aware prefix compiles to."""
+    out = list(pieces)
+    for exact in pieces:
+        if exact.path is None or exact.path[0] != "exact":
+            continue
+        value = exact.path[1]
+        partner = replace(exact, path=("str", value + "/"))
+        if partner in out and exact in out:
+            index = min(out.index(exact), out.index(partner))
+            out.remove(exact)
+            out.remove(partner)
+            out.insert(index, replace(exact, path=("prefix", value)))
+    return out
 
 
 def _without_name(draft: dict[str, Any]) -> dict[str, Any]:

@@ -47,16 +47,16 @@ def import_destination_rule(ctx: ImportContext, doc: NativeDocument, svc: Servic
         res = _resilience(ctx, doc, ("spec", "trafficPolicy"), policy)
         if res:
             svc.resilience = res
+        _record_tls(svc, None, doc, ("spec", "trafficPolicy"), policy)
         for pi, setting in enumerate(policy.get("portLevelSettings") or []):
+            where: PathKey = ("spec", "trafficPolicy", "portLevelSettings", pi)
             port = (setting.get("port") or {}).get("number")
             if port is not None:
                 svc.ports.setdefault(int(port), "http")
-            ctx.report(
-                C.FIELD_DROPPED,
-                doc,
-                ("spec", "trafficPolicy", "portLevelSettings", pi),
-                "per-port traffic policy is not kept",
-            )
+                _record_tls(svc, int(port), doc, where, setting)
+            for key in setting:
+                if key not in ("port", "tls"):
+                    ctx.report(C.FIELD_DROPPED, doc, (*where, key), f"per-port `{key}` is not kept")
     for extra in ("exportTo", "workloadSelector"):
         if spec.get(extra) is not None:
             ctx.report(C.FIELD_DROPPED, doc, ("spec", extra), f"`{extra}` is not kept")
@@ -66,17 +66,6 @@ def _resilience(
     ctx: ImportContext, doc: NativeDocument, path: PathKey, policy: Mapping[str, Any]
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    tls = policy.get("tls")
-    if isinstance(tls, Mapping) and tls.get("mode"):
-        mode = str(tls["mode"]).upper()
-        if mode != "ISTIO_MUTUAL":
-            ctx.report(
-                C.CLIENT_TLS,
-                doc,
-                (*path, "tls", "mode"),
-                f"clients use tls mode {mode}; the neutral spec always lets the mesh choose "
-                "(mTLS unless the server disables it)",
-            )
     od = policy.get("outlierDetection")
     if isinstance(od, Mapping):
         outlier: dict[str, Any] = {}
@@ -119,3 +108,36 @@ def _resilience(
         if key not in ("tls", "outlierDetection", "connectionPool", "portLevelSettings"):
             ctx.report(C.FIELD_DROPPED, doc, (*path, key), f"`{key}` is not kept")
     return out
+
+
+def _record_tls(
+    svc: ServiceDraft, port: int | None, doc: NativeDocument, path: PathKey, policy: Any
+) -> None:
+    tls = policy.get("tls") if isinstance(policy, Mapping) else None
+    if isinstance(tls, Mapping) and tls.get("mode"):
+        svc.client_tls[port] = (str(tls["mode"]).upper(), doc, (*path, "tls", "mode"))
+
+
+def check_client_tls(ctx: ImportContext, svc: ServiceDraft, mesh_mode: str) -> None:
+    """Client TLS that agrees with the server's mode is what the neutral spec does anyway
+    (auto mTLS); any other choice changes what happens on the wire."""
+    for port in sorted(svc.ports) or [80]:  # 80: the port the importer assumes
+        chosen = svc.client_tls.get(port) or svc.client_tls.get(None)
+        if chosen is None:
+            continue
+        mode, doc, path = chosen
+        server = svc.mtls_ports.get(port) or svc.mtls_workload or svc.mtls_namespace or mesh_mode
+        consistent = (mode == "DISABLE") == (server == "DISABLE") and mode in (
+            "DISABLE",
+            "ISTIO_MUTUAL",
+        )
+        if not consistent:
+            ctx.report(
+                C.CLIENT_TLS,
+                doc,
+                path,
+                f"clients use tls mode {mode} towards port {port}, whose server mode is "
+                f"{server}; the neutral spec lets the mesh choose (mTLS unless the server "
+                "disables it)",
+                example={"method": "GET", "target": "/", "headers": {}},
+            )

@@ -21,7 +21,7 @@ from adapters.istio._import_security import (
     import_authorization_policy,
     import_peer_authentication,
 )
-from adapters.istio._import_traffic import import_destination_rule
+from adapters.istio._import_traffic import check_client_tls, import_destination_rule
 from adapters.istio._model_names import ROOT_NAMESPACE
 from meshspec.adapter import ImportResult, NativeDocument
 from meshspec.diagnostics import sorted_diagnostics
@@ -77,6 +77,8 @@ def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
     for doc in docs:
         if doc.kind == "AuthorizationPolicy":
             import_authorization_policy(ctx, doc)
+    for svc in ctx.services.values():
+        check_client_tls(ctx, svc, mesh_mode or "PERMISSIVE")
     documents_out = _documents(ctx, mesh_mode)
     text = "\n---\n".join(json.dumps(d) for d in documents_out) or "{}"
     loaded = load_texts([("<imported from istio>", text)]) if documents_out else None

@@ -282,3 +282,38 @@ def test_every_finding_names_object_and_place(upstream: Path) -> None:
     for d in located:
         assert "AuthorizationPolicy foo/httpbin-1" in d.message
         assert d.location is not None and d.location.line > 0
+
+
+def test_exact_plus_slash_prefix_pair_becomes_one_segment_prefix() -> None:
+    rule = to("v1", "seg", {"uri": {"exact": "/a"}}, {"uri": {"prefix": "/a/"}})
+    spec, diagnostics = imported(vs(rule, to("v2", "rest")), DR)
+    route = spec.service("default/web").spec.routes[0]
+    assert [(m.path.prefix if m.path else None) for m in route.matches] == ["/a"]
+    assert not [d for d in diagnostics if d.code == "MS1506"]
+
+
+@pytest.mark.parametrize(
+    ("server", "client", "warned"),
+    [
+        ("DISABLE", "DISABLE", False),
+        ("STRICT", "ISTIO_MUTUAL", False),
+        ("PERMISSIVE", "DISABLE", True),
+        ("STRICT", "DISABLE", True),
+        ("DISABLE", "ISTIO_MUTUAL", True),
+    ],
+)
+def test_client_tls_is_reported_only_when_it_disagrees_with_the_server(
+    server: str, client: str, warned: bool
+) -> None:
+    peer = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": "default", "namespace": "istio-system"},
+        "spec": {"mtls": {"mode": server}},
+    }
+    rule = {**DR, "spec": {**DR["spec"], "trafficPolicy": {"tls": {"mode": client}}}}
+    resources = [vs(to("v1", "r")), rule, peer]
+    spec, diagnostics = imported(*resources)
+    assert any(d.code == "MS1514" for d in diagnostics) == warned
+    diff = agree(resources, spec, Request("web", "/", source="client"))
+    assert bool(diff) == warned or not diff
