@@ -138,6 +138,11 @@ def sidecar(
     from reference_impl.snapshot import Endpoint
 
     _logging(verbose)
+    if verbose:
+        from reference_impl.metrics import DECISIONS, json_log_handler
+
+        DECISIONS.addHandler(json_log_handler(sys.stderr))  # one JSON line per decision
+        DECISIONS.propagate = False
     cp_host, _, cp_port = control_plane_address.rpartition(":")
 
     async def serve() -> None:
