@@ -62,6 +62,7 @@ class FakeApiServer:
     requests: list[Recorded] = field(default_factory=list)
     stored: list[dict[str, Any]] = field(default_factory=list)
     serve_istio: bool = True
+    reject: bool = False
 
 
 @pytest.fixture
@@ -89,6 +90,9 @@ def fake_api() -> Iterator[FakeApiServer]:
                     {"name": p, "kind": k, "namespaced": True} for k, p in DISCOVERY[group]
                 ]
                 return self._reply(200, {"kind": "APIResourceList", "resources": resources})
+            if self.command == "PATCH" and state.reject:
+                status = {"kind": "Status", "reason": "Invalid", "message": "spec.http: bad"}
+                return self._reply(422, status)
             if self.command == "PATCH":
                 return self._reply(200, body)
             if self.command == "GET" and parts.path.count("/") == 4:
@@ -214,6 +218,15 @@ def test_missing_crds_is_a_clear_error(fake_api: FakeApiServer, tmp_path: Path) 
     )
     assert result.exit_code == 1
     assert "are the CRDs installed" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_rejection_names_the_object_and_the_reason(fake_api: FakeApiServer, tmp_path: Path) -> None:
+    fake_api.reject = True
+    config = kubeconfig_for(fake_api.url, tmp_path)
+    result = run("--target", "istio", write_spec(tmp_path), "--kubeconfig", config)
+    assert result.exit_code == 1
+    assert "was rejected: 422 spec.http: bad" in result.output
     assert "Traceback" not in result.output
 
 
