@@ -1,0 +1,122 @@
+"""The opt-in Kubernetes target: the objects it would create, and (with a real API
+server) that the server accepts them next to the compiled Istio resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conformance.case import LoadedCase, Probe
+from conformance.targets.base import TargetUnavailable
+from conformance.targets.kubernetes import (
+    OUTSIDE_NAMESPACE,
+    KubernetesTarget,
+    curl_command,
+    parse_curl,
+    version_of_pod,
+    workload_manifests,
+)
+from meshspec.adapter import CompileOptions
+from meshspec.loader import load_texts
+from meshspec.registry import get_adapter
+from meshspec.spec import Spec
+
+
+def _spec(cases: list[LoadedCase], name: str) -> Spec:
+    case = next(c for c in cases if c.name == name)
+    spec = load_texts([("case", case.spec_text)]).spec
+    assert spec is not None
+    return spec
+
+
+def _kinds(docs: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return [(d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]) for d in docs]
+
+
+def test_workloads_for_a_spec(cases: list[LoadedCase]) -> None:
+    docs = workload_manifests(_spec(cases, "authz-namespace-source"), "istio", "r1")
+    kinds = _kinds(docs)
+    assert ("Namespace", "", "ops") in kinds
+    assert ("Namespace", "", OUTSIDE_NAMESPACE) in kinds
+    assert ("ServiceAccount", "ops", "admin-sa") in kinds
+    assert ("Deployment", "ops", "admin-client") in kinds
+    ns_default = next(
+        d for d in docs if d["kind"] == "Namespace" and d["metadata"]["name"] == "default"
+    )
+    assert ns_default["metadata"]["labels"]["istio-injection"] == "enabled"
+    admin = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "admin")
+    assert admin["spec"]["template"]["spec"]["serviceAccountName"] == "admin-sa"
+
+
+def test_one_deployment_per_version_selected_by_its_labels(cases: list[LoadedCase]) -> None:
+    docs = workload_manifests(_spec(cases, "split-version-custom-labels"), "istio", "r1")
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert {"echo-v1", "echo-v2", "echo-v3", "echo-client"} <= set(deployments)
+    labels = deployments["echo-v3"]["spec"]["template"]["metadata"]["labels"]
+    assert labels["track"] == "canary" and labels["app"] == "echo"
+
+
+def test_curl_keeps_adversarial_paths_as_written() -> None:
+    probe = Probe.model_validate(
+        {
+            "from": "client",
+            "to": "guarded",
+            "path": "/public/../admin",
+            "port": 8080,
+            "headers": {"x-a": "1"},
+            "expect": {"status": 403},
+        }
+    )
+    cmd = curl_command(probe, "guarded")
+    assert "--path-as-is" in cmd
+    assert cmd[-1] == "http://guarded:8080/public/../admin"
+    assert cmd[cmd.index("-H") + 1] == "x-a: 1"
+
+
+@pytest.mark.parametrize(
+    ("output", "status", "pod"),
+    [
+        ('{"pod": "echo-v2-abc-1", "namespace": "default"}\n200', 200, "echo-v2-abc-1"),
+        ("RBAC: access denied\n403", 403, None),
+        ("\n000", None, None),
+    ],
+)
+def test_curl_output_parsing(output: str, status: int | None, pod: str | None) -> None:
+    got_status, data = parse_curl(output)
+    assert got_status == status
+    assert (data or {}).get("pod") == pod
+
+
+def test_version_from_pod_name() -> None:
+    assert version_of_pod("echo-v2-7d9f-x1", "echo", ["v1", "v2"]) == "v2"
+    assert version_of_pod("echo-v10-7d9f-x1", "echo", ["v1", "v10"]) == "v10"
+    assert version_of_pod("echo-7d9f-x1", "echo", []) is None
+
+
+def test_without_kubeconfig_it_is_unavailable() -> None:
+    with pytest.raises(TargetUnavailable, match="--kubeconfig"):
+        KubernetesTarget().check_available()
+
+
+@pytest.mark.realservers
+def test_api_server_accepts_what_the_target_would_apply(
+    kube_apiserver: Any, cases: list[LoadedCase]
+) -> None:
+    from tests.fixtures.realservers import apply_documents, install_crds, upstream_dir
+
+    install_crds(kube_apiserver, [upstream_dir() / "crds" / "istio" / "crd-all.gen.yaml"])
+    specs = {c.spec_text: c.name for c in cases}
+    rejected: list[str] = []
+    for name in specs.values():
+        spec = _spec(cases, name)
+        docs = workload_manifests(spec, "istio", "r1")
+        compiled = get_adapter("istio").compile(spec, CompileOptions())
+        namespaces = [d for d in docs if d["kind"] == "Namespace"]
+        for result in apply_documents(kube_apiserver, namespaces, dry_run=False):
+            assert result.ok, str(result)
+        rest = [d for d in docs if d["kind"] != "Namespace"] + compiled.resources
+        rejected += [
+            f"{name}: {r}" for r in apply_documents(kube_apiserver, rest, dry_run=True) if not r.ok
+        ]
+    assert not rejected, "\n".join(rejected)
