@@ -11,6 +11,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 
 from conformance.case import LoadedCase, Probe
 from conformance.observation import check, expected_json
@@ -138,22 +139,36 @@ def run_target(
         if not runnable:
             continue
         _run_group(target, runnable, record)
+    order = {case.name: i for i, case in enumerate(cases)}
+    report.cases.sort(key=lambda result: order[result.name])
     return report
 
 
 def _run_group(target: Target, group: list[LoadedCase], record: OnResult) -> None:
-    with ExitStack() as stack:
-        try:
-            session = stack.enter_context(target.open(_load_spec(group[0]), group[0].spec_text))
-        except NotSupported as exc:
-            for case in group:
-                record(_result(case, Result.NOT_SUPPORTED, str(exc)))
-            return
-        except Exception as exc:
-            reason = f"cannot start: {type(exc).__name__}: {exc}"
-            detail = traceback.format_exc(limit=3)
-            for case in group:
-                record(_result(case, Result.ERROR, f"{reason}\n{detail}".strip()))
-            return
+    stack = ExitStack()
+    try:
+        session = stack.enter_context(target.open(_load_spec(group[0]), group[0].spec_text))
+    except NotSupported as exc:
+        stack.close()
         for case in group:
-            record(run_case(case, target, session))
+            record(_result(case, Result.NOT_SUPPORTED, str(exc)))
+        return
+    except Exception as exc:
+        reason = f"cannot start: {type(exc).__name__}: {exc}"
+        detail = traceback.format_exc(limit=3)
+        stack.close()
+        for case in group:
+            record(_result(case, Result.ERROR, f"{reason}\n{detail}".strip()))
+        return
+    results = [run_case(case, target, session) for case in group]
+    try:
+        stack.close()
+    except Exception as exc:  # results stand, but a target that cannot stop cleanly is an error
+        results = [
+            r
+            if r.result is not Result.PASSED
+            else replace(r, result=Result.ERROR, reason=f"cannot stop: {type(exc).__name__}: {exc}")
+            for r in results
+        ]
+    for result in results:
+        record(result)
