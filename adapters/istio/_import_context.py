@@ -17,6 +17,10 @@ class ServiceDraft:
     namespace: str
     name: str
     ports: dict[int, str] = field(default_factory=dict)
+    #: container port -> Service port, from Kubernetes Services (portLevelMtls uses the former)
+    target_ports: dict[int, int] = field(default_factory=dict)
+    #: ports come from a Kubernetes Service, not from guesses
+    declared: bool = False
     versions: dict[str, dict[str, str]] = field(default_factory=dict)
     version_resilience: dict[str, dict[str, Any]] = field(default_factory=dict)
     routes: list[dict[str, Any]] | None = None

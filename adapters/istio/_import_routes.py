@@ -191,7 +191,7 @@ def _route_body(
         port = (target.get("port") or {}).get("number")
         if port is not None:
             draft = ctx.services.get(key)
-            if draft is not None:
+            if draft is not None and not draft.declared:
                 draft.ports.setdefault(int(port), "http")
         if dest.get("headers"):
             ctx.report(C.FIELD_DROPPED, doc, (*dpath, "headers"), "per-destination header edits")

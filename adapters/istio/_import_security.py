@@ -94,8 +94,12 @@ def import_peer_authentication(ctx: ImportContext, doc: NativeDocument) -> str |
         for port, setting in (spec.get("portLevelMtls") or {}).items():
             pmode = str((setting or {}).get("mode") or "UNSET").upper()
             if pmode != "UNSET" and selector is not None:
-                svc.ports.setdefault(int(port), "http")
-                svc.mtls_ports.setdefault(int(port), pmode)
+                # portLevelMtls names the workload (container) port.
+                service_port = svc.target_ports.get(int(port), int(port))
+                if not svc.declared:
+                    svc.ports.setdefault(service_port, "http")
+                if service_port in svc.ports:
+                    svc.mtls_ports.setdefault(service_port, pmode)
     return None
 
 

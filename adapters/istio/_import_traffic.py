@@ -38,6 +38,15 @@ def import_destination_rule(ctx: ImportContext, doc: NativeDocument, svc: Servic
         labels = {str(k): str(v) for k, v in (subset.get("labels") or {}).items()}
         svc.versions.setdefault(name, labels)
         policy = subset.get("trafficPolicy")
+        tls = policy.get("tls") if isinstance(policy, Mapping) else None
+        if isinstance(tls, Mapping) and str(tls.get("mode", "")).upper() != "ISTIO_MUTUAL":
+            ctx.report(
+                C.CLIENT_TLS,
+                doc,
+                (*path, "trafficPolicy", "tls", "mode"),
+                f"clients of subset {name!r} use tls mode {tls.get('mode')}; the neutral "
+                "spec has no per-version client TLS (the mesh chooses mTLS)",
+            )
         if isinstance(policy, Mapping):
             res = _resilience(ctx, doc, (*path, "trafficPolicy"), policy)
             if res:
@@ -52,7 +61,8 @@ def import_destination_rule(ctx: ImportContext, doc: NativeDocument, svc: Servic
             where: PathKey = ("spec", "trafficPolicy", "portLevelSettings", pi)
             port = (setting.get("port") or {}).get("number")
             if port is not None:
-                svc.ports.setdefault(int(port), "http")
+                if not svc.declared:
+                    svc.ports.setdefault(int(port), "http")
                 _record_tls(svc, int(port), doc, where, setting)
             for key in setting:
                 if key not in ("port", "tls"):

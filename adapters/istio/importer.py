@@ -97,7 +97,9 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
             ctx.report(C.UNREADABLE, doc, (), "not a Kubernetes object (no kind)")
             continue
         group = str(doc.data.get("apiVersion", "")).split("/")[0]
-        if doc.kind in IMPORTED and group in ISTIO_GROUPS:
+        if doc.kind == "Service" and doc.data.get("apiVersion") == "v1":
+            out.append(doc)
+        elif doc.kind in IMPORTED and group in ISTIO_GROUPS:
             if not isinstance(doc.data.get("spec") or {}, Mapping):
                 ctx.report(C.UNREADABLE, doc, ("spec",), "spec is not a mapping")
                 continue
@@ -108,8 +110,8 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
                 doc,
                 ("kind",),
                 f"{doc.kind} ({doc.data.get('apiVersion')}) is not imported",
-                hint="only VirtualService, DestinationRule, PeerAuthentication and "
-                "AuthorizationPolicy carry meaning the neutral spec has",
+                hint="only VirtualService, DestinationRule, PeerAuthentication, "
+                "AuthorizationPolicy and the ports of Kubernetes Services are imported",
             )
     return out
 
@@ -119,10 +121,37 @@ def _mesh_bound(doc: NativeDocument) -> bool:
     return not gateways or "mesh" in gateways
 
 
+def _protocol(port: Mapping[str, Any]) -> str:
+    """Istio's protocol selection: `appProtocol`, else the port name's prefix
+    (istio.io docs/ops/configuration/traffic-management/protocol-selection)."""
+    name = str(port.get("appProtocol") or port.get("name") or "").lower()
+    head = name.split("-", 1)[0]
+    if head == "grpc":
+        return "grpc"
+    if head in ("http", "http2", ""):  # unnamed: Istio sniffs; HTTP is what routes need
+        return "http"
+    return "tcp"
+
+
+def _kubernetes_service(ctx: ImportContext, doc: NativeDocument) -> None:
+    svc = ctx.service(doc.namespace, doc.name)
+    svc.declared = True
+    for port in (doc.data.get("spec") or {}).get("ports") or []:
+        if not isinstance(port, Mapping) or "port" not in port:
+            continue
+        number = int(port["port"])
+        svc.ports[number] = _protocol(port)
+        target = port.get("targetPort")
+        if isinstance(target, int):
+            svc.target_ports[target] = number
+
+
 def _inventory(ctx: ImportContext, docs: list[NativeDocument]) -> None:
     for doc in docs:
         spec = doc.data.get("spec") or {}
-        if doc.kind == "VirtualService":
+        if doc.kind == "Service":
+            _kubernetes_service(ctx, doc)
+        elif doc.kind == "VirtualService":
             if not _mesh_bound(doc):
                 continue
             for i, host in enumerate(spec.get("hosts") or []):

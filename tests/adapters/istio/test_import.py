@@ -376,3 +376,39 @@ def test_import_command_writes_the_neutral_spec(upstream: Path, tmp_path: Path) 
     spec = api.load(str(tmp_path))
     weights = {b.version: b.weight for b in spec.service("default/reviews").spec.routes[0].backends}
     assert weights == {"v1": 80, "v2": 20}
+
+
+def test_kubernetes_service_gives_ports_and_maps_container_ports() -> None:
+    k8s_service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "ports": [
+                {"name": "http-web", "port": 8000, "targetPort": 80},
+                {"name": "grpc", "port": 9000},
+                {"name": "mongo", "port": 27017},
+            ]
+        },
+    }
+    peer = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "mtls": {"mode": "STRICT"},
+            "portLevelMtls": {"80": {"mode": "DISABLE"}},
+        },
+    }
+    spec, diagnostics = imported(k8s_service, peer, vs(to("v1", "r")), DR)
+    web = spec.service("default/web").spec
+    assert [(p.port, str(p.protocol)) for p in web.ports] == [
+        (8000, "http"),
+        (9000, "grpc"),
+        (27017, "tcp"),
+    ]
+    assert web.mtls is not None and {k: str(v) for k, v in web.mtls.ports.items()} == {
+        8000: "DISABLE"
+    }
+    assert not [d for d in diagnostics if d.code == "MS1502"]
