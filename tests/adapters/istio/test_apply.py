@@ -275,6 +275,13 @@ def test_apply_to_a_real_api_server(kube_apiserver: Any, tmp_path: Path) -> None
         ("VirtualService", "web"),
         ("DestinationRule", "web"),
     }
+    live = CliRunner().invoke(
+        cli,
+        ["import", "--from", "istio", "--kubeconfig", config, "-o", "json"],
+        catch_exceptions=False,
+    )
+    assert live.exit_code == 0, live.output
+    assert '"name": "web"' in live.stdout and '"weight": 90' in live.stdout
     # `web` leaves the spec, `store` joins it: web's objects are stale now.
     smaller = (
         SPEC.split("---")[0] + "---\n" + SPEC.split("---")[1].replace("name: web", "name: store")
