@@ -36,6 +36,26 @@ class RetriesExpect(CaseModel):
     status_codes: tuple[int, ...] | None = None
 
 
+class Fault(CaseModel):
+    """What the backend does to the probe: fail `times` tries with `status`, or answer late."""
+
+    status: int | None = Field(default=None, ge=500, le=599)
+    times: int = Field(default=1, ge=1, le=20)
+    delay: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Fault:
+        if (self.status is None) == (self.delay is None):
+            raise ValueError("a fault sets exactly one of 'status' or 'delay'")
+        if self.delay is not None:
+            parse_duration(self.delay)
+        return self
+
+    @property
+    def delay_seconds(self) -> float:
+        return 0.0 if self.delay is None else parse_duration(self.delay)
+
+
 class Expect(CaseModel):
     """What must be observed for a probe. Only the fields written are checked."""
 
@@ -63,6 +83,8 @@ class Expect(CaseModel):
     absent_headers: tuple[str, ...] | None = None
     outlier_detection: dict[str, Any] | None = None
     connection_limits: dict[str, Any] | None = None
+    #: tries the backend saw for the request (first try plus retries), under a `fault`
+    attempts: int | None = Field(default=None, ge=1)
 
     @field_validator("timeout")
     @classmethod
@@ -97,12 +119,15 @@ class Probe(CaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     port: int | None = None
     count: int = Field(default=1, ge=1, le=2000)
+    fault: Fault | None = None
     expect: Expect
 
     @model_validator(mode="after")
     def _one_sender(self) -> Probe:
         if (self.from_ is None) == (not self.unauthenticated):
             raise ValueError("a probe is sent either 'from' a service or 'unauthenticated: true'")
+        if "attempts" in self.expect.written and self.fault is None:
+            raise ValueError("'attempts' is observed under a 'fault'; add one")
         return self
 
     @property

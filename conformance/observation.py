@@ -38,6 +38,7 @@ OBSERVED_BY: dict[str, str] = {
     "absent_headers": "headers",
     "outlier_detection": "outlierDetection",
     "connection_limits": "connectionLimits",
+    "attempts": "attempts",
 }
 
 #: what a model (a Verdict) can show
@@ -53,6 +54,7 @@ VERDICT_FIELDS = frozenset(
         "transport",
         "timeout",
         "retries",
+        "attempts",
     }
 )
 #: what the oracle shows on top of a Verdict
@@ -78,6 +80,8 @@ class Observation:
     headers: Mapping[str, str] | None = None
     outlier_detection: dict[str, Any] | None = None
     connection_limits: dict[str, Any] | None = None
+    #: tries the backend saw (under a fault); None when not known
+    attempts: int | None = None
     #: requests behind `backends` (1 for a model: shares are exact)
     samples: int = 1
     #: shares were counted from live answers (versions seen, tolerance applies)
@@ -131,6 +135,7 @@ class Observation:
             "headers": None if self.headers is None else dict(sorted(self.headers.items())),
             "outlierDetection": self.outlier_detection,
             "connectionLimits": self.connection_limits,
+            "attempts": self.attempts,
         }
         for name, value in values.items():
             if name in observes:
@@ -282,6 +287,11 @@ def check(
             ok = observation.headers is not None and not any(
                 h.lower() in seen_names for h in expect.absent_headers or ()
             )
+        elif name == "attempts":
+            if observation.attempts is None:
+                unchecked.append(alias)
+                continue
+            ok = observation.attempts == expect.attempts
         elif name == "outlier_detection":
             ok = _partial_match(expect.outlier_detection, observation.outlier_detection)
         else:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from conformance.case import Probe
+from conformance.faults import apply_fault
 from conformance.observation import VERDICT_FIELDS, Observation
 from conformance.targets.base import NotSupported, Session, TargetUnavailable
 from conformance.targets.requests import request_of
@@ -34,6 +35,8 @@ class ModelSession:
 
     def probe(self, probe: Probe) -> Observation:
         observed = Observation.of_verdict(self.model.decide(request_of(probe)))
+        if probe.fault is not None:
+            observed = apply_fault(observed, probe.fault)
         if self.names is None:
             return observed
         return replace(

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from conformance.case import Probe
+from conformance.faults import apply_fault
 from conformance.features import ALL_FEATURES
 from conformance.observation import DECISION_FIELDS, Observation
 from conformance.targets.base import Session
@@ -23,7 +24,8 @@ class OracleSession:
         self.spec = spec
 
     def probe(self, probe: Probe) -> Observation:
-        return Observation.of_decision(decide(self.spec, request_of(probe)))
+        observed = Observation.of_decision(decide(self.spec, request_of(probe)))
+        return observed if probe.fault is None else apply_fault(observed, probe.fault)
 
 
 class OracleTarget:

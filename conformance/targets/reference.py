@@ -24,10 +24,11 @@ from conformance.case import Probe
 from conformance.features import ALL_FEATURES
 from conformance.observation import Observation
 from conformance.targets.base import Session, TargetUnavailable
+from conformance.targets.fault_app import DELAY_HEADER, FAIL_HEADER, ID_HEADER, FaultApp
 from meshspec.spec import Spec
 
-#: what a live mesh shows: statuses, who answered, and what the echo app received
-LIVE_FIELDS = frozenset({"status", "outcome", "backends", "headers"})
+#: what a live mesh shows: statuses, who answered, what the app received, tries it saw
+LIVE_FIELDS = frozenset({"status", "outcome", "backends", "headers", "attempts"})
 OUTCOME_OF_STATUS = {200: "forwarded", 400: "bad_request", 403: "denied", 404: "no_route"}
 REQUEST_TIMEOUT = 20.0
 
@@ -35,6 +36,7 @@ REQUEST_TIMEOUT = 20.0
 class ReferenceSession:
     def __init__(self, state: dict[str, Any]) -> None:
         self.instances: list[dict[str, Any]] = list(state.get("instances", []))
+        self.sent = 0
 
     def _outbound(self, sender: str) -> int:
         for inst in self.instances:
@@ -58,13 +60,19 @@ class ReferenceSession:
         statuses: Counter[int | None] = Counter()
         answered: Counter[tuple[str, str | None]] = Counter()
         headers: dict[str, str] | None = None
+        attempts: int | None = None
         conns: dict[int, http.client.HTTPConnection] = {}
         try:
             for n in range(probe.count):
                 port = ports[n % len(ports)]
-                status, body = _send(conns, port, probe, host)
+                self.sent += 1
+                status, body = _send(conns, port, probe, host, _control(probe, self.sent))
                 statuses[status] += 1
-                echo = _echo(body) if status == 200 else None
+                echo = _echo(body)
+                if echo is not None and probe.fault is not None:
+                    attempts = int(echo.get("attempts") or 0) or None
+                if status != 200:
+                    echo = None
                 if echo is not None:
                     answered[(str(echo.get("service")), echo.get("version"))] += 1
                     request = echo.get("request") or {}
@@ -80,13 +88,28 @@ class ReferenceSession:
             status=status,
             backends={k: v / total for k, v in answered.items()} if total else {},
             headers=headers,
+            attempts=attempts,
             samples=probe.count,
             sampled=True,
         )
 
 
+def _control(probe: Probe, serial: int) -> dict[str, str]:
+    """Headers that tell the application behind the sidecar how to misbehave."""
+    out = {ID_HEADER: f"req-{serial}"}
+    if probe.fault is not None and probe.fault.status is not None:
+        out[FAIL_HEADER] = f"{probe.fault.status}x{probe.fault.times}"
+    if probe.fault is not None and probe.fault.delay is not None:
+        out[DELAY_HEADER] = str(probe.fault.delay_seconds)
+    return out
+
+
 def _send(
-    conns: dict[int, http.client.HTTPConnection], port: int, probe: Probe, host: str
+    conns: dict[int, http.client.HTTPConnection],
+    port: int,
+    probe: Probe,
+    host: str,
+    control: dict[str, str],
 ) -> tuple[int | None, bytes]:
     """One request; None as the status when the connection is refused or cut."""
     for attempt in (1, 2):
@@ -98,7 +121,7 @@ def _send(
         try:
             conn.putrequest(probe.method, probe.path, skip_host=True, skip_accept_encoding=True)
             conn.putheader("Host", host)
-            for name, value in probe.headers.items():
+            for name, value in [*probe.headers.items(), *control.items()]:
                 conn.putheader(name, value)
             conn.endheaders()
             response = conn.getresponse()
@@ -146,12 +169,28 @@ class ReferenceTarget:
     def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
         from reference_impl.runner import Mesh
 
-        with tempfile.TemporaryDirectory(prefix="meshspec-conformance-") as tmp:
-            spec_file = Path(tmp) / "spec.yaml"
-            spec_file.write_text(spec_text, encoding="utf-8")
-            mesh = Mesh([str(spec_file)], spec, instances=1, log_dir=Path(tmp) / "logs")
-            state = mesh.start()
-            try:
-                yield ReferenceSession(state.to_json())
-            finally:
-                mesh.stop()
+        apps: dict[str, FaultApp] = {}
+        for key, svc in spec.services.items():
+            versions: list[str | None] = [v.name for v in svc.spec.versions] or [None]
+            for version in versions:
+                name = key if version is None else f"{key}:{version}"
+                apps[name] = FaultApp(key, version).start()
+        try:
+            with tempfile.TemporaryDirectory(prefix="meshspec-conformance-") as tmp:
+                spec_file = Path(tmp) / "spec.yaml"
+                spec_file.write_text(spec_text, encoding="utf-8")
+                mesh = Mesh(
+                    [str(spec_file)],
+                    spec,
+                    instances=1,
+                    apps={name: app.port for name, app in apps.items()},
+                    log_dir=Path(tmp) / "logs",
+                )
+                state = mesh.start()
+                try:
+                    yield ReferenceSession(state.to_json())
+                finally:
+                    mesh.stop()
+        finally:
+            for app in apps.values():
+                app.stop()

@@ -70,6 +70,8 @@ def mutations(probe: Probe) -> list[tuple[str, dict[str, Any]]]:
         elif name == "absent_headers":
             present = [h for h in probe.headers if h not in value]
             update = {"absent_headers": tuple(present[:1]) or ("x-env",)}
+        elif name == "attempts":
+            update = {"attempts": value + 1}
         elif name in ("outlier_detection", "connection_limits"):
             update = {name: _bumped(value)}
         else:

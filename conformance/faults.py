@@ -1,0 +1,55 @@
+"""What a route's policy does to a failing or slow backend, for targets that answer
+with policy (the oracle and models) rather than by running requests.
+
+Documented meaning (docs/spec.md, `meshspec/semantics/decide.py`, route fields):
+`retries.attempts` counts retries after the first try; a try is retried when
+its status is in `statusCodes`, or `5xx` is in `on` and the status is 5xx, or
+`gateway-error` is in `on` and the status is 502, 503 or 504. The route
+`timeout` bounds the whole request; when it runs out the client sidecar
+answers 504. A live target observes the same things by running the requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from conformance.case import Fault
+from conformance.observation import Observation
+from meshspec.semantics import RetryPolicy
+from meshspec.spec import RetryOn
+
+TIMEOUT_STATUS = 504
+
+
+def retriable(policy: RetryPolicy, status: int) -> bool:
+    if status in policy.status_codes:
+        return True
+    if RetryOn.SERVER_ERROR in policy.on and 500 <= status <= 599:
+        return True
+    return RetryOn.GATEWAY_ERROR in policy.on and status in (502, 503, 504)
+
+
+def apply_fault(observation: Observation, fault: Fault) -> Observation:
+    """The observation once the backend misbehaves as `fault` says.
+
+    Only for requests that reach a backend; a request refused or rejected
+    before that is not changed. Slow answers are judged against the whole
+    request timeout only: a per-try timeout makes the outcome depend on
+    timing this simulation does not model, so `attempts` stays unobserved.
+    """
+    if observation.outcome != "forwarded":
+        return observation
+    policy = observation.retries or RetryPolicy()
+    if fault.status is not None:
+        retries = min(fault.times, policy.attempts) if retriable(policy, fault.status) else 0
+        failed = fault.times > retries
+        return replace(
+            observation,
+            status=fault.status if failed else observation.status,
+            attempts=1 + retries,
+        )
+    timeout = observation.timeout
+    if policy.per_try_timeout is not None:
+        return replace(observation, attempts=None)
+    late = timeout is not None and fault.delay_seconds > timeout
+    return replace(observation, status=TIMEOUT_STATUS if late else observation.status, attempts=1)

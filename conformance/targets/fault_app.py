@@ -1,0 +1,99 @@
+"""The application behind each live instance: an echo that can fail or answer late.
+
+It answers like the reference echo app (service, version, the request it
+received) and obeys three request headers set by the conformance target:
+`x-conformance-id` names the request across retries, `x-conformance-fail`
+= `<status>x<times>` fails that many tries, `x-conformance-delay` = seconds
+waits before answering. Every answer carries how many tries it has seen.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+ID_HEADER = "x-conformance-id"
+FAIL_HEADER = "x-conformance-fail"
+DELAY_HEADER = "x-conformance-delay"
+CONTROL_HEADERS = (ID_HEADER, FAIL_HEADER, DELAY_HEADER)
+
+
+class FaultApp:
+    """One instance's application on 127.0.0.1, in a thread of this process."""
+
+    def __init__(self, service: str, version: str | None) -> None:
+        self.service = service
+        self.version = version
+        self.tries: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        app = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self) -> None:
+                app.answer(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> FaultApp:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+    def answer(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("content-length") or 0)
+        if length:
+            handler.rfile.read(length)
+        request_id = handler.headers.get(ID_HEADER, "")
+        with self.lock:
+            self.tries[request_id] += 1
+            tries = self.tries[request_id]
+        status = 200
+        fail = handler.headers.get(FAIL_HEADER)
+        if fail:
+            code, _, times = fail.partition("x")
+            if tries <= int(times or 1):
+                status = int(code)
+        delay = handler.headers.get(DELAY_HEADER)
+        if delay:
+            time.sleep(float(delay))
+        headers: dict[str, str] = {}
+        for name, value in handler.headers.items():
+            key = name.lower()
+            if key not in CONTROL_HEADERS:
+                headers[key] = f"{headers[key]},{value}" if key in headers else value
+        body = json.dumps(
+            {
+                "service": self.service,
+                "version": self.version,
+                "attempts": tries,
+                "request": {"method": handler.command, "path": handler.path, "headers": headers},
+            },
+            sort_keys=True,
+        ).encode()
+        try:
+            handler.send_response(status)
+            handler.send_header("content-type", "application/json")
+            handler.send_header("content-length", str(len(body)))
+            handler.end_headers()
+            if handler.command != "HEAD":
+                handler.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            return None

@@ -1,0 +1,62 @@
+"""Policy-answering targets judge faults the way the spec documents retries and timeouts."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.case import Fault
+from conformance.faults import apply_fault
+from conformance.observation import Observation
+from meshspec.semantics import RetryPolicy
+from meshspec.spec import RetryOn
+
+DEFAULT_ON = (RetryOn.CONNECT_FAILURE, RetryOn.REFUSED_STREAM, RetryOn.RESET, RetryOn.GATEWAY_ERROR)
+
+
+def _forwarded(retries: RetryPolicy, timeout: float | None = 15.0) -> Observation:
+    return Observation(outcome="forwarded", status=200, retries=retries, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    ("policy", "fault", "status", "attempts"),
+    [
+        (RetryPolicy(), Fault(status=503), 503, 1),
+        (RetryPolicy(3, None, DEFAULT_ON), Fault(status=503, times=2), 200, 3),
+        (RetryPolicy(3, None, DEFAULT_ON), Fault(status=503, times=9), 503, 4),
+        (RetryPolicy(3, None, DEFAULT_ON), Fault(status=500), 500, 1),
+        (RetryPolicy(3, None, (RetryOn.SERVER_ERROR,)), Fault(status=500), 200, 2),
+        (RetryPolicy(1, None, (), (500,)), Fault(status=500, times=1), 200, 2),
+        (RetryPolicy(1, None, (), (500,)), Fault(status=501, times=1), 501, 1),
+    ],
+)
+def test_failures_and_retries(
+    policy: RetryPolicy, fault: Fault, status: int, attempts: int
+) -> None:
+    got = apply_fault(_forwarded(policy), fault)
+    assert (got.status, got.attempts) == (status, attempts)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "delay", "status"), [(0.5, "1s", 504), (0.5, "100ms", 200), (None, "2s", 200)]
+)
+def test_slow_backends_and_the_route_timeout(
+    timeout: float | None, delay: str, status: int
+) -> None:
+    got = apply_fault(_forwarded(RetryPolicy(), timeout), Fault(delay=delay))
+    assert (got.status, got.attempts) == (status, 1)
+
+
+def test_per_try_timeouts_leave_attempts_unobserved() -> None:
+    got = apply_fault(_forwarded(RetryPolicy(2, 0.1, DEFAULT_ON)), Fault(delay="1s"))
+    assert got.attempts is None
+
+
+def test_requests_stopped_before_the_backend_are_unchanged() -> None:
+    denied = Observation(outcome="denied", status=403)
+    assert apply_fault(denied, Fault(status=503)) == denied
+
+
+@pytest.mark.parametrize("data", [{}, {"status": 503, "delay": "1s"}, {"delay": "soon"}])
+def test_a_fault_is_one_thing(data: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        Fault.model_validate(data)
