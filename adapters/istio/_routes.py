@@ -110,23 +110,30 @@ def _rule(
 
 
 def _match_requests(match: RouteMatch) -> list[dict[str, Any]]:
-    """The ORed HTTPMatchRequests for one neutral match (two for a segment prefix)."""
-    common: dict[str, Any] = {}
+    """The ORed HTTPMatchRequests for one neutral match (two for a segment prefix).
+
+    Each request gets its own dicts: shared ones would come out as YAML anchors."""
+    uris = _uri_matches(match.path)
+    if not uris:
+        common = _conditions(match)
+        return [common] if common else []
+    return [{"uri": uri, **_conditions(match)} for uri in uris]
+
+
+def _conditions(match: RouteMatch) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     if match.method is not None:
-        common["method"] = {"exact": match.method}
+        out["method"] = {"exact": match.method}
     if match.headers:
-        common["headers"] = {
+        out["headers"] = {
             h.name: ({} if h.present else {_kind(h.type): h.value}) for h in match.headers
         }
     if match.query_params:
-        common["queryParams"] = {
+        out["queryParams"] = {
             q.name: (dict(QUERY_PRESENT) if q.present else {_kind(q.type): q.value})
             for q in match.query_params
         }
-    uris = _uri_matches(match.path)
-    if not uris:
-        return [common] if common else []
-    return [{"uri": uri, **common} for uri in uris]
+    return out
 
 
 def _uri_matches(path: PathMatch | None) -> list[dict[str, str]]:

@@ -91,7 +91,6 @@ def authorization_policies(ctx: Context) -> list[dict[str, Any]]:
         if authz is None:
             continue
         name, ns = svc.metadata.name, svc.metadata.namespace
-        selector = {"matchLabels": workload_selector(name)}
         indexed = list(enumerate(authz.rules))
         deny = [(i, r) for i, r in indexed if r.action is AuthzAction.DENY]
         allow = [(i, r) for i, r in indexed if r.action is AuthzAction.ALLOW]
@@ -99,18 +98,22 @@ def authorization_policies(ctx: Context) -> list[dict[str, Any]]:
         if deny:
             rules = [rule for i, r in deny if (rule := _rule(ctx, key, i, r)) is not None]
             meta = _policy_meta(f"{name}-deny", ns, source, [r for _, r in deny])
-            spec = {"selector": selector, "action": "DENY", "rules": rules}
+            spec = {"selector": _selector(name), "action": "DENY", "rules": rules}
             out.append(resource(SECURITY, "AuthorizationPolicy", meta, spec))
         allow_rules = [rule for i, r in allow if (rule := _rule(ctx, key, i, r)) is not None]
         if allow and authz.default is DefaultAction.ALLOW:
             allow_rules.append({})  # keep the default: an ALLOW policy would flip it to deny
         if allow or authz.default is DefaultAction.DENY:
             meta = _policy_meta(f"{name}-allow", ns, source, [r for _, r in allow])
-            spec = {"selector": selector, "action": "ALLOW"}
+            spec = {"selector": _selector(name), "action": "ALLOW"}
             if allow_rules:
                 spec["rules"] = allow_rules
             out.append(resource(SECURITY, "AuthorizationPolicy", meta, spec))
     return out
+
+
+def _selector(name: str) -> dict[str, Any]:
+    return {"matchLabels": workload_selector(name)}
 
 
 def _policy_meta(name: str, ns: str, source: str, rules: list[AuthzRule]) -> dict[str, Any]:

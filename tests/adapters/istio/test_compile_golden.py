@@ -35,7 +35,9 @@ def render(example: Path) -> str:
         for d in sorted_diagnostics(result.diagnostics)
     ]
     header = [f"# meshspec compile --target istio --allow-lossy all {name}", *notes]
-    return "\n".join(header) + "\n" + dump_yaml(result.resources)
+    text = dump_yaml(result.resources)
+    assert "&id" not in text, "shared objects come out as YAML anchors"
+    return "\n".join(header) + "\n" + text
 
 
 def test_examples_exist() -> None:

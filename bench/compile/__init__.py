@@ -1,0 +1,1 @@
+"""How compiling to Istio scales with the number of services (`python -m bench.compile`)."""

@@ -1,0 +1,3 @@
+from bench.compile.run import main
+
+raise SystemExit(main())
