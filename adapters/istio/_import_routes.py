@@ -21,6 +21,7 @@ from adapters.istio._model_routes import DEFAULT_RETRY_ON, RETRY_ON_NAMES
 from meshspec.adapter import NativeDocument
 from meshspec.durations import format_duration, parse_duration
 from meshspec.regex import check_regex
+from meshspec.validation import clean_path_problem
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
 _DNS = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -81,8 +82,15 @@ def import_virtual_service(
         if not isinstance(rule, Mapping):
             ctx.report(C.UNREADABLE, doc, path, "an http rule is a mapping")
             continue
-        drafts.append(_route_body(ctx, doc, path, rule, service, resolve, index, names))
         matches = rule.get("match")
+        pieces: list[Piece] = []
+        for mi, m in enumerate(matches or []):
+            pieces.extend(_pieces(ctx, doc, (*path, "match", mi), m))
+        if matches and not pieces:
+            # Every match was dropped: the rule matches nothing the neutral spec can see.
+            ctx.report(C.FIELD_DROPPED, doc, (*path, "match"), "no match is kept; rule dropped")
+            continue
+        drafts.append(_route_body(ctx, doc, path, rule, service, resolve, index, names))
         if not matches:
             piece_lists.append(None)
             for later in range(index + 1, len(rules)):
@@ -94,9 +102,6 @@ def import_virtual_service(
                     hint="Istio stops at the first rule without `match`",
                 )
             break
-        pieces: list[Piece] = []
-        for mi, m in enumerate(matches):
-            pieces.extend(_pieces(ctx, doc, (*path, "match", mi), m))
         piece_lists.append(merge_segment_pairs(pieces))
     result = keep_order(piece_lists)
     for conflict in result.conflicts:
@@ -351,6 +356,18 @@ def _paths(
         ctx.report(C.UNREADABLE, doc, (*path, "uri"), "uri has exact, prefix or regex")
         return []
     value = str(uri[kind])
+    why = clean_path_problem(value)
+    if why and value not in ("", "/"):
+        # Under BASE normalisation Istio can still see such a path (`//x`, `%2F`); the
+        # neutral spec normalises every request first, so it never can.
+        ctx.report(
+            C.FIELD_DROPPED,
+            doc,
+            (*path, "uri", kind),
+            f"path {value!r} {why}; the match is dropped",
+            example={"method": "GET", "target": value, "headers": {}},
+        )
+        return []
     if ignore_case:
         tail = "" if kind == "exact" else ".*"
         return [("regex", "(?i)" + re.escape(value) + tail)]

@@ -412,3 +412,11 @@ def test_kubernetes_service_gives_ports_and_maps_container_ports() -> None:
         8000: "DISABLE"
     }
     assert not [d for d in diagnostics if d.code == "MS1502"]
+
+
+@pytest.mark.parametrize("uri", [{"exact": "//admin"}, {"prefix": "/a%2Fb"}, {"exact": "/a/../b"}])
+def test_paths_the_spec_never_sees_drop_the_match_not_the_meaning(uri: dict[str, str]) -> None:
+    rules = [to("v1", "odd", {"uri": uri}), to("v2", "rest")]
+    spec, diagnostics = imported(vs(*rules), DR)
+    assert any(d.code == "MS1505" and "dropped" in d.message for d in diagnostics)
+    assert [r.name for r in spec.service("default/web").spec.routes] == ["rest"]
