@@ -31,7 +31,7 @@ from adapters.istio._model_routes import (
     route_timeout,
     virtual_service_for,
 )
-from meshspec.adapter import Topology, Verdict
+from meshspec.adapter import Topology, Verdict, Workload
 from meshspec.semantics import Request, RetryPolicy, Transport
 from meshspec.spec import MtlsMode
 
@@ -166,12 +166,13 @@ class IstioModel:
         for key, subset, dport, weight in targets:
             workload = topo.workloads[key]
             port = dport if dport is not None else self._port(key, request.port)
-            labels = pod_labels(workload, subset)
-            mode = server_mode(self.resources, workload.namespace, labels, port)
             dr = None
             if client_ns is not None:
                 dr = destination_rule_for(self.resources, key, client_ns, topo)
-            defined = subset is None or _subset_defined(dr, subset)
+            versions = None if subset is None else _subset_versions(dr, subset, workload)
+            defined = subset is None or bool(versions)
+            labels = pod_labels(workload, versions[0] if versions and len(versions) == 1 else None)
+            mode = server_mode(self.resources, workload.namespace, labels, port)
             conn = connection(mode, client_tls(dr, subset, port), source is not None)
             allowed, rule = None, None
             if conn is not Transport.REFUSED:
@@ -190,11 +191,23 @@ class IstioModel:
         return _verdict(shares, route, timeout, retries or RetryPolicy())
 
 
-def _subset_defined(rule: Mapping[str, Any] | None, subset: str) -> bool:
-    """A route to a subset no DestinationRule defines gets 503 (semantics.md §2.3)."""
+def _subset_versions(rule: Mapping[str, Any] | None, subset: str, workload: Workload) -> list[str]:
+    """The deployed versions a subset's labels select. A subset no DestinationRule
+    defines, or one that selects no pod, has no endpoints: 503 (semantics.md §2.3)."""
     if rule is None:
-        return False
-    return any(s.get("name") == subset for s in (rule.get("spec") or {}).get("subsets") or ())
+        return []
+    for s in (rule.get("spec") or {}).get("subsets") or ():
+        if s.get("name") == subset:
+            wanted = {str(k): str(v) for k, v in (s.get("labels") or {}).items()}
+            if not workload.versions:  # unversioned pods carry only `app`
+                selects_all = all(pod_labels(workload, None).get(k) == v for k, v in wanted.items())
+                return [subset] if selects_all else []
+            return [
+                name
+                for name in workload.versions
+                if all(pod_labels(workload, name).get(k) == v for k, v in wanted.items())
+            ]
+    return []
 
 
 def _verdict(

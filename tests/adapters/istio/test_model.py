@@ -176,6 +176,24 @@ def test_undefined_subset_is_503() -> None:
     assert ask([vs(rule("r", "v3"))]).status == 503
 
 
+def test_subset_selecting_no_pod_is_503_and_labels_pick_the_version() -> None:
+    odd = {
+        **DR,
+        "spec": {
+            "host": "reviews",
+            "subsets": [
+                {"name": "none", "labels": {"version": "v9"}},
+                {"name": "blue", "labels": {"version": "v2"}},
+            ],
+        },
+    }
+    assert ask([vs(rule("r", "none")), odd]).status == 503
+    strict_v2 = peer_auth("default", "STRICT", {"app": "reviews", "version": "v2"})
+    verdict = ask([vs(rule("r", "blue")), odd, strict_v2])
+    assert (verdict.mtls, verdict.backends) == (MtlsMode.STRICT, {("default/reviews", "blue"): 1.0})
+    assert ask([vs(rule("r", "v1")), DR, strict_v2]).mtls is MtlsMode.PERMISSIVE
+
+
 RETRIES = [
     (None, RetryPolicy(2, None, (RetryOn.CONNECT_FAILURE, RetryOn.REFUSED_STREAM))),
     ({"attempts": 0}, RetryPolicy()),
