@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from adapters.istio._model_names import host_covers, host_key, string_match
@@ -33,9 +34,13 @@ RETRY_ON_NAMES: Mapping[str, RetryOn] = {
     "gateway-error": RetryOn.GATEWAY_ERROR,
     "5xx": RetryOn.SERVER_ERROR,
 }
-#: retry.go `DefaultPolicy`: 2 retries on these conditions.
+#: retry.go `DefaultPolicy`: 2 retries on these conditions; its 503 status code is left
+#: out because `EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY` defaults to true (pilot features).
 DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 DEFAULT_ATTEMPTS = 2
+
+
+_KNOWN_STATUSES = frozenset(int(s) for s in HTTPStatus)
 
 
 def retry_policy(retries: Any) -> RetryPolicy:
@@ -58,7 +63,8 @@ def _policy(attempts: int, per_try: float | None, retry_on: str) -> RetryPolicy:
     on: list[RetryOn] = []
     codes: list[int] = []
     for item in (part.strip() for part in retry_on.split(",")):
-        if item.isdigit():
+        if item.isdigit() and int(item) in _KNOWN_STATUSES:
+            # retry.go `parseRetryOn`: only integers Go knows as statuses become codes.
             codes.append(int(item))
         elif item in RETRY_ON_NAMES and RETRY_ON_NAMES[item] not in on:
             on.append(RETRY_ON_NAMES[item])
