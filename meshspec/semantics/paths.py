@@ -10,8 +10,12 @@ A request target is normalised before any route or rule looks at it:
    or backslashes (`%2F`, `%5C`) are rejected (400); escapes of unreserved
    characters are decoded; all others are kept, in upper case;
 5. a backslash is read as `/`;
-6. runs of `/` are merged into one;
-7. dot segments are removed (RFC 3986 §5.2.4), never climbing above `/`.
+6. dot segments are removed (RFC 3986 §5.2.4), never climbing above `/`;
+7. runs of `/` are merged into one.
+
+Dot segments go before slashes are merged, in the order Envoy applies its
+`normalize_path` and `merge_slashes`, so `/a//../b` is `/a/b` here and in
+every Envoy-based mesh.
 
 Hosts compare case-insensitively, without port or trailing dot.
 """
@@ -54,8 +58,8 @@ def normalize_target(target: str) -> NormalizedTarget | RejectedTarget:
     if isinstance(decoded, RejectedTarget):
         return decoded
     path = decoded.replace("\\", "/")
-    path = _merge_slashes(path)
     path = remove_dot_segments(path)
+    path = _merge_slashes(path)
     return NormalizedTarget(path=path, query=_parse_query(raw_query))
 
 
