@@ -18,7 +18,7 @@ from meshspec.semantics import Request
 from meshspec.spec import Spec
 
 SEED = 20261126
-EXAMPLES = 150
+EXAMPLES = 100
 
 
 def _string_prefix(resources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -113,6 +113,12 @@ def test_api_server_accepts_what_the_target_would_apply(
         docs = workload_manifests(spec, "istio", "r1")
         compiled = get_adapter("istio").compile(spec, CompileOptions())
         namespaces = [d for d in docs if d["kind"] == "Namespace"]
+        # the mesh's own namespace (Istio's root, istio-system) exists wherever the mesh runs
+        mesh_namespaces = {r["metadata"].get("namespace") for r in compiled.resources} - {None}
+        namespaces += [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+            for ns in sorted(mesh_namespaces)
+        ]
         for result in apply_documents(kube_apiserver, namespaces, dry_run=False):
             assert result.ok, str(result)
         rest = [d for d in docs if d["kind"] != "Namespace"] + compiled.resources
