@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.realservers"]
+pytest_plugins = ["pytester", "tests.fixtures.realservers"]

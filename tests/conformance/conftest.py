@@ -10,8 +10,6 @@ from conformance.results import TargetReport
 from conformance.runner import run_target
 from conformance.targets import default_target_names, get_target
 
-pytest_plugins = ["pytester"]
-
 
 @pytest.fixture(scope="session")
 def cases() -> list[LoadedCase]:
