@@ -5,7 +5,8 @@ A request target is normalised before any route or rule looks at it:
 1. a fragment (`#`) is rejected (400): clients never send one, and a proxy
    that strips it while another keeps it is how CVE-2021-39156 happened;
 2. the query (after `?`) is split off and parsed;
-3. the path must start with `/`;
+3. the path must start with `/` (HTTP parsers refuse anything else, a
+   leading backslash included);
 4. percent-escapes are checked: malformed ones, `%00`, and encoded slashes
    or backslashes (`%2F`, `%5C`) are rejected (400); escapes of unreserved
    characters are decoded; all others are kept, in upper case;
@@ -52,8 +53,8 @@ def normalize_target(target: str) -> NormalizedTarget | RejectedTarget:
     if "#" in target:
         return RejectedTarget("request target contains a fragment ('#')")
     raw_path, _, raw_query = target.partition("?")
-    if not raw_path.startswith("/") and not raw_path.startswith("\\"):
-        return RejectedTarget("path must start with '/'")
+    if not raw_path.startswith("/"):
+        return RejectedTarget("path must start with '/' (origin-form request target)")
     decoded = _decode_path(raw_path)
     if isinstance(decoded, RejectedTarget):
         return decoded

@@ -160,7 +160,7 @@ ATTACKS = [
     ("/public/%2e%2e/admin", "deny"),
     ("/%2e%2e/admin", "deny"),
     ("/admin%00", "400"),
-    ("\\admin", "deny"),
+    ("\\admin", "400"),
     ("/public\\..\\admin", "deny"),
     ("/./admin/./x", "deny"),
     ("/adm%69n", "deny"),
