@@ -63,9 +63,17 @@ class SidecarMetrics:
             registry=self.registry,
         )
         self.info.labels(**labels).set(1)
+        self._request_children: dict[tuple[str, str | None, str | None, int], Counter] = {}
 
     def request(self, direction: str, route: str | None, backend: str | None, status: int) -> None:
-        self.requests.labels(direction, route or "", backend or "", str(status)).inc()
+        # prometheus_client's labels() takes a lock and validates on every call; the label
+        # sets a sidecar sees are few, so each child is looked up once.
+        key = (direction, route, backend, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self.requests.labels(direction, route or "", backend or "", str(status))
+            self._request_children[key] = child
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -91,6 +99,11 @@ def json_log_handler(stream: IO[str] | None = None) -> logging.Handler:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonLineFormatter())
     return handler
+
+
+def decisions_logged() -> bool:
+    """Whether `log_decision` writes anything: lets a hot path skip building its fields."""
+    return DECISIONS.isEnabledFor(logging.INFO)
 
 
 def log_decision(event: str, **fields: Any) -> None:

@@ -72,9 +72,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     import uvloop
 
-    with echo_app() as (app_port, _pid):
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            profiler = runner.run(_profile(args.mode, app_port, args.seconds, args.connections))
+    with echo_app() as (app_port, _pid), asyncio.Runner(loop_factory=uvloop.new_event_loop) as r:
+        profiler = r.run(_profile(args.mode, app_port, args.seconds, args.connections))
     stats = pstats.Stats(profiler, stream=sys.stdout)
     stats.sort_stats(args.sort).print_stats(args.top)
 

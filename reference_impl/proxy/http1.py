@@ -57,13 +57,11 @@ class HttpMessage:
 
     def end_to_end_headers(self) -> Headers:
         """Headers a proxy forwards: hop-by-hop ones (and those `Connection` names) removed."""
-        named = {
-            token.strip().lower()
-            for k, v in self.headers
-            if k.lower() == "connection"
-            for token in v.split(",")
-        }
-        return tuple((k, v) for k, v in self.headers if k.lower() not in HOP_BY_HOP | named)
+        named = [v for k, v in self.headers if k.lower() == "connection"]
+        dropped = HOP_BY_HOP
+        if named:
+            dropped = HOP_BY_HOP.union(t.strip().lower() for v in named for t in v.split(","))
+        return tuple((k, v) for k, v in self.headers if k.lower() not in dropped)
 
 
 class _Collector:
@@ -120,6 +118,10 @@ class MessageReader:
         self._collector.parser = self._parser
         self._buffered = 0
         self.received_any = False
+
+    def has_pending(self) -> bool:
+        """Bytes of a further message were already read (a whole one, or its start)."""
+        return bool(self._collector.done) or self._collector.in_message
 
     async def next(self) -> HttpMessage | None:
         """The next whole message; None at a clean end of stream between messages."""

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reference_impl.core import ForwardToApp, InboundCore, InboundRequest, Reject
-from reference_impl.metrics import SidecarMetrics, log_decision
+from reference_impl.metrics import SidecarMetrics, decisions_logged, log_decision
 from reference_impl.pki import IdentityError, peer_spiffe_id
 from reference_impl.proxy.http1 import (
     HttpError,
@@ -127,15 +127,16 @@ class InboundProxy:
                 verdict = self._core.decide(
                     InboundRequest(request.method, request.target, headers, tls, peer)
                 )
-                log_decision(
-                    "inbound",
-                    method=request.method,
-                    target=request.target,
-                    peer=peer,
-                    verdict=type(verdict).__name__,
-                    status=getattr(verdict, "status", None),
-                    rule=verdict.rule,
-                )
+                if decisions_logged():
+                    log_decision(
+                        "inbound",
+                        method=request.method,
+                        target=request.target,
+                        peer=peer,
+                        verdict=type(verdict).__name__,
+                        status=getattr(verdict, "status", None),
+                        rule=verdict.rule,
+                    )
                 if isinstance(verdict, Reject):
                     if verdict.status is None:
                         self._metrics.request("inbound", None, None, 0)
@@ -176,7 +177,9 @@ class InboundProxy:
                 app = _AppConnection(reader, writer, MessageReader(reader, responses=True))
             app.writer.write(data)
             await app.writer.drain()
-            response = await asyncio.wait_for(app.response_to(request.method), APP_TIMEOUT)
+            # asyncio.timeout, unlike wait_for, runs no extra task per request.
+            async with asyncio.timeout(APP_TIMEOUT):
+                response = await app.response_to(request.method)
         except (OSError, HttpError, TimeoutError) as exc:
             if app is not None:
                 app.writer.close()

@@ -38,7 +38,7 @@ from reference_impl.core import (
     UpstreamFailed,
     UpstreamResponse,
 )
-from reference_impl.metrics import SidecarMetrics, log_decision
+from reference_impl.metrics import SidecarMetrics, decisions_logged, log_decision
 from reference_impl.pki import IdentityError, verify_peer
 from reference_impl.proxy.http1 import (
     HttpError,
@@ -54,11 +54,53 @@ from reference_impl.proxy.tls import TlsMaterial
 CONNECT_TIMEOUT = 5.0
 
 
+class _UpstreamProtocol(asyncio.StreamReaderProtocol):
+    """Stream protocol that reports bytes or an end of stream arriving while nobody asked.
+
+    A pooled idle connection is watched through this callback instead of a reading
+    task, which would cost a task, a cancellation and a gather on every request.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        super().__init__(reader)
+        self.when_disturbed: Callable[[], None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._disturbed()
+
+    def eof_received(self) -> bool:
+        keep_open = bool(super().eof_received())
+        self._disturbed()
+        return keep_open
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._disturbed()
+
+    def _disturbed(self) -> None:
+        callback, self.when_disturbed = self.when_disturbed, None
+        if callback is not None:
+            callback()
+
+
+async def _open_upstream(
+    host: str, port: int, context: ssl.SSLContext | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, _UpstreamProtocol]:
+    """`asyncio.open_connection`, with the protocol that can watch an idle connection."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    protocol = _UpstreamProtocol(reader)
+    transport, _ = await loop.create_connection(lambda: protocol, host, port, ssl=context)
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol
+
+
 @dataclass
 class _Upstream:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     messages: MessageReader
+    protocol: _UpstreamProtocol
     task: asyncio.Task[None] | None = None
     watcher: asyncio.Task[None] | None = None
 
@@ -133,16 +175,17 @@ class OutboundProxy:
             self._bodies.pop(rid, None)
             self._responses.pop(rid, None)
         self._metrics.request("outbound", respond.route, respond.backend, respond.status)
-        log_decision(
-            "outbound",
-            method=request.method,
-            target=request.target,
-            status=respond.status,
-            reason=respond.reason,
-            route=respond.route,
-            backend=respond.backend,
-            endpoint=respond.endpoint,
-        )
+        if decisions_logged():
+            log_decision(
+                "outbound",
+                method=request.method,
+                target=request.target,
+                status=respond.status,
+                reason=respond.reason,
+                route=respond.route,
+                backend=respond.backend,
+                endpoint=respond.endpoint,
+            )
         if upstream is None:
             return local_reply(respond.status, respond.reason, request.keep_alive)
         return encode_response(
@@ -205,10 +248,10 @@ class OutboundProxy:
             return
         context: ssl.SSLContext | None = None if material is None else material.client
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(endpoint.host, endpoint.port, ssl=context),
-                CONNECT_TIMEOUT,
-            )
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                reader, writer, protocol = await _open_upstream(
+                    endpoint.host, endpoint.port, context
+                )
         except ssl.SSLError as exc:
             self._metrics.tls_handshake_failures.labels("outbound").inc()
             self.feed(UpstreamConnectFailed(action.conn_id, self._now(), str(exc)))
@@ -226,7 +269,7 @@ class OutboundProxy:
                 self.feed(UpstreamConnectFailed(action.conn_id, self._now(), str(exc)))
                 return
         messages = MessageReader(reader, responses=True)
-        self._upstreams[action.conn_id] = _Upstream(reader, writer, messages)
+        self._upstreams[action.conn_id] = _Upstream(reader, writer, messages, protocol)
         self.feed(UpstreamConnected(action.conn_id, self._now()))
 
     def _start_exchange(self, action: SendRequest) -> None:
@@ -236,6 +279,7 @@ class OutboundProxy:
                 UpstreamFailed(action.request_id, action.attempt, FailureKind.RESET, self._now())
             )
             return
+        upstream.protocol.when_disturbed = None  # what arrives now is the response
         upstream.task = self._spawn(self._exchange(action, upstream))
 
     async def _exchange(self, action: SendRequest, upstream: _Upstream) -> None:
@@ -279,14 +323,33 @@ class OutboundProxy:
             )
         )
         if self._upstreams.get(action.conn_id) is upstream and upstream.task is None:
-            upstream.watcher = self._spawn(self._watch_idle(action.conn_id, upstream))
+            if action.method == "HEAD":
+                # The head was read apart from the parser; a reading task sees any leftover.
+                upstream.watcher = self._spawn(self._watch_idle(action.conn_id, upstream))
+            else:
+                self._watch_idle_quietly(action.conn_id, upstream)
+
+    def _watch_idle_quietly(self, conn_id: int, upstream: _Upstream) -> None:
+        """Notice an idle pooled connection closing, so no request is sent into it.
+
+        Anything already seen (extra bytes after the response, an end of stream)
+        ends it now; anything later comes through the protocol's callback.
+        """
+        reader = upstream.reader
+        if upstream.messages.has_pending() or reader.at_eof() or reader.exception() is not None:
+            self._idle_ended(conn_id, upstream)
+            return
+        upstream.protocol.when_disturbed = lambda: self._idle_ended(conn_id, upstream)
 
     async def _watch_idle(self, conn_id: int, upstream: _Upstream) -> None:
         """Notice an idle pooled connection closing, so no request is sent into it."""
         with contextlib.suppress(OSError, HttpError, ssl.SSLError):
             await upstream.messages.next()
+        self._idle_ended(conn_id, upstream)
+
+    def _idle_ended(self, conn_id: int, upstream: _Upstream) -> None:
         # End of stream, or bytes nobody asked for: either way the connection is unusable.
-        if self._upstreams.get(conn_id) is upstream:
+        if self._upstreams.get(conn_id) is upstream and upstream.task is None:
             del self._upstreams[conn_id]
             upstream.writer.close()
             self.feed(UpstreamClosed(conn_id, self._now()))
