@@ -34,7 +34,26 @@ class Feature(StrEnum):
     RESILIENCE_OUTLIER = "resilience.outlier"
     RESILIENCE_CONNECTION_LIMITS = "resilience.connection_limits"
     HEADERS_REQUEST_EDITS = "headers.request_edits"
-    PATHS_NORMALIZATION = "paths.normalization"
+    #: dot segments (`.`, `..`, also when escaped as %2e) are removed, never above the root
+    PATHS_DOT_SEGMENTS = "paths.dot_segments"
+    #: escapes of unreserved characters (%61 is `a`) are decoded before matching
+    PATHS_DECODE_UNRESERVED = "paths.decode_unreserved"
+    #: a backslash inside the path reads as `/`
+    PATHS_BACKSLASH = "paths.backslash"
+    #: runs of `/` are merged before matching
+    PATHS_MERGE_SLASHES = "paths.merge_slashes"
+    #: a request target that does not start with `/` is refused with 400
+    PATHS_REJECT_RELATIVE = "paths.reject_relative"
+    #: `%00` is refused with 400
+    PATHS_REJECT_NUL = "paths.reject_nul"
+    #: encoded slashes and backslashes (`%2F`, `%5C`) are refused with 400
+    PATHS_REJECT_ENCODED_SLASH = "paths.reject_encoded_slash"
+    #: a request target with a `#fragment` is refused with 400
+    PATHS_REJECT_FRAGMENT = "paths.reject_fragment"
+    #: a malformed percent-escape (`%zz`) is refused with 400
+    PATHS_REJECT_MALFORMED_ESCAPE = "paths.reject_malformed_escape"
+    #: host names compare case-insensitively, a trailing dot ignored
+    HOSTS_NORMALIZATION = "hosts.normalization"
 
 
 ALL_FEATURES: frozenset[str] = frozenset(str(f) for f in Feature)

@@ -9,7 +9,7 @@ matched; a target lacking a feature gets NOT_SUPPORTED naming the feature.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 
@@ -25,6 +25,17 @@ OnResult = Callable[[CaseResult], None]
 
 def missing_features(case: LoadedCase, target: Target) -> list[str]:
     return sorted(str(f) for f in case.features if str(f) not in target.features)
+
+
+#: optional target attribute: `{feature: why the target cannot have it}`
+GAPS_ATTRIBUTE = "feature_gaps"
+
+
+def missing_reason(missing: Sequence[str], target: Target) -> str:
+    """Names the missing features and, where the target says, why it cannot have them."""
+    gaps: Mapping[str, str] = getattr(target, GAPS_ATTRIBUTE, None) or {}
+    named = [f"{f} ({gaps[f]})" if f in gaps else f for f in missing]
+    return "missing features: " + "; ".join(named)
 
 
 def _group_by_spec(cases: Sequence[LoadedCase]) -> list[list[LoadedCase]]:
@@ -131,9 +142,7 @@ def run_target(
         for case in group:
             missing = missing_features(case, target)
             if missing:
-                record(
-                    _result(case, Result.NOT_SUPPORTED, "missing features: " + ", ".join(missing))
-                )
+                record(_result(case, Result.NOT_SUPPORTED, missing_reason(missing, target)))
             else:
                 runnable.append(case)
         if not runnable:

@@ -16,7 +16,9 @@ Envoy's order (`ConnectionManagerUtility::maybeNormalizePath`) is unescape slash
 then normalise, then merge, so `/a//../b` becomes `/a/b`, not `/b`. Istio's bootstrap
 turns Envoy's fragment rejection off and strips `#...` instead (peers.md §4.1,
 `http_reject_path_with_fragment: false`). `%00` is always rejected with 400
-(normalization page).
+(normalization page). A request target must start with `/`: Envoy's HTTP/1 codecs
+refuse anything else (`\\admin` included) with 400 `HPE_INVALID_URL` (http-parser's URL
+state machine; Balsa's `isUrlValid` keeps that behaviour), before any normalisation.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ def normalize(target: str, mode: PathNormalization) -> IstioTarget | BadTarget:
     raw_path, _, raw_query = without_fragment.partition("?")
     if "%00" in raw_path or "\x00" in raw_path:
         return BadTarget("path contains NUL (%00), which Istio always rejects")
-    if not raw_path.startswith(("/", "\\")):
-        return BadTarget("path must start with '/'")
+    if not raw_path.startswith("/"):
+        return BadTarget("request target must start with '/' (HPE_INVALID_URL)")
     path = raw_path
     if mode is PathNormalization.DECODE_AND_MERGE_SLASHES:
         path = _unescape_slashes(path)

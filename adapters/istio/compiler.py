@@ -58,10 +58,12 @@ def _note_path_normalization(ctx: Context) -> None:
     """Routing and authz paths mean the neutral thing only with merged slashes.
 
     The spec normalises every path (dot segments, backslashes, merged slashes)
-    and rejects `#` and encoded slashes with 400. Istio's default (BASE) does not
-    merge slashes, so `//admin` would slip past a DENY on `/admin`
-    (CVE-2021-31920); that is a mesh-wide setting no resource here can carry.
-    One note per compile, at the first path that depends on it.
+    and rejects fragments, encoded slashes and malformed escapes with 400.
+    Istio's default (BASE) does not merge slashes, so `//admin` would slip past
+    a DENY on `/admin` (CVE-2021-31920); that is a mesh-wide setting no resource
+    here can carry. The three rejections no Istio setting gives; the note says
+    so, since the adapter does not claim them. One note per compile, at the
+    first path that depends on it.
     """
     path = _first_path(ctx)
     if path is None:
@@ -72,9 +74,10 @@ def _note_path_normalization(ctx: Context) -> None:
         key,
         at,
         "routing and authorization paths rely on normalised request paths: set "
-        "meshConfig.pathNormalization.normalization to MERGE_SLASHES (or "
-        "DECODE_AND_MERGE_SLASHES); the spec also rejects fragments and encoded "
-        "slashes (%2F, %5C) with 400, which Istio passes through encoded",
+        "meshConfig.pathNormalization.normalization to MERGE_SLASHES. Still different "
+        "from the spec with any Istio setting: '#fragment' is stripped, not refused; "
+        "%2F and %5C are forwarded encoded (decoded under DECODE_AND_MERGE_SLASHES), not "
+        "refused; a malformed escape such as %zz is forwarded, not refused",
         "istioctl install --set meshConfig.pathNormalization.normalization=MERGE_SLASHES",
     )
 

@@ -26,6 +26,8 @@ from meshspec.spec import Spec
 #: routes and authorization rules, so the suite can check *which* route or rule decided
 NAMES_HOOK = "neutral_names"
 NAMED_FIELDS = frozenset({"route", "authzRule"})
+#: optional adapter attribute: `{feature: why the mesh cannot express it}`
+GAPS_HOOK = "unsupported_features"
 
 
 class ModelSession:
@@ -47,7 +49,8 @@ class ModelSession:
 
 
 def _rename(native: str | None, names: Mapping[str, str]) -> str | None:
-    return None if native is None else names.get(native, native)
+    """The neutral name; an empty one means no neutral rule decided (the default did)."""
+    return None if native is None else (names.get(native, native) or None)
 
 
 class ModelTarget:
@@ -83,6 +86,12 @@ class ModelTarget:
     @property
     def features(self) -> frozenset[str]:
         return frozenset() if self._adapter is None else frozenset(self._adapter.features)
+
+    @property
+    def feature_gaps(self) -> Mapping[str, str]:
+        """Why the adapter lacks a feature, when it says (its `unsupported_features`)."""
+        gaps = getattr(self._adapter, GAPS_HOOK, None) or {}
+        return {str(k): str(v) for k, v in gaps.items()}
 
     def check_available(self) -> None:
         if self._adapter is None:
