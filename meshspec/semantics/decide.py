@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from meshspec.durations import format_duration
 from meshspec.semantics.authz import AuthzDecision, authorize
+from meshspec.semantics.memo import table
 from meshspec.semantics.mtls import Transport, port_mode, transport
 from meshspec.semantics.paths import (
     NormalizedTarget,
@@ -30,6 +31,7 @@ from meshspec.spec import (
     HeaderEdits,
     MtlsMode,
     OutlierDetection,
+    Port,
     Protocol,
     Retries,
     RetryOn,
@@ -186,6 +188,15 @@ class UnknownService(LookupError):
 
 def resolve_service(spec: Spec, ref: str, namespace: str | None = None) -> str:
     """Key of the service a name, `ns/name` or host name (`name.ns.svc...`) means."""
+    answers = table(spec)
+    question = ("resolve_service", ref, namespace)
+    key: str | None = answers.get(question)
+    if key is None:
+        key = answers[question] = _resolve_service(spec, ref, namespace)
+    return key
+
+
+def _resolve_service(spec: Spec, ref: str, namespace: str | None) -> str:
     if "/" in ref:
         if ref in spec.services:
             return ref
@@ -222,6 +233,15 @@ def _apply_edits(headers: dict[str, str], edits: HeaderEdits | None) -> dict[str
 
 
 def breaker_policy(spec: Spec, key: str, version: str | None) -> BreakerPolicy:
+    answers = table(spec)
+    question = ("breaker_policy", key, version)
+    policy: BreakerPolicy | None = answers.get(question)
+    if policy is None:
+        policy = answers[question] = _breaker_policy(spec, key, version)
+    return policy
+
+
+def _breaker_policy(spec: Spec, key: str, version: str | None) -> BreakerPolicy:
     svc = spec.service(key).spec
     base = svc.resilience
     od = base.outlier_detection if base else None
@@ -235,11 +255,38 @@ def breaker_policy(spec: Spec, key: str, version: str | None) -> BreakerPolicy:
 
 
 def _backend_port(spec: Spec, key: str, port: int | None) -> int:
+    answers = table(spec)
+    question = ("backend_port", key, port)
+    chosen: int | None = answers.get(question)
+    if chosen is None:
+        chosen = answers[question] = _first_port(spec, key, port)
+    return chosen
+
+
+def _first_port(spec: Spec, key: str, port: int | None) -> int:
     ports = spec.service(key).spec.ports
     if port is not None and any(p.port == port for p in ports):
         return port
     http = [p.port for p in ports if p.protocol is not Protocol.TCP]
     return http[0] if http else ports[0].port
+
+
+def _ports(spec: Spec, key: str) -> dict[int, Port]:
+    answers = table(spec)
+    question = ("ports", key)
+    found: dict[int, Port] | None = answers.get(question)
+    if found is None:
+        found = answers[question] = {p.port: p for p in spec.service(key).spec.ports}
+    return found
+
+
+def _identity(spec: Spec, key: str) -> str:
+    answers = table(spec)
+    question = ("identity", key)
+    found: str | None = answers.get(question)
+    if found is None:
+        found = answers[question] = spec.identity(key)
+    return found
 
 
 def decide(spec: Spec, request: Request) -> Decision:
@@ -250,7 +297,7 @@ def decide(spec: Spec, request: Request) -> Decision:
     dest = spec.service(dest_key)
 
     port = request.port
-    ports = {p.port: p for p in dest.spec.ports}
+    ports = _ports(spec, dest_key)
     if port is not None and port not in ports:
         return Decision(
             destination=dest_key,
@@ -372,7 +419,7 @@ def _finish(
         conn = transport(mode, in_mesh)
         peer = None
         if conn is Transport.MTLS and source_key is not None:
-            peer = spec.identity(source_key)
+            peer = _identity(spec, source_key)
         verdict = None
         if conn is not Transport.REFUSED:
             verdict = authorize(spec, key, peer, method, norm, headers)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from meshspec.semantics.memo import table
 from meshspec.spec import MtlsMode, Spec
 
 
@@ -21,6 +22,15 @@ class Transport(StrEnum):
 
 
 def port_mode(spec: Spec, service_key: str, port: int | None) -> MtlsMode:
+    answers = table(spec)
+    key = ("port_mode", service_key, port)
+    mode: MtlsMode | None = answers.get(key)
+    if mode is None:
+        mode = answers[key] = _port_mode(spec, service_key, port)
+    return mode
+
+
+def _port_mode(spec: Spec, service_key: str, port: int | None) -> MtlsMode:
     svc = spec.service(service_key).spec
     if svc.mtls is not None:
         if port is not None and port in svc.mtls.ports:

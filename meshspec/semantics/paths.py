@@ -24,6 +24,7 @@ Hosts compare case-insensitively, without port or trailing dot.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -49,6 +50,7 @@ class RejectedTarget:
     status: int = 400
 
 
+@lru_cache(maxsize=4096)
 def normalize_target(target: str) -> NormalizedTarget | RejectedTarget:
     if "#" in target:
         return RejectedTarget("request target contains a fragment ('#')")

@@ -6,20 +6,32 @@ changes the rules under a request that is already on its way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from meshspec.spec import Spec
-from reference_impl.snapshot import Snapshot, SnapshotError
+from reference_impl.snapshot import Endpoint, Snapshot, SnapshotError
 
 
 @dataclass(frozen=True)
 class Config:
     snapshot: Snapshot
     spec: Spec
+    # Per-snapshot answers, worked out on first use rather than on every request.
+    _endpoints: dict[tuple[str, str | None], tuple[Endpoint, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def version(self) -> int:
         return self.snapshot.version
+
+    def endpoints_of(self, service: str, version: str | None) -> tuple[Endpoint, ...]:
+        """The snapshot's instances of a service (or of one version), in stable order."""
+        key = (service, version)
+        found = self._endpoints.get(key)
+        if found is None:
+            found = self._endpoints[key] = tuple(self.snapshot.endpoints_of(service, version))
+        return found
 
 
 def load_config(snapshot: Snapshot, service: str) -> Config:

@@ -95,8 +95,8 @@ class _Flight:
             return self.config.spec.identity(self.backend.service)
         return None
 
-    def endpoints(self) -> list[Endpoint]:
-        return self.config.snapshot.endpoints_of(self.backend.service, self.backend.version)
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        return self.config.endpoints_of(self.backend.service, self.backend.version)
 
 
 def cluster_name(backend: BackendShare) -> str:
@@ -115,6 +115,9 @@ class OutboundCore:
         self._flights: dict[int, _Flight] = {}
         # The newest request per cluster: whose breaker policy and endpoints apply to it.
         self._latest: dict[str, _Flight] = {}
+        # No flight has a deadline before this (None: none has one), so most events
+        # skip the scan over every flight.
+        self._earliest_deadline: float | None = None
 
     # -- configuration ---------------------------------------------------------------
 
@@ -206,6 +209,7 @@ class OutboundCore:
         )
         self._flights[rid] = flight
         self._latest[flight.cluster] = flight
+        self._deadline_set(flight.deadline)
         return self._start_attempt(flight, ev.now)
 
     def _start_attempt(self, flight: _Flight, now: float) -> list[OutboundAction]:
@@ -218,6 +222,7 @@ class OutboundCore:
         flight.tried = flight.tried | {endpoint.instance}
         per_try = flight.decision.retries.per_try_timeout
         flight.attempt_deadline = None if per_try is None else now + per_try
+        self._deadline_set(flight.attempt_deadline)
         self.pool.cluster(flight.cluster, flight.backend.breaker.connection_limits)
         conn = self.pool.idle(flight.cluster, endpoint, flight.tls_identity)
         if conn is not None:
@@ -355,7 +360,7 @@ class OutboundCore:
     ) -> list[OutboundAction]:
         latest = self._latest.get(cluster)
         policy = None if latest is None else latest.backend.breaker.outlier_detection
-        members = [] if latest is None else latest.endpoints()
+        members = () if latest is None else latest.endpoints()
         ejected: list[Ejected] = self.outliers.record(endpoint, status, policy, members, now)
         return list(ejected)
 
@@ -385,8 +390,17 @@ class OutboundCore:
                 actions.append(self._open(flight, flight.endpoint))
         return actions
 
+    def _deadline_set(self, deadline: float | None) -> None:
+        if deadline is not None and (
+            self._earliest_deadline is None or deadline < self._earliest_deadline
+        ):
+            self._earliest_deadline = deadline
+
     def _expire(self, now: float) -> list[OutboundAction]:
+        if self._earliest_deadline is None or now < self._earliest_deadline:
+            return []
         actions: list[OutboundAction] = []
+        self._earliest_deadline = None
         for flight in list(self._flights.values()):
             if flight.request_id not in self._flights:
                 continue
@@ -396,6 +410,9 @@ class OutboundCore:
             elif flight.attempt_deadline is not None and now >= flight.attempt_deadline:
                 actions.extend(self._abandon_attempt(flight, now))
                 actions.extend(self._attempt_failed(flight, PER_TRY_TIMEOUT, now))
+        for flight in self._flights.values():
+            self._deadline_set(flight.deadline)
+            self._deadline_set(flight.attempt_deadline)
         return actions
 
     def _abandon_attempt(self, flight: _Flight, now: float) -> list[OutboundAction]:
