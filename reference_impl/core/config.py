@@ -20,6 +20,7 @@ class Config:
     _endpoints: dict[tuple[str, str | None], tuple[Endpoint, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _identities: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def version(self) -> int:
@@ -31,6 +32,13 @@ class Config:
         found = self._endpoints.get(key)
         if found is None:
             found = self._endpoints[key] = tuple(self.snapshot.endpoints_of(service, version))
+        return found
+
+    def identity(self, service: str) -> str:
+        """The SPIFFE ID of a service's workloads, as the spec names it."""
+        found = self._identities.get(service)
+        if found is None:
+            found = self._identities[service] = self.spec.identity(service)
         return found
 
 

@@ -92,7 +92,7 @@ class _Flight:
     @property
     def tls_identity(self) -> str | None:
         if self.backend.transport is Transport.MTLS:
-            return self.config.spec.identity(self.backend.service)
+            return self.config.identity(self.backend.service)
         return None
 
     def endpoints(self) -> tuple[Endpoint, ...]:
