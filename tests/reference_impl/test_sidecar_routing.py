@@ -149,3 +149,44 @@ def test_bodies_head_and_a_restarted_upstream(
             await mesh.close()
 
     run_async(scenario())
+
+
+@pytest.mark.parametrize("last_method", ["GET", "HEAD"])
+def test_a_pooled_connection_the_peer_closed_is_not_reused(
+    loopback_mesh: Callable[[str], LoopbackMesh],
+    issue: Callable[[str, str], Credentials],
+    last_method: str,
+) -> None:
+    """Whatever the last exchange on it, an idle upstream's close is noticed before reuse."""
+
+    async def scenario() -> None:
+        mesh = loopback_mesh(SPEC.split("  routes:")[0])
+        restarted: Sidecar | None = None
+        try:
+            client = await mesh.add("ns/client")
+            api = await mesh.add("ns/api", "v1", "api-v1")
+            mesh.publish()
+            http = client.client()
+            first = await http.request("/other", "api.ns", method=last_method)
+            assert first.status == 200
+            port = api.sidecar.inbound_port
+            await api.sidecar.stop()
+            assert api.app is not None
+            restarted = Sidecar(
+                SidecarConfig("ns/api", "v1", "api-v1b", port, 0, "127.0.0.1", api.app.port, 0)
+            )
+            await restarted.start()
+            creds = issue("ns", "api")
+            restarted.set_credentials(creds.cert_pem, creds.key_pem, creds.ca_bundle_pem)
+            assert mesh.snapshot is not None
+            restarted.apply_snapshot(mesh.snapshot)
+            await asyncio.sleep(0.05)
+            again = await http.request("/other", "api.ns")
+            assert (again.status, again.headers.get("x-meshspec-local-reply")) == (200, None)
+            await http.close()
+        finally:
+            if restarted is not None:
+                await restarted.stop()
+            await mesh.close()
+
+    run_async(scenario())
