@@ -55,10 +55,13 @@ VERDICT_FIELDS = frozenset(
         "timeout",
         "retries",
         "attempts",
+        "headers",
+        "outlierDetection",
+        "connectionLimits",
     }
 )
-#: what the oracle shows on top of a Verdict
-DECISION_FIELDS = VERDICT_FIELDS | {"headers", "outlierDetection", "connectionLimits"}
+#: what the oracle shows (all of it is in a Verdict)
+DECISION_FIELDS = VERDICT_FIELDS
 
 #: an echo backend answers 200; models report forwarded requests with no status
 FORWARDED_STATUS = 200
@@ -92,6 +95,9 @@ class Observation:
         status = verdict.status
         if status is None and verdict.outcome == "forwarded":
             status = FORWARDED_STATUS
+        # the breaker of the first backend that gets traffic, as the oracle's Decision reports
+        breaker = next(iter(verdict.breakers.values()), None)
+        policy: dict[str, Any] = {} if breaker is None else breaker.to_json()
         return cls(
             outcome=verdict.outcome,
             status=status,
@@ -103,21 +109,14 @@ class Observation:
             transport=verdict.transport,
             timeout=verdict.timeout,
             retries=verdict.retries,
+            headers=None if verdict.headers is None else dict(verdict.headers),
+            outlier_detection=policy.get("outlierDetection"),
+            connection_limits=policy.get("connectionLimits"),
         )
 
     @classmethod
     def of_decision(cls, decision: Decision) -> Observation:
-        base = cls.of_verdict(Verdict.of(decision))
-        live = decision.weighted_backends
-        breaker = live[0].breaker.to_json() if live else {}
-        return Observation(
-            **{
-                **base.__dict__,
-                "headers": dict(decision.headers) if decision.backends else None,
-                "outlier_detection": breaker.get("outlierDetection"),
-                "connection_limits": breaker.get("connectionLimits"),
-            }
-        )
+        return cls.of_verdict(Verdict.of(decision))
 
     def to_json(self, observes: frozenset[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from meshspec.diagnostics import Diagnostic
-from meshspec.semantics import Decision, Request, RetryPolicy, Transport
+from meshspec.semantics import BreakerPolicy, Decision, Request, RetryPolicy, Transport
 from meshspec.spec import MtlsMode, Origin, Spec
 
 SECURITY_AREAS = frozenset({"mtls", "authz"})
@@ -79,15 +79,21 @@ class Verdict:
     transport: Transport | None = None
     timeout: float | None = None
     retries: RetryPolicy = field(default_factory=RetryPolicy)
+    #: outlier detection and connection limits per backend that gets traffic, same keys
+    breakers: Mapping[tuple[str, str | None], BreakerPolicy] = field(default_factory=dict)
+    #: request headers the backends receive after the route's edits; None when none is reached
+    headers: Mapping[str, str] | None = None
 
     @classmethod
     def of(cls, decision: Decision) -> Verdict:
         total = sum(b.weight for b in decision.backends)
         shares: dict[tuple[str, str | None], float] = {}
+        breakers: dict[tuple[str, str | None], BreakerPolicy] = {}
         for b in decision.backends:
             if b.weight and total:
                 key = (b.service, b.version)
                 shares[key] = round(shares.get(key, 0.0) + b.weight / total, 6)
+                breakers.setdefault(key, b.breaker)
         authz = decision.authz
         return cls(
             outcome=str(decision.outcome),
@@ -100,6 +106,8 @@ class Verdict:
             transport=decision.transport,
             timeout=decision.timeout,
             retries=decision.retries,
+            breakers=breakers,
+            headers=dict(decision.headers) if decision.backends else None,
         )
 
     def differences(self, other: Verdict, fields: Sequence[str] | None = None) -> dict[str, Any]:
@@ -114,12 +122,16 @@ class Verdict:
             "transport",
             "timeout",
             "retries",
+            "breakers",
+            "headers",
         ]
         out: dict[str, Any] = {}
         for name in names:
             a, b = getattr(self, name), getattr(other, name)
             if name == "backends":
                 a, b = _round_shares(a), _round_shares(b)
+            elif name in ("breakers", "headers"):
+                a, b = (None if a is None else dict(a)), (None if b is None else dict(b))
             if a != b:
                 out[name] = (a, b)
         return out

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.istio._model_authz import Peer, applicable, evaluate
+from adapters.istio._model_breakers import breaker_policy
+from adapters.istio._model_headers import edited_headers
 from adapters.istio._model_mtls import client_tls, connection, destination_rule_for, server_mode
 from adapters.istio._model_names import pod_labels, resolve
 from adapters.istio._model_paths import BadTarget, PathNormalization, normalize
@@ -32,7 +34,7 @@ from adapters.istio._model_routes import (
     virtual_service_for,
 )
 from meshspec.adapter import Topology, Verdict, Workload
-from meshspec.semantics import Request, RetryPolicy, Transport
+from meshspec.semantics import BreakerPolicy, Request, RetryPolicy, Transport
 from meshspec.spec import MtlsMode
 
 __all__ = ["IstioModel", "PathNormalization"]
@@ -53,6 +55,7 @@ class _Share:
     allowed: bool | None
     rule: str | None
     defined: bool
+    breaker: BreakerPolicy
 
 
 class IstioModel:
@@ -130,7 +133,7 @@ class IstioModel:
             source,
             dest,
             target.path,
-            headers,
+            edited_headers(headers, rule),
             rule.get("name"),
             targets,
             route_timeout(rule),
@@ -187,8 +190,11 @@ class IstioModel:
                 )
                 result = evaluate(applicable(self.resources, workload.namespace, labels), peer)
                 allowed, rule = result.allowed, result.rule
-            shares.append(_Share(key, subset, weight, port, mode, conn, allowed, rule, defined))
-        return _verdict(shares, route, timeout, retries or RetryPolicy())
+            breaker = breaker_policy(dr, subset, port)
+            shares.append(
+                _Share(key, subset, weight, port, mode, conn, allowed, rule, defined, breaker)
+            )
+        return _verdict(shares, route, timeout, retries or RetryPolicy(), headers)
 
 
 def _subset_versions(rule: Mapping[str, Any] | None, subset: str, workload: Workload) -> list[str]:
@@ -211,14 +217,20 @@ def _subset_versions(rule: Mapping[str, Any] | None, subset: str, workload: Work
 
 
 def _verdict(
-    shares: list[_Share], route: str | None, timeout: float | None, retries: RetryPolicy
+    shares: list[_Share],
+    route: str | None,
+    timeout: float | None,
+    retries: RetryPolicy,
+    headers: Mapping[str, str],
 ) -> Verdict:
     live = [s for s in shares if s.weight > 0]
     total = sum(s.weight for s in live)
     backends: dict[tuple[str, str | None], float] = {}
+    breakers: dict[tuple[str, str | None], BreakerPolicy] = {}
     for s in live:
         k = (s.key, s.subset)
         backends[k] = round(backends.get(k, 0.0) + s.weight / total, 6)
+        breakers.setdefault(k, s.breaker)
     if live and all(not s.defined for s in live):
         outcome, status = "unavailable", 503
     elif live and all(s.transport is Transport.REFUSED for s in live):
@@ -244,4 +256,6 @@ def _verdict(
         transport=shares[0].transport if shares else None,
         timeout=timeout,
         retries=retries,
+        breakers=breakers,
+        headers=dict(headers) if shares else None,
     )
