@@ -38,6 +38,10 @@ class AuthzDecision:
         return {"decision": str(self.decision), "rule": self.rule, "reason": self.reason}
 
 
+# Frozen, so one instance can answer every request that has no policy.
+_NO_POLICY = AuthzDecision(AuthzOutcome.ALLOW, None, "no authorization policy")
+
+
 def source_matches(spec: Spec, namespace: str, src: Source, peer: str | None) -> bool:
     if src.unauthenticated:
         return peer is None
@@ -93,7 +97,7 @@ def authorize(
     svc = spec.service(service_key)
     authz = svc.spec.authorization
     if authz is None:
-        return AuthzDecision(AuthzOutcome.ALLOW, None, "no authorization policy")
+        return _NO_POLICY
     ns = svc.metadata.namespace
     for action in (AuthzAction.DENY, AuthzAction.ALLOW):
         for rule in authz.rules:

@@ -76,6 +76,10 @@ class RetryPolicy:
         }
 
 
+# Frozen, so one instance serves every request without retries.
+_NO_RETRIES = RetryPolicy()
+
+
 @dataclass(frozen=True)
 class BreakerPolicy:
     outlier_detection: OutlierDetection | None = None
@@ -340,7 +344,7 @@ def decide(spec: Spec, request: Request) -> Decision:
             None,
             [(dest_key, None, 1)],
             None,
-            RetryPolicy(),
+            _NO_RETRIES,
             chosen_port,
         )
 
@@ -366,7 +370,7 @@ def decide(spec: Spec, request: Request) -> Decision:
             None,
             [(dest_key, None, 1)],
             DEFAULT_TIMEOUT,
-            RetryPolicy(),
+            _NO_RETRIES,
             chosen_port,
         )
     route = sel.route

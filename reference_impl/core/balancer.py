@@ -40,6 +40,10 @@ class RoundRobin:
     ) -> Endpoint | None:
         if not endpoints:
             return None
+        if len(endpoints) == 1:
+            # What the general walk below gives for one endpoint, ejected or tried or not.
+            self._next[cluster] = 0
+            return endpoints[0]
         healthy = [e for e in endpoints if not ejected(e)]
         # Every endpoint ejected: use them all (Envoy's panic mode) rather than fail.
         pool = healthy or list(endpoints)

@@ -193,7 +193,10 @@ class OutboundCore:
         shares = decision.weighted_backends
         if not shares:
             return [Respond(rid, 503, "route has no backend with weight", route=decision.route)]
-        backend = shares[weighted_choice([s.weight for s in shares], ev.random)]
+        if len(shares) == 1:
+            backend = shares[0]  # a single backend with weight takes every request
+        else:
+            backend = shares[weighted_choice([s.weight for s in shares], ev.random)]
         query = ev.target.partition("?")[2]
         target = (decision.path or "/") + (f"?{query}" if query else "")
         flight = _Flight(
