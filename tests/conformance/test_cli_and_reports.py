@@ -101,6 +101,8 @@ def test_markdown_is_deterministic(tmp_path: Path) -> None:
             "istio",
             "--profile",
             "routing",
+            "--profile",
+            "path-normalization",
             "-o",
             "markdown",
             "--report-file",
@@ -109,8 +111,9 @@ def test_markdown_is_deterministic(tmp_path: Path) -> None:
         assert code == 0
     assert first.read_bytes() == second.read_bytes()
     text = first.read_text()
-    assert "| routing | full: 16/16 |" in text
-    assert "headers-request-edits" in text  # istio cannot observe it: listed with the reason
+    assert "| routing | full: 16/16 | full: 16/16 |" in text
+    # istio cannot refuse a fragment: listed with the reason
+    assert "| paths-fragment | path-normalization | not-supported |" in text
 
 
 def test_fuzz_option_runs_and_reports(tmp_path: Path) -> None:
