@@ -131,19 +131,27 @@ class MessageReader:
                 if self._collector.in_message:
                     raise HttpError("connection closed in the middle of a message", 400)
                 return None
-            self.received_any = True
-            if not self._collector.in_message:
-                self._buffered = 0
-            self._buffered += len(data)
-            if self._buffered > MAX_HEAD + MAX_BODY:
-                raise HttpError("message too large", 413)
-            try:
-                self._parser.feed_data(data)
-            except httptools.HttpParserUpgrade:
-                raise HttpError("protocol upgrades are not supported", 501) from None
-            except httptools.HttpParserError as exc:
-                raise HttpError(f"malformed HTTP/1.1: {exc}", 400) from None
+            self.feed(data)
         return self._collector.done.popleft()
+
+    def feed(self, data: bytes) -> None:
+        """Parse bytes that arrived by other means; HttpError when they are not acceptable."""
+        self.received_any = True
+        if not self._collector.in_message:
+            self._buffered = 0
+        self._buffered += len(data)
+        if self._buffered > MAX_HEAD + MAX_BODY:
+            raise HttpError("message too large", 413)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            raise HttpError("protocol upgrades are not supported", 501) from None
+        except httptools.HttpParserError as exc:
+            raise HttpError(f"malformed HTTP/1.1: {exc}", 400) from None
+
+    def pop(self) -> HttpMessage | None:
+        """The oldest whole message parsed so far, if any."""
+        return self._collector.done.popleft() if self._collector.done else None
 
 
 async def read_response_head(reader: asyncio.StreamReader) -> HttpMessage:

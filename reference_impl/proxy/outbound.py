@@ -54,29 +54,57 @@ from reference_impl.proxy.tls import TlsMaterial
 CONNECT_TIMEOUT = 5.0
 
 
-class _UpstreamProtocol(asyncio.StreamReaderProtocol):
-    """Stream protocol that reports bytes or an end of stream arriving while nobody asked.
+Deliver = Callable[[HttpMessage | None], None]
 
-    A pooled idle connection is watched through this callback instead of a reading
-    task, which would cost a task, a cancellation and a gather on every request.
+
+class _UpstreamProtocol(asyncio.StreamReaderProtocol):
+    """Stream protocol that can also hand a response over without any task reading it.
+
+    While `awaiting` is set, bytes go straight to that parser and the whole
+    response (None: the connection failed first) to its callback: a request then
+    costs no task of its own. Otherwise bytes go to the stream reader, as a
+    HEAD exchange needs; and on an idle pooled connection, anything arriving
+    calls `when_disturbed`, which watches it at no cost per request.
     """
 
     def __init__(self, reader: asyncio.StreamReader) -> None:
         super().__init__(reader)
         self.when_disturbed: Callable[[], None] | None = None
+        self.awaiting: tuple[MessageReader, Deliver] | None = None
+        self.ended = False
 
     def data_received(self, data: bytes) -> None:
+        if self.awaiting is not None:
+            messages = self.awaiting[0]
+            try:
+                messages.feed(data)
+            except HttpError:
+                self._deliver(None)
+                return
+            response = messages.pop()
+            if response is not None:
+                self._deliver(response)
+            return
         super().data_received(data)
         self._disturbed()
 
     def eof_received(self) -> bool:
+        self.ended = True
         keep_open = bool(super().eof_received())
+        self._deliver(None)
         self._disturbed()
         return keep_open
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.ended = True
         super().connection_lost(exc)
+        self._deliver(None)
         self._disturbed()
+
+    def _deliver(self, response: HttpMessage | None) -> None:
+        awaiting, self.awaiting = self.awaiting, None
+        if awaiting is not None:
+            awaiting[1](response)
 
     def _disturbed(self) -> None:
         callback, self.when_disturbed = self.when_disturbed, None
@@ -104,7 +132,13 @@ class _Upstream:
     task: asyncio.Task[None] | None = None
     watcher: asyncio.Task[None] | None = None
 
+    @property
+    def busy(self) -> bool:
+        return self.task is not None or self.protocol.awaiting is not None
+
     def close(self) -> None:
+        self.protocol.awaiting = None  # an abandoned attempt reports nothing more
+        self.protocol.when_disturbed = None
         for task in (self.task, self.watcher):
             if task is not None and not task.done():
                 task.cancel()
@@ -280,7 +314,28 @@ class OutboundProxy:
             )
             return
         upstream.protocol.when_disturbed = None  # what arrives now is the response
-        upstream.task = self._spawn(self._exchange(action, upstream))
+        if action.method == "HEAD" or upstream.watcher is not None:
+            upstream.task = self._spawn(self._exchange(action, upstream))
+        else:
+            self._exchange_directly(action, upstream)
+
+    def _exchange_directly(self, action: SendRequest, upstream: _Upstream) -> None:
+        """Write the request; the protocol hands the response to `_exchanged` when whole."""
+        body = self._bodies.get(action.request_id, b"")
+        if upstream.protocol.ended or upstream.writer.is_closing():
+            self._exchanged(action, upstream, None)
+            return
+        upstream.protocol.awaiting = (
+            upstream.messages,
+            lambda response: self._exchanged(action, upstream, response),
+        )
+        try:
+            upstream.writer.write(
+                encode_request(action.method, action.target, action.headers, body)
+            )
+        except (OSError, ssl.SSLError):
+            upstream.protocol.awaiting = None
+            self._exchanged(action, upstream, None)
 
     async def _exchange(self, action: SendRequest, upstream: _Upstream) -> None:
         body = self._bodies.get(action.request_id, b"")
@@ -302,6 +357,12 @@ class OutboundProxy:
         except (OSError, HttpError, ssl.SSLError):
             response = None
         upstream.task = None
+        self._exchanged(action, upstream, response)
+
+    def _exchanged(
+        self, action: SendRequest, upstream: _Upstream, response: HttpMessage | None
+    ) -> None:
+        """An attempt's response arrived (None: the connection failed before it did)."""
         if response is None:
             gone = self._upstreams.pop(action.conn_id, None)
             if gone is not None:
@@ -322,7 +383,7 @@ class OutboundProxy:
                 keep_alive=response.keep_alive,
             )
         )
-        if self._upstreams.get(action.conn_id) is upstream and upstream.task is None:
+        if self._upstreams.get(action.conn_id) is upstream and not upstream.busy:
             if action.method == "HEAD":
                 # The head was read apart from the parser; a reading task sees any leftover.
                 upstream.watcher = self._spawn(self._watch_idle(action.conn_id, upstream))
@@ -349,7 +410,7 @@ class OutboundProxy:
 
     def _idle_ended(self, conn_id: int, upstream: _Upstream) -> None:
         # End of stream, or bytes nobody asked for: either way the connection is unusable.
-        if self._upstreams.get(conn_id) is upstream and upstream.task is None:
+        if self._upstreams.get(conn_id) is upstream and not upstream.busy:
             del self._upstreams[conn_id]
             upstream.writer.close()
             self.feed(UpstreamClosed(conn_id, self._now()))

@@ -151,13 +151,15 @@ def test_bodies_head_and_a_restarted_upstream(
     run_async(scenario())
 
 
-@pytest.mark.parametrize("last_method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    "methods", [("GET",), ("HEAD",), ("GET", "HEAD", "POST", "GET"), ("HEAD", "HEAD", "GET")]
+)
 def test_a_pooled_connection_the_peer_closed_is_not_reused(
     loopback_mesh: Callable[[str], LoopbackMesh],
     issue: Callable[[str, str], Credentials],
-    last_method: str,
+    methods: tuple[str, ...],
 ) -> None:
-    """Whatever the last exchange on it, an idle upstream's close is noticed before reuse."""
+    """Whatever the exchanges on it were, an idle upstream's close is noticed before reuse."""
 
     async def scenario() -> None:
         mesh = loopback_mesh(SPEC.split("  routes:")[0])
@@ -167,8 +169,10 @@ def test_a_pooled_connection_the_peer_closed_is_not_reused(
             api = await mesh.add("ns/api", "v1", "api-v1")
             mesh.publish()
             http = client.client()
-            first = await http.request("/other", "api.ns", method=last_method)
-            assert first.status == 200
+            for method in methods:
+                answer = await http.request("/other", "api.ns", method=method, body=b"")
+                assert answer.status == 200
+                assert answer.body == b"" if method == "HEAD" else answer.json()["method"] == method
             port = api.sidecar.inbound_port
             await api.sidecar.stop()
             assert api.app is not None
