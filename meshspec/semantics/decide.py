@@ -427,11 +427,9 @@ def _finish(
         verdict = None
         if conn is not Transport.REFUSED:
             verdict = authorize(spec, key, peer, method, norm, headers)
-        shares.append(
-            BackendShare(
-                key, version, weight, bport, mode, conn, verdict, breaker_policy(spec, key, version)
-            )
-        )
+        # Breakers live in the client's sidecar: a client outside the mesh has none.
+        breaker = breaker_policy(spec, key, version) if in_mesh else BreakerPolicy()
+        shares.append(BackendShare(key, version, weight, bport, mode, conn, verdict, breaker))
     live = [s for s in shares if s.weight > 0]
     if all(s.transport is Transport.REFUSED for s in live):
         outcome, status, reason = (
