@@ -501,3 +501,20 @@ def test_no_endpoints_is_503() -> None:
     h = Harness(server("  ports: [{port: 80}]\n"), [])
     _, actions = h.request()
     assert respond(actions).status == 503
+
+
+def test_each_snapshot_brings_its_own_identity_transport_and_endpoints() -> None:
+    """Answers remembered per snapshot never leak into the next one."""
+    snapshots = [
+        ("  serviceAccount: first\n", (ep("a1"),), "spiffe://test.local/ns/ns/sa/first", "a1"),
+        ("  serviceAccount: second\n", (ep("a2"),), "spiffe://test.local/ns/ns/sa/second", "a2"),
+        ("  mtls: {mode: DISABLE}\n", (ep("a3"),), None, "a3"),
+        ("  serviceAccount: first\n", (ep("a1"),), "spiffe://test.local/ns/ns/sa/first", "a1"),
+    ]
+    h = Harness(server(snapshots[0][0]), snapshots[0][1])
+    for version, (body, endpoints, identity, instance) in enumerate(snapshots, start=1):
+        h.core.apply_snapshot(build_snapshot(server(body), endpoints, version))
+        _, actions = h.request()
+        opened = only(actions, OpenConnection)
+        assert [(o.tls_identity, o.endpoint.instance) for o in opened] == [(identity, instance)]
+        respond(h.answer(h.sent(actions), 200))
