@@ -41,6 +41,7 @@ from meshspec.spec import (
     HeaderMatch,
     Operation,
     PathMatch,
+    Protocol,
     Source,
 )
 from meshspec.spec.bundle import PathKey
@@ -135,11 +136,22 @@ def _rule(ctx: Context, key: str, index: int, rule: AuthzRule) -> dict[str, Any]
         conditions = _conditions(ctx, key, (*base, "to", "headers"), rule.to.headers, deny)
         if operation is None or conditions is None:
             return None
+        if deny and (operation or conditions):
+            # A DENY rule with HTTP attributes matches every request on a TCP
+            # port (Istio treats the missing attribute as matching), so it is
+            # scoped to the service's HTTP ports, as Istio's docs recommend.
+            operation["ports"] = _http_ports(ctx, key)
         if operation:
             out["to"] = [{"operation": operation}]
         if conditions:
             out["when"] = conditions
     return out
+
+
+def _http_ports(ctx: Context, key: str) -> list[str]:
+    """Workload ports (the compiler's convention: targetPort == port) that speak HTTP."""
+    ports = ctx.spec.service(key).spec.ports
+    return [str(p.port) for p in ports if p.protocol is not Protocol.TCP]
 
 
 def _source(ctx: Context, key: str, path: PathKey, src: Source) -> dict[str, Any]:

@@ -134,7 +134,7 @@ ISTIO_REGEX_DENY_LOSSY = _policy(
     "ledger-deny",
     """  action: DENY
   rules:
-    - to: [{operation: {methods: [POST]}}]""",
+    - to: [{operation: {methods: [POST], ports: ["80"]}}]""",
 )
 WILDCARD = _authz(
     """    rules:
