@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from meshspec.durations import format_duration
 from meshspec.semantics.authz import AuthzDecision, authorize
-from meshspec.semantics.memo import table
+from meshspec.semantics.memo import remembered
 from meshspec.semantics.mtls import Transport, port_mode, transport
 from meshspec.semantics.paths import (
     NormalizedTarget,
@@ -192,12 +192,9 @@ class UnknownService(LookupError):
 
 def resolve_service(spec: Spec, ref: str, namespace: str | None = None) -> str:
     """Key of the service a name, `ns/name` or host name (`name.ns.svc...`) means."""
-    answers = table(spec)
-    question = ("resolve_service", ref, namespace)
-    key: str | None = answers.get(question)
-    if key is None:
-        key = answers[question] = _resolve_service(spec, ref, namespace)
-    return key
+    return remembered(
+        spec, ("resolve_service", ref, namespace), lambda: _resolve_service(spec, ref, namespace)
+    )
 
 
 def _resolve_service(spec: Spec, ref: str, namespace: str | None) -> str:
@@ -237,12 +234,9 @@ def _apply_edits(headers: dict[str, str], edits: HeaderEdits | None) -> dict[str
 
 
 def breaker_policy(spec: Spec, key: str, version: str | None) -> BreakerPolicy:
-    answers = table(spec)
-    question = ("breaker_policy", key, version)
-    policy: BreakerPolicy | None = answers.get(question)
-    if policy is None:
-        policy = answers[question] = _breaker_policy(spec, key, version)
-    return policy
+    return remembered(
+        spec, ("breaker_policy", key, version), lambda: _breaker_policy(spec, key, version)
+    )
 
 
 def _breaker_policy(spec: Spec, key: str, version: str | None) -> BreakerPolicy:
@@ -259,12 +253,7 @@ def _breaker_policy(spec: Spec, key: str, version: str | None) -> BreakerPolicy:
 
 
 def _backend_port(spec: Spec, key: str, port: int | None) -> int:
-    answers = table(spec)
-    question = ("backend_port", key, port)
-    chosen: int | None = answers.get(question)
-    if chosen is None:
-        chosen = answers[question] = _first_port(spec, key, port)
-    return chosen
+    return remembered(spec, ("backend_port", key, port), lambda: _first_port(spec, key, port))
 
 
 def _first_port(spec: Spec, key: str, port: int | None) -> int:
@@ -276,21 +265,13 @@ def _first_port(spec: Spec, key: str, port: int | None) -> int:
 
 
 def _ports(spec: Spec, key: str) -> dict[int, Port]:
-    answers = table(spec)
-    question = ("ports", key)
-    found: dict[int, Port] | None = answers.get(question)
-    if found is None:
-        found = answers[question] = {p.port: p for p in spec.service(key).spec.ports}
-    return found
+    return remembered(
+        spec, ("ports", key), lambda: {p.port: p for p in spec.service(key).spec.ports}
+    )
 
 
 def _identity(spec: Spec, key: str) -> str:
-    answers = table(spec)
-    question = ("identity", key)
-    found: str | None = answers.get(question)
-    if found is None:
-        found = answers[question] = spec.identity(key)
-    return found
+    return remembered(spec, ("identity", key), lambda: spec.identity(key))
 
 
 def decide(spec: Spec, request: Request) -> Decision:

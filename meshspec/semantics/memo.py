@@ -9,12 +9,14 @@ object never returns a stale answer.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar, cast
 
 from meshspec.spec import Spec
 
+T = TypeVar("T")
 _MAX_SPECS = 64
+_MISSING = object()
 _TABLES: dict[int, tuple[Spec, dict[Hashable, Any]]] = {}
 
 
@@ -28,3 +30,12 @@ def table(spec: Spec) -> dict[Hashable, Any]:
     answers: dict[Hashable, Any] = {}
     _TABLES[id(spec)] = (spec, answers)
     return answers
+
+
+def remembered(spec: Spec, question: Hashable, compute: Callable[[], T]) -> T:
+    """The answer to `question` about `spec`, computed once."""
+    answers = table(spec)
+    found = answers.get(question, _MISSING)
+    if found is _MISSING:
+        found = answers[question] = compute()
+    return cast(T, found)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from meshspec.semantics.memo import table
+from meshspec.semantics.memo import remembered
 from meshspec.spec import MtlsMode, Spec
 
 
@@ -22,12 +22,9 @@ class Transport(StrEnum):
 
 
 def port_mode(spec: Spec, service_key: str, port: int | None) -> MtlsMode:
-    answers = table(spec)
-    key = ("port_mode", service_key, port)
-    mode: MtlsMode | None = answers.get(key)
-    if mode is None:
-        mode = answers[key] = _port_mode(spec, service_key, port)
-    return mode
+    return remembered(
+        spec, ("port_mode", service_key, port), lambda: _port_mode(spec, service_key, port)
+    )
 
 
 def _port_mode(spec: Spec, service_key: str, port: int | None) -> MtlsMode:
