@@ -6,7 +6,11 @@ Documented meaning (docs/spec.md, `meshspec/semantics/decide.py`, route fields):
 its status is in `statusCodes`, or `5xx` is in `on` and the status is 5xx, or
 `gateway-error` is in `on` and the status is 502, 503 or 504. The route
 `timeout` bounds the whole request; when it runs out the client sidecar
-answers 504. A live target observes the same things by running the requests.
+answers 504. A try slower than `perTryTimeout` is cut and counts as a
+timed-out try: Envoy's `reset`, `5xx` and `gateway-error` conditions retry
+it (envoyproxy.io, router filter, x-envoy-retry-on), and when the last try
+is cut the client sidecar answers 504. A live target observes the same things
+by running the requests.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from meshspec.semantics import RetryPolicy
 from meshspec.spec import RetryOn
 
 TIMEOUT_STATUS = 504
+#: conditions under which a try cut by the per-try timeout is retried
+PER_TRY_TIMEOUT_RETRIED_ON = frozenset({RetryOn.RESET, RetryOn.SERVER_ERROR, RetryOn.GATEWAY_ERROR})
 
 
 def retriable(policy: RetryPolicy, status: int) -> bool:
@@ -33,9 +39,9 @@ def apply_fault(observation: Observation, fault: Fault) -> Observation:
     """The observation once the backend misbehaves as `fault` says.
 
     Only for requests that reach a backend; a request refused or rejected
-    before that is not changed. Slow answers are judged against the whole
-    request timeout only: a per-try timeout makes the outcome depend on
-    timing this simulation does not model, so `attempts` stays unobserved.
+    before that is not changed. The backend is as slow on every try. When
+    the whole timeout would cut in before the last per-try timeout, which try
+    it ends depends on timing, so `attempts` is left unobserved.
     """
     if observation.outcome != "forwarded":
         return observation
@@ -49,7 +55,11 @@ def apply_fault(observation: Observation, fault: Fault) -> Observation:
             attempts=1 + retries,
         )
     timeout = observation.timeout
-    if policy.per_try_timeout is not None:
-        return replace(observation, attempts=None)
+    per_try = policy.per_try_timeout
+    if per_try is not None and fault.delay_seconds > per_try:
+        retried = bool(PER_TRY_TIMEOUT_RETRIED_ON & set(policy.on))
+        tries = 1 + policy.attempts if retried else 1
+        known = timeout is None or tries * per_try < timeout
+        return replace(observation, status=TIMEOUT_STATUS, attempts=tries if known else None)
     late = timeout is not None and fault.delay_seconds > timeout
     return replace(observation, status=TIMEOUT_STATUS if late else observation.status, attempts=1)

@@ -6,6 +6,16 @@ for real, and the mesh is stopped. In-mesh probes go to the sending
 service's outbound listener, with the destination in the Host header;
 probes from outside the mesh go in plaintext straight to the destination's
 inbound listeners, as a client without a sidecar would.
+
+The route taken and the whole-request timeout are read from the headers the
+outbound sidecar adds to its answers (`x-meshspec-route`, `x-meshspec-timeout`,
+see reference_impl/README.md): measuring the 15s default or proving that a
+disabled timeout never fires would cost a probe 15s or more, and a per-try
+timeout cuts a slow try before the whole-request one. Whether a timeout fires
+is still observed live (a slow app, a 504) by the cases with a `delay` fault.
+A client outside the mesh has no sidecar: no route and no timeout apply.
+Connection limits are observed live when a probe checks them: many slow
+requests at once, overflow and waves counted (`conformance.targets.limits`).
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import http.client
 import importlib
 import json
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,12 +36,22 @@ from conformance.features import ALL_FEATURES
 from conformance.observation import Observation
 from conformance.targets.base import Session, TargetUnavailable
 from conformance.targets.fault_app import DELAY_HEADER, FAIL_HEADER, ID_HEADER, FaultApp
+from conformance.targets.limits import crowd, limits_seen
+from meshspec.durations import format_duration, parse_duration
 from meshspec.spec import Spec
 
-#: what a live mesh shows: statuses, who answered, what the app received, tries it saw
-LIVE_FIELDS = frozenset({"status", "outcome", "backends", "headers", "attempts"})
+#: what a live mesh shows: statuses, who answered, what the app received, tries it saw,
+#: and the route and timeout the client sidecar says it applied
+LIVE_FIELDS = frozenset(
+    {"status", "outcome", "backends", "headers", "attempts", "route", "timeout", "connectionLimits"}
+)
+ROUTE_HEADER = "x-meshspec-route"
+TIMEOUT_HEADER = "x-meshspec-timeout"
 OUTCOME_OF_STATUS = {200: "forwarded", 400: "bad_request", 403: "denied", 404: "no_route"}
 REQUEST_TIMEOUT = 20.0
+TIMEOUT_STATUS = 504
+#: seconds a fired timeout may differ from the one the sidecar names (plus 10%)
+TIMEOUT_TOLERANCE = 0.2
 
 
 class ReferenceSession:
@@ -61,13 +82,19 @@ class ReferenceSession:
         answered: Counter[tuple[str, str | None]] = Counter()
         headers: dict[str, str] | None = None
         attempts: int | None = None
+        routes: Counter[str | None] = Counter()
+        timeouts: Counter[str | None] = Counter()
         conns: dict[int, http.client.HTTPConnection] = {}
         try:
             for n in range(probe.count):
                 port = ports[n % len(ports)]
                 self.sent += 1
-                status, body = _send(conns, port, probe, host, _control(probe, self.sent))
+                began = time.monotonic()
+                status, told, body = _send(conns, port, probe, host, _control(probe, self.sent))
+                elapsed = time.monotonic() - began
                 statuses[status] += 1
+                routes[told.get(ROUTE_HEADER)] += 1
+                timeouts[timeout_seen(told.get(TIMEOUT_HEADER), status, elapsed)] += 1
                 echo = _echo(body)
                 if echo is not None and probe.fault is not None:
                     attempts = int(echo.get("attempts") or 0) or None
@@ -83,15 +110,47 @@ class ReferenceSession:
         status, _ = statuses.most_common(1)[0]
         outcome = "mtls_refused" if status is None else OUTCOME_OF_STATUS.get(status)
         total = sum(answered.values())
+        limits = None
+        if "connection_limits" in probe.expect.written and probe.from_ is not None:
+            self.sent += 1
+            limits = limits_seen(crowd(ports[0], host, probe.path, f"crowd-{self.sent}"))
         return Observation(
             outcome=outcome,
             status=status,
+            route=_one(routes),
+            timeout=_seconds(_one(timeouts)),
+            connection_limits=limits,
             backends={k: v / total for k, v in answered.items()} if total else {},
             headers=headers,
             attempts=attempts,
             samples=probe.count,
             sampled=True,
         )
+
+
+def _one(seen: Counter[str | None]) -> str | None:
+    """The value every answer agreed on; mixed answers show as the most common one."""
+    value, _ = seen.most_common(1)[0]
+    return value
+
+
+def _seconds(told: str | None) -> float | None:
+    """None when the sidecar said "none" or said nothing (no client side, nothing forwarded)."""
+    return None if told is None or told == "none" else parse_duration(told)
+
+
+def timeout_seen(told: str | None, status: int | None, elapsed: float) -> str | None:
+    """The timeout the sidecar names, held against the clock when it fired.
+
+    A 504 that came much earlier or later than the named timeout shows the
+    time it took instead, so a sidecar that says one thing and does another
+    fails a check of `timeout` (a per-try timeout also ends a request early).
+    """
+    if status != TIMEOUT_STATUS or told is None or told == "none":
+        return told
+    if abs(elapsed - parse_duration(told)) <= TIMEOUT_TOLERANCE + 0.1 * elapsed:
+        return told
+    return format_duration(round(elapsed, 3))
 
 
 def _control(probe: Probe, serial: int) -> dict[str, str]:
@@ -110,8 +169,11 @@ def _send(
     probe: Probe,
     host: str,
     control: dict[str, str],
-) -> tuple[int | None, bytes]:
-    """One request; None as the status when the connection is refused or cut."""
+) -> tuple[int | None, dict[str, str], bytes]:
+    """One request: status, response headers (lower-case names), body.
+
+    None as the status when the connection is refused or cut.
+    """
     for attempt in (1, 2):
         conn = conns.get(port)
         if conn is None:
@@ -129,15 +191,16 @@ def _send(
         except http.client.RemoteDisconnected:
             conns.pop(port).close()
             if attempt == 2 or probe.from_ is None:
-                return None, b""
+                return None, {}, b""
             continue
         except (TimeoutError, ConnectionError, http.client.BadStatusLine):
             conns.pop(port).close()
-            return None, b""
+            return None, {}, b""
         if response.will_close:
             conns.pop(port).close()
-        return response.status, body
-    return None, b""
+        told = {name.lower(): value for name, value in response.getheaders()}
+        return response.status, told, body
+    return None, {}, b""
 
 
 def _echo(body: bytes) -> dict[str, Any] | None:

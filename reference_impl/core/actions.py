@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reference_impl.core.events import Headers
 from reference_impl.snapshot import Endpoint
@@ -43,6 +43,9 @@ class Respond:
     backend: str | None = None
     upstream_attempt: int | None = None
     endpoint: str | None = None
+    #: the whole-request timeout the request ran under ("3s", "none"); None when not forwarded.
+    #: Told to the application for observability only, so it takes no part in equality.
+    timeout: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

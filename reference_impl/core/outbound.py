@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from meshspec.durations import format_duration
 from meshspec.semantics import (
     BackendShare,
     Decision,
@@ -97,6 +98,11 @@ class _Flight:
 
     def endpoints(self) -> tuple[Endpoint, ...]:
         return self.config.endpoints_of(self.backend.service, self.backend.version)
+
+
+def _written(timeout: float | None) -> str:
+    """A timeout as the spec writes it; "none" when the route disables it."""
+    return "none" if timeout is None else format_duration(timeout)
 
 
 def cluster_name(backend: BackendShare) -> str:
@@ -355,6 +361,7 @@ class OutboundCore:
                 backend=flight.cluster,
                 upstream_attempt=flight.attempt if relay else None,
                 endpoint=None if flight.endpoint is None else flight.endpoint.instance,
+                timeout=_written(flight.decision.timeout),
             )
         ]
 

@@ -211,8 +211,12 @@ def encode_response(
     return head + _encode_headers(headers, body, keep_alive) + b"\r\n" + body
 
 
-def local_reply(status: int, reason: str, keep_alive: bool = True) -> bytes:
+def local_reply(status: int, reason: str, keep_alive: bool = True, extra: Headers = ()) -> bytes:
     """A response the sidecar itself makes up, marked so callers can tell it from the app's."""
     body = (reason + "\n").encode()
-    headers = (("content-type", "text/plain; charset=utf-8"), ("x-meshspec-local-reply", "1"))
+    headers = (
+        ("content-type", "text/plain; charset=utf-8"),
+        ("x-meshspec-local-reply", "1"),
+        *extra,
+    )
     return encode_response(status, headers, body, keep_alive)

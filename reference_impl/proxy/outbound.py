@@ -4,7 +4,9 @@ The application speaks plain HTTP/1.1 to this listener with the destination
 service in the Host header. Every request becomes a `RequestReceived` event;
 the actions that come back open connections (originating mTLS and checking
 the server's SPIFFE ID), send requests on them, and finally answer the
-application. No policy lives here.
+application. No policy lives here. Answers to the application carry the route
+taken and the timeout it ran under (`x-meshspec-route`, `x-meshspec-timeout`)
+so callers and the conformance suite can see which policy applied.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from reference_impl.core import (
     CloseConnection,
     Ejected,
     FailureKind,
+    Headers,
     OpenConnection,
     OutboundAction,
     OutboundCore,
@@ -52,6 +55,10 @@ from reference_impl.proxy.http1 import (
 from reference_impl.proxy.tls import TlsMaterial
 
 CONNECT_TIMEOUT = 5.0
+ROUTE_HEADER = "x-meshspec-route"
+TIMEOUT_HEADER = "x-meshspec-timeout"
+#: set only by this sidecar: the same names from upstream are dropped, never relayed
+POLICY_HEADERS = frozenset({ROUTE_HEADER, TIMEOUT_HEADER})
 
 
 Deliver = Callable[[HttpMessage | None], None]
@@ -220,11 +227,15 @@ class OutboundProxy:
                 backend=respond.backend,
                 endpoint=respond.endpoint,
             )
+        told = _policy_headers(respond)
         if upstream is None:
-            return local_reply(respond.status, respond.reason, request.keep_alive)
-        return encode_response(
-            upstream.status, upstream.end_to_end_headers(), upstream.body, request.keep_alive
+            return local_reply(respond.status, respond.reason, request.keep_alive, told)
+        headers = tuple(
+            (name, value)
+            for name, value in upstream.end_to_end_headers()
+            if name.lower() not in POLICY_HEADERS
         )
+        return encode_response(upstream.status, headers + told, upstream.body, request.keep_alive)
 
     # -- events in, actions out -----------------------------------------------------------
 
@@ -426,6 +437,16 @@ class OutboundProxy:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _policy_headers(respond: Respond) -> Headers:
+    """What the local app may learn about the policy its request ran under (see README)."""
+    out: list[tuple[str, str]] = []
+    if respond.route is not None:
+        out.append((ROUTE_HEADER, respond.route))
+    if respond.timeout is not None:
+        out.append((TIMEOUT_HEADER, respond.timeout))
+    return tuple(out)
 
 
 async def _read_head_only(upstream: _Upstream) -> HttpMessage:

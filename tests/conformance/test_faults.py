@@ -46,9 +46,27 @@ def test_slow_backends_and_the_route_timeout(
     assert (got.status, got.attempts) == (status, 1)
 
 
-def test_per_try_timeouts_leave_attempts_unobserved() -> None:
-    got = apply_fault(_forwarded(RetryPolicy(2, 0.1, DEFAULT_ON)), Fault(delay="1s"))
-    assert got.attempts is None
+@pytest.mark.parametrize(
+    ("policy", "timeout", "delay", "status", "attempts"),
+    [
+        # every try is cut at 100ms and retried (reset, gateway-error): 3 tries, then 504
+        (RetryPolicy(2, 0.1, DEFAULT_ON), 15.0, "1s", 504, 3),
+        (RetryPolicy(2, 0.1, (RetryOn.SERVER_ERROR,)), 15.0, "1s", 504, 3),
+        # a timed-out try is not a status code, nor a connect failure
+        (RetryPolicy(2, 0.1, (), (504,)), 15.0, "1s", 504, 1),
+        (RetryPolicy(2, 0.1, (RetryOn.CONNECT_FAILURE,)), 15.0, "1s", 504, 1),
+        # faster than the per-try timeout: one try answers
+        (RetryPolicy(2, 0.5, DEFAULT_ON), 15.0, "100ms", 200, 1),
+        # the whole timeout cuts in first: which try it ends is timing, unobserved
+        (RetryPolicy(5, 0.1, DEFAULT_ON), 0.25, "1s", 504, None),
+        (RetryPolicy(2, 0.1, DEFAULT_ON), None, "1s", 504, 3),
+    ],
+)
+def test_per_try_timeouts(
+    policy: RetryPolicy, timeout: float | None, delay: str, status: int, attempts: int | None
+) -> None:
+    got = apply_fault(_forwarded(policy, timeout), Fault(delay=delay))
+    assert (got.status, got.attempts) == (status, attempts)
 
 
 def test_requests_stopped_before_the_backend_are_unchanged() -> None:
