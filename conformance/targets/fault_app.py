@@ -4,7 +4,9 @@ It answers like the reference echo app (service, version, the request it
 received) and obeys three request headers set by the conformance target:
 `x-conformance-id` names the request across retries, `x-conformance-fail`
 = `<status>x<times>` fails that many tries, `x-conformance-delay` = seconds
-waits before answering. Every answer carries how many tries it has seen.
+waits before answering, `x-conformance-group` names requests whose peak
+concurrency the app records (how many of them it was serving at once).
+Every answer carries how many tries it has seen.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 ID_HEADER = "x-conformance-id"
 FAIL_HEADER = "x-conformance-fail"
 DELAY_HEADER = "x-conformance-delay"
-CONTROL_HEADERS = (ID_HEADER, FAIL_HEADER, DELAY_HEADER)
+GROUP_HEADER = "x-conformance-group"
+CONTROL_HEADERS = (ID_HEADER, FAIL_HEADER, DELAY_HEADER, GROUP_HEADER)
 
 
 class FaultApp:
@@ -29,6 +32,9 @@ class FaultApp:
         self.service = service
         self.version = version
         self.tries: Counter[str] = Counter()
+        self.serving: Counter[str] = Counter()
+        #: per group: the most requests of it served at once
+        self.peaks: Counter[str] = Counter()
         self.lock = threading.Lock()
         app = self
 
@@ -71,9 +77,17 @@ class FaultApp:
             code, _, times = fail.partition("x")
             if tries <= int(times or 1):
                 status = int(code)
+        group = handler.headers.get(GROUP_HEADER)
+        if group:
+            with self.lock:
+                self.serving[group] += 1
+                self.peaks[group] = max(self.peaks[group], self.serving[group])
         delay = handler.headers.get(DELAY_HEADER)
         if delay:
             time.sleep(float(delay))
+        if group:
+            with self.lock:
+                self.serving[group] -= 1
         headers: dict[str, str] = {}
         for name, value in handler.headers.items():
             key = name.lower()

@@ -1,30 +1,30 @@
-"""Connection limits seen live: many slow requests at once, counted by when they end.
+"""Connection limits seen live: many slow requests at once, overflow and concurrency counted.
 
-The client sidecar opens at most `maxConnections` connections to a backend;
-a request that finds none free waits, unless `maxPendingRequests` already
-wait, in which case the sidecar answers 503 at once (overflow). So with
-`CROWD` requests sent together to an app that answers each after `DELAY`
-seconds: the overflow is the answers that are 503, the first wave (ended
-before `DELAY` * 1.5) is `maxConnections`, and the rest served is
-`maxPendingRequests`. One wave and no overflow shows no limit at all (up
-to `CROWD`: limits above that look like none).
+The client sidecar opens at most `maxConnections` connections to a backend
+(one request each, HTTP/1.1); a request that finds none free waits, unless
+`maxPendingRequests` already wait, in which case the sidecar answers 503 at
+once (overflow). So with `CROWD` requests sent together to an app that
+answers each after `DELAY` seconds: the most the app serves at once is
+`maxConnections`, the answers that are the sidecar's own 503 are the
+overflow, and the rest served waited: `maxPendingRequests`. All served at
+once and no overflow shows no limit at all (up to `CROWD`: higher limits
+look like none).
 """
 
 from __future__ import annotations
 
 import http.client
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.targets.fault_app import DELAY_HEADER, ID_HEADER
+from conformance.targets.fault_app import DELAY_HEADER, GROUP_HEADER, ID_HEADER
 
 #: requests sent together; more than any limit a conformance case writes
 CROWD = 24
-#: how long the app takes with each; long enough that sending them all takes less
-DELAY = 1.0
-WAVE_END = DELAY * 1.5
+#: how long the app takes with each; far longer than opening the sidecar's connections
+DELAY = 2.0
 OVERFLOW_STATUS = 503
 LOCAL_REPLY_HEADER = "x-meshspec-local-reply"
 
@@ -32,15 +32,15 @@ LOCAL_REPLY_HEADER = "x-meshspec-local-reply"
 @dataclass(frozen=True)
 class Ending:
     status: int | None
+    #: the answer was the sidecar's own, not the app's
     local: bool
-    after: float
 
 
-def crowd(port: int, host: str, path: str, tag: str) -> list[Ending]:
+def crowd(port: int, host: str, path: str, group: str) -> list[Ending]:
     """Sends `CROWD` slow requests at once, each on its own connection; how each ended."""
-    endings: list[Ending | None] = [None] * CROWD
+    endings: list[Ending] = [Ending(None, False)] * CROWD
+    #: all connected before any request goes, so they arrive together
     start = threading.Barrier(CROWD)
-    began = time.monotonic()
 
     def send(index: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DELAY * CROWD + 10)
@@ -49,15 +49,15 @@ def crowd(port: int, host: str, path: str, tag: str) -> list[Ending]:
             start.wait()
             conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
             conn.putheader("Host", host)
-            conn.putheader(ID_HEADER, f"{tag}-{index}")
+            conn.putheader(ID_HEADER, f"{group}-{index}")
+            conn.putheader(GROUP_HEADER, group)
             conn.putheader(DELAY_HEADER, str(DELAY))
             conn.endheaders()
             response = conn.getresponse()
             response.read()
-            local = response.getheader(LOCAL_REPLY_HEADER) == "1"
-            endings[index] = Ending(response.status, local, time.monotonic() - began)
+            endings[index] = Ending(response.status, response.getheader(LOCAL_REPLY_HEADER) == "1")
         except (OSError, http.client.HTTPException, threading.BrokenBarrierError):
-            endings[index] = Ending(None, False, time.monotonic() - began)
+            endings[index] = Ending(None, False)
         finally:
             conn.close()
 
@@ -66,17 +66,26 @@ def crowd(port: int, host: str, path: str, tag: str) -> list[Ending]:
         thread.start()
     for thread in threads:
         thread.join()
-    return [e if e is not None else Ending(None, False, 0.0) for e in endings]
+    return endings
 
 
-def limits_seen(endings: list[Ending]) -> dict[str, Any] | None:
-    """The limits the endings show, in the spec's field names; None when nothing was held back."""
+def limits_seen(endings: list[Ending], peak: int) -> dict[str, Any] | None:
+    """The limits shown by how the crowd ended and the app's peak concurrency.
+
+    None when nothing was held back; otherwise the spec's field names.
+    """
     overflow = [e for e in endings if e.status == OVERFLOW_STATUS and e.local]
     served = [e for e in endings if e.status == 200]
-    first_wave = [e for e in served if e.after < WAVE_END]
-    if not overflow and len(first_wave) == len(served) == len(endings):
+    if not overflow and peak == len(served) == len(endings):
         return None
-    seen: dict[str, Any] = {"maxConnections": len(first_wave)}
+    seen: dict[str, Any] = {"maxConnections": peak}
     if overflow:
-        seen["maxPendingRequests"] = len(served) - len(first_wave)
+        seen["maxPendingRequests"] = len(served) - peak
     return seen
+
+
+def observe_limits(
+    port: int, host: str, path: str, group: str, peak_of: Callable[[str], int]
+) -> dict[str, Any] | None:
+    endings = crowd(port, host, path, group)
+    return limits_seen(endings, peak_of(group))

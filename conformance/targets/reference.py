@@ -36,7 +36,7 @@ from conformance.features import ALL_FEATURES
 from conformance.observation import Observation
 from conformance.targets.base import Session, TargetUnavailable
 from conformance.targets.fault_app import DELAY_HEADER, FAIL_HEADER, ID_HEADER, FaultApp
-from conformance.targets.limits import crowd, limits_seen
+from conformance.targets.limits import observe_limits
 from meshspec.durations import format_duration, parse_duration
 from meshspec.spec import Spec
 
@@ -55,8 +55,9 @@ TIMEOUT_TOLERANCE = 0.2
 
 
 class ReferenceSession:
-    def __init__(self, state: dict[str, Any]) -> None:
+    def __init__(self, state: dict[str, Any], apps: dict[str, FaultApp] | None = None) -> None:
         self.instances: list[dict[str, Any]] = list(state.get("instances", []))
+        self.apps = dict(apps or {})
         self.sent = 0
 
     def _outbound(self, sender: str) -> int:
@@ -71,6 +72,10 @@ class ReferenceSession:
         if not ports:
             raise LookupError(f"no running service {destination_key!r}")
         return ports
+
+    def _peak(self, group: str) -> int:
+        """The most requests of `group` any one app served at once."""
+        return max((app.peaks[group] for app in self.apps.values()), default=0)
 
     def probe(self, probe: Probe) -> Observation:
         host = probe.to if probe.port is None else f"{probe.to}:{probe.port}"
@@ -113,7 +118,7 @@ class ReferenceSession:
         limits = None
         if "connection_limits" in probe.expect.written and probe.from_ is not None:
             self.sent += 1
-            limits = limits_seen(crowd(ports[0], host, probe.path, f"crowd-{self.sent}"))
+            limits = observe_limits(ports[0], host, probe.path, f"crowd-{self.sent}", self._peak)
         return Observation(
             outcome=outcome,
             status=status,
@@ -251,7 +256,7 @@ class ReferenceTarget:
                 )
                 state = mesh.start()
                 try:
-                    yield ReferenceSession(state.to_json())
+                    yield ReferenceSession(state.to_json(), apps)
                 finally:
                     mesh.stop()
         finally:

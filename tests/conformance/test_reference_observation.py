@@ -1,10 +1,10 @@
-"""How the live target reads policy off answers: timeouts by the clock, limits by waves."""
+"""How the live target reads policy off answers: timeouts by the clock, limits by crowds."""
 
 from __future__ import annotations
 
 import pytest
 
-from conformance.targets.limits import DELAY, Ending, limits_seen
+from conformance.targets.limits import Ending, limits_seen
 from conformance.targets.reference import timeout_seen
 
 
@@ -28,27 +28,26 @@ def test_a_fired_timeout_is_held_against_the_clock(
     assert timeout_seen(told, status, elapsed) == seen
 
 
-def _endings(first: int, later: int, overflow: int, other: int = 0) -> list[Ending]:
+def _endings(served: int, overflow: int, other: int = 0) -> list[Ending]:
     return (
-        [Ending(200, False, DELAY + 0.05)] * first
-        + [Ending(200, False, 2 * DELAY + 0.05)] * later
-        + [Ending(503, True, 0.02)] * overflow
-        + [Ending(503, False, DELAY)] * other
+        [Ending(200, False)] * served
+        + [Ending(503, True)] * overflow
+        + [Ending(503, False)] * other
     )
 
 
 @pytest.mark.parametrize(
-    ("endings", "seen"),
+    ("endings", "peak", "seen"),
     [
-        (_endings(24, 0, 0), None),
-        (_endings(10, 5, 9), {"maxConnections": 10, "maxPendingRequests": 5}),
-        (_endings(4, 20, 0), {"maxConnections": 4}),
-        (_endings(3, 0, 21), {"maxConnections": 3, "maxPendingRequests": 0}),
+        (_endings(24, 0), 24, None),
+        (_endings(15, 9), 10, {"maxConnections": 10, "maxPendingRequests": 5}),
+        (_endings(24, 0), 4, {"maxConnections": 4}),
+        (_endings(3, 21), 3, {"maxConnections": 3, "maxPendingRequests": 0}),
         # an app's own 503 is no overflow, and an unanswered crowd shows a limit nobody wrote
-        (_endings(23, 0, 0, other=1), {"maxConnections": 23}),
+        (_endings(23, 0, other=1), 23, {"maxConnections": 23}),
     ],
 )
-def test_limits_are_read_from_overflow_and_waves(
-    endings: list[Ending], seen: dict[str, int] | None
+def test_limits_are_read_from_overflow_and_concurrency(
+    endings: list[Ending], peak: int, seen: dict[str, int] | None
 ) -> None:
-    assert limits_seen(endings) == seen
+    assert limits_seen(endings, peak) == seen
