@@ -152,7 +152,20 @@ def _cell(rep: TargetReport, profile: Profile) -> str:
     grade = (
         "full" if c[Result.PASSED] == total else ("none" if c[Result.PASSED] == 0 else "partial")
     )
-    return f"{grade}: " + ", ".join(parts)
+    partly = sum(1 for case in _partly_observed(rep) if case.profile is profile)
+    suffix = f" ({partly} partly observed)" if partly else ""
+    return f"{grade}: " + ", ".join(parts) + suffix
+
+
+def _partly_observed(rep: TargetReport) -> list[CaseResult]:
+    """Passed cases with expected fields the target could not observe."""
+    return [
+        c for c in rep.cases if c.result is Result.PASSED and any(p.unchecked for p in c.probes)
+    ]
+
+
+def _unchecked(case: CaseResult) -> str:
+    return "; ".join(f"{p.name} ({', '.join(p.unchecked)})" for p in case.probes if p.unchecked)
 
 
 def _md_escape(text: str) -> str:
@@ -169,7 +182,11 @@ def render_markdown(reports: Sequence[TargetReport]) -> str:
         "Each cell: grade, then cases passed / cases in the profile, then failures, errors",
         "and cases not supported (n/s). A case is *not supported* when the target lacks a",
         "feature it needs, cannot express its spec, or cannot observe what it checks;",
-        "the reasons are listed below. Nothing is counted as passed without a check behind it.",
+        "the reasons are listed below. Nothing is counted as passed without a check behind it:",
+        "every probe of a passed case had at least one field checked and every checked field",
+        "matched. A case is *partly observed* when the target could not see some expected",
+        "fields (e.g. which authorization rule decided, over real sockets); those fields are",
+        "listed below for each target.",
         "",
         "| Profile | " + " | ".join(r.target for r in reports) + " |",
         "|---|" + "---|" * len(reports),
@@ -200,6 +217,17 @@ def render_markdown(reports: Sequence[TargetReport]) -> str:
         for case in broken:
             reason = _md_escape(_first_line(case.summary_line()))
             out.append(f"| {case.name} | {case.profile} | {case.result} | {reason} |")
+    for r in reports:
+        partly = _partly_observed(r)
+        if not partly:
+            continue
+        out.append("")
+        out.append(f"## {r.target}: passed, partly observed")
+        out.append("")
+        out.append("| Case | Profile | Fields not observed |")
+        out.append("|---|---|---|")
+        for case in partly:
+            out.append(f"| {case.name} | {case.profile} | {_md_escape(_unchecked(case))} |")
     return "\n".join(out) + "\n"
 
 
