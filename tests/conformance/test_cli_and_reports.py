@@ -141,3 +141,20 @@ def test_pytest_plugin_is_silent_unless_asked(pytester: pytest.Pytester) -> None
     pytester.makepyfile("def test_x():\n    pass\n")
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_partly_observed_passes_are_counted_and_listed() -> None:
+    from conformance.features import Profile
+    from conformance.report import render_markdown
+    from conformance.results import CaseResult, ProbeResult, Result, TargetReport
+
+    def case(name: str, unchecked: tuple[str, ...]) -> CaseResult:
+        probe = ProbeResult("probe-1", {}, {"status": 403}, {"status": 403}, (), unchecked)
+        return CaseResult(name, Profile.AUTHORIZATION, (), Result.PASSED, "", (probe,))
+
+    report = TargetReport("live", "a live target", ())
+    report.cases += [case("seen-fully", ()), case("rule-unseen", ("authzRule",))]
+    text = render_markdown([report])
+    assert "| authorization | full: 2/2 (1 partly observed) |" in text
+    assert "| rule-unseen | authorization | probe-1 (authzRule) |" in text
+    assert "seen-fully |" not in text
