@@ -286,7 +286,6 @@ def test_installed_console_script(tmp_path: Path) -> None:
 
 def test_bookinfo_compiles_to_istio_without_warnings(capsys: pytest.CaptureFixture[str]) -> None:
     """The README's first command: it must succeed with no warning or error."""
-    pytest.importorskip("adapters.istio")
     code, out, err = _run(capsys, "compile", "--target", "istio", BOOKINFO)
     assert code == 0, err
     assert " warning " not in err and " error " not in err
