@@ -84,6 +84,9 @@ AMBIGUOUS_SERVICE = register("MS213", E, "service reference is ambiguous")
 UNREACHABLE_AUTHZ_RULE = register("MS214", W, "authorization rule can never decide", "authz")
 BAD_PORT = register("MS215", E, "port reference does not exist")
 TCP_ROUTE = register("MS216", W, "HTTP routes do not apply to a TCP-only service")
+TARGET_PORT_CONFLICT = register(
+    "MS217", E, "service ports share a target port but differ in protocol or mTLS mode"
+)
 
 # MS3xx: compile losses (generic across targets)
 UNSUPPORTED_FIELD = register("MS301", W, "target cannot express a field")

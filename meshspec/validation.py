@@ -13,7 +13,7 @@ from meshspec import codes
 from meshspec.diagnostics import Diagnostic, Location
 from meshspec.durations import format_duration
 from meshspec.regex import check_regex
-from meshspec.semantics import DEFAULT_TIMEOUT, ordered_candidates, precedence_key
+from meshspec.semantics import DEFAULT_TIMEOUT, ordered_candidates, port_mode, precedence_key
 from meshspec.spec import (
     HeaderMatch,
     MeshDocument,
@@ -99,6 +99,42 @@ def validate_documents(
     return spec, found
 
 
+def _target_port_conflicts(spec: Spec, key: str, origin: Origin) -> list[Diagnostic]:
+    """Service ports that land on one workload port must agree on what that port is.
+
+    Kubernetes lets several service ports share a targetPort. The sidecar
+    sees one workload port, so it has one protocol and one mTLS mode: two
+    service ports with different protocols or modes there cannot both hold.
+    """
+    out: list[Diagnostic] = []
+    first: dict[int, int] = {}
+    ports = spec.service(key).spec.ports
+    for i, p in enumerate(ports):
+        j = first.setdefault(p.workload_port, i)
+        if j == i:
+            continue
+        other = ports[j]
+        conflict = ""
+        if p.protocol is not other.protocol:
+            conflict = f"protocol {p.protocol.value} vs {other.protocol.value}"
+        else:
+            mode, other_mode = port_mode(spec, key, p.port), port_mode(spec, key, other.port)
+            if mode is not other_mode:
+                conflict = f"mTLS {mode.value} vs {other_mode.value}"
+        if conflict:
+            field = "targetPort" if p.target_port is not None else "port"
+            out.append(
+                codes.TARGET_PORT_CONFLICT(
+                    f"ports {other.port} and {p.port} of service {key} disagree about workload "
+                    f"port {p.workload_port}: {conflict}",
+                    location=origin.locate(("spec", "ports", i, field)),
+                    path=_dotted(("spec", "ports", i, field)),
+                    hint="give them the same protocol and mTLS mode, or different targetPorts",
+                )
+            )
+    return out
+
+
 def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
     svc = spec.service(key)
     origin = spec.origins[key]
@@ -155,6 +191,7 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
                     )
                 )
 
+    out.extend(_target_port_conflicts(spec, key, origin))
     out.extend(_shadowed_matches(svc, key, origin))
     for ri, route in enumerate(s.routes):
         rp: tuple[str | int, ...] = ("spec", "routes", ri)

@@ -20,9 +20,28 @@ class Protocol(StrEnum):
 
 
 class Port(SpecModel):
+    """A service port and the workload port it lands on.
+
+    `targetPort` is the Kubernetes Service's targetPort: the port the
+    workloads listen on. Sidecars see requests on that port, so meshes that
+    match on workload ports (Istio's AuthorizationPolicy `ports` and
+    PeerAuthentication `portLevelMtls`) need it, not the service port.
+    """
+
     port: int = Field(ge=1, le=65535)
     name: str | None = Field(default=None, pattern=DNS_LABEL)
     protocol: Protocol = Protocol.HTTP
+    target_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="The workload (container) port behind this service port. Default: `port`.",
+    )
+
+    @property
+    def workload_port(self) -> int:
+        """Where the service port lands on the workloads."""
+        return self.port if self.target_port is None else self.target_port
 
 
 class Version(SpecModel):

@@ -129,6 +129,34 @@ CASES = [
         [("MS215", 8, 7)],
     ),
     (
+        "bad target port",
+        HEAD + "spec:\n  ports:\n    - {port: 80, targetPort: 0}\n",
+        [("MS201", 7, 18)],
+    ),
+    (
+        "two ports on one target port, same protocol",
+        HEAD + "spec:\n  ports:\n    - {port: 80, targetPort: 8080}\n    - {port: 8080}\n",
+        [],
+    ),
+    (
+        "two ports on one target port, protocols differ",
+        HEAD + "spec:\n  ports:\n    - {port: 80, targetPort: 8080}\n"
+        "    - {port: 81, targetPort: 8080, protocol: tcp}\n",
+        [("MS217", 8, 18)],
+    ),
+    (
+        "a port lands on another port's number, protocols differ",
+        HEAD + "spec:\n  ports:\n    - {port: 80, targetPort: 8080}\n"
+        "    - {port: 8080, protocol: tcp}\n",
+        [("MS217", 8, 8)],
+    ),
+    (
+        "two ports on one target port, mTLS modes differ",
+        HEAD + "spec:\n  ports:\n    - {port: 80, targetPort: 8080}\n"
+        "    - {port: 81, targetPort: 8080}\n  mtls:\n    ports: {81: PERMISSIVE}\n",
+        [("MS217", 8, 18)],
+    ),
+    (
         "dangling authz source",
         HEAD + "spec:\n  authorization:\n    rules:\n      - name: r\n"
         "        action: ALLOW\n        from:\n          - services: [ghost]\n",
