@@ -15,6 +15,7 @@ import logging
 import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import click
 from reference_impl.calls import Caller, CallError, Tally, outbound_port, split_url
 
 DEFAULT_STATE = ".meshspec/state.json"
+SUPERVISE_INTERVAL = 0.5  # seconds between `up`'s checks that its parts still run
 
 
 def _ready(**fields: Any) -> None:
@@ -55,6 +57,12 @@ def _use_uvloop() -> None:
 
 @click.command(name="control-plane")
 @click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--pki-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Holds root.pem, root-key.pem and entitlements.json (as `up` writes them).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=15010, show_default=True)
 @click.option("--cert-ttl", type=float, default=3600.0, show_default=True, help="Seconds.")
@@ -71,6 +79,7 @@ def _use_uvloop() -> None:
 @click.option("-v", "--verbose", is_flag=True)
 def control_plane(
     paths: tuple[str, ...],
+    pki_dir: Path,
     host: str,
     port: int,
     cert_ttl: float,
@@ -79,17 +88,30 @@ def control_plane(
     verbose: bool,
 ) -> None:
     """Serve a spec (re-read on change), endpoints and certificates to sidecars."""
-    from reference_impl.control_plane import CertificateService, ControlPlane, NoSpec, SpecStore
+    from reference_impl.control_plane import (
+        BootstrapError,
+        CertificateService,
+        ControlPlane,
+        Entitlements,
+        NoSpec,
+        SpecStore,
+    )
+    from reference_impl.control_plane.bootstrap import ENTITLEMENTS_FILE
+    from reference_impl.pki import CertificateAuthority
 
     _logging(verbose)
+    try:
+        authority = CertificateAuthority.load(pki_dir)
+        entitlements = Entitlements.read(pki_dir / ENTITLEMENTS_FILE)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot use the PKI in {pki_dir}: {exc}") from None
     store = SpecStore(paths)
 
     async def serve() -> None:
-        store.reload()
-        if store.current is None:
-            raise NoSpec("the spec has errors")
-        certs = CertificateService.create(store.current.spec.mesh.trust_domain, cert_ttl)
-        cp = ControlPlane(store, certs, host=host, port=port, grace=grace, settle=settle)
+        certs = CertificateService(authority, cert_ttl)
+        cp = ControlPlane(
+            store, certs, entitlements, host=host, port=port, grace=grace, settle=settle
+        )
         await cp.start()
         _ready(port=cp.port)
         try:
@@ -102,14 +124,21 @@ def control_plane(
         asyncio.run(serve())
     except NoSpec as exc:
         raise click.ClickException(str(exc)) from None
+    except BootstrapError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
 
 
 @click.command()
-@click.option("--service", required=True, help="namespace/name")
-@click.option("--version", "version", default=None)
-@click.option("--instance", required=True)
 @click.option(
-    "--control-plane", "control_plane_address", default="127.0.0.1:15010", show_default=True
+    "--bootstrap",
+    "bootstrap_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The workload's bootstrap (mode 0600): who it is, its secret, the root to pin.",
 )
 @click.option("--inbound-port", type=int, required=True)
 @click.option("--outbound-port", type=int, required=True)
@@ -119,10 +148,7 @@ def control_plane(
 @click.option("--echo", is_flag=True, help="Run the built-in echo application on the app port.")
 @click.option("-v", "--verbose", is_flag=True)
 def sidecar(
-    service: str,
-    version: str | None,
-    instance: str,
-    control_plane_address: str,
+    bootstrap_file: Path,
     inbound_port: int,
     outbound_port: int,
     admin_port: int,
@@ -132,7 +158,7 @@ def sidecar(
     verbose: bool,
 ) -> None:
     """Run one sidecar (and optionally the echo application) fed by a control plane."""
-    from reference_impl.control_plane import ControlPlaneClient
+    from reference_impl.control_plane import Bootstrap, BootstrapError, ControlPlaneClient
     from reference_impl.echo import EchoIdentity, start_echo
     from reference_impl.proxy import Sidecar, SidecarConfig
     from reference_impl.snapshot import Endpoint
@@ -143,7 +169,15 @@ def sidecar(
 
         DECISIONS.addHandler(json_log_handler(sys.stderr))  # one JSON line per decision
         DECISIONS.propagate = False
-    cp_host, _, cp_port = control_plane_address.rpartition(":")
+    try:
+        bootstrap = Bootstrap.read(bootstrap_file)
+    except BootstrapError as exc:
+        raise click.ClickException(str(exc)) from None
+    service, version, instance = (
+        bootstrap.workload.service,
+        bootstrap.workload.version,
+        bootstrap.workload.instance,
+    )
 
     async def serve() -> None:
         app = None
@@ -163,7 +197,7 @@ def sidecar(
         )
         await proxy.start()
         node = Endpoint(service, version, instance, "127.0.0.1", proxy.inbound_port)
-        client = ControlPlaneClient(proxy, node, cp_host or "127.0.0.1", int(cp_port))
+        client = ControlPlaneClient(proxy, node, bootstrap)
         await client.start()
         try:
             while not proxy.ready:
@@ -194,10 +228,15 @@ def sidecar(
 def up(
     paths: tuple[str, ...], state_file: str, instances: int, apps: tuple[str, ...], cert_ttl: float
 ) -> None:
-    """Run the spec on this machine: a control plane, sidecars, echo apps. Ctrl-C stops all."""
+    """Run the spec on this machine: a control plane, sidecars, echo apps. Ctrl-C stops all.
+
+    A control plane that dies is restarted (sidecars serve on their last
+    snapshot meanwhile); if it cannot be kept running, `up` stops everything and
+    exits with an error. A sidecar that dies is reported.
+    """
     from meshspec.cli import EXIT_FINDINGS, emit_diagnostics
     from meshspec.loader import load_paths
-    from reference_impl.runner import Mesh, StartupError, write_state
+    from reference_impl.runner import Mesh, MeshFailure, StartupError, write_state
 
     result = load_paths(paths)
     if not result.ok or result.spec is None:
@@ -233,10 +272,16 @@ def up(
         state = mesh.start()
         write_state(state_path, state)
         _print_table(state.to_json(), state_path)
-        signal.pause()
+        while True:
+            time.sleep(SUPERVISE_INTERVAL)
+            events = mesh.supervise()
+            for event in events:
+                click.echo(event, err=True)
+            if events:
+                write_state(state_path, mesh.state)
     except KeyboardInterrupt:
         pass
-    except StartupError as exc:
+    except (StartupError, MeshFailure) as exc:
         raise click.ClickException(f"{exc} (logs in {state_path.parent / 'logs'})") from None
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

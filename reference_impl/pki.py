@@ -13,14 +13,17 @@ import os
 import ssl
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_TTL = dt.timedelta(hours=1)
+ROOT_CERT_FILE, ROOT_KEY_FILE = "root.pem", "root-key.pem"
 _CLOCK_SKEW = dt.timedelta(minutes=1)
 
 
@@ -41,14 +44,6 @@ class Credentials:
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
 
 
 class CertificateAuthority:
@@ -115,31 +110,74 @@ class CertificateAuthority:
         now: dt.datetime | None = None,
         ttl: dt.timedelta = DEFAULT_TTL,
     ) -> Credentials:
-        """An SVID for `spiffe_id`: URI SAN only (critical, empty subject), both EKUs."""
+        """An SVID and a fresh key for `spiffe_id` (tests and tools; workloads send a CSR)."""
+        key = new_key()
+        cert = self._leaf(key.public_key(), spiffe_id, now or _utcnow(), ttl, client=True)
+        return Credentials(
+            cert_pem=cert.public_bytes(serialization.Encoding.PEM),
+            key_pem=key_pem(key),
+            ca_bundle_pem=self.cert_pem,
+            spiffe_id=spiffe_id,
+            not_after=cert.not_valid_after_utc,
+        )
+
+    def sign_csr(
+        self,
+        csr_pem: bytes,
+        spiffe_id: str,
+        *,
+        now: dt.datetime | None = None,
+        ttl: dt.timedelta = DEFAULT_TTL,
+        client: bool = True,
+    ) -> x509.Certificate:
+        """A certificate for the CSR's key carrying `spiffe_id`, whatever the CSR asked for.
+
+        The CA decides the identity (the workload it authenticated is entitled to
+        one); the CSR only proves possession of the key. CsrError when the CSR is
+        not a well-formed, self-signed P-256 request.
+        """
+        try:
+            csr = x509.load_pem_x509_csr(csr_pem)
+        except ValueError as exc:
+            raise CsrError(f"not a PEM certificate request: {exc}") from None
+        if not csr.is_signature_valid:
+            raise CsrError("the request's signature does not match its key")
+        public = csr.public_key()
+        if not isinstance(public, ec.EllipticCurvePublicKey) or not isinstance(
+            public.curve, ec.SECP256R1
+        ):
+            raise CsrError("only EC P-256 keys are accepted")
+        return self._leaf(public, spiffe_id, now or _utcnow(), ttl, client=client)
+
+    def _leaf(
+        self,
+        public: ec.EllipticCurvePublicKey,
+        spiffe_id: str,
+        start: dt.datetime,
+        ttl: dt.timedelta,
+        *,
+        client: bool,
+    ) -> x509.Certificate:
+        """URI SAN only (critical, empty subject); both EKUs for workloads, server-only else."""
         if not spiffe_id.startswith("spiffe://"):
             raise IdentityError(f"not a SPIFFE ID: {spiffe_id!r}")
-        start = now or _utcnow()
-        key = ec.generate_private_key(ec.SECP256R1())
-        not_after = start + ttl
-        cert = (
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH]
+        if client:
+            usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
+        return (
             x509.CertificateBuilder()
             .subject_name(x509.Name([]))
             .issuer_name(self.cert.subject)
-            .public_key(key.public_key())
+            .public_key(public)
             .serial_number(x509.random_serial_number())
             .not_valid_before(start - _CLOCK_SKEW)
-            .not_valid_after(not_after)
+            .not_valid_after(start + ttl)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.SubjectAlternativeName([x509.UniformResourceIdentifier(spiffe_id)]),
                 critical=True,
             )
-            .add_extension(
-                x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                critical=False,
-            )
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(
                 x509.KeyUsage(
                     digital_signature=True,
@@ -160,13 +198,91 @@ class CertificateAuthority:
             )
             .sign(self._key, hashes.SHA256())
         )
-        return Credentials(
-            cert_pem=cert.public_bytes(serialization.Encoding.PEM),
-            key_pem=_key_pem(key),
-            ca_bundle_pem=self.cert_pem,
-            spiffe_id=spiffe_id,
-            not_after=not_after,
+
+    # -- on disk: the root survives a control plane restart, so pinned sidecars still trust it
+
+    def save(self, directory: Path) -> None:
+        """Write `root.pem` and `root-key.pem` (mode 0600) into a private directory."""
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_private(directory / ROOT_KEY_FILE, key_pem(self._key))
+        write_private(directory / ROOT_CERT_FILE, self.cert_pem)
+
+    @classmethod
+    def load(cls, directory: Path) -> CertificateAuthority:
+        """The root saved by `save` (OSError/ValueError if absent or not a P-256 key pair)."""
+        cert = x509.load_pem_x509_certificate((directory / ROOT_CERT_FILE).read_bytes())
+        key = serialization.load_pem_private_key(
+            (directory / ROOT_KEY_FILE).read_bytes(), password=None
         )
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("the root key is not an EC key")
+        if key.public_key() != cert.public_key():
+            raise ValueError("the root key does not belong to the root certificate")
+        return cls(cert, key)
+
+
+class CsrError(ValueError):
+    """A certificate signing request the CA will not sign."""
+
+
+def new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def csr_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    """A request that proves possession of `key`; it names nothing (the CA decides)."""
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`, readable by its owner only from the first byte on."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def check_issued(
+    cert_pem: bytes,
+    root: x509.Certificate,
+    public: ec.EllipticCurvePublicKey,
+    *,
+    now: dt.datetime | None = None,
+) -> tuple[str, dt.datetime]:
+    """(SPIFFE ID, not-after) of a certificate `root` signed for `public`, valid now.
+
+    IdentityError says why not: another signer, another key, outside its validity.
+    """
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError as exc:
+        raise IdentityError(f"not a PEM certificate: {exc}") from None
+    try:
+        cert.verify_directly_issued_by(root)
+    except (ValueError, TypeError, InvalidSignature):
+        raise IdentityError("certificate is not signed by the pinned root") from None
+    if cert.public_key() != public:
+        raise IdentityError("certificate is not for this workload's key")
+    moment = now or _utcnow()
+    if not cert.not_valid_before_utc <= moment < cert.not_valid_after_utc:
+        raise IdentityError("certificate is not valid now")
+    spiffe_id = spiffe_id_from_der(cert.public_bytes(serialization.Encoding.DER))
+    return spiffe_id, cert.not_valid_after_utc
 
 
 def spiffe_id_from_der(der: bytes) -> str:
@@ -191,7 +307,7 @@ def peer_spiffe_id(ssl_object: Any) -> str:
     return spiffe_id_from_der(der)
 
 
-def _load_chain(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+def load_chain(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
     # ssl only loads key pairs from files; keep them in a private temporary directory.
     with tempfile.TemporaryDirectory(prefix="meshspec-tls-") as tmp:
         cert_path = os.path.join(tmp, "cert.pem")
@@ -210,7 +326,7 @@ def server_context(
     """Inbound mTLS: our SVID, and the client's certificate verified against the bundle."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    _load_chain(ctx, cert_pem, key_pem)
+    load_chain(ctx, cert_pem, key_pem)
     ctx.load_verify_locations(cadata=ca_bundle_pem.decode())
     ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
     return ctx
@@ -222,7 +338,7 @@ def client_context(cert_pem: bytes, key_pem: bytes, ca_bundle_pem: bytes) -> ssl
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_REQUIRED
-    _load_chain(ctx, cert_pem, key_pem)
+    load_chain(ctx, cert_pem, key_pem)
     ctx.load_verify_locations(cadata=ca_bundle_pem.decode())
     return ctx
 

@@ -6,6 +6,11 @@ built-in echo application in its process (one process per instance, not two,
 keeps startup quick on small machines). Children die with the runner: they
 get SIGTERM from the kernel when it dies (PR_SET_PDEATHSIG), and the runner
 stops each by PID, waits, then kills what is left.
+
+Before anything starts the runner provisions trust in a private directory
+(mode 0700, removed on stop): the mesh's root, the control plane's
+entitlements table and one bootstrap file (mode 0600) per sidecar. See
+`control_plane/bootstrap.py` and the threat model in README.md.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import ctypes
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,15 +32,21 @@ from pathlib import Path
 from typing import Any
 
 from meshspec.spec import Spec
+from reference_impl.control_plane.bootstrap import Workload, provision
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 5.0
+RESTARTS, RESTART_WINDOW = 3, 60.0  # give up on a control plane that dies this often
 _PR_SET_PDEATHSIG = 1
 
 
 class StartupError(RuntimeError):
     """A part did not come up; everything started so far has been stopped."""
+
+
+class MeshFailure(RuntimeError):
+    """A part died and could not be brought back; the caller should stop the mesh."""
 
 
 @dataclass
@@ -205,6 +218,7 @@ class Mesh:
         apps: dict[str, int] | None = None,
         log_dir: Path,
         cert_ttl: float = 3600.0,
+        trust_dir: Path | None = None,
     ) -> None:
         self.spec_paths = list(spec_paths)
         self.spec = spec
@@ -213,6 +227,11 @@ class Mesh:
         self.state = State(instances=plan(spec, instances, apps or {}))
         self.control_plane: subprocess.Popen[bytes] | None = None
         self.sidecars: list[subprocess.Popen[bytes]] = []
+        self.trust_dir = trust_dir
+        self._own_trust_dir = trust_dir is None
+        self._control_plane_args: list[str] = []
+        self._restarts: list[float] = []
+        self._reported: set[int] = set()
 
     @property
     def processes(self) -> list[subprocess.Popen[bytes]]:
@@ -229,34 +248,34 @@ class Mesh:
 
     def _start(self, timeout: float) -> None:
         (cp_port,) = free_ports(1)
-        self.control_plane = _spawn(
-            [
-                "control-plane",
-                *self.spec_paths,
-                "--port",
-                str(cp_port),
-                "--cert-ttl",
-                str(self.cert_ttl),
-                "--settle",
-                "1.0",
-            ],
-            self.log_dir / "control-plane.log",
+        if self.trust_dir is None:
+            self.trust_dir = Path(tempfile.mkdtemp(prefix="meshspec-trust-"))
+        pki_dir = self.trust_dir / "pki"
+        bootstraps = provision(
+            pki_dir,
+            self.trust_dir / "bootstrap",
+            [Workload(i.service, i.version, i.instance) for i in self.state.instances],
+            self.spec.mesh.trust_domain,
+            (HOST, cp_port),
         )
-        (ready,) = wait_ready([self.control_plane], timeout)
-        self.state.control_plane = {
-            "host": HOST,
-            "port": int(ready["port"]),
-            "pid": self.control_plane.pid,
-        }
+        self._control_plane_args = [
+            "control-plane",
+            *self.spec_paths,
+            "--pki-dir",
+            str(pki_dir),
+            "--port",
+            str(cp_port),
+            "--cert-ttl",
+            str(self.cert_ttl),
+            "--settle",
+            "1.0",
+        ]
+        self._start_control_plane(timeout)
         for inst in self.state.instances:
             args = [
                 "sidecar",
-                "--service",
-                inst.service,
-                "--instance",
-                inst.instance,
-                "--control-plane",
-                f"{HOST}:{cp_port}",
+                "--bootstrap",
+                str(bootstraps[inst.instance]),
                 "--inbound-port",
                 str(inst.inbound_port),
                 "--outbound-port",
@@ -266,8 +285,6 @@ class Mesh:
                 "--app-port",
                 str(inst.app_port),
             ]
-            if inst.version is not None:
-                args += ["--version", inst.version]
             if inst.echo:
                 args.append("--echo")
             proc = _spawn(args, self.log_dir / f"{inst.instance}.log")
@@ -275,11 +292,57 @@ class Mesh:
             self.sidecars.append(proc)
         wait_ready(self.sidecars, timeout)
 
+    def _start_control_plane(self, timeout: float) -> None:
+        self.control_plane = _spawn(self._control_plane_args, self.log_dir / "control-plane.log")
+        (ready,) = wait_ready([self.control_plane], timeout)
+        self.state.control_plane = {
+            "host": HOST,
+            "port": int(ready["port"]),
+            "pid": self.control_plane.pid,
+        }
+
+    def supervise(self, timeout: float = READY_TIMEOUT) -> list[str]:
+        """Check the parts once: restart a dead control plane, report a dead sidecar.
+
+        Returns what happened, one line each (empty when all is well); MeshFailure
+        when the control plane died more than RESTARTS times within RESTART_WINDOW
+        or cannot start again (its port taken, say).
+        """
+        events: list[str] = []
+        for proc, inst in zip(self.sidecars, self.state.instances, strict=True):
+            code = proc.poll()
+            if code is not None and proc.pid not in self._reported:
+                self._reported.add(proc.pid)
+                events.append(f"sidecar {inst.instance} (pid {proc.pid}) exited with code {code}")
+        cp = self.control_plane
+        code = None if cp is None else cp.poll()
+        if cp is None or code is None:
+            return events
+        now = time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW]
+        what = f"control plane (pid {cp.pid}) exited with code {code}"
+        if len(self._restarts) >= RESTARTS:
+            raise MeshFailure(
+                f"{what}; it died {RESTARTS + 1} times within {RESTART_WINDOW:.0f}s, giving up"
+            )
+        self._restarts.append(now)
+        if cp.stdout is not None:
+            cp.stdout.close()
+        try:
+            self._start_control_plane(timeout)
+        except StartupError as exc:
+            raise MeshFailure(f"{what} and could not be restarted: {exc}") from None
+        events.append(f"{what}; restarted as pid {self.state.control_plane['pid']}")
+        return events
+
     def stop(self) -> None:
-        """Sidecars first (they deregister), then the control plane."""
+        """Sidecars first (they deregister), then the control plane; then forget the secrets."""
         stop_all(self.sidecars)
         if self.control_plane is not None:
             stop_all([self.control_plane])
+        if self._own_trust_dir and self.trust_dir is not None:
+            shutil.rmtree(self.trust_dir, ignore_errors=True)
+            self.trust_dir = None
 
 
 def write_state(path: Path, state: State) -> None:

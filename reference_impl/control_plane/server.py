@@ -6,6 +6,15 @@ yet. Changes within `push_delay` of each other are pushed as one snapshot, so
 a burst of registrations does not cost every sidecar one snapshot per member. Versions start
 from the wall clock in milliseconds, so they keep growing across restarts and a
 reconnecting sidecar's version never collides with a new control plane's.
+
+Trust: the stream is TLS with the control plane's own certificate (signed by
+the root every sidecar pins from its bootstrap, for an identity no workload can
+be issued). The first message must carry a bootstrap secret the entitlements
+table knows; it decides which workload the stream is. That workload's sidecar
+may register only its own endpoint, say `bye` only for itself, and get a
+certificate only for the identity its service has in the current spec, for a
+key it proves it holds (a CSR). A spec edit that changes that identity asks
+the sidecar for a new CSR at once.
 """
 
 from __future__ import annotations
@@ -13,21 +22,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from reference_impl.control_plane import protocol
-from reference_impl.control_plane.ca import CertificateService, Issued
-from reference_impl.control_plane.registry import EndpointRegistry
+from reference_impl.control_plane.bootstrap import Entitlements, Workload
+from reference_impl.control_plane.ca import SERVING_TTL, CertificateService, Issued
+from reference_impl.control_plane.registry import EndpointRegistry, key_of
 from reference_impl.control_plane.store import SpecStore
+from reference_impl.pki import CsrError, IdentityError
 from reference_impl.snapshot import Endpoint, Snapshot
 
 log = logging.getLogger("meshspec.control_plane")
 
 HELLO_TIMEOUT = 10.0
-MIN_RENEWAL = 0.05  # seconds; a certificate cut short by whole-second rounding never spins
+HANDSHAKE_TIMEOUT = 5.0
+MAX_UNAUTHENTICATED = 128  # streams past TLS that have not said hello yet
+CSR_BURST, CSR_WINDOW = 5, 1.0  # at most this many CSRs per stream per window
+MAX_TOKEN = 256
 
 
 class NoSpec(RuntimeError):
@@ -38,19 +54,28 @@ class NoSpec(RuntimeError):
 class Stream:
     """One connected sidecar and what it said about the snapshots it was sent."""
 
+    workload: Workload
     endpoint: Endpoint
     writer: asyncio.StreamWriter
     sent: int | None
     acked: int | None = None
     nacked: dict[int, str] = field(default_factory=dict)
     credentials: Issued | None = None
+    renewing: str | None = None  # the identity a `renew` was sent for
+    replaced: bool = False  # a newer stream of the same workload took over
+    csr_times: deque[float] = field(default_factory=deque)
+
+
+class Refused(protocol.ProtocolError):
+    """The peer is not a workload this control plane serves, or asked for what it may not have."""
 
 
 class ControlPlane:
     def __init__(
         self,
         store: SpecStore,
-        certificates: CertificateService | None,
+        certificates: CertificateService,
+        entitlements: Entitlements,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -61,6 +86,7 @@ class ControlPlane:
     ) -> None:
         self.store = store
         self.certificates = certificates
+        self.entitlements = entitlements
         self.host = host
         self.port = port
         self.settle = settle
@@ -75,6 +101,8 @@ class ControlPlane:
         self._flush_pending = False
         self._ready_at = 0.0
         self._acks = asyncio.Condition()
+        self._unauthenticated = 0
+        self.refusals: deque[str] = deque(maxlen=100)  # why streams were refused, latest last
         # called with (stream, version, accepted) on every ACK/NACK: for measurements
         self.on_reply: Callable[[Stream, int, bool], None] | None = None
 
@@ -87,11 +115,19 @@ class ControlPlane:
         loop = asyncio.get_running_loop()
         self._ready_at = loop.time() + self.settle
         self._rebuild()
+        identity = self.entitlements.control_plane_identity
+        context = self.certificates.serving_context(identity)
         self._server = await asyncio.start_server(
-            self._serve, self.host, self.port, limit=protocol.MAX_LINE
+            self._serve,
+            self.host,
+            self.port,
+            limit=protocol.MAX_REQUEST_LINE,
+            ssl=context,
+            ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._spawn(self._watch())
+        self._spawn(self._refresh_serving(context, identity))
         log.info("control plane listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
@@ -125,6 +161,7 @@ class ControlPlane:
 
     def _rebuild(self) -> None:
         assert self.store.current is not None
+        self._ask_for_renewals()
         self._next_version += 1
         self.snapshot = Snapshot(
             version=self._next_version,
@@ -182,42 +219,75 @@ class ControlPlane:
     # streams
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        if self._unauthenticated >= MAX_UNAUTHENTICATED:
+            log.warning("refused a stream from %s: too many streams waiting to authenticate", peer)
+            writer.close()
+            return
+        self._unauthenticated += 1
+        waiting = True
         try:
             hello = await asyncio.wait_for(protocol.read_message(reader), HELLO_TIMEOUT)
             if hello is None:
                 return
-            if hello["type"] == "status":
-                await protocol.send(writer, {"type": "status", **self.status()})
-                return
-            await self._serve_sidecar(hello, reader, writer)
-        except (protocol.ProtocolError, TimeoutError, KeyError, TypeError, ValueError) as exc:
-            log.warning("dropping a stream: %s", exc)
-            with contextlib.suppress(ConnectionError):
-                await protocol.send(writer, {"type": protocol.ERROR, "error": str(exc)})
-        except ConnectionError:
+            stream = self._authenticate(hello, writer)
+            self._unauthenticated -= 1
+            waiting = False
+            await self._serve_sidecar(stream, reader)
+        except (protocol.ProtocolError, TimeoutError) as exc:
+            reason = str(exc) or "no hello in time"
+            self.refusals.append(reason)
+            log.warning("refused a stream from %s: %s", peer, reason)
+            with contextlib.suppress(ConnectionError, ssl.SSLError, RuntimeError):
+                await asyncio.wait_for(
+                    protocol.send(writer, {"type": protocol.ERROR, "error": reason}), 1.0
+                )
+        except (ConnectionError, ssl.SSLError):
             pass
         finally:
+            if waiting:
+                self._unauthenticated -= 1
             writer.close()
 
-    async def _serve_sidecar(
-        self,
-        hello: dict[str, Any],
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-    ) -> None:
+    def _authenticate(self, hello: dict[str, Any], writer: asyncio.StreamWriter) -> Stream:
+        """The stream of the workload whose bootstrap secret `hello` carries; Refused if none."""
         if hello["type"] != protocol.HELLO:
-            raise protocol.ProtocolError(f"expected hello, got {hello['type']!r}")
-        endpoint = Endpoint.from_json(hello["node"])
-        last = hello.get("lastVersion")
-        stream = Stream(endpoint, writer, sent=None if last is None else int(last))
+            raise Refused(f"expected hello, got {hello['type'][:40]!r}")
+        workload = self.entitlements.authenticate(protocol.text(hello, "token", limit=MAX_TOKEN))
+        if workload is None:
+            raise Refused("unknown bootstrap secret")
+        node = protocol.obj(hello, "node")
+        claimed = Workload(
+            protocol.text(node, "service", limit=256),
+            protocol.optional_text(node, "version", limit=256),
+            protocol.text(node, "instance", limit=256),
+        )
+        if claimed != workload:
+            raise Refused(
+                f"this bootstrap is for {workload.service} {workload.instance}, "
+                f"not {claimed.service} {claimed.instance}"
+            )
         spec = self.store.current.spec if self.store.current else None
-        if spec is None or endpoint.service not in spec.services:
-            raise protocol.ProtocolError(f"unknown service {endpoint.service!r}")
-        rotation: asyncio.Task[None] | None = None
-        if self.certificates is not None and hello.get("credentials", True):
-            rotation = self._spawn(self._rotate(stream, spec.identity(endpoint.service)))
+        if spec is None or workload.service not in spec.services:
+            raise Refused(f"service {workload.service!r} is not in the spec")
+        endpoint = Endpoint(
+            workload.service,
+            workload.version,
+            workload.instance,
+            protocol.text(node, "host", limit=255),
+            protocol.port(node, "port"),
+        )
+        last = protocol.optional_version(hello, "lastVersion")
+        return Stream(workload, endpoint, writer, sent=last)
+
+    async def _serve_sidecar(self, stream: Stream, reader: asyncio.StreamReader) -> None:
+        for older in self.streams:
+            if older.workload == stream.workload:
+                # a sidecar that reconnects before we noticed its old stream break
+                older.replaced = True
+                older.writer.close()
         self.streams.append(stream)
-        self.registry.register(endpoint)
+        self.registry.register(stream.endpoint)
         self._schedule_flush()
         said_bye = False
         try:
@@ -225,48 +295,92 @@ class ControlPlane:
                 message = await protocol.read_message(reader)
                 if message is None:
                     break
-                kind = message["type"]
-                if kind == protocol.ACK:
-                    if self.on_reply is not None:
-                        self.on_reply(stream, int(message["version"]), True)
-                    await self._record_ack(stream, int(message["version"]))
-                elif kind == protocol.NACK:
-                    if self.on_reply is not None:
-                        self.on_reply(stream, int(message["version"] or 0), False)
-                    stream.nacked[int(message["version"] or 0)] = str(message.get("error", ""))
-                    log.warning(
-                        "%s/%s rejected snapshot %s: %s",
-                        endpoint.service,
-                        endpoint.instance,
-                        message["version"],
-                        message.get("error", ""),
-                    )
-                    await self._record_ack(stream, stream.acked)
-                elif kind == protocol.BYE:
+                if message["type"] == protocol.BYE:
                     said_bye = True
                     break
+                await self._handle(stream, message)
         finally:
-            if rotation is not None:
-                rotation.cancel()
             self.streams.remove(stream)
-            if said_bye:
-                self.registry.deregister(endpoint)
-            elif not any(s.endpoint == endpoint for s in self.streams):
-                self.registry.lost(endpoint)
+            if stream.replaced:
+                pass
+            elif said_bye:
+                self.registry.deregister(stream.endpoint)
+            elif not any(key_of(s.endpoint) == key_of(stream.endpoint) for s in self.streams):
+                self.registry.lost(stream.endpoint)
+
+    async def _handle(self, stream: Stream, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == protocol.ACK:
+            version = protocol.version(message)
+            if self.on_reply is not None:
+                self.on_reply(stream, version, True)
+            await self._record_ack(stream, version)
+        elif kind == protocol.NACK:
+            version = protocol.optional_version(message, "version") or 0
+            error = protocol.optional_text(message, "error", limit=4096) or ""
+            if self.on_reply is not None:
+                self.on_reply(stream, version, False)
+            stream.nacked[version] = error
+            log.warning(
+                "%s %s rejected snapshot %s: %s",
+                stream.workload.service,
+                stream.workload.instance,
+                version,
+                error,
+            )
+            await self._record_ack(stream, stream.acked)
+        elif kind == protocol.CSR:
+            self._sign(stream, protocol.text(message, "csr").encode())
+        else:
+            raise protocol.ProtocolError(f"unexpected message type {kind[:40]!r}")
+
+    def _sign(self, stream: Stream, csr: bytes) -> None:
+        """Certify the CSR's key for the identity the stream's service has now."""
+        now = time.monotonic()
+        while stream.csr_times and now - stream.csr_times[0] > CSR_WINDOW:
+            stream.csr_times.popleft()
+        if len(stream.csr_times) >= CSR_BURST:
+            raise Refused(f"more than {CSR_BURST} certificate requests within {CSR_WINDOW:g}s")
+        stream.csr_times.append(now)
+        spec = self.store.current.spec if self.store.current else None
+        if spec is None or stream.workload.service not in spec.services:
+            raise Refused(f"service {stream.workload.service!r} is no longer in the spec")
+        identity = spec.identity(stream.workload.service)
+        try:
+            issued = self.certificates.sign(identity, csr)
+        except (CsrError, IdentityError) as exc:
+            raise Refused(f"certificate request refused: {exc}") from None
+        stream.credentials = issued
+        stream.renewing = None
+        stream.writer.write(protocol.encode(issued.to_message()))
+
+    def _ask_for_renewals(self) -> None:
+        """Streams whose service's identity changed in the spec: ask each for a CSR now."""
+        assert self.store.current is not None
+        spec = self.store.current.spec
+        for stream in self.streams:
+            issued = stream.credentials
+            service = stream.workload.service
+            if issued is None or service not in spec.services or stream.writer.is_closing():
+                continue
+            wanted = spec.identity(service)
+            if wanted != issued.spiffe_id and stream.renewing != wanted:
+                stream.renewing = wanted
+                log.info(
+                    "%s %s is now %s: asking for a CSR", service, stream.workload.instance, wanted
+                )
+                stream.writer.write(protocol.encode({"type": protocol.RENEW, "identity": wanted}))
 
     async def _record_ack(self, stream: Stream, version: int | None) -> None:
         stream.acked = version
         async with self._acks:
             self._acks.notify_all()
 
-    async def _rotate(self, stream: Stream, identity: str) -> None:
-        """Send credentials now, then fresh ones at every half-life."""
-        assert self.certificates is not None
+    async def _refresh_serving(self, context: ssl.SSLContext, identity: str) -> None:
+        """A fresh serving certificate at half its lifetime (new handshakes present it)."""
         while True:
-            creds = self.certificates.issue(identity)
-            stream.credentials = creds
-            stream.writer.write(protocol.encode(creds.to_message()))
-            await asyncio.sleep(max(MIN_RENEWAL, creds.renew_at - time.time()))
+            await asyncio.sleep(SERVING_TTL.total_seconds() / 2)
+            self.certificates.refresh_serving(context, identity)
 
     # observation
 
@@ -288,6 +402,7 @@ class ControlPlane:
             "streams": [
                 {
                     "service": s.endpoint.service,
+                    "identity": s.credentials.spiffe_id if s.credentials else None,
                     "instance": s.endpoint.instance,
                     "sent": s.sent,
                     "acked": s.acked,
@@ -295,4 +410,5 @@ class ControlPlane:
                 }
                 for s in self.streams
             ],
+            "refusals": list(self.refusals),
         }

@@ -11,14 +11,10 @@ from typing import Any
 import pytest
 
 from meshspec.spec.bundle import spiffe_id
-from reference_impl.control_plane import (
-    CertificateService,
-    ControlPlane,
-    ControlPlaneClient,
-    SpecStore,
-)
+from reference_impl.control_plane import ControlPlane, ControlPlaneClient, SpecStore
 from reference_impl.pki import spiffe_id_from_der
 from reference_impl.snapshot import Endpoint, Snapshot
+from tests.reference_impl.trust import Trust
 
 pytestmark = pytest.mark.loopback
 
@@ -90,16 +86,25 @@ async def until(condition: Callable[[], Any], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
+TRUST = Trust("example.org")
+for _service, _instance in [
+    ("shop/web", "web-v1-0"),
+    ("shop/cart", "cart-v1-0"),
+    ("shop/nope", "x-0"),  # entitled, but its service is not in the spec
+]:
+    TRUST.entitle(_service, "v1", _instance)
+
+
 def control_plane(path: Path, port: int = 0, **kwargs: Any) -> ControlPlane:
     kwargs.setdefault("poll_interval", 0.05)
-    certs = CertificateService.create("example.org", ttl=kwargs.pop("ttl", 3600.0))
-    return ControlPlane(SpecStore([str(path)]), certs, port=port, **kwargs)
+    certs = TRUST.certificates(ttl=kwargs.pop("ttl", 3600.0))
+    return ControlPlane(SpecStore([str(path)]), certs, TRUST.entitlements(), port=port, **kwargs)
 
 
 def client(cp: ControlPlane, service: str, instance: str) -> tuple[StandIn, ControlPlaneClient]:
     target = StandIn()
     return target, ControlPlaneClient(
-        target, node(service, instance), "127.0.0.1", cp.port, backoff_max=0.2
+        target, node(service, instance), TRUST.bootstrap(instance, cp.port), backoff_max=0.2
     )
 
 
@@ -311,7 +316,7 @@ def test_an_unknown_service_is_refused(tmp_path: Path) -> None:
         await cp.start()
         _, stranger = client(cp, "shop/nope", "x-0")
         await stranger.start()
-        await asyncio.sleep(0.3)
+        await until(lambda: any("not in the spec" in r for r in cp.refusals))
         assert cp.registry.endpoints() == ()
         assert stranger.version is None
         await stranger.stop()

@@ -18,15 +18,11 @@ from typing import Any
 
 import pytest
 
-from reference_impl.control_plane import (
-    CertificateService,
-    ControlPlane,
-    ControlPlaneClient,
-    SpecStore,
-)
+from reference_impl.control_plane import ControlPlane, ControlPlaneClient, SpecStore
 from reference_impl.echo import EchoIdentity, start_echo
 from reference_impl.proxy import Sidecar, SidecarConfig
 from reference_impl.snapshot import Endpoint
+from tests.reference_impl.trust import Trust
 
 pytestmark = pytest.mark.loopback
 
@@ -117,11 +113,21 @@ class Mesh:
         self.sidecars: list[Sidecar] = []
         self.clients: list[ControlPlaneClient] = []
         self.apps: list[Any] = []
+        # one root for the whole run: a restarted control plane must still be trusted
+        self.trust = Trust("cluster.local")
+        for n, (service, version) in enumerate(PARTS):
+            self.trust.entitle(service, version, f"{service.split('/')[1]}-{version}-{n}")
 
     async def start_control_plane(self, settle: float = 0.0) -> ControlPlane:
-        certs = CertificateService.create("cluster.local", ttl=self.ttl)
         store = SpecStore([str(self.spec)])
-        self.cp = ControlPlane(store, certs, port=self.port, settle=settle, poll_interval=0.05)
+        self.cp = ControlPlane(
+            store,
+            self.trust.certificates(self.ttl),
+            self.trust.entitlements(),
+            port=self.port,
+            settle=settle,
+            poll_interval=0.05,
+        )
         await self.cp.start()
         self.port = self.cp.port
         return self.cp
@@ -146,7 +152,8 @@ class Mesh:
             sidecar = Sidecar(config)
             await sidecar.start()
             node = Endpoint(service, version, instance, "127.0.0.1", sidecar.inbound_port)
-            client = ControlPlaneClient(sidecar, node, "127.0.0.1", self.port, backoff_max=0.3)
+            bootstrap = self.trust.bootstrap(instance, self.port)
+            client = ControlPlaneClient(sidecar, node, bootstrap, backoff_max=0.3)
             await client.start()
             self.sidecars.append(sidecar)
             self.clients.append(client)
