@@ -23,8 +23,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reference_impl.control_plane import ControlPlane, ControlPlaneClient, SpecStore
+from reference_impl.control_plane import (
+    Bootstrap,
+    CertificateService,
+    ControlPlane,
+    ControlPlaneClient,
+    Entitlements,
+    SpecStore,
+    Workload,
+    provision,
+)
+from reference_impl.control_plane.bootstrap import ENTITLEMENTS_FILE
 from reference_impl.control_plane.server import Stream
+from reference_impl.pki import CertificateAuthority
+from reference_impl.runner import free_ports
 from reference_impl.snapshot import Endpoint, Snapshot
 
 SERVICES = 4
@@ -61,12 +73,18 @@ class Applier:
         pass
 
 
-async def worker(port: int, first: int, count: int) -> None:
+def workload(n: int) -> Workload:
+    return Workload(f"bench/svc{n % SERVICES}", "v1", f"i{n}")
+
+
+async def worker(bootstraps: Path, first: int, count: int) -> None:
     """`count` stream clients in this process; prints a line when all are connected."""
     clients = []
     for n in range(first, first + count):
-        node = Endpoint(f"bench/svc{n % SERVICES}", "v1", f"i{n}", "127.0.0.1", 20000 + n)
-        client = ControlPlaneClient(Applier(), node, "127.0.0.1", port, credentials=False)
+        w = workload(n)
+        node = Endpoint(w.service, w.version, w.instance, "127.0.0.1", 20000 + n)
+        bootstrap = Bootstrap.read(bootstraps / f"{w.instance}.json")
+        client = ControlPlaneClient(Applier(), node, bootstrap, credentials=False)
         await client.start()
         clients.append(client)
     await asyncio.gather(*(c.connected.wait() for c in clients))
@@ -121,8 +139,26 @@ async def measure(sidecars: int, processes: int, rounds: int, timeout: float) ->
     with tempfile.TemporaryDirectory(prefix="meshspec-bench-") as tmp:
         path = Path(tmp) / "mesh.yaml"
         path.write_text(spec_text(SERVICES, 90))
+        (port,) = free_ports(1)
+        pki = Path(tmp) / "pki"
+        provision(
+            pki,
+            Path(tmp) / "bootstrap",
+            [workload(n) for n in range(sidecars)],
+            "bench.local",
+            ("127.0.0.1", port),
+        )
+        certificates = CertificateService(CertificateAuthority.load(pki))
+        entitlements = Entitlements.read(pki / ENTITLEMENTS_FILE)
         # hold snapshots back until every stream is in: startup is not what is measured
-        cp = ControlPlane(SpecStore([str(path)]), None, poll_interval=3600.0, settle=3600.0)
+        cp = ControlPlane(
+            SpecStore([str(path)]),
+            certificates,
+            entitlements,
+            port=port,
+            poll_interval=3600.0,
+            settle=3600.0,
+        )
         await cp.start()
         replies = Replies(cp)
         workers = []
@@ -139,7 +175,7 @@ async def measure(sidecars: int, processes: int, rounds: int, timeout: float) ->
                             "-m",
                             "bench.propagation",
                             "--worker",
-                            str(cp.port),
+                            str(Path(tmp) / "bootstrap"),
                             str(first),
                             str(count),
                         ],
@@ -223,8 +259,8 @@ def main(argv: list[str]) -> None:
     logging.getLogger("meshspec").setLevel(logging.ERROR)
 
     if argv[:1] == ["--worker"]:
-        port, first, count = (int(a) for a in argv[1:4])
-        asyncio.run(worker(port, first, count))
+        first, count = (int(a) for a in argv[2:4])
+        asyncio.run(worker(Path(argv[1]), first, count))
         return
     parser = argparse.ArgumentParser(prog="python -m bench.propagation")
     parser.add_argument("--sidecars", type=int, default=200)

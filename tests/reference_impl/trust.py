@@ -37,9 +37,7 @@ class Trust:
         return workload
 
     def entitlements(self) -> Entitlements:
-        return Entitlements(
-            self.identity, {token_digest(t): w for w, t in self.tokens.values()}
-        )
+        return Entitlements(self.identity, {token_digest(t): w for w, t in self.tokens.values()})
 
     def certificates(self, ttl: float = 3600.0) -> CertificateService:
         return CertificateService(self.authority, ttl)
