@@ -143,7 +143,9 @@ def test_snapshots_are_pushed_and_acknowledged_with_the_endpoint_registry(tmp_pa
     run(scenario)
 
 
-def test_a_bad_snapshot_is_nacked_and_the_last_good_one_kept(tmp_path: Path) -> None:
+def test_a_bad_snapshot_is_nacked_and_the_last_good_one_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     spec = tmp_path / "mesh.yaml"
     write_spec(spec)
 
@@ -162,6 +164,8 @@ def test_a_bad_snapshot_is_nacked_and_the_last_good_one_kept(tmp_path: Path) -> 
             stream = cp.streams[0]
             await until(lambda: good + 1 in stream.nacked)
             assert "metadata" in stream.nacked[good + 1]
+            said = [r.getMessage() for r in caplog.records if r.name.endswith(".client")]
+            assert any(f"rejected snapshot {good + 1}" in line for line in said), said
             assert stream.acked == good
             assert sidecar.version == good
             assert target.snapshots[-1].version == good
