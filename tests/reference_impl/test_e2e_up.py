@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,92 @@ def test_call_says_when_nothing_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "meshspec up" in result.stderr
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_up_restarts_a_dead_control_plane_and_gives_up_when_its_port_is_taken(
+    tmp_path: Path,
+) -> None:
+    """Kill the control plane: `up` says so and starts it again (sidecars keep trusting it:
+    the root lives on). Kill it again and hold its port: the sidecars refuse the impostor,
+    and `up` stops everything with an error rather than run with spec edits ignored."""
+    spec = tmp_path / "mesh.yaml"
+    spec.write_text(SPEC)
+    state_file = tmp_path / "state.json"
+    log = tmp_path / "up.log"
+    with open(log, "wb") as out:
+        up = subprocess.Popen(
+            meshspec("up", str(spec), "--state-file", str(state_file)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    rogue: socket.socket | None = None
+    pids: list[int] = []
+    try:
+        _wait_for(state_file.exists, STARTUP, f"up did not start: {log.read_text()}")
+        state = json.loads(state_file.read_text())
+        pids = [i["pid"] for i in state["instances"]]
+        first = state["controlPlane"]
+        os.kill(first["pid"], signal.SIGKILL)
+
+        def restarted() -> bool:
+            current = json.loads(state_file.read_text())["controlPlane"]
+            return bool(current["pid"] != first["pid"])
+
+        _wait_for(restarted, 30, f"control plane not restarted: {log.read_text()}")
+        second = json.loads(state_file.read_text())["controlPlane"]
+        assert second["port"] == first["port"]
+        assert f"control plane (pid {first['pid']}) exited with code -9; restarted" in (
+            log.read_text()
+        )
+        call = meshspec("call", "--from", "web", "--state-file", str(state_file), "http://cart/")
+        assert subprocess.run(call, capture_output=True, text=True, timeout=30).stdout.startswith(
+            "HTTP 200"
+        )
+
+        os.kill(second["pid"], signal.SIGKILL)
+        rogue = socket.socket()
+        rogue.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                rogue.bind(("127.0.0.1", second["port"]))
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the control plane's port stayed taken"
+                time.sleep(0.01)
+        rogue.listen(64)
+        rogue.settimeout(0.2)
+        conns = []
+        while up.poll() is None:
+            try:
+                conn, _ = rogue.accept()
+            except TimeoutError:
+                continue
+            conns.append(conn)
+            # an unauthenticated snapshot with nothing in it, then a CA of its own
+            conn.sendall(b'{"type": "snapshot", "snapshot": {"version": 1, "documents": []}}\n')
+        up.wait(30)
+        for conn in conns:
+            conn.close()
+        assert up.returncode == 1
+        said = log.read_text()
+        assert f"control plane (pid {second['pid']}) exited with code -9" in said
+        assert "could not be restarted" in said
+        logs = [p.read_text() for p in (tmp_path / "logs").glob("*-0.log")]
+        assert any("is not trusted" in text for text in logs), logs
+        assert not any("snapshot 1" in text for text in logs)
+    finally:
+        if rogue is not None:
+            rogue.close()
+        if up.poll() is None:
+            up.send_signal(signal.SIGTERM)
+            up.wait(20)
+    _wait_for(lambda: not any(alive(p) for p in pids), 5, "sidecars outlived up")
+    assert not state_file.exists()
