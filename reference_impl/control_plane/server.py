@@ -44,6 +44,9 @@ HANDSHAKE_TIMEOUT = 5.0
 MAX_UNAUTHENTICATED = 128  # streams past TLS that have not said hello yet
 CSR_BURST, CSR_WINDOW = 5, 1.0  # at most this many CSRs per stream per window
 MAX_TOKEN = 256
+MAX_UNREAD = 64 * 1024 * 1024  # bytes queued for one stream before it counts as stuck
+MAX_NACKED = 32  # rejected versions remembered per stream
+REFUSAL_LOG_BURST, REFUSAL_LOG_WINDOW = 20, 10.0  # refusals logged one by one, then summed up
 
 
 class NoSpec(RuntimeError):
@@ -103,6 +106,8 @@ class ControlPlane:
         self._acks = asyncio.Condition()
         self._unauthenticated = 0
         self.refusals: deque[str] = deque(maxlen=100)  # why streams were refused, latest last
+        self._refusal_window = 0.0
+        self._refusals_logged = self._refusals_unlogged = 0
         # called with (stream, version, accepted) on every ACK/NACK: for measurements
         self.on_reply: Callable[[Stream, int, bool], None] | None = None
 
@@ -198,6 +203,15 @@ class ControlPlane:
         for stream in self.streams:
             if stream.sent == snapshot.version or stream.writer.is_closing():
                 continue
+            if stream.writer.transport.get_write_buffer_size() > MAX_UNREAD:
+                # a sidecar that does not read must not make us hold every snapshot for it
+                log.warning(
+                    "%s %s does not read its stream; closing it",
+                    stream.workload.service,
+                    stream.workload.instance,
+                )
+                stream.writer.close()
+                continue
             if payload is None:
                 message = {"type": protocol.SNAPSHOT, "snapshot": snapshot.to_json()}
                 payload = protocol.encode(message)
@@ -221,7 +235,7 @@ class ControlPlane:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         if self._unauthenticated >= MAX_UNAUTHENTICATED:
-            log.warning("refused a stream from %s: too many streams waiting to authenticate", peer)
+            self._refused(peer, "too many streams waiting to authenticate")
             writer.close()
             return
         self._unauthenticated += 1
@@ -236,8 +250,7 @@ class ControlPlane:
             await self._serve_sidecar(stream, reader)
         except (protocol.ProtocolError, TimeoutError) as exc:
             reason = str(exc) or "no hello in time"
-            self.refusals.append(reason)
-            log.warning("refused a stream from %s: %s", peer, reason)
+            self._refused(peer, reason)
             with contextlib.suppress(ConnectionError, ssl.SSLError, RuntimeError):
                 await asyncio.wait_for(
                     protocol.send(writer, {"type": protocol.ERROR, "error": reason}), 1.0
@@ -248,6 +261,20 @@ class ControlPlane:
             if waiting:
                 self._unauthenticated -= 1
             writer.close()
+
+    def _refused(self, peer: Any, reason: str) -> None:
+        """Log a refusal; past a burst, count them and say how many once the window ends."""
+        self.refusals.append(reason)
+        now = time.monotonic()
+        if now - self._refusal_window > REFUSAL_LOG_WINDOW:
+            if self._refusals_unlogged:
+                log.warning("refused %d more streams without logging each", self._refusals_unlogged)
+            self._refusal_window, self._refusals_logged, self._refusals_unlogged = now, 0, 0
+        if self._refusals_logged < REFUSAL_LOG_BURST:
+            self._refusals_logged += 1
+            log.warning("refused a stream from %s: %s", peer, reason)
+        else:
+            self._refusals_unlogged += 1
 
     def _authenticate(self, hello: dict[str, Any], writer: asyncio.StreamWriter) -> Stream:
         """The stream of the workload whose bootstrap secret `hello` carries; Refused if none."""
@@ -321,6 +348,8 @@ class ControlPlane:
             if self.on_reply is not None:
                 self.on_reply(stream, version, False)
             stream.nacked[version] = error
+            while len(stream.nacked) > MAX_NACKED:
+                del stream.nacked[next(iter(stream.nacked))]
             log.warning(
                 "%s %s rejected snapshot %s: %s",
                 stream.workload.service,
