@@ -44,7 +44,7 @@ HANDSHAKE_TIMEOUT = 5.0
 MAX_UNAUTHENTICATED = 128  # streams past TLS that have not said hello yet
 CSR_BURST, CSR_WINDOW = 5, 1.0  # at most this many CSRs per stream per window
 MAX_TOKEN = 256
-MAX_UNREAD = 64 * 1024 * 1024  # bytes queued for one stream before it counts as stuck
+MAX_UNREAD = 64 * 1024 * 1024  # snapshot bytes a stream may leave unanswered before it is cut
 MAX_NACKED = 32  # rejected versions remembered per stream
 REFUSAL_LOG_BURST, REFUSAL_LOG_WINDOW = 20, 10.0  # refusals logged one by one, then summed up
 
@@ -66,6 +66,7 @@ class Stream:
     credentials: Issued | None = None
     renewing: str | None = None  # the identity a `renew` was sent for
     replaced: bool = False  # a newer stream of the same workload took over
+    unanswered: int = 0  # snapshot bytes sent since its last ACK or NACK
     csr_times: deque[float] = field(default_factory=deque)
 
 
@@ -104,7 +105,7 @@ class ControlPlane:
         self._flush_pending = False
         self._ready_at = 0.0
         self._acks = asyncio.Condition()
-        self._unauthenticated = 0
+        self._waiting: dict[asyncio.StreamWriter, None] = {}  # past TLS, no hello yet; oldest first
         self.refusals: deque[str] = deque(maxlen=100)  # why streams were refused, latest last
         self._refusal_window = 0.0
         self._refusals_logged = self._refusals_unlogged = 0
@@ -203,19 +204,20 @@ class ControlPlane:
         for stream in self.streams:
             if stream.sent == snapshot.version or stream.writer.is_closing():
                 continue
-            if stream.writer.transport.get_write_buffer_size() > MAX_UNREAD:
+            if stream.unanswered > MAX_UNREAD:
                 # a sidecar that does not read must not make us hold every snapshot for it
                 log.warning(
                     "%s %s does not read its stream; closing it",
                     stream.workload.service,
                     stream.workload.instance,
                 )
-                stream.writer.close()
+                stream.writer.transport.abort()  # close() would wait for it to read
                 continue
             if payload is None:
                 message = {"type": protocol.SNAPSHOT, "snapshot": snapshot.to_json()}
                 payload = protocol.encode(message)
             stream.writer.write(payload)
+            stream.unanswered += len(payload)
             stream.sent = snapshot.version
 
     def refresh(self) -> bool:
@@ -234,19 +236,20 @@ class ControlPlane:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        if self._unauthenticated >= MAX_UNAUTHENTICATED:
-            self._refused(peer, "too many streams waiting to authenticate")
-            writer.close()
-            return
-        self._unauthenticated += 1
-        waiting = True
+        if len(self._waiting) >= MAX_UNAUTHENTICATED:
+            # the oldest silent stream goes, not the newcomer: a sidecar says hello at once,
+            # so a flood of idle connections cannot lock real sidecars out
+            oldest = next(iter(self._waiting))
+            del self._waiting[oldest]
+            self._refused(oldest.get_extra_info("peername"), "no hello while others waited")
+            oldest.close()
+        self._waiting[writer] = None
         try:
             hello = await asyncio.wait_for(protocol.read_message(reader), HELLO_TIMEOUT)
             if hello is None:
                 return
             stream = self._authenticate(hello, writer)
-            self._unauthenticated -= 1
-            waiting = False
+            self._waiting.pop(writer, None)
             await self._serve_sidecar(stream, reader)
         except (protocol.ProtocolError, TimeoutError) as exc:
             reason = str(exc) or "no hello in time"
@@ -258,8 +261,7 @@ class ControlPlane:
         except (ConnectionError, ssl.SSLError):
             pass
         finally:
-            if waiting:
-                self._unauthenticated -= 1
+            self._waiting.pop(writer, None)
             writer.close()
 
     def _refused(self, peer: Any, reason: str) -> None:
@@ -402,6 +404,7 @@ class ControlPlane:
 
     async def _record_ack(self, stream: Stream, version: int | None) -> None:
         stream.acked = version
+        stream.unanswered = 0
         async with self._acks:
             self._acks.notify_all()
 

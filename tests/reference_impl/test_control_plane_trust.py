@@ -24,12 +24,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from meshspec.spec.bundle import spiffe_id
-from reference_impl.control_plane import ControlPlane, ControlPlaneClient, SpecStore
+from reference_impl.control_plane import ControlPlane, ControlPlaneClient, SpecStore, server
 from reference_impl.control_plane.client import pinned_context
 from reference_impl.echo import EchoIdentity, start_echo
 from reference_impl.pki import CertificateAuthority, csr_pem, key_pem, new_key, server_context
 from reference_impl.proxy import Sidecar, SidecarConfig
-from reference_impl.snapshot import Endpoint
+from reference_impl.snapshot import Endpoint, Snapshot
 from tests.reference_impl.conftest import HttpClient, parse_documents
 from tests.reference_impl.trust import Trust
 
@@ -570,3 +570,69 @@ def test_malformed_messages_get_an_error_and_close_without_a_traceback(
     run(scenario)
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert any("refused a stream" in r.getMessage() for r in caplog.records)
+
+
+# -- resources ------------------------------------------------------------------------------
+
+
+def test_a_flood_of_silent_connections_does_not_lock_sidecars_out(spec_file: Path) -> None:
+    trust = make_trust()
+
+    class Quiet:
+        def apply_snapshot(self, snapshot: Any) -> None:
+            pass
+
+        def set_credentials(self, cert_pem: bytes, key_pem: bytes, ca_bundle_pem: bytes) -> None:
+            pass
+
+    async def scenario() -> None:
+        cp = control_plane(trust, spec_file)
+        await cp.start()
+        silent: list[Raw] = []
+        try:
+            for _ in range(server.MAX_UNAUTHENTICATED + 40):
+                silent.append(await Raw.open(cp.port, trust.authority.cert_pem))
+            await until(lambda: len(cp._waiting) == server.MAX_UNAUTHENTICATED)
+            node = Endpoint("shop/web", None, WEB, "127.0.0.1", 7000)
+            web = ControlPlaneClient(Quiet(), node, trust.bootstrap(WEB, cp.port))
+            await web.start()
+            await until(lambda: web.credentials_received == 1 and web.version is not None)
+            assert len(cp._waiting) <= server.MAX_UNAUTHENTICATED
+            assert any("no hello while others waited" in r for r in cp.refusals)
+            await web.stop()
+        finally:
+            for raw in silent:
+                raw.close()
+            await cp.stop()
+
+    run(scenario, timeout=60)
+
+
+def test_a_sidecar_that_stops_reading_is_cut_off(
+    spec_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An authenticated stream that never reads must not make the control plane queue forever."""
+    trust = make_trust()
+    monkeypatch.setattr(server, "MAX_UNREAD", 1 << 20)
+
+    async def scenario() -> None:
+        cp = control_plane(trust, spec_file)
+        await cp.start()
+        try:
+            raw = await Raw.open(cp.port, trust.authority.cert_pem)
+            raw.send(hello(trust.tokens[WEB][1], "shop/web", WEB))
+            await until(lambda: len(cp.streams) == 1)
+            stream = cp.streams[0]
+            assert cp.snapshot is not None
+            bulk = {"kind": "Bulk", "data": "x" * (1 << 20)}  # never read by the test
+            for _ in range(40):
+                cp.publish(Snapshot(cp.snapshot.version + 1, (bulk,)))
+                await asyncio.sleep(0.03)
+                if stream.writer.is_closing():
+                    break
+            await until(lambda: cp.streams == [])
+            raw.close()
+        finally:
+            await cp.stop()
+
+    run(scenario)
