@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import ssl
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,7 +210,13 @@ class CertificateAuthority:
 
     @classmethod
     def load(cls, directory: Path) -> CertificateAuthority:
-        """The root saved by `save` (OSError/ValueError if absent or not a P-256 key pair)."""
+        """The root saved by `save` (OSError/ValueError if absent, readable by others, or not
+        a P-256 key pair)."""
+        key_mode = stat.S_IMODE(os.stat(directory / ROOT_KEY_FILE).st_mode)
+        if key_mode & 0o077:
+            raise ValueError(
+                f"{directory / ROOT_KEY_FILE}: others may read it (mode {key_mode:o}); chmod 600 it"
+            )
         cert = x509.load_pem_x509_certificate((directory / ROOT_CERT_FILE).read_bytes())
         key = serialization.load_pem_private_key(
             (directory / ROOT_KEY_FILE).read_bytes(), password=None
@@ -308,7 +315,29 @@ def peer_spiffe_id(ssl_object: Any) -> str:
 
 
 def load_chain(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
-    # ssl only loads key pairs from files; keep them in a private temporary directory.
+    """Load a certificate and key into `ctx` without the key touching a file system if we can.
+
+    ssl only loads key pairs from paths. On Linux an anonymous memory file
+    (memfd) gives one that is never on disk; elsewhere a private temporary
+    directory (0700, key 0600) holds them for the moment it takes.
+    """
+    if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+        fds: list[int] = []
+        try:
+            for data in (cert_pem, key_pem):
+                fd = os.memfd_create("meshspec-tls", os.MFD_CLOEXEC)
+                fds.append(fd)
+                with memoryview(data) as view:
+                    written = 0
+                    while written < len(view):
+                        written += os.write(fd, view[written:])
+            ctx.load_cert_chain(f"/proc/self/fd/{fds[0]}", f"/proc/self/fd/{fds[1]}")
+            return
+        except OSError:
+            pass  # no usable memfd here: fall back to a private directory
+        finally:
+            for fd in fds:
+                os.close(fd)
     with tempfile.TemporaryDirectory(prefix="meshspec-tls-") as tmp:
         cert_path = os.path.join(tmp, "cert.pem")
         key_path = os.path.join(tmp, "key.pem")

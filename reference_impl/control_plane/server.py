@@ -353,11 +353,11 @@ class ControlPlane:
             while len(stream.nacked) > MAX_NACKED:
                 del stream.nacked[next(iter(stream.nacked))]
             log.warning(
-                "%s %s rejected snapshot %s: %s",
+                "%s %s rejected snapshot %s: %r",
                 stream.workload.service,
                 stream.workload.instance,
                 version,
-                error,
+                error[:500],  # the sidecar's words: quoted, so they cannot forge log lines
             )
             await self._record_ack(stream, stream.acked)
         elif kind == protocol.CSR:

@@ -77,3 +77,10 @@ def test_a_malformed_bootstrap_is_a_clear_error(tmp_path: Path, content: str) ->
     path.chmod(0o600)
     with pytest.raises(BootstrapError, match=r"boot\.json"):
         Bootstrap.read(path)
+
+
+def test_a_root_key_others_may_read_is_refused(tmp_path: Path) -> None:
+    provision(tmp_path / "pki", tmp_path / "boot", WORKLOADS, "example.org", ("127.0.0.1", 1))
+    (tmp_path / "pki" / ROOT_KEY_FILE).chmod(0o644)
+    with pytest.raises(ValueError, match="chmod 600"):
+        CertificateAuthority.load(tmp_path / "pki")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
 import ssl
+import tempfile
 import threading
 from collections.abc import Callable
 
@@ -103,3 +105,16 @@ def test_expired_certificate_is_refused(
     old = ca.issue(spiffe("ns", "web"), now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=3))
     peer, _ = handshake(issue("ns", "api"), old, spiffe("ns", "api"))
     assert peer is None
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="memfd is Linux only")
+def test_loading_a_key_never_writes_it_to_a_file_system(
+    issue: Callable[[str, str], Credentials], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_files(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the key went to a temporary directory")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", no_files)
+    creds = issue("ns", "api")
+    context = server_context(creds.cert_pem, creds.key_pem, creds.ca_bundle_pem)
+    assert context.verify_mode == ssl.CERT_REQUIRED
