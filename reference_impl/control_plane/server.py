@@ -299,13 +299,13 @@ class ControlPlane:
         spec = self.store.current.spec if self.store.current else None
         if spec is None or workload.service not in spec.services:
             raise Refused(f"service {workload.service!r} is not in the spec")
-        endpoint = Endpoint(
-            workload.service,
-            workload.version,
-            workload.instance,
-            protocol.text(node, "host", limit=255),
-            protocol.port(node, "port"),
-        )
+        protocol.text(node, "host", limit=255)
+        protocol.port(node, "port")
+        try:
+            # who it is comes from the entitlements; only where it listens is its own word
+            endpoint = Endpoint.from_json({**node, **workload.to_json()})
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise protocol.ProtocolError(f"malformed node: {exc!r}"[:200]) from None
         last = protocol.optional_version(hello, "lastVersion")
         return Stream(workload, endpoint, writer, sent=last)
 
