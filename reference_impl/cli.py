@@ -230,8 +230,8 @@ def up(
 ) -> None:
     """Run the spec on this machine: a control plane, sidecars, echo apps. Ctrl-C stops all.
 
-    A control plane that dies is restarted (sidecars serve on their last
-    snapshot meanwhile); if it cannot be kept running, `up` stops everything and
+    A control plane that dies or stops answering is restarted (sidecars serve
+    on their last snapshot meanwhile); if it cannot be kept running, `up` stops everything and
     exits with an error. A sidecar that dies is reported.
     """
     from meshspec.cli import EXIT_FINDINGS, emit_diagnostics

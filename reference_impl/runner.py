@@ -22,6 +22,7 @@ import selectors
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -33,11 +34,13 @@ from typing import Any
 
 from meshspec.spec import Spec
 from reference_impl.control_plane.bootstrap import Workload, provision
+from reference_impl.pki import ROOT_CERT_FILE
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 5.0
 RESTARTS, RESTART_WINDOW = 3, 60.0  # give up on a control plane that dies this often
+PROBE_INTERVAL, PROBE_TIMEOUT, PROBE_FAILURES = 5.0, 5.0, 3  # a live but hung control plane
 _PR_SET_PDEATHSIG = 1
 
 
@@ -232,6 +235,9 @@ class Mesh:
         self._control_plane_args: list[str] = []
         self._restarts: list[float] = []
         self._reported: set[int] = set()
+        self.probe_interval = PROBE_INTERVAL
+        self._next_probe = 0.0
+        self._probe_failures = 0
 
     @property
     def processes(self) -> list[subprocess.Popen[bytes]]:
@@ -300,6 +306,7 @@ class Mesh:
             "port": int(ready["port"]),
             "pid": self.control_plane.pid,
         }
+        self._probe_failures = 0
 
     def supervise(self, timeout: float = READY_TIMEOUT) -> list[str]:
         """Check the parts once: restart a dead control plane, report a dead sidecar.
@@ -316,6 +323,14 @@ class Mesh:
                 events.append(f"sidecar {inst.instance} (pid {proc.pid}) exited with code {code}")
         cp = self.control_plane
         code = None if cp is None else cp.poll()
+        if cp is not None and code is None and self._hung():
+            silent = PROBE_FAILURES * self.probe_interval
+            events.append(
+                f"control plane (pid {cp.pid}) has not answered a TLS handshake "
+                f"for {silent:.0f}s; killing it"
+            )
+            cp.kill()
+            code = cp.wait()
         if cp is None or code is None:
             return events
         now = time.monotonic()
@@ -334,6 +349,31 @@ class Mesh:
             raise MeshFailure(f"{what} and could not be restarted: {exc}") from None
         events.append(f"{what}; restarted as pid {self.state.control_plane['pid']}")
         return events
+
+    def _hung(self) -> bool:
+        """True after PROBE_FAILURES handshakes in a row failed, probed every probe_interval.
+
+        A handshake, then a close without a word: the control plane does no work for it
+        and logs nothing. It proves the process still accepts and answers, not only lives.
+        """
+        now = time.monotonic()
+        if now < self._next_probe or self.trust_dir is None:
+            return False
+        self._next_probe = now + self.probe_interval
+        port = int(self.state.control_plane["port"])
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.load_verify_locations(cafile=str(self.trust_dir / "pki" / ROOT_CERT_FILE))
+        try:
+            with socket.create_connection((HOST, port), timeout=PROBE_TIMEOUT) as sock:
+                sock.settimeout(PROBE_TIMEOUT)
+                with context.wrap_socket(sock):
+                    pass
+        except (OSError, ssl.SSLError):
+            self._probe_failures += 1
+            return self._probe_failures >= PROBE_FAILURES
+        self._probe_failures = 0
+        return False
 
     def stop(self) -> None:
         """Sidecars first (they deregister), then the control plane; then forget the secrets."""

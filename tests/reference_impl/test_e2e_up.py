@@ -261,3 +261,36 @@ def test_up_restarts_a_dead_control_plane_and_gives_up_when_its_port_is_taken(
             up.wait(20)
     _wait_for(lambda: not any(alive(p) for p in pids), 5, "sidecars outlived up")
     assert not state_file.exists()
+
+
+def test_a_hung_control_plane_is_killed_and_restarted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alive but not answering (stopped): the handshake probe notices and restarts it."""
+    from meshspec.loader import load_paths
+    from reference_impl import runner
+
+    monkeypatch.setattr(runner, "PROBE_TIMEOUT", 1.0)
+    spec = tmp_path / "mesh.yaml"
+    spec.write_text(SPEC)
+    loaded = load_paths([str(spec)])
+    assert loaded.spec is not None
+    mesh = runner.Mesh([str(spec)], loaded.spec, log_dir=tmp_path / "logs")
+    mesh.probe_interval = 0.5
+    try:
+        mesh.start()
+        assert mesh.supervise() == []
+        first = mesh.state.control_plane["pid"]
+        os.kill(first, signal.SIGSTOP)
+        events: list[str] = []
+        deadline = time.monotonic() + 30
+        while mesh.state.control_plane["pid"] == first:
+            assert time.monotonic() < deadline, events
+            events += mesh.supervise()
+            time.sleep(0.1)
+        assert "has not answered a TLS handshake" in events[0]
+        assert f"control plane (pid {first}) exited with code -9; restarted" in events[1]
+        assert not alive(first)
+        assert mesh.supervise() == []
+    finally:
+        mesh.stop()
