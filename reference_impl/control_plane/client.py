@@ -25,6 +25,7 @@ import logging
 import random
 import ssl
 import time
+from collections import deque
 from typing import Any, Protocol
 
 from cryptography import x509
@@ -86,8 +87,9 @@ class ControlPlaneClient:
         self.version: int | None = None  # last snapshot applied
         self.identity: str | None = None  # SPIFFE ID of the credentials installed
         self.rejected: dict[int, str] = {}
-        self.rejected_credentials: list[str] = []
-        self.untrusted: list[str] = []  # why a peer on the control plane's address was refused
+        self.rejected_credentials: deque[str] = deque(maxlen=100)
+        # why peers on the control plane's address were refused, latest last
+        self.untrusted: deque[str] = deque(maxlen=100)
         self.credentials_received = 0
         self.connects = 0
         self.connected = asyncio.Event()
@@ -164,6 +166,9 @@ class ControlPlaneClient:
                 delay = min(self.backoff_max, delay * 2)
                 continue
             delay = self.backoff_initial
+            if self._last_problem:
+                log.info("connected to the control plane at %s", where)
+                self._last_problem = ""  # the same problem again is news again
             self._writer = writer
             self.connects += 1
             try:
