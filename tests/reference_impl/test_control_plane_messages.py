@@ -114,6 +114,7 @@ def test_any_message_after_hello_is_handled_or_a_protocol_error(
     workload = trust.tokens["web-0"][0]
     endpoint = Endpoint("shop/web", None, "web-0", "127.0.0.1", 9)
     stream = Stream(workload, endpoint, Sink(), sent=None)  # type: ignore[arg-type]
+
     async def handle() -> None:
         message = protocol.decode(json.dumps({**fields, "type": kind}).encode())
         await cp._handle(stream, message)
