@@ -153,6 +153,13 @@ class Workload:
     ports: tuple[tuple[int, str], ...]
     #: version name -> pod labels selecting it
     versions: Mapping[str, Mapping[str, str]]
+    #: service port -> the workload port it lands on (a Kubernetes Service's
+    #: targetPort); a port left out lands on the same number
+    target_ports: Mapping[int, int] = field(default_factory=dict)
+
+    def workload_port(self, port: int) -> int:
+        """Where a request to service port `port` arrives at the pods."""
+        return self.target_ports.get(port, port)
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,9 @@ class Topology:
                 service_account=spec.service_account(key),
                 ports=tuple((p.port, str(p.protocol)) for p in svc.spec.ports),
                 versions={v.name: v.selector for v in svc.spec.versions},
+                target_ports={
+                    p.port: p.target_port for p in svc.spec.ports if p.target_port is not None
+                },
             )
         return cls(spec.mesh.trust_domain, workloads)
 

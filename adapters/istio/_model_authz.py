@@ -32,7 +32,7 @@ class Peer:
     method: str
     path: str
     headers: Mapping[str, str]
-    port: int
+    port: int  # the workload port the request arrived on (the Service's targetPort)
     host: str
     trust_domain: str
 

@@ -62,9 +62,13 @@ def peer_authentications(ctx: Context) -> list[dict[str, Any]]:
     ]
     for key, svc in ctx.spec.services.items():
         mode = port_mode(ctx.spec, key, None)
+        # Keyed by the workload port (the Service's targetPort): "the port refers to
+        # the port of the workload, not the port of the Kubernetes service" (istio/api
+        # `security/v1beta1/peer_authentication.proto`, istio/api PR #3075). Ports
+        # sharing a target port have one mode (validation, MS217).
         overrides = {
-            p.port: port_mode(ctx.spec, key, p.port)
-            for p in sorted(svc.spec.ports, key=lambda p: p.port)
+            p.workload_port: port_mode(ctx.spec, key, p.port)
+            for p in sorted(svc.spec.ports, key=lambda p: p.workload_port)
         }
         differing = {port: m for port, m in overrides.items() if m is not mode}
         if mode is mesh_mode and not differing:
@@ -74,7 +78,6 @@ def peer_authentications(ctx: Context) -> list[dict[str, Any]]:
             "mtls": {"mode": str(mode)},
         }
         if differing:
-            # keyed by the workload (container) port: the spec assumes targetPort == port
             spec["portLevelMtls"] = {str(p): {"mode": str(m)} for p, m in differing.items()}
         meta = metadata(
             svc.metadata.name,
@@ -149,9 +152,16 @@ def _rule(ctx: Context, key: str, index: int, rule: AuthzRule) -> dict[str, Any]
 
 
 def _http_ports(ctx: Context, key: str) -> list[str]:
-    """Workload ports (the compiler's convention: targetPort == port) that speak HTTP."""
+    """The workload ports (targetPorts) behind the service's HTTP ports.
+
+    Istio matches `to.operation.ports` against the port the connection arrives on
+    at the server sidecar (Envoy RBAC `destination_port`, istio/istio
+    `pilot/pkg/security/authz/model/permission.go`), which is the workload port,
+    not the Service port (istio/api PR #3075, istio/istio #49098).
+    """
     ports = ctx.spec.service(key).spec.ports
-    return [str(p.port) for p in ports if p.protocol is not Protocol.TCP]
+    numbers = dict.fromkeys(p.workload_port for p in ports if p.protocol is not Protocol.TCP)
+    return [str(n) for n in numbers]
 
 
 def _source(ctx: Context, key: str, path: PathKey, src: Source) -> dict[str, Any]:

@@ -11,6 +11,13 @@ A request travels: the client sidecar normalises the path, picks the
 VirtualService rule (or the default route), then each destination's sidecar checks
 its port's mTLS mode and the authorization policies. A client outside the mesh has
 no sidecar: no VirtualService, no retries, no timeout, plaintext.
+
+Ports: the client picks routes and DestinationRule port settings by the Service
+port; the server sidecar sees the workload port (the Service's targetPort) and
+checks PeerAuthentication `portLevelMtls` and AuthorizationPolicy `ports` against
+it. The port -> targetPort mapping comes from Kubernetes Services among the
+resources, else from the topology, else a port lands on its own number
+(`_model_services`).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from adapters.istio._model_routes import (
     route_timeout,
     virtual_service_for,
 )
+from adapters.istio._model_services import with_services
 from meshspec.adapter import Topology, Verdict, Workload
 from meshspec.semantics import BreakerPolicy, Request, RetryPolicy, Transport
 from meshspec.spec import MtlsMode
@@ -68,7 +76,7 @@ class IstioModel:
         path_normalization: str | PathNormalization = PathNormalization.BASE,
     ) -> None:
         self.resources = list(resources)
-        self.topology = topology
+        self.topology = with_services(self.resources, topology)
         self.path_normalization = PathNormalization(path_normalization)
 
     def decide(self, request: Request) -> Verdict:
@@ -175,7 +183,9 @@ class IstioModel:
             versions = None if subset is None else _subset_versions(dr, subset, workload)
             defined = subset is None or bool(versions)
             labels = pod_labels(workload, versions[0] if versions and len(versions) == 1 else None)
-            mode = server_mode(self.resources, workload.namespace, labels, port)
+            # the server sidecar sees the workload port, not the Service port
+            arrival = workload.workload_port(port)
+            mode = server_mode(self.resources, workload.namespace, labels, arrival)
             conn = connection(mode, client_tls(dr, subset, port), source is not None)
             allowed, rule = None, None
             if conn is not Transport.REFUSED:
@@ -184,7 +194,7 @@ class IstioModel:
                     method=request.method,
                     path=path,
                     headers=headers,
-                    port=port,
+                    port=arrival,
                     host=request.destination,
                     trust_domain=topo.trust_domain,
                 )
