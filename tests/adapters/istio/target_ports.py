@@ -10,10 +10,12 @@ build the Kubernetes Services a cluster would have for it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from ruamel.yaml import YAML
 
+from meshspec.semantics import Request
 from meshspec.spec import Spec
 
 #: Where every port lands: far enough that no port of a spec collides with another's target.
@@ -61,3 +63,32 @@ def kubernetes_services(spec: Spec) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def requests_for(spec: Spec) -> Iterator[Request]:
+    """Every caller (and none) to every service and port, over the paths, methods and
+    header values the spec mentions."""
+    paths = {"/", "/x"}
+    headers: list[dict[str, str]] = [{}]
+    for svc in spec.services.values():
+        for route in svc.spec.routes:
+            for match in route.matches:
+                if match.path is not None and match.path.regex is None:
+                    paths.add(match.path.value)
+                for h in match.headers:
+                    if h.exact is not None:
+                        headers.append({h.name: h.exact})
+        for rule in svc.spec.authorization.rules if svc.spec.authorization else ():
+            for p in rule.to.paths if rule.to else ():
+                if p.regex is None:
+                    paths.add(p.value)
+                    paths.add(p.value.rstrip("/") + "/x")
+    sources: list[str | None] = [None, *spec.services]
+    for key, svc in spec.services.items():
+        ports: list[int | None] = [None, *(p.port for p in svc.spec.ports)]
+        for source in sources:
+            for port in ports:
+                for path in sorted(paths):
+                    for method in ("GET", "POST", "DELETE"):
+                        for h in headers:
+                            yield Request(key, path, method, h, source=source, port=port)

@@ -10,7 +10,6 @@ must agree with the oracle wherever it agrees with `targetPort == port`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from meshspec.spec import Protocol, Spec
 from tests.adapters.istio.target_ports import (
     OFFSET,
     kubernetes_services,
+    requests_for,
     shifted,
     with_target_ports,
 )
@@ -43,38 +43,9 @@ def _compiled(spec: Spec) -> list[dict[str, Any]]:
     return result.resources
 
 
-def _requests(spec: Spec) -> Iterator[Request]:
-    """Every caller (and none) to every service and port, over the paths, methods and
-    header values the spec mentions."""
-    paths = {"/", "/x"}
-    headers: list[dict[str, str]] = [{}]
-    for svc in spec.services.values():
-        for route in svc.spec.routes:
-            for match in route.matches:
-                if match.path is not None and match.path.regex is None:
-                    paths.add(match.path.value)
-                for h in match.headers:
-                    if h.exact is not None:
-                        headers.append({h.name: h.exact})
-        for rule in svc.spec.authorization.rules if svc.spec.authorization else ():
-            for p in rule.to.paths if rule.to else ():
-                if p.regex is None:
-                    paths.add(p.value)
-                    paths.add(p.value.rstrip("/") + "/x")
-    sources: list[str | None] = [None, *spec.services]
-    for key, svc in spec.services.items():
-        ports: list[int | None] = [None, *(p.port for p in svc.spec.ports)]
-        for source in sources:
-            for port in ports:
-                for path in sorted(paths):
-                    for method in ("GET", "POST", "DELETE"):
-                        for h in headers:
-                            yield Request(key, path, method, h, source=source, port=port)
-
-
 def _decisions(resources: list[dict[str, Any]], spec: Spec, topology: Topology) -> Any:
     model = IstioModel(resources, topology)
-    for req in _requests(spec):
+    for req in requests_for(spec):
         yield req, comparable(model.decide(req)), comparable(Verdict.of(decide(spec, req)))
 
 
