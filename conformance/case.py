@@ -32,7 +32,7 @@ class RetriesExpect(CaseModel):
 
     attempts: int | None = None
     per_try_timeout: str | None = None
-    on: tuple[str, ...] | None = None
+    retry_on: tuple[str, ...] | None = None
     status_codes: tuple[int, ...] | None = None
 
 

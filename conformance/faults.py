@@ -30,9 +30,9 @@ PER_TRY_TIMEOUT_RETRIED_ON = frozenset({RetryOn.RESET, RetryOn.SERVER_ERROR, Ret
 def retriable(policy: RetryPolicy, status: int) -> bool:
     if status in policy.status_codes:
         return True
-    if RetryOn.SERVER_ERROR in policy.on and 500 <= status <= 599:
+    if RetryOn.SERVER_ERROR in policy.retry_on and 500 <= status <= 599:
         return True
-    return RetryOn.GATEWAY_ERROR in policy.on and status in (502, 503, 504)
+    return RetryOn.GATEWAY_ERROR in policy.retry_on and status in (502, 503, 504)
 
 
 def apply_fault(observation: Observation, fault: Fault) -> Observation:
@@ -57,7 +57,7 @@ def apply_fault(observation: Observation, fault: Fault) -> Observation:
     timeout = observation.timeout
     per_try = policy.per_try_timeout
     if per_try is not None and fault.delay_seconds > per_try:
-        retried = bool(PER_TRY_TIMEOUT_RETRIED_ON & set(policy.on))
+        retried = bool(PER_TRY_TIMEOUT_RETRIED_ON & set(policy.retry_on))
         tries = 1 + policy.attempts if retried else 1
         known = timeout is None or tries * per_try < timeout
         return replace(observation, status=TIMEOUT_STATUS, attempts=tries if known else None)

@@ -204,8 +204,8 @@ def _retries_match(expect: Expect, observed: RetryPolicy | None) -> bool:
         got = observed.per_try_timeout
         exp = _seconds(want.per_try_timeout)
         checks.append(got == exp if exp is None or got is None else abs(got - exp) < 1e-6)
-    if want.on is not None:
-        checks.append(sorted(want.on) == sorted(str(o) for o in observed.on))
+    if want.retry_on is not None:
+        checks.append(sorted(want.retry_on) == sorted(str(o) for o in observed.retry_on))
     if want.status_codes is not None:
         checks.append(sorted(want.status_codes) == sorted(observed.status_codes))
     return all(checks)

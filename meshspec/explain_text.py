@@ -26,7 +26,7 @@ def render_decision(d: Decision) -> str:
         r = d.retries
         lines.append(
             f"retries   {r.attempts}"
-            + (f" on {','.join(r.on)}" if r.attempts else "")
+            + (f" on {','.join(r.retry_on)}" if r.attempts else "")
             + (f" codes {','.join(map(str, r.status_codes))}" if r.status_codes else "")
             + (f" per-try {format_duration(r.per_try_timeout)}" if r.per_try_timeout else "")
         )

@@ -19,6 +19,7 @@ from meshspec import codes
 from meshspec.diagnostics import Diagnostic, Location, has_errors
 from meshspec.spec import API_VERSION, KINDS, Document, MeshDocument, Origin, ServiceDocument, Spec
 from meshspec.spec.bundle import service_key
+from meshspec.spec.routes import Retries
 from meshspec.yaml_source import RawDocument, YamlProblem, load_documents
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -100,6 +101,17 @@ def read_text(name: str) -> tuple[str | None, Diagnostic | None]:
         )
 
 
+#: Fields renamed in v1alpha1, with the hint a spec that still uses the old name gets.
+_RETRY_ON_HINT = (
+    "write 'retryOn': the field was renamed because YAML 1.1 readers "
+    "(kubectl, the API server, PyYAML) read the key 'on' as the boolean true"
+)
+RENAMED_FIELDS: dict[tuple[type[BaseModel] | None, str], str] = {
+    (Retries, "on"): _RETRY_ON_HINT,
+    (Retries, "True"): _RETRY_ON_HINT,  # `on` as a YAML 1.1 reader hands it over
+}
+
+
 def _field_names(model: type[BaseModel]) -> list[str]:
     names = []
     for name, info in model.model_fields.items():
@@ -169,7 +181,10 @@ def _schema_diagnostics(
             known = _field_names(parent) if parent else []
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             hint = f"did you mean '{close[0]}'?" if close else ""
-            if known and not hint:
+            renamed = RENAMED_FIELDS.get((parent, str(loc[-1])))
+            if renamed is not None:
+                hint = renamed
+            elif known and not hint:
                 hint = "known fields here: " + ", ".join(sorted(known))
             found.append(
                 codes.UNKNOWN_FIELD(

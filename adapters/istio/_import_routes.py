@@ -61,7 +61,7 @@ def default_retries() -> dict[str, Any]:
 def _retries_from(attempts: int, per_try: str | None, retry_on: str) -> dict[str, Any]:
     on = [RETRY_ON_NAMES[i].value for i in retry_on.split(",") if i.strip() in RETRY_ON_NAMES]
     codes = [int(i) for i in retry_on.split(",") if i.strip().isdigit()]
-    out: dict[str, Any] = {"attempts": attempts, "on": list(dict.fromkeys(on))}
+    out: dict[str, Any] = {"attempts": attempts, "retryOn": list(dict.fromkeys(on))}
     if per_try is not None:
         out["perTryTimeout"] = per_try
     if codes:

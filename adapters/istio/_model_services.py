@@ -7,7 +7,8 @@ which become Envoy RBAC `destination_port` permissions on the inbound listener
 (istio/istio `pilot/pkg/security/authz/model/permission.go`), and
 PeerAuthentication `portLevelMtls` ("the port refers to the port of the workload,
 not the port of the Kubernetes service", istio/api
-`security/v1beta1/peer_authentication.proto`; the same note for AuthorizationPolicy
+`security/v1beta1/peer_authentication.proto`; istiod looks the mode up by the
+endpoint port, `getMutualTLSModeForPort(endpointPort)`, istio/istio PR #20925; the same note for AuthorizationPolicy
 ports came with istio/api PR #3075 after istio/istio issue #49098). VirtualService
 `match.port` and DestinationRule `portLevelSettings.port` name the Service port
 ("a port on the destination service", `networking/v1alpha3/destination_rule.proto`).
@@ -30,9 +31,7 @@ from typing import Any
 from meshspec.adapter import Topology
 
 
-def _service_target_ports(
-    service: Mapping[str, Any], known: Mapping[int, int]
-) -> dict[int, int]:
+def _service_target_ports(service: Mapping[str, Any], known: Mapping[int, int]) -> dict[int, int]:
     out = dict(known)
     for p in (service.get("spec") or {}).get("ports") or ():
         if not isinstance(p, Mapping) or p.get("port") is None:

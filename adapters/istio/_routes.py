@@ -211,7 +211,7 @@ def _retries(retries: Retries | None) -> dict[str, Any]:
     out: dict[str, Any] = {"attempts": retries.attempts}
     if retries.per_try_timeout is not None:
         out["perTryTimeout"] = duration(retries.per_try_timeout)
-    conditions = [RETRY_ON[str(o)] for o in retries.on]
+    conditions = [RETRY_ON[str(o)] for o in retries.retry_on]
     # Integers in retryOn are status codes; Istio adds `retriable-status-codes` itself.
     conditions += [str(code) for code in retries.status_codes]
     out["retryOn"] = ",".join(conditions)

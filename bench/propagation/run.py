@@ -58,7 +58,7 @@ def spec_text(services: int, weight: int) -> str:
             "  routes:\n  - name: split\n"
             "    matches: [{path: {prefix: /api}}]\n"
             f"    backends: [{{version: v1, weight: {w}}}, {{version: v2, weight: {100 - w}}}]\n"
-            "    retries: {attempts: 2, on: [5xx]}\n"
+            "    retries: {attempts: 2, retryOn: [5xx]}\n"
         )
     return "---\n".join(docs)
 

@@ -56,14 +56,16 @@ class Outcome(StrEnum):
 class RetryPolicy:
     attempts: int = 0
     per_try_timeout: float | None = None
-    on: tuple[RetryOn, ...] = ()
+    retry_on: tuple[RetryOn, ...] = ()
     status_codes: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, retries: Retries | None) -> RetryPolicy:
         if retries is None or retries.attempts == 0:
             return cls()
-        return cls(retries.attempts, retries.per_try_timeout, retries.on, retries.status_codes)
+        return cls(
+            retries.attempts, retries.per_try_timeout, retries.retry_on, retries.status_codes
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -71,7 +73,7 @@ class RetryPolicy:
             "perTryTimeout": None
             if self.per_try_timeout is None
             else format_duration(self.per_try_timeout),
-            "on": [str(o) for o in self.on],
+            "retryOn": [str(o) for o in self.retry_on],
             "statusCodes": list(self.status_codes),
         }
 

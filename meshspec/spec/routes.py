@@ -53,7 +53,10 @@ class Retries(SpecModel):
 
     attempts: int = Field(ge=0, le=10)
     per_try_timeout: Duration | None = None
-    on: tuple[RetryOn, ...] = DEFAULT_RETRY_ON
+    retry_on: tuple[RetryOn, ...] = Field(
+        default=DEFAULT_RETRY_ON,
+        description="The failures that are retried (Envoy's and Istio's `retryOn` names).",
+    )
     status_codes: tuple[Annotated[int, Field(ge=400, le=599)], ...] = Field(
         default=(), description="Also retry when the upstream answers one of these statuses."
     )

@@ -1,4 +1,4 @@
-"""Whether a failed attempt may be retried under a route's `retries.on` and status codes.
+"""Whether a failed attempt may be retried under a route's `retries.retryOn` and status codes.
 
 Envoy's meaning of each condition: `5xx` covers any 5xx response and any
 attempt without a response (connect failure, refused stream, reset, per-try
@@ -28,12 +28,12 @@ _FAILURE_CONDITIONS: dict[str, frozenset[RetryOn]] = {
 
 
 def retriable_failure(policy: RetryPolicy, failure: str) -> bool:
-    return bool(_FAILURE_CONDITIONS[failure] & set(policy.on))
+    return bool(_FAILURE_CONDITIONS[failure] & set(policy.retry_on))
 
 
 def retriable_status(policy: RetryPolicy, status: int) -> bool:
     if status in policy.status_codes:
         return True
-    if RetryOn.SERVER_ERROR in policy.on and 500 <= status <= 599:
+    if RetryOn.SERVER_ERROR in policy.retry_on and 500 <= status <= 599:
         return True
-    return RetryOn.GATEWAY_ERROR in policy.on and status in (502, 503, 504)
+    return RetryOn.GATEWAY_ERROR in policy.retry_on and status in (502, 503, 504)

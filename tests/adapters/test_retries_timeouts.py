@@ -49,7 +49,7 @@ CASES = [
         id="default-retry-conditions",
     ),
     pytest.param(
-        "      retries: {attempts: 3, on: [5xx, reset], statusCodes: [409, 429]}",
+        "      retries: {attempts: 3, retryOn: [5xx, reset], statusCodes: [409, 429]}",
         "      timeout: 15s\n      retries:\n        attempts: 3\n"
         "        retryOn: 5xx,reset,409,429",
         id="conditions-and-status-codes",

@@ -253,7 +253,7 @@ def retry_route(retries: str, extra: str = "") -> str:
 
 
 def test_retry_count_is_attempts_after_the_first_try() -> None:
-    h = Harness(retry_route("{attempts: 2, on: [5xx]}"), [ep("a"), ep("b")])
+    h = Harness(retry_route("{attempts: 2, retryOn: [5xx]}"), [ep("a"), ep("b")])
     _, actions = h.request()
     statuses: list[int] = []
     for _ in range(5):
@@ -288,7 +288,8 @@ def test_retry_count_is_attempts_after_the_first_try() -> None:
 )
 def test_retry_conditions(on: str, status_codes: str, result: object, retried: bool) -> None:
     h = Harness(
-        retry_route(f"{{attempts: 1, on: {on}, statusCodes: {status_codes}}}"), [ep("a"), ep("b")]
+        retry_route(f"{{attempts: 1, retryOn: {on}, statusCodes: {status_codes}}}"),
+        [ep("a"), ep("b")],
     )
     rid, actions = h.request()
     if result is FailureKind.CONNECT_FAILURE:
@@ -308,7 +309,7 @@ def test_retry_conditions(on: str, status_codes: str, result: object, retried: b
 
 
 def test_retry_goes_to_another_endpoint() -> None:
-    h = Harness(retry_route("{attempts: 1, on: [5xx]}"), [ep("a"), ep("b")])
+    h = Harness(retry_route("{attempts: 1, retryOn: [5xx]}"), [ep("a"), ep("b")])
     _, actions = h.request()
     first = h.sent(actions)
     second = h.sent(h.answer(first, 500))
@@ -317,7 +318,9 @@ def test_retry_goes_to_another_endpoint() -> None:
 
 
 def test_per_try_timeout_retries_then_answers_504() -> None:
-    h = Harness(retry_route("{attempts: 1, perTryTimeout: 1s, on: [reset]}"), [ep("a"), ep("b")])
+    h = Harness(
+        retry_route("{attempts: 1, perTryTimeout: 1s, retryOn: [reset]}"), [ep("a"), ep("b")]
+    )
     _, actions = h.request()
     h.sent(actions)
     h.now = 0.999
@@ -347,7 +350,9 @@ def test_overall_timeout_cuts_retries_short() -> None:
 
 
 def test_late_response_of_an_abandoned_attempt_is_ignored() -> None:
-    h = Harness(retry_route("{attempts: 1, perTryTimeout: 1s, on: [reset]}"), [ep("a"), ep("b")])
+    h = Harness(
+        retry_route("{attempts: 1, perTryTimeout: 1s, retryOn: [reset]}"), [ep("a"), ep("b")]
+    )
     rid, actions = h.request()
     first = h.sent(actions)
     h.now = 1.0
@@ -479,7 +484,8 @@ def test_max_requests_per_connection_closes_the_connection() -> None:
 def test_snapshot_swap_mid_flight() -> None:
     v1 = server(
         TWO_VERSIONS
-        + "  routes: [{name: old, backends: [{version: v1}], retries: {attempts: 1, on: [5xx]}}]\n"
+        + "  routes: [{name: old, backends: [{version: v1}],"
+        + " retries: {attempts: 1, retryOn: [5xx]}}]\n"
     )
     v2 = server(TWO_VERSIONS + "  routes: [{name: new, backends: [{version: v2}]}]\n")
     endpoints = (ep("a1", "v1"), ep("a2", "v1"), ep("b1", "v2"))

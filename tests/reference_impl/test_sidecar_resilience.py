@@ -74,7 +74,7 @@ RETRIES = (
     HEAD
     + """  routes:
     - name: r
-      retries: {attempts: 2, on: [connect-failure]}
+      retries: {attempts: 2, retryOn: [connect-failure]}
 """
 )
 

@@ -77,7 +77,7 @@ def route(draw: st.DrawFn, index: int, versions: list[str]) -> dict[str, Any]:
         r["retries"] = {
             "attempts": draw(st.integers(0, 3)),
             "perTryTimeout": "1s",
-            "on": draw(
+            "retryOn": draw(
                 st.lists(
                     st.sampled_from(["5xx", "reset", "gateway-error"]), min_size=1, unique=True
                 )

@@ -93,7 +93,7 @@ def route(draw: st.DrawFn, index: int, versions: list[str], others: list[str]) -
         if draw(st.booleans()):
             retries["perTryTimeout"] = "250ms"
         if draw(st.booleans()):
-            retries["on"] = draw(
+            retries["retryOn"] = draw(
                 st.lists(
                     st.sampled_from(
                         ["connect-failure", "reset", "5xx", "gateway-error", "refused-stream"]
@@ -226,7 +226,7 @@ def load(text: str) -> Spec:
 def comparable(verdict: Verdict) -> Verdict:
     """Retry conditions are a set: their order carries no meaning."""
     r = verdict.retries
-    on = tuple(sorted(r.on, key=str))
+    on = tuple(sorted(r.retry_on, key=str))
     return replace(verdict, retries=RetryPolicy(r.attempts, r.per_try_timeout, on, r.status_codes))
 
 
