@@ -27,6 +27,8 @@ def _destination_rule(ctx: Context, key: str) -> dict[str, Any]:
     name, ns = svc.metadata.name, svc.metadata.namespace
     policy: dict[str, Any] = {"tls": _tls(port_mode(ctx.spec, key, None))}
     policy.update(_resilience(svc.spec.resilience))
+    # The Service port, not the workload port: "a port on the destination service"
+    # (istio/api `networking/v1alpha3/destination_rule.proto`, PortTrafficPolicy).
     port_settings = [
         {"port": {"number": p.port}, "tls": _tls(mode)}
         for p in sorted(svc.spec.ports, key=lambda p: p.port)
