@@ -8,8 +8,9 @@ which become Envoy RBAC `destination_port` permissions on the inbound listener
 PeerAuthentication `portLevelMtls` ("the port refers to the port of the workload,
 not the port of the Kubernetes service", istio/api
 `security/v1beta1/peer_authentication.proto`; istiod looks the mode up by the
-endpoint port, `getMutualTLSModeForPort(endpointPort)`, istio/istio PR #20925; the same note for AuthorizationPolicy
-ports came with istio/api PR #3075 after istio/istio issue #49098). VirtualService
+endpoint port, `getMutualTLSModeForPort(endpointPort)`, istio/istio PR #20925; the
+same note for AuthorizationPolicy ports came with istio/api PR #3075 after
+istio/istio issue #49098). VirtualService
 `match.port` and DestinationRule `portLevelSettings.port` name the Service port
 ("a port on the destination service", `networking/v1alpha3/destination_rule.proto`).
 
