@@ -1,4 +1,5 @@
-"""The `meshspec` command. Exit codes: 0 success, 1 findings or failed checks, 2 usage.
+"""The `meshspec` command. Exit codes (docs/cli.md): 0 success, 1 findings or failed
+checks, 2 usage, 5 nothing checked, 70 internal error, 130 interrupted.
 
 Commands from the other packages (the reference implementation, the
 conformance suite, cluster apply) are found through the `meshspec.commands`
@@ -8,24 +9,48 @@ entry points and loaded only when used, so the core imports none of them.
 from __future__ import annotations
 
 import json
-import os
-import shutil
+import logging
 import sys
-import tempfile
+import traceback
 from collections.abc import Sequence
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
 
 import click
 
+from meshspec.cli_options import (
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_NOTHING_CHECKED,
+    EXIT_OK,
+    EXIT_USAGE,
+    HEADER_HELP,
+    file_option,
+    input_paths,
+    parse_headers,
+)
 from meshspec.codecs import dump_json, dump_yaml
-from meshspec.diagnostics import Diagnostic, has_errors, render_json, render_text
+from meshspec.diagnostics import Diagnostic, Severity, has_errors, render_json, render_text
 from meshspec.errors import MeshSpecError, UnknownTarget
 from meshspec.loader import load_paths
-from meshspec.registry import available_targets, get_adapter
+from meshspec.registry import PLANNED, available_targets, get_adapter, planned_targets
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+__all__ = [
+    "EXIT_FINDINGS",
+    "EXIT_INTERNAL",
+    "EXIT_NOTHING_CHECKED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "cli",
+    "emit_diagnostics",
+    "main",
+]
+
+#: `--debug` (or MESHSPEC_DEBUG=1): tracebacks of internal errors and each file read.
+_debug = {"on": False}
+#: the last input file a command read, named when an internal error happens
+_last_read: dict[str, str] = {}
 
 
 class LazyGroup(click.Group):
@@ -58,10 +83,51 @@ def _unavailable(name: str, why: str) -> click.Command:
     return click.Command(name, callback=run, help=f"(not available: {why})")
 
 
+class _ReadTracker(logging.Handler):
+    """Remembers the last file the loader reported reading."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        file = getattr(record, "file", None)
+        if file:
+            _last_read["file"] = str(file)
+
+
+def _setup_logging(debug: bool) -> None:
+    """The loader's file log feeds the tracker always and stderr with --debug only;
+    it never reaches handlers other packages install on the root logger."""
+    log = logging.getLogger("meshspec.loader")
+    for handler in list(log.handlers):
+        if getattr(handler, "_meshspec_cli", False):
+            log.removeHandler(handler)
+    handlers: list[logging.Handler] = [_ReadTracker()]
+    if debug:
+        shown = logging.StreamHandler(sys.stderr)
+        shown.setFormatter(logging.Formatter("debug: %(message)s"))
+        handlers.append(shown)
+    for handler in handlers:
+        handler._meshspec_cli = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="meshspec")
-def cli() -> None:
-    """One neutral service-mesh spec: validate it, explain it, compile it to a mesh."""
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="MESHSPEC_DEBUG",
+    help="Log each file read and show the traceback of an internal error (exit 70).",
+)
+def cli(debug: bool) -> None:
+    """One neutral service-mesh spec: validate it, explain it, compile it to a mesh.
+
+    Exit codes: 0 success, 1 findings or failed checks, 2 usage error,
+    5 nothing checked, 70 internal error, 130 interrupted (docs/cli.md).
+    Shell completion: eval "$(meshspec completion bash)" (or zsh, fish).
+    """
+    _debug["on"] = debug
+    _setup_logging(debug)
 
 
 def emit_diagnostics(diags: Sequence[Diagnostic], output: str = "text") -> None:
@@ -72,31 +138,53 @@ def emit_diagnostics(diags: Sequence[Diagnostic], output: str = "text") -> None:
 
 
 @cli.command(short_help="Check spec files and print every finding.")
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
+@file_option()
 @click.option(
     "-o",
     "--output",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "sarif", "junit"]),
     default="text",
-    help="json: a list of {code, severity, message, file, line, column, path}.",
+    show_default=True,
+    help="json: a list of {code, severity, message, file, line, column, path, hint}; "
+    "sarif: SARIF 2.1.0 for code scanning; junit: JUnit XML for CI test views.",
 )
-def validate(paths: tuple[str, ...], output: str) -> None:
+@click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
+def validate(paths: tuple[str, ...], filenames: tuple[str, ...], output: str, strict: bool) -> None:
     """Check spec files, directories (every .yaml, .yml, .json below) or '-' (stdin).
 
-    Exit 0 when there is no error (warnings are printed), 1 when there is.
+    Exit 0 when there is no error (warnings are printed), 1 when there is
+    one (or, with --strict, a warning).
 
     \b
     Example:
       meshspec validate examples/bookinfo/mesh.yaml
+      meshspec validate --strict -o sarif -f specs/ > meshspec.sarif
     """
-    result = load_paths(paths)
-    emit_diagnostics(result.diagnostics, output)
+    from meshspec.loader import expand_paths
+
+    inputs = input_paths(paths, filenames)
+    result = load_paths(inputs)
+    diags = result.diagnostics
+    if output == "sarif":
+        from meshspec.diagnostic_reports import render_sarif
+
+        click.echo(render_sarif(diags, strict))
+    elif output == "junit":
+        from meshspec.diagnostic_reports import render_junit
+
+        files = ["<stdin>" if f == "-" else f for f in expand_paths(inputs)[0]]
+        click.echo(render_junit(diags, files, strict), nl=False)
+    else:
+        emit_diagnostics(diags, output)
+    errors = sum(1 for d in diags if d.severity is Severity.ERROR)
+    warnings = sum(1 for d in diags if d.severity is Severity.WARNING)
     if output == "text":
-        errors = sum(1 for d in result.diagnostics if d.severity == "error")
-        warnings = sum(1 for d in result.diagnostics if d.severity == "warning")
         services = len(result.spec.services) if result.spec else 0
         click.echo(f"{services} services, {errors} errors, {warnings} warnings", err=True)
-    sys.exit(EXIT_FINDINGS if has_errors(result.diagnostics) else EXIT_OK)
+        if strict and warnings and not errors:
+            click.echo("failed: --strict treats warnings as errors", err=True)
+    sys.exit(EXIT_FINDINGS if errors or (strict and warnings) else EXIT_OK)
 
 
 @cli.command(short_help="Print the JSON Schema of spec documents.")
@@ -108,17 +196,44 @@ def schema() -> None:
 
 
 @cli.command(short_help="Show what the spec decides for one request.")
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
+@file_option()
 @click.option("--to", "to", required=True, help="Destination service: name, ns/name or host.")
 @click.option("--port", type=int, default=None, help="Destination port (default: first HTTP).")
-@click.option("--from", "source", default=None, help="Sending service (inside the mesh).")
-@click.option("--from-unauthenticated", is_flag=True, help="A client outside the mesh.")
+@click.option(
+    "--from",
+    "source",
+    default=None,
+    help="Sending service (inside the mesh). One of --from and --from-unauthenticated is required.",
+)
+@click.option(
+    "--from-unauthenticated",
+    is_flag=True,
+    help="The sender is a client outside the mesh (no sidecar, no identity).",
+)
 @click.option("-X", "--method", default="GET", show_default=True, help="HTTP method.")
 @click.option("--path", required=True, help="Request target: path with optional ?query.")
-@click.option("-H", "--header", "headers", multiple=True, help="K=V or 'K: V'; repeatable.")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+@click.option("-H", "--header", "headers", multiple=True, help=HEADER_HELP)
+@click.option(
+    "--expect",
+    "expects",
+    multiple=True,
+    metavar="FIELD=VALUE,...",
+    help="Exit 1 unless the decision has these values, e.g. status=403,route=admin. "
+    "Fields: status, outcome, route, version, backend, authz, rule, mtls, transport, "
+    "timeout, retries ('none' for no value). Repeatable.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the whole decision as one object.",
+)
 def explain(
     paths: tuple[str, ...],
+    filenames: tuple[str, ...],
     to: str,
     port: int | None,
     source: str | None,
@@ -126,31 +241,40 @@ def explain(
     method: str,
     path: str,
     headers: tuple[str, ...],
+    expects: tuple[str, ...],
     output: str,
 ) -> None:
     """What the spec decides for one request: route, backends and weights,
     authorization and the rule that decided, mTLS mode, timeout and retries.
 
+    Say who sends the request: --from SERVICE or --from-unauthenticated (one is
+    required). With --expect, exit 1 when the decision differs (for CI; a file
+    of such checks runs with 'meshspec test').
+
     \b
     Example:
       meshspec explain examples/bookinfo/mesh.yaml --from productpage \\
           --to reviews --path /reviews/0 -H end-user=jason
+      meshspec explain examples/bookinfo/mesh.yaml --from details \\
+          --to ratings --path /ratings/0 --expect status=403,authz=deny
     """
+    from meshspec.expectations import ExpectationError, check, parse_expect_option
     from meshspec.semantics import Request, UnknownService, decide
 
+    inputs = input_paths(paths, filenames)
     if (source is None) == (not from_unauthenticated):
         raise click.UsageError(
             "say who sends the request: --from SERVICE or --from-unauthenticated"
         )
+    try:
+        expectations = parse_expect_option(expects)
+    except ExpectationError as exc:
+        raise click.UsageError(f"--expect: {exc}") from None
     header_map: dict[str, str] = {}
-    for h in headers:
-        sep = ":" if ":" in h and ("=" not in h or h.index(":") < h.index("=")) else "="
-        k, found, v = h.partition(sep)
-        if not found or not k.strip():
-            raise click.UsageError(f"header {h!r} is not K=V or 'K: V'")
-        key = k.strip().lower()
-        header_map[key] = f"{header_map[key]},{v.strip()}" if key in header_map else v.strip()
-    result = load_paths(paths)
+    for name, value in parse_headers(headers):
+        key = name.lower()
+        header_map[key] = f"{header_map[key]},{value}" if key in header_map else value
+    result = load_paths(inputs)
     if not result.ok or result.spec is None:
         emit_diagnostics(result.diagnostics)
         click.echo("explain needs a spec without errors", err=True)
@@ -169,48 +293,126 @@ def explain(
         raise click.UsageError(f"{exc}. Services: {', '.join(result.spec.services)}") from None
     if output == "json":
         click.echo(json.dumps(decision.to_json(), indent=2))
-        return
-    from meshspec.explain_text import render_decision
+    else:
+        from meshspec.explain_text import render_decision
 
-    click.echo(render_decision(decision))
+        click.echo(render_decision(decision))
+    mismatches = check(decision, expectations)
+    for m in mismatches:
+        click.echo(f"expectation failed: {m}", err=True)
+    if expectations and not mismatches:
+        click.echo(f"{len(expectations)} expectations met", err=True)
+    sys.exit(EXIT_FINDINGS if mismatches else EXIT_OK)
+
+
+@cli.command(name="test", short_help="Check a file of requests and expected answers.")
+@click.argument("test_files", nargs=-1)
+@file_option(help="Test file (see below); repeatable.")
+@click.option(
+    "--spec",
+    "spec_paths",
+    multiple=True,
+    metavar="PATH",
+    help="Spec to test (default: the test file's 'spec:' entry, relative to it); repeatable.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "junit"]),
+    default="text",
+    show_default=True,
+    help="junit: JUnit XML on stdout for CI test views.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="List passed tests too.")
+def test_command(
+    test_files: tuple[str, ...],
+    filenames: tuple[str, ...],
+    spec_paths: tuple[str, ...],
+    output: str,
+    verbose: bool,
+) -> None:
+    """Check that the spec answers each request of TEST_FILES as expected
+    (policy as code, like 'opa test' or 'conftest'). A test file:
+
+    \b
+      spec: mesh.yaml              # or a list; relative to this file
+      tests:
+        - name: jason sees v2
+          request: {from: productpage, to: reviews, path: /reviews/0,
+                    headers: {end-user: jason}}
+          expect: {route: jason, version: v2, authz: allow}
+        - name: outsiders are refused
+          request: {unauthenticated: true, to: reviews, path: /}
+          expect: {outcome: mtls_refused}
+
+    Request fields: from or unauthenticated, to, path, method, headers, port.
+    Expect fields: those of 'explain --expect'. Exit 0 when every test
+    passed, 1 when one failed or a file has errors, 5 when there was no test.
+    """
+    from meshspec.policy_tests import TestResult, read_test_file, render_junit, run_tests
+
+    files = input_paths(test_files, filenames)
+    if "-" in files:
+        raise click.UsageError("test files are read from files, not from stdin")
+    problems: list[Diagnostic] = []
+    results: list[TestResult] = []
+    for file in files:
+        parsed = read_test_file(file)
+        problems.extend(parsed.diagnostics)
+        specs = list(spec_paths) or parsed.spec_paths
+        if not specs:
+            raise click.UsageError(f"{file}: name the spec with 'spec:' in the file or --spec")
+        loaded = load_paths(specs)
+        problems.extend(loaded.diagnostics)
+        if loaded.ok and loaded.spec is not None:
+            results.extend(run_tests(loaded.spec, parsed.tests))
+    failed = [r for r in results if not r.passed]
+    if output == "text":
+        for r in results:
+            if not r.passed:
+                click.echo(f"FAIL {r.test.location}: {r.test.name}: {r.why()}")
+            elif verbose:
+                click.echo(f"PASS {r.test.location}: {r.test.name}")
+    else:
+        click.echo(render_junit(results), nl=False)
+    emit_diagnostics(problems)
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed", err=output != "text")
+    if failed or has_errors(problems):
+        sys.exit(EXIT_FINDINGS)
+    if not results:
+        click.echo("nothing checked: no test ran", err=True)
+        sys.exit(EXIT_NOTHING_CHECKED)
+    sys.exit(EXIT_OK)
 
 
 def _write_outputs(files: dict[str, str], output_dir: str) -> None:
-    """All files or none: write beside the destination, then move into place,
-    putting back what was there if any move fails."""
-    dest = Path(output_dir)
-    blocked = [name for name in files if (dest / name).is_dir()]
-    if blocked:
-        raise click.ClickException(
-            f"nothing written: {dest / blocked[0]} is a directory; remove it or pick another "
-            "--output-dir"
-        )
+    from meshspec.output_dir import OutputDirError, write_owned
+
     try:
-        dest.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".meshspec-", dir=dest))
-    except OSError as exc:
-        raise click.ClickException(f"nothing written: {output_dir}: {exc.strerror}") from None
-    moved: list[tuple[Path, Path | None]] = []
-    try:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8")
-        for name in files:
-            target = dest / name
-            backup = None
-            if target.exists():
-                backup = tmp / (name + ".previous")
-                os.replace(target, backup)
-            moved.append((target, backup))
-            os.replace(tmp / name, target)
-    except OSError as exc:
-        for target, backup in reversed(moved):
-            if backup is not None:
-                os.replace(backup, target)
-            else:
-                target.unlink(missing_ok=True)
+        write_owned(files, output_dir)
+    except OutputDirError as exc:
         raise click.ClickException(f"nothing written: {exc}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _nothing_written(diags: Sequence[Diagnostic], verb: str = "written") -> str:
+    """Say --allow-lossy only when it would turn every error into a warning."""
+    errors = [d for d in diags if d.severity is Severity.ERROR]
+    if errors and all(d.area in ("mtls", "authz") for d in errors):
+        areas = ",".join(sorted({d.area for d in errors}))
+        return (
+            f"nothing {verb}: the errors above are security losses; fix the spec or accept "
+            f"them with --allow-lossy {areas}"
+        )
+    return f"nothing {verb}: fix the errors above"
+
+
+def _json_text(obj: Any) -> str:
+    return json.dumps(obj, indent=2) + "\n"
+
+
+def _as_list(resources: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A `kind: List`, the one-document form `kubectl apply -f -` reads."""
+    return {"apiVersion": "v1", "kind": "List", "items": list(resources)}
 
 
 def _file_name(resource: dict[str, Any]) -> str:
@@ -223,6 +425,12 @@ def _file_name(resource: dict[str, Any]) -> str:
     return "-".join(p for p in parts if p).lower() + ".yaml"
 
 
+ALLOW_LOSSY_HELP = (
+    "Accept losses of this security area (mtls, authz, all) as warnings; repeatable. "
+    "Without it a security loss is an error."
+)
+
+
 def _target_or_usage(name: str) -> Any:
     try:
         return get_adapter(name)
@@ -231,18 +439,34 @@ def _target_or_usage(name: str) -> Any:
 
 
 @cli.command(name="compile", short_help="Compile a spec into a mesh's resources.")
-@click.argument("paths", nargs=-1, required=True)
-@click.option("-t", "--target", required=True, help="Target mesh, e.g. istio.")
-@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml")
-@click.option("--output-dir", default=None, help="Write one file per resource here (all or none).")
+@click.argument("paths", nargs=-1)
+@file_option()
+@click.option("-t", "--target", required=True, help="Target mesh (see 'meshspec targets').")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="yaml: a multi-document stream; json: one 'kind: List' object. Both are "
+    "read by 'kubectl apply -f'.",
+)
+@click.option(
+    "--output-dir",
+    default=None,
+    metavar="DIR",
+    help="Write one file per resource into DIR instead of stdout: DIR must be empty, new, "
+    "or written by meshspec before (its earlier files are replaced). All or nothing.",
+)
 @click.option(
     "--allow-lossy",
     multiple=True,
     type=click.Choice(["mtls", "authz", "all"]),
-    help="Accept losses of these security areas as warnings.",
+    help=ALLOW_LOSSY_HELP,
 )
 def compile_command(
     paths: tuple[str, ...],
+    filenames: tuple[str, ...],
     target: str,
     output: str,
     output_dir: str | None,
@@ -256,43 +480,72 @@ def compile_command(
     \b
     Example:
       meshspec compile --target istio examples/bookinfo/mesh.yaml
+      meshspec compile -t istio -f examples/bookinfo/mesh.yaml -o json | kubectl apply -f -
     """
     from meshspec.api import compile as compile_spec
 
+    inputs = input_paths(paths, filenames)
     _target_or_usage(target)
-    result = load_paths(paths)
+    result = load_paths(inputs)
     if not result.ok or result.spec is None:
         emit_diagnostics(result.diagnostics)
+        click.echo("nothing written: the spec has errors", err=True)
         sys.exit(EXIT_FINDINGS)
     compiled = compile_spec(result.spec, target, allow_lossy)
     diags = [*result.diagnostics, *compiled.diagnostics]
     emit_diagnostics(diags)
     if has_errors(diags):
-        click.echo("nothing written: fix the errors above or pass --allow-lossy", err=True)
+        click.echo(_nothing_written(diags), err=True)
         sys.exit(EXIT_FINDINGS)
     if output_dir:
         if output == "json":
-            files = {_file_name(r)[:-5] + ".json": dump_json([r]) for r in compiled.resources}
+            files = {_file_name(r)[:-5] + ".json": _json_text(r) for r in compiled.resources}
         else:
             files = {_file_name(r): dump_yaml([r]) for r in compiled.resources}
         _write_outputs(files, output_dir)
         click.echo(f"wrote {len(files)} files to {output_dir}", err=True)
     else:
-        text = dump_json(compiled.resources) if output == "json" else dump_yaml(compiled.resources)
+        text = (
+            _json_text(_as_list(compiled.resources))
+            if output == "json"
+            else dump_yaml(compiled.resources)
+        )
         click.echo(text, nl=False)
 
 
 @cli.command(name="import", short_help="Import a mesh's resources into the neutral spec.")
 @click.argument("paths", nargs=-1)
-@click.option("-f", "--from", "source", required=True, help="Source mesh, e.g. istio.")
-@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml")
-@click.option("--output-dir", default=None, help="Write the neutral spec here (mesh.yaml).")
-@click.option("--kubeconfig", default=None, help="Read from a live cluster.")
+@file_option(help="File or directory of the mesh's resources (YAML or JSON), or '-'; repeatable.")
+@click.option(
+    "--from", "source", required=True, help="Source mesh (see 'meshspec targets'), e.g. istio."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="Format of the neutral spec.",
+)
+@click.option(
+    "--output-dir",
+    default=None,
+    metavar="DIR",
+    help="Write the neutral spec to DIR/mesh.yaml instead of stdout (DIR: empty, new, or "
+    "written by meshspec before).",
+)
+@click.option("--kubeconfig", default=None, help="Read the resources from this cluster.")
 @click.option("--context", default=None, help="Kubeconfig context (with --kubeconfig or --live).")
 @click.option("--live", is_flag=True, help="Read from the current kubeconfig context.")
-@click.option("--allow-lossy", multiple=True, type=click.Choice(["mtls", "authz", "all"]))
+@click.option(
+    "--allow-lossy",
+    multiple=True,
+    type=click.Choice(["mtls", "authz", "all"]),
+    help=ALLOW_LOSSY_HELP,
+)
 def import_command(
     paths: tuple[str, ...],
+    filenames: tuple[str, ...],
     source: str,
     output: str,
     output_dir: str | None,
@@ -301,25 +554,37 @@ def import_command(
     live: bool,
     allow_lossy: tuple[str, ...],
 ) -> None:
-    """Import a mesh's resources (files, directories, '-', or a cluster) into the neutral spec."""
+    """Import a mesh's resources (files, directories, '-', or a cluster) into the neutral spec.
+
+    \b
+    Example:
+      meshspec compile -t istio examples/bookinfo/mesh.yaml --output-dir istio/
+      meshspec import --from istio -f istio/ > mesh.yaml
+    """
     from meshspec.api import apply_lossy_policy
     from meshspec.native import read_native
 
+    files = input_paths(paths, filenames, required=False)
     adapter = _target_or_usage(source)
     if live or kubeconfig:
         reader = getattr(adapter, "read_cluster", None)
         if reader is None:
             raise click.UsageError(f"target '{source}' cannot read from a cluster")
         docs, problems = reader(kubeconfig=kubeconfig, context=context)
-    elif paths:
-        docs, problems = read_native(paths)
+    elif files:
+        docs, problems = read_native(files)
     else:
-        raise click.UsageError("name files or directories to import, '-' for stdin, or --live")
+        raise click.UsageError(
+            "name the resources to import: PATH arguments, -f FILE, '-' for stdin, or --live"
+        )
     imported = adapter.import_resources(docs)
     diags = apply_lossy_policy([*problems, *imported.diagnostics], allow_lossy)
     emit_diagnostics(diags)
-    if has_errors(diags) or imported.spec is None:
-        click.echo("nothing written: fix the errors above or pass --allow-lossy", err=True)
+    if has_errors(diags):
+        click.echo(_nothing_written(diags), err=True)
+        sys.exit(EXIT_FINDINGS)
+    if imported.spec is None:
+        click.echo(f"nothing written: no {source} resource to import was found", err=True)
         sys.exit(EXIT_FINDINGS)
     text = dump_json(imported.documents) if output == "json" else dump_yaml(imported.documents)
     if output_dir:
@@ -331,16 +596,50 @@ def import_command(
 
 @cli.command()
 def targets() -> None:
-    """List the installed target adapters."""
+    """List the installed target adapters, then the meshes planned but not installed."""
     for name in available_targets():
         try:
             click.echo(f"{name}\t{get_adapter(name).description}")
         except MeshSpecError as exc:
             click.echo(f"{name}\t(unavailable: {exc})")
+    for name in planned_targets():
+        click.echo(f"{name}\tplanned, not installed: {PLANNED[name]}")
+
+
+@cli.command(short_help="Print the shell completion script.")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the completion script for SHELL. Load it in the current shell with
+
+    \b
+      eval "$(meshspec completion bash)"      # or zsh; add the line to ~/.bashrc
+      meshspec completion fish > ~/.config/fish/completions/meshspec.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None  # every choice is one of click's built-in shells
+    click.echo(cls(cli, {}, "meshspec", "_MESHSPEC_COMPLETE").source())
+
+
+def _internal_error(exc: BaseException) -> int:
+    if _debug["on"]:
+        traceback.print_exception(exc, file=sys.stderr)
+    click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+    if "file" in _last_read:
+        click.echo(f"last file read: {_last_read['file']}", err=True)
+    hint = "" if _debug["on"] else "; rerun with --debug for the traceback"
+    click.echo(
+        "this is a bug in meshspec; please report it with the input that caused it" + hint,
+        err=True,
+    )
+    return EXIT_INTERNAL
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: never lets a traceback reach the user."""
+    """Entry point: never lets a traceback reach the user (unless --debug asks)."""
+    _debug["on"] = False
+    _last_read.clear()
     try:
         cli.main(
             args=list(argv) if argv is not None else None,
@@ -357,7 +656,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        return 130
+        return EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()
         return EXIT_FINDINGS
@@ -371,15 +670,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FINDINGS
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:
-        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo(
-            "this is a bug in meshspec; please report it with the input that caused it", err=True
-        )
-        return 70
+        return _internal_error(exc)
     return EXIT_OK
 
 

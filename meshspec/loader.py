@@ -7,6 +7,7 @@ for bad input. Semantic checks live in `meshspec.validation`.
 from __future__ import annotations
 
 import difflib
+import logging
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from meshspec.yaml_source import RawDocument, YamlProblem, load_documents
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 4 * 1024 * 1024
 _DOCUMENT = TypeAdapter(Document)
+#: `meshspec --debug` shows these; the CLI names the last file read on an internal error
+_log = logging.getLogger("meshspec.loader")
 
 
 @dataclass
@@ -37,7 +40,9 @@ class LoadResult:
         return self.spec is not None and not has_errors(self.diagnostics)
 
 
-def expand_paths(paths: Iterable[str]) -> tuple[list[str], list[Diagnostic]]:
+def expand_paths(
+    paths: Iterable[str], looking_for: str = "meshspec documents"
+) -> tuple[list[str], list[Diagnostic]]:
     """Files named, plus spec files found below directories (sorted)."""
     files: list[str] = []
     problems: list[Diagnostic] = []
@@ -55,7 +60,7 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[str], list[Diagnostic]]:
                     codes.NO_DOCUMENTS(
                         "nothing to read: the directory holds no .yaml, .yml or .json file",
                         location=Location(p),
-                        hint="point at a directory with meshspec documents",
+                        hint=f"point at a directory with {looking_for}",
                     )
                 )
             files.extend(found)
@@ -73,6 +78,7 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[str], list[Diagnostic]]:
 
 
 def read_text(name: str) -> tuple[str | None, Diagnostic | None]:
+    _log.debug("reading %s", name, extra={"file": name})
     try:
         if name == "-":
             raw = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
@@ -323,6 +329,7 @@ def load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
     diagnostics: list[Diagnostic] = []
     documents: list[tuple[MeshDocument | ServiceDocument, Origin]] = []
     for name, text in texts:
+        _log.debug("parsing %s", name, extra={"file": name})
         try:
             raws = load_documents(text)
         except YamlProblem as exc:

@@ -14,7 +14,7 @@ from meshspec.yaml_source import YamlProblem, load_documents
 
 def read_native(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagnostic]]:
     """Every mapping document in the files; lists of kind `List` are unpacked."""
-    files, problems = expand_paths(paths)
+    files, problems = expand_paths(paths, "the mesh's resources (YAML or JSON)")
     docs: list[NativeDocument] = []
     for name in files:
         text, problem = read_text(name)
@@ -51,6 +51,11 @@ def read_native(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagno
             found += 1
         if not found:
             problems.append(
-                codes.NO_DOCUMENTS("no resources in this file", location=Location(shown, 1, 1))
+                codes.NO_DOCUMENTS(
+                    "no resources in this file",
+                    location=Location(shown, 1, 1),
+                    hint="a file to import holds the mesh's own resources "
+                    "(apiVersion, kind, metadata), such as kubectl get -o yaml prints",
+                )
             )
     return docs, problems
