@@ -16,7 +16,8 @@ from typing import Any
 import click
 
 from adapters._kube import KubeClient, KubeError
-from meshspec.diagnostics import has_errors, render_text
+from meshspec.cli_options import file_option, input_paths
+from meshspec.diagnostics import Severity, has_errors, render_text
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 SPEC_ID = "meshspec.io/spec-id"
@@ -31,10 +32,15 @@ PRUNABLE: Mapping[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-@click.command("apply")
-@click.argument("files", nargs=-1, required=True)
+@click.command("apply", short_help="Compile a spec and apply it to a Kubernetes cluster.")
+@click.argument("files", nargs=-1)
+@file_option()
 @click.option("-t", "--target", required=True, help="Target mesh, e.g. istio.")
-@click.option("--kubeconfig", default=None, help="Kubeconfig file (default: the usual lookup).")
+@click.option(
+    "--kubeconfig",
+    default=None,
+    help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).",
+)
 @click.option("--context", default=None, help="Kubeconfig context.")
 @click.option(
     "--dry-run",
@@ -50,9 +56,16 @@ PRUNABLE: Mapping[str, tuple[tuple[str, str], ...]] = {
 @click.option(
     "--spec-id", default=None, help="Identity of this spec in the cluster (default: the Mesh name)."
 )
-@click.option("--allow-lossy", multiple=True, type=click.Choice(["mtls", "authz", "all"]))
+@click.option(
+    "--allow-lossy",
+    multiple=True,
+    type=click.Choice(["mtls", "authz", "all"]),
+    help="Accept losses of this security area (mtls, authz, all) as warnings; repeatable. "
+    "Without it a security loss is an error.",
+)
 def apply(
     files: tuple[str, ...],
+    filenames: tuple[str, ...],
     target: str,
     kubeconfig: str | None,
     context: str | None,
@@ -61,12 +74,20 @@ def apply(
     spec_id: str | None,
     allow_lossy: tuple[str, ...],
 ) -> None:
-    """Compile FILES for a target and apply the result to a Kubernetes cluster."""
+    """Compile FILES for a target and apply the result to a Kubernetes cluster.
+
+    It needs a reachable cluster (API server) whose kubeconfig is found as
+    kubectl finds it; --dry-run=server checks everything there and stores nothing.
+
+    \b
+    Example:
+      meshspec apply --target istio examples/bookinfo/mesh.yaml --dry-run=server
+    """
     from meshspec import api
     from meshspec.errors import UnknownTarget
     from meshspec.loader import load_paths
 
-    loaded = load_paths(files)
+    loaded = load_paths(input_paths(files, filenames))
     if loaded.diagnostics:
         click.echo(render_text(loaded.diagnostics), err=True)
     if loaded.spec is None or has_errors(loaded.diagnostics):
@@ -79,7 +100,7 @@ def apply(
     if compiled.diagnostics:
         click.echo(render_text(compiled.diagnostics), err=True)
     if has_errors(compiled.diagnostics):
-        click.echo("nothing applied: fix the errors above or pass --allow-lossy", err=True)
+        click.echo(_nothing_applied(compiled.diagnostics), err=True)
         sys.exit(1)
     identity = spec_id or _default_id(loaded.spec)
     objects = [label(r, identity) for r in compiled.resources]
@@ -88,6 +109,17 @@ def apply(
     except KubeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+def _nothing_applied(diagnostics: Sequence[Any]) -> str:
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    if all(d.area in ("mtls", "authz") for d in errors):
+        areas = ",".join(sorted({d.area for d in errors}))
+        return (
+            "nothing applied: the errors above are security losses; "
+            f"fix the spec or pass --allow-lossy {areas}"
+        )
+    return "nothing applied: fix the errors above"
 
 
 def _default_id(spec: Any) -> str:

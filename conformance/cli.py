@@ -1,7 +1,9 @@
 """`meshspec conformance`: run the suite against targets and report.
 
-Exit codes: 0 everything passed or is not supported (with a reason);
-1 a case failed or errored, or fuzzing found a disagreement; 2 usage.
+Exit codes: 0 every target checked something and nothing failed (cases a
+target does not support are listed with the reason); 1 a case failed or
+errored, or fuzzing found a disagreement; 2 usage; 5 nothing checked: a
+target could not run at all, or checked no case (1 wins over 5).
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from conformance.case import LoadedCase
 from conformance.features import Profile
 from conformance.library import CaseError, builtin_cases, load_cases
 from conformance.report import RENDERERS, render_text
-from conformance.results import CaseResult, TargetReport
+from conformance.results import CaseResult, Result, TargetReport
 from conformance.runner import run_target
 from conformance.targets import Target, default_target_names, get_target
+from meshspec.cli_options import EXIT_FINDINGS, EXIT_NOTHING_CHECKED, EXIT_OK
 from meshspec.errors import UnknownTarget
+from meshspec.registry import PLANNED, get_adapter
 
 
 def select_cases(
@@ -56,36 +60,68 @@ def write_atomically(path: str, text: str) -> None:
 
 @contextmanager
 def progress(targets: Sequence[Target], total: int) -> Iterator[Any]:
-    """A rich progress bar on a terminal; one plain line per target otherwise."""
+    """A rich progress bar per target on a terminal, naming each case as it
+    finishes; nothing at all when stderr is not a terminal (CI logs, pipes)."""
     if not sys.stderr.isatty():
 
-        def plain(target: str, result: CaseResult | None) -> None:
-            if result is None:
-                click.echo(f"conformance: running {total} cases against {target}", err=True)
+        def quiet(target: str, result: CaseResult | None) -> None:
+            return None
 
-        yield plain
+        yield quiet
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
         TextColumn("{task.description:<12}"),
         BarColumn(),
         MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[failed]}"),
         TextColumn("{task.fields[last]}"),
         console=Console(stderr=True),
         transient=True,
     )
     tasks: dict[str, Any] = {}
+    failures: dict[str, int] = {}
     with bar:
 
         def update(target: str, result: CaseResult | None) -> None:
             if result is None:
-                tasks[target] = bar.add_task(target, total=total, last="")
+                failures[target] = 0
+                tasks[target] = bar.add_task(target, total=total, last="starting", failed="")
                 return
-            bar.update(tasks[target], advance=1, last=f"{result.result}: {result.name}")
+            if result.result in (Result.FAILED, Result.ERROR):
+                failures[target] += 1
+            failed = f"[red]{failures[target]} failed[/red]" if failures[target] else ""
+            last = f"{result.result}: {result.name}"
+            bar.update(tasks[target], advance=1, last=last, failed=failed)
 
         yield update
+
+
+def nothing_checked(report: TargetReport) -> str:
+    """Why a target checked nothing, or '' when it checked at least one case."""
+    if report.unavailable:
+        return f"target '{report.target}' could not run: {report.unavailable}"
+    counts = report.counts()
+    if not counts[Result.PASSED] + counts[Result.FAILED] + counts[Result.ERROR]:
+        return f"target '{report.target}' checked no case: every case is not supported there"
+    return ""
+
+
+def _target(name: str, kubeconfig: str | None, context: str | None, mesh: str) -> Target:
+    try:
+        if name == "kubernetes":
+            return get_target(name, kubeconfig=kubeconfig, context=context, mesh=mesh)
+        return get_target(name)
+    except UnknownTarget as exc:
+        if name.lower() in PLANNED:
+            try:
+                get_adapter(name)
+            except UnknownTarget as planned:
+                raise click.UsageError(str(planned)) from None
+        raise click.UsageError(str(exc)) from None
 
 
 @click.command(name="conformance")
@@ -119,15 +155,25 @@ def progress(targets: Sequence[Target], total: int) -> Iterator[Any]:
     type=click.Choice(["text", "json", "junit", "markdown"]),
     default="text",
     show_default=True,
+    help="Report format; junit and json suit CI, markdown is the support matrix.",
 )
-@click.option("--report-file", default=None, help="Write the report here instead of stdout.")
+@click.option(
+    "--report-file",
+    default=None,
+    help="Write the report here (atomically) and a text summary to stdout.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Text output lists passed cases too.")
 @click.option(
     "--fuzz", type=int, default=0, help="Also compare models with the oracle on N random specs."
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --fuzz.")
 @click.option("--fuzz-adversarial", is_flag=True, help="Fuzz with adversarial request paths too.")
-@click.option("--kubeconfig", default=None, help="kubernetes target: the cluster's kubeconfig.")
+@click.option(
+    "--kubeconfig",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="kubernetes target: the cluster's kubeconfig.",
+)
 @click.option("--context", "kube_context", default=None, help="kubernetes target: context.")
 @click.option(
     "--mesh", default="istio", show_default=True, help="kubernetes target: the mesh installed."
@@ -147,22 +193,24 @@ def conformance(
     kube_context: str | None,
     mesh: str,
 ) -> None:
-    """Run the conformance suite: every case against every target, with a report."""
+    """Run the conformance suite: every case against every target, with a report.
+
+    Exit 0 when every target checked something and no case failed; 1 when a
+    case failed or errored; 5 when a target could not run or checked no case.
+    On a terminal, progress is shown per case on stderr.
+
+    \b
+    Example:
+      meshspec conformance -t oracle -t istio -t reference
+      meshspec conformance -o junit --report-file junit.xml
+    """
     try:
         cases = load_cases(case_dirs) if case_dirs else builtin_cases()
     except CaseError as exc:
         raise click.UsageError(str(exc)) from None
     selected = select_cases(cases, profiles, case_names)
     names = list(targets) or default_target_names()
-    try:
-        chosen = [
-            get_target(n, kubeconfig=kubeconfig, context=kube_context, mesh=mesh)
-            if n == "kubernetes"
-            else get_target(n)
-            for n in names
-        ]
-    except UnknownTarget as exc:
-        raise click.UsageError(str(exc)) from None
+    chosen = [_target(n, kubeconfig, kube_context, mesh) for n in names]
 
     reports: list[TargetReport] = []
     with progress(chosen, len(selected)) as tick:
@@ -192,4 +240,9 @@ def conformance(
             f"fuzz: {fuzz} examples, seed {seed}: {len(disagreements)} disagreement(s)", err=True
         )
         failed = failed or bool(disagreements)
-    sys.exit(1 if failed else 0)
+    idle = [why for why in map(nothing_checked, reports) if why]
+    for why in idle:
+        click.echo(f"nothing checked: {why}", err=True)
+    if failed:
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_NOTHING_CHECKED if idle else EXIT_OK)

@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from meshspec.cli_options import HEADER_HELP, file_option, input_paths, parse_headers
 from reference_impl.calls import Caller, CallError, Tally, outbound_port, split_url
 
 DEFAULT_STATE = ".meshspec/state.json"
@@ -55,17 +56,24 @@ def _use_uvloop() -> None:
         uvloop.install()
 
 
-@click.command(name="control-plane")
-@click.argument("paths", nargs=-1, required=True)
+@click.command(name="control-plane", short_help="Run the reference control plane alone.")
+@click.argument("paths", nargs=-1)
+@file_option()
 @click.option(
     "--pki-dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="Holds root.pem, root-key.pem and entitlements.json (as `up` writes them).",
 )
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=15010, show_default=True)
-@click.option("--cert-ttl", type=float, default=3600.0, show_default=True, help="Seconds.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=15010, show_default=True, help="Port to listen on.")
+@click.option(
+    "--cert-ttl",
+    type=float,
+    default=3600.0,
+    show_default=True,
+    help="Certificate lifetime, seconds.",
+)
 @click.option(
     "--grace",
     type=float,
@@ -74,11 +82,16 @@ def _use_uvloop() -> None:
     help="Seconds a lost stream's endpoint stays.",
 )
 @click.option(
-    "--settle", type=float, default=0.0, help="Seconds to gather registrations before pushing."
+    "--settle",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to gather registrations before pushing.",
 )
-@click.option("-v", "--verbose", is_flag=True)
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level to stderr.")
 def control_plane(
     paths: tuple[str, ...],
+    filenames: tuple[str, ...],
     pki_dir: Path,
     host: str,
     port: int,
@@ -105,7 +118,7 @@ def control_plane(
         entitlements = Entitlements.read(pki_dir / ENTITLEMENTS_FILE)
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot use the PKI in {pki_dir}: {exc}") from None
-    store = SpecStore(paths)
+    store = SpecStore(input_paths(paths, filenames))
 
     async def serve() -> None:
         certs = CertificateService(authority, cert_ttl)
@@ -132,7 +145,7 @@ def control_plane(
         ) from None
 
 
-@click.command()
+@click.command(short_help="Run one reference sidecar alone.")
 @click.option(
     "--bootstrap",
     "bootstrap_file",
@@ -140,13 +153,15 @@ def control_plane(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The workload's bootstrap (mode 0600): who it is, its secret, the root to pin.",
 )
-@click.option("--inbound-port", type=int, required=True)
-@click.option("--outbound-port", type=int, required=True)
-@click.option("--admin-port", type=int, required=True)
-@click.option("--app-port", type=int, required=True)
-@click.option("--app-host", default="127.0.0.1", show_default=True)
+@click.option("--inbound-port", type=int, required=True, help="Port for mTLS traffic in.")
+@click.option("--outbound-port", type=int, required=True, help="Port the app sends through.")
+@click.option("--admin-port", type=int, required=True, help="Port of /ready, /metrics, /config.")
+@click.option("--app-port", type=int, required=True, help="Port of the application.")
+@click.option("--app-host", default="127.0.0.1", show_default=True, help="Host of the application.")
 @click.option("--echo", is_flag=True, help="Run the built-in echo application on the app port.")
-@click.option("-v", "--verbose", is_flag=True)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Log at INFO level and one JSON line per decision."
+)
 def sidecar(
     bootstrap_file: Path,
     inbound_port: int,
@@ -214,30 +229,56 @@ def sidecar(
     asyncio.run(serve())
 
 
-@click.command()
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--state-file", default=DEFAULT_STATE, show_default=True)
-@click.option("--instances", type=int, default=1, show_default=True)
+STATE_HELP = "Where `up` writes its ports and pids and `call` reads them (relative to the cwd)."
+
+
+@click.command(short_help="Run a spec on this machine with the reference mesh.")
+@click.argument("paths", nargs=-1)
+@file_option()
+@click.option("--state-file", default=DEFAULT_STATE, show_default=True, help=STATE_HELP)
+@click.option(
+    "--instances", type=int, default=1, show_default=True, help="Instances per service version."
+)
 @click.option(
     "--app",
     "apps",
     multiple=True,
     help="SERVICE[:VERSION]=PORT of an application that already runs.",
 )
-@click.option("--cert-ttl", type=float, default=3600.0, show_default=True, help="Seconds.")
+@click.option(
+    "--cert-ttl",
+    type=float,
+    default=3600.0,
+    show_default=True,
+    help="Certificate lifetime, seconds.",
+)
 def up(
-    paths: tuple[str, ...], state_file: str, instances: int, apps: tuple[str, ...], cert_ttl: float
+    paths: tuple[str, ...],
+    filenames: tuple[str, ...],
+    state_file: str,
+    instances: int,
+    apps: tuple[str, ...],
+    cert_ttl: float,
 ) -> None:
     """Run the spec on this machine: a control plane, sidecars, echo apps. Ctrl-C stops all.
 
     A control plane that dies or stops answering is restarted (sidecars serve
     on their last snapshot meanwhile); if it cannot be kept running, `up` stops everything and
     exits with an error. A sidecar that dies is reported.
+
+    It writes a state file (--state-file, relative to the current directory)
+    that `meshspec call` reads: run `call` from the same directory.
+
+    \b
+    Example:
+      meshspec up examples/canary/mesh.yaml
+      meshspec call --from frontend http://checkout/cart   # in another terminal
     """
     from meshspec.cli import EXIT_FINDINGS, emit_diagnostics
     from meshspec.loader import load_paths
     from reference_impl.runner import Mesh, MeshFailure, StartupError, write_state
 
+    paths = input_paths(paths, filenames)
     result = load_paths(paths)
     if not result.ok or result.spec is None:
         emit_diagnostics(result.diagnostics)
@@ -318,14 +359,29 @@ def _print_table(state: dict[str, Any], state_path: Path) -> None:
     sys.stdout.flush()
 
 
-@click.command()
+@click.command(short_help="Send requests through a sidecar of a running `meshspec up`.")
 @click.argument("url")
 @click.option("--from", "sender", required=True, help="The sending service (name or ns/name).")
-@click.option("--state-file", default=DEFAULT_STATE, show_default=True)
-@click.option("-X", "--method", default="GET", show_default=True)
-@click.option("-H", "--header", "headers", multiple=True, help="'K: V'; repeatable.")
-@click.option("-n", "count", type=int, default=1, show_default=True)
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+@click.option("--state-file", default=DEFAULT_STATE, show_default=True, help=STATE_HELP)
+@click.option("-X", "--method", default="GET", show_default=True, help="HTTP method.")
+@click.option("-H", "--header", "headers", multiple=True, help=HEADER_HELP)
+@click.option(
+    "-n",
+    "--count",
+    "count",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Requests to send; above 1, a JSON tally of statuses and versions is printed.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: status, headers and body as one object (the tally when -n > 1).",
+)
 def call(
     url: str,
     sender: str,
@@ -335,20 +391,24 @@ def call(
     count: int,
     output: str,
 ) -> None:
-    """Send requests to http://SERVICE/PATH through SENDER's sidecar."""
+    """Send requests to http://SERVICE/PATH through SENDER's sidecar.
+
+    It reads the state file `meshspec up` wrote, so run it in the directory
+    where `up` runs (or pass the same --state-file).
+
+    \b
+    Example:
+      meshspec call --from frontend -n 200 -o json http://checkout/cart
+    """
     from reference_impl.runner import read_state
 
-    header_map: dict[str, str] = {}
-    for h in headers:
-        name, found, value = h.partition(":")
-        if not found or not name.strip():
-            raise click.UsageError(f"header {h!r} is not 'K: V'")
-        header_map[name.strip()] = value.strip()
+    header_map = dict(parse_headers(headers))
     try:
         state = read_state(Path(state_file))
     except (OSError, ValueError) as exc:
         raise click.ClickException(
-            f"cannot read state file {state_file}: {exc}; is `meshspec up` running?"
+            f"cannot read state file {state_file}: {exc}; is `meshspec up` running "
+            "from this directory? (or pass the --state-file it uses)"
         ) from None
     try:
         port = outbound_port(state, sender)
@@ -381,7 +441,7 @@ def call(
         click.echo(json.dumps(tally.to_json()), err=True)
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """The reference implementation's parts, runnable on their own."""
 
