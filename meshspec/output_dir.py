@@ -16,7 +16,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-MANIFEST = ".meshspec-output.json"
+#: no .yaml/.json suffix, so neither meshspec nor `kubectl apply -f DIR` reads it as input
+MANIFEST = ".meshspec-output"
 _TEMP_PREFIX = ".meshspec-"
 
 

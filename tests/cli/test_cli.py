@@ -206,7 +206,7 @@ def test_compile_writes_every_file(capsys: pytest.CaptureFixture[str], tmp_path:
     code, _, err = _run(capsys, "compile", "-t", "fake", BOOKINFO, "--output-dir", str(tmp_path))
     assert code == 0 and "wrote 4 files" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".meshspec-output.json",
+        ".meshspec-output",
         "thing-default-details.yaml",
         "thing-default-productpage.yaml",
         "thing-default-ratings.yaml",
@@ -218,13 +218,13 @@ def test_compile_writes_every_file(capsys: pytest.CaptureFixture[str], tmp_path:
 def test_compile_writes_nothing_when_a_file_cannot_be_written(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    (tmp_path / ".meshspec-output.json").write_text('{"files": ["thing-default-details.yaml"]}')
+    (tmp_path / ".meshspec-output").write_text('{"files": ["thing-default-details.yaml"]}')
     (tmp_path / "thing-default-details.yaml").write_text("old\n")
     (tmp_path / "thing-default-reviews.yaml").mkdir()
     code, _, err = _run(capsys, "compile", "-t", "fake", BOOKINFO, "--output-dir", str(tmp_path))
     assert code == 1 and "nothing written" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".meshspec-output.json",
+        ".meshspec-output",
         "thing-default-details.yaml",
         "thing-default-reviews.yaml",
     ]
