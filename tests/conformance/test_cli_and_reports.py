@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -29,6 +30,23 @@ cases:
     features: [mtls.strict]
     probes:
       - {from: echo, to: echo, expect: {status: 200, transport: mtls}}
+"""
+
+
+ROUTE_ONLY = """\
+profile: routing
+spec: |
+  apiVersion: meshspec.io/v1alpha1
+  kind: Service
+  metadata: {name: echo}
+  spec:
+    versions: [{name: v1}]
+cases:
+  - name: mtls-mode-only
+    description: The mTLS mode is visible only to targets that report it.
+    features: [mtls.strict]
+    probes:
+      - {from: echo, to: echo, path: /, expect: {mtls: STRICT}}
 """
 
 
@@ -82,13 +100,90 @@ def test_case_and_target_selection_errors_are_usage_errors() -> None:
     assert code == 2 and "unknown target" in out
 
 
-def test_unavailable_target_is_not_supported_with_reason() -> None:
+def _json_report(out: str) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    return report
+
+
+def test_unavailable_target_is_not_supported_with_reason_and_exits_5() -> None:
     code, out = _run("-t", "kubernetes", "--case", "mtls-strict-default-in-mesh", "-o", "json")
-    assert code == 0
-    report = json.loads(out[out.index("{") :])
+    assert code == 5
+    report = _json_report(out)
     (case,) = report["targets"][0]["profiles"][0]["cases"]
     assert case["result"] == "not-supported"
     assert "--kubeconfig" in case["reason"]
+    assert "nothing checked: target 'kubernetes' could not run" in out
+
+
+def test_a_planned_mesh_on_a_cluster_exits_5_and_says_not_installed(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    code, out = _run("-t", "kubernetes", "--mesh", "linkerd", "--kubeconfig", str(kubeconfig))
+    assert code == 5
+    assert "planned, not installed" in out and "0 passed" in out
+
+
+def test_a_missing_kubeconfig_is_a_usage_error() -> None:
+    code, out = _run("-t", "kubernetes", "--kubeconfig", "/nonexistent/kubeconfig")
+    assert code == 2 and "/nonexistent/kubeconfig" in out
+
+
+def test_a_target_that_checked_no_case_exits_5(tmp_path: Path) -> None:
+    # the reference target cannot observe the mTLS mode: a case checking only that is blind there
+    (tmp_path / "cases.yaml").write_text(ROUTE_ONLY)
+    code, out = _run("-t", "oracle", "-t", "reference", "--cases", str(tmp_path))
+    assert code == 5
+    assert "nothing checked: target 'reference' checked no case" in out
+    assert "target 'oracle'" not in out.split("nothing checked", 1)[1]
+    assert _run("-t", "oracle", "--cases", str(tmp_path))[0] == 0
+
+
+def test_failures_win_over_nothing_checked(tmp_path: Path) -> None:
+    (tmp_path / "cases.yaml").write_text(FAILING)
+    assert _run("-t", "oracle", "-t", "kubernetes", "--cases", str(tmp_path))[0] == 1
+
+
+def test_no_progress_output_when_piped() -> None:
+    result = CliRunner().invoke(conformance, ["-t", "oracle", "-p", "mtls"])
+    assert result.exit_code == 0
+    assert result.stderr == ""
+
+
+def test_progress_on_a_terminal_names_cases(tmp_path: Path) -> None:
+    """Under a pseudo-terminal, rich draws per-case progress on stderr."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("meshspec")
+    main_fd, tty_fd = pty.openpty()
+    out_file = tmp_path / "stdout.txt"
+    with out_file.open("w") as stdout:
+        done = subprocess.run(
+            [str(script), "conformance", "-t", "oracle", "-p", "mtls"],
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=tty_fd,
+            env={**os.environ, "COLUMNS": "160", "TERM": "xterm"},
+            timeout=120,
+            check=False,
+        )
+    os.close(tty_fd)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(main_fd)
+    assert done.returncode == 0
+    text = drawn.decode("utf-8", "replace")
+    assert "oracle" in text and "passed: mtls-" in text
+    assert "oracle: " in out_file.read_text()  # the report itself stays on stdout
 
 
 def test_markdown_is_deterministic(tmp_path: Path) -> None:
