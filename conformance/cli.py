@@ -124,7 +124,7 @@ def _target(name: str, kubeconfig: str | None, context: str | None, mesh: str) -
         raise click.UsageError(str(exc)) from None
 
 
-@click.command(name="conformance")
+@click.command(name="conformance", short_help="Run the conformance suite against targets.")
 @click.option(
     "-t",
     "--target",

@@ -111,7 +111,10 @@ def _setup_logging(debug: bool) -> None:
     log.propagate = False
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="meshspec")
 @click.option(
     "--debug",
@@ -204,12 +207,13 @@ def schema() -> None:
     "--from",
     "source",
     default=None,
-    help="Sending service (inside the mesh). One of --from and --from-unauthenticated is required.",
+    help="Sending service (inside the mesh). Required unless --from-unauthenticated.",
 )
 @click.option(
     "--from-unauthenticated",
     is_flag=True,
-    help="The sender is a client outside the mesh (no sidecar, no identity).",
+    help="The sender is a client outside the mesh (no sidecar, no identity). "
+    "Required unless --from.",
 )
 @click.option("-X", "--method", default="GET", show_default=True, help="HTTP method.")
 @click.option("--path", required=True, help="Request target: path with optional ?query.")

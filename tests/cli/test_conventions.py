@@ -277,7 +277,9 @@ def test_every_option_has_help(name: str, command: click.Command) -> None:
 
 def test_explain_help_says_who_must_send(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = _run(capsys, "explain", "--help")
-    assert "One of --from and --from-unauthenticated is required" in " ".join(out.split())
+    flat = "".join(out.split())
+    assert "--from SERVICE or --from-unauthenticated (one is required)".replace(" ", "") in flat
+    assert "Requiredunless--from-unauthenticated." in flat and "Requiredunless--from." in flat
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
