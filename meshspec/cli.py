@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import click
@@ -180,9 +181,11 @@ def validate(paths: tuple[str, ...], filenames: tuple[str, ...], output: str, st
         click.echo(render_junit(diags, files, strict), nl=False)
     else:
         emit_diagnostics(diags, output)
+    if output in ("sarif", "junit"):
+        emit_diagnostics(diags)  # readable in the CI log too; the report is on stdout
     errors = sum(1 for d in diags if d.severity is Severity.ERROR)
     warnings = sum(1 for d in diags if d.severity is Severity.WARNING)
-    if output == "text":
+    if output != "json":
         services = len(result.spec.services) if result.spec else 0
         click.echo(f"{services} services, {errors} errors, {warnings} warnings", err=True)
         if strict and warnings and not errors:
@@ -569,6 +572,11 @@ def import_command(
     from meshspec.native import read_native
 
     files = input_paths(paths, filenames, required=False)
+    if Path(source).suffix in (".yaml", ".yml", ".json") or Path(source).is_dir():
+        raise click.UsageError(
+            f"--from names the source mesh (see 'meshspec targets'), not {source!r}; "
+            "give the files as arguments or with -f"
+        )
     adapter = _target_or_usage(source)
     if live or kubeconfig:
         reader = getattr(adapter, "read_cluster", None)

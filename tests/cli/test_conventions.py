@@ -86,6 +86,11 @@ def test_import_f_without_from_asks_for_from(capsys: pytest.CaptureFixture[str])
     assert code == 2 and "--from" in err and "unknown target" not in err
 
 
+def test_a_file_given_as_from_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "import", "--from", "x.yaml")
+    assert code == 2 and "--from names the source mesh" in err and "-f" in err
+
+
 def test_from_has_no_short_form() -> None:
     ctx = click.Context(cli.cli)
     command = cli.cli.get_command(ctx, "import")
