@@ -17,7 +17,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,8 +116,10 @@ def _fresh_clone(dest: Path) -> Path:
 def _clean_env(kubeconfig: Path) -> dict[str, str]:
     """The environment of a new shell: no virtualenv on PATH, the test cluster's kubeconfig."""
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    ours = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != ours)
+    # no directory that already has a `meshspec` (this test run's virtualenv, say)
+    env["PATH"] = os.pathsep.join(
+        p for p in env["PATH"].split(os.pathsep) if p and not (Path(p) / "meshspec").exists()
+    )
     env["KUBECONFIG"] = str(kubeconfig)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env
