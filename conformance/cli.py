@@ -11,23 +11,25 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
-from conformance.case import LoadedCase
+from conformance.case import LoadedCase, Probe
 from conformance.features import Profile
 from conformance.library import CaseError, builtin_cases, load_cases
+from conformance.observation import Observation
 from conformance.report import RENDERERS, render_text
 from conformance.results import CaseResult, Result, TargetReport
 from conformance.runner import run_target
-from conformance.targets import Target, default_target_names, get_target
+from conformance.targets import Session, Target, default_target_names, get_target
 from meshspec.cli_options import EXIT_FINDINGS, EXIT_NOTHING_CHECKED, EXIT_OK
 from meshspec.errors import UnknownTarget
 from meshspec.registry import PLANNED, get_adapter
+from meshspec.spec import Spec
 
 
 def select_cases(
@@ -58,21 +60,54 @@ def write_atomically(path: str, text: str) -> None:
             os.unlink(tmp)
 
 
+class Progress:
+    """What the run tells the display: a target starts, a case finishes, and
+    (for live targets, whose cases finish a spec at a time) what runs now."""
+
+    def start(self, target: str) -> None:
+        """A target begins."""
+
+    def done(self, target: str, result: CaseResult) -> None:
+        """A case has its result."""
+
+    def status(self, target: str, text: str) -> None:
+        """What the target does now, between results."""
+
+
+class _Bars(Progress):
+    def __init__(self, bar: Any, total: int) -> None:
+        self.bar, self.total = bar, total
+        self.tasks: dict[str, Any] = {}
+        self.failures: dict[str, int] = {}
+
+    def start(self, target: str) -> None:
+        self.failures[target] = 0
+        self.tasks[target] = self.bar.add_task(target, total=self.total, last="starting", failed="")
+
+    def done(self, target: str, result: CaseResult) -> None:
+        if result.result in (Result.FAILED, Result.ERROR):
+            self.failures[target] += 1
+        count = self.failures[target]
+        failed = f"[red]{count} failed[/red]" if count else ""
+        last = f"{result.result}: {result.name}"
+        self.bar.update(self.tasks[target], advance=1, last=last, failed=failed)
+
+    def status(self, target: str, text: str) -> None:
+        self.bar.update(self.tasks[target], last=text)
+
+
 @contextmanager
-def progress(targets: Sequence[Target], total: int) -> Iterator[Any]:
+def progress(total: int) -> Iterator[Progress]:
     """A rich progress bar per target on a terminal, naming each case as it
     finishes; nothing at all when stderr is not a terminal (CI logs, pipes)."""
     if not sys.stderr.isatty():
-
-        def quiet(target: str, result: CaseResult | None) -> None:
-            return None
-
-        yield quiet
+        yield Progress()
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
 
-    bar = Progress(
+    bar = Bar(
         TextColumn("{task.description:<12}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -82,22 +117,43 @@ def progress(targets: Sequence[Target], total: int) -> Iterator[Any]:
         console=Console(stderr=True),
         transient=True,
     )
-    tasks: dict[str, Any] = {}
-    failures: dict[str, int] = {}
     with bar:
+        yield _Bars(bar, total)
 
-        def update(target: str, result: CaseResult | None) -> None:
-            if result is None:
-                failures[target] = 0
-                tasks[target] = bar.add_task(target, total=total, last="starting", failed="")
-                return
-            if result.result in (Result.FAILED, Result.ERROR):
-                failures[target] += 1
-            failed = f"[red]{failures[target]} failed[/red]" if failures[target] else ""
-            last = f"{result.result}: {result.name}"
-            bar.update(tasks[target], advance=1, last=last, failed=failed)
 
-        yield update
+class _WatchedSession:
+    def __init__(self, session: Session, report: Callable[[], None]) -> None:
+        self._session, self._report = session, report
+
+    def probe(self, probe: Probe) -> Observation:
+        observation = self._session.probe(probe)
+        self._report()
+        return observation
+
+
+class Watched:
+    """A target that tells the display when it starts a spec and sends each probe,
+    so a live target's bar moves before a whole case file has its results."""
+
+    def __init__(self, target: Target, display: Progress) -> None:
+        self._target, self._display = target, display
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+    @contextmanager
+    def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
+        name = self._target.name
+        services = ", ".join(sorted(spec.services))
+        self._display.status(name, f"starting a mesh for {services}")
+        sent = [0]
+
+        def report() -> None:
+            sent[0] += 1
+            self._display.status(name, f"{services}: {sent[0]} probes answered")
+
+        with self._target.open(spec, spec_text) as session:
+            yield _WatchedSession(session, report)
 
 
 def nothing_checked(report: TargetReport) -> str:
@@ -213,14 +269,15 @@ def conformance(
     chosen = [_target(n, kubeconfig, kube_context, mesh) for n in names]
 
     reports: list[TargetReport] = []
-    with progress(chosen, len(selected)) as tick:
+    with progress(len(selected)) as display:
         for target in chosen:
-            tick(target.name, None)
+            display.start(target.name)
 
             def on_result(result: CaseResult, name: str = target.name) -> None:
-                tick(name, result)
+                display.done(name, result)
 
-            reports.append(run_target(target, selected, on_result))
+            watched = cast(Target, Watched(target, display))
+            reports.append(run_target(watched, selected, on_result))
 
     text = render_text(reports, verbose) if output == "text" else RENDERERS[output](reports)
     if report_file:
