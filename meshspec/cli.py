@@ -314,7 +314,7 @@ def explain(
 
 @cli.command(name="test", short_help="Check a file of requests and expected answers.")
 @click.argument("test_files", nargs=-1)
-@file_option(help="Test file (see below); repeatable.")
+@file_option(help="Test file (format above); repeatable.")
 @click.option(
     "--spec",
     "spec_paths",

@@ -310,3 +310,14 @@ def test_a_header_without_separator_is_a_usage_error(
     )
     code, _, err = _run(capsys, *args)
     assert code == 2 and "neither K=V nor 'K: V'" in err
+
+
+def test_the_format_shown_in_help_works(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import textwrap
+
+    _, help_text, _ = _run(capsys, "test", "--help")
+    example = help_text.split("A test file:\n", 1)[1].split("\n\n  Request fields", 1)[0]
+    text = textwrap.dedent(example).replace("spec: mesh.yaml", f"spec: {BOOKINFO}")
+    f = _tests_file(tmp_path, text)
+    code, out, _ = _run(capsys, "test", str(f))
+    assert code == 0 and "2 passed, 0 failed" in out
