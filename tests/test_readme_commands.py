@@ -24,7 +24,13 @@ from pathlib import Path
 import click
 import pytest
 
-from tests.fixtures.realservers import KubeAPIServer, crd_files, install_crds
+from tests.fixtures.realservers import (
+    KubeAPIServer,
+    apply_documents,
+    crd_files,
+    install_crds,
+    upstream_dir,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = re.compile(r"<!-- readme-commands: skip \((?P<why>[^)]+)\) -->\s*$")
@@ -154,9 +160,12 @@ def _wait_for_state(state: Path, up: subprocess.Popen[bytes], timeout: float = 1
 @pytest.mark.realservers
 @pytest.mark.loopback
 def test_every_readme_command_runs_in_order_on_a_fresh_virtualenv(
-    tmp_path: Path, kube_apiserver: KubeAPIServer, upstream: Path
+    tmp_path: Path, kube_apiserver: KubeAPIServer
 ) -> None:
-    install_crds(kube_apiserver, crd_files(upstream))
+    # a cluster "with Istio installed", as the README asks: its CRDs and its namespace
+    install_crds(kube_apiserver, crd_files(upstream_dir()))
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system"}}
+    assert all(r.ok for r in apply_documents(kube_apiserver, [namespace], dry_run=False))
     repo = _fresh_clone(tmp_path / "meshspec")
     env = _clean_env(kube_apiserver.kubeconfig)
     up: subprocess.Popen[bytes] | None = None
