@@ -81,8 +81,14 @@ class ReferenceSession:
                 return int(inst["outboundPort"])
         raise LookupError(f"no running service {sender!r}")
 
-    def _inbound(self, destination_key: str) -> list[int]:
-        ports = [int(i["inboundPort"]) for i in self.instances if i["service"] == destination_key]
+    def _inbound(self, destination_key: str, service_port: int | None) -> list[int]:
+        """Each instance's listener of `service_port` (its default listener when the port has
+        none of its own): the port a client connects to decides the port's mTLS mode."""
+        ports = [
+            int((i.get("inboundPorts") or {}).get(str(service_port), i["inboundPort"]))
+            for i in self.instances
+            if i["service"] == destination_key
+        ]
         if not ports:
             raise LookupError(f"no running service {destination_key!r}")
         return ports
@@ -96,7 +102,7 @@ class ReferenceSession:
         if probe.from_ is not None:
             ports = [self._outbound(probe.from_)]
         else:
-            ports = self._inbound(probe.destination_key)
+            ports = self._inbound(probe.destination_key, probe.port)
         statuses: Counter[int | None] = Counter()
         answered: Counter[tuple[str, str | None]] = Counter()
         headers: dict[str, str] | None = None

@@ -1,10 +1,11 @@
-"""The inbound listener: terminates mTLS, asks `InboundCore`, forwards to the local app.
+"""The inbound listeners: terminate mTLS, ask `InboundCore`, forward to the local app.
 
-When any port of the service accepts plaintext (PERMISSIVE or DISABLE), the
-first byte tells TLS (a handshake record starts with 0x16) from plaintext;
-the byte is peeked, not read, so the TLS layer still sees it. When every port
-is STRICT, the handshake is required outright and a plaintext client fails it.
-The peer's identity is the SPIFFE ID of its verified certificate.
+Each listener serves one service port and takes that port's mTLS mode; the
+Host header never chooses it. When the port accepts plaintext (PERMISSIVE or
+DISABLE), the first byte tells TLS (a handshake record starts with 0x16) from
+plaintext; the byte is peeked, not read, so the TLS layer still sees it. On a
+STRICT port the handshake is required outright and a plaintext client fails
+it. The peer's identity is the SPIFFE ID of its verified certificate.
 """
 
 from __future__ import annotations
@@ -66,12 +67,12 @@ class InboundProxy:
         self._app = app
         self._metrics = metrics
 
-    async def serve(self, sock: socket.socket) -> None:
-        """Handle one accepted connection until it closes."""
+    async def serve(self, sock: socket.socket, port: int | None = None) -> None:
+        """Handle one connection accepted on the listener of service port `port`."""
         loop = asyncio.get_running_loop()
         material = self._tls()
         try:
-            use_tls = not self._core.accepts_plaintext() or await _starts_with_tls(sock)
+            use_tls = not self._core.accepts_plaintext(port) or await _starts_with_tls(sock)
         except (OSError, TimeoutError):
             sock.close()
             return
@@ -102,7 +103,7 @@ class InboundProxy:
                 log_decision("inbound-identity-missing", error=str(exc))
                 writer.close()
                 return
-        await self._serve_requests(reader, writer, use_tls, peer, material)
+        await self._serve_requests(reader, writer, use_tls, peer, material, port)
 
     async def _serve_requests(
         self,
@@ -111,6 +112,7 @@ class InboundProxy:
         tls: bool,
         peer: str | None,
         material: TlsMaterial | None,
+        port: int | None,
     ) -> None:
         messages = MessageReader(reader)
         app: _AppConnection | None = None
@@ -125,7 +127,7 @@ class InboundProxy:
                     break
                 headers = tuple(request.headers)
                 verdict = self._core.decide(
-                    InboundRequest(request.method, request.target, headers, tls, peer)
+                    InboundRequest(request.method, request.target, headers, tls, peer, port)
                 )
                 if decisions_logged():
                     log_decision(

@@ -294,9 +294,8 @@ class OutboundProxy:
         context: ssl.SSLContext | None = None if material is None else material.client
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
-                reader, writer, protocol = await _open_upstream(
-                    endpoint.host, endpoint.port, context
-                )
+                port = endpoint.port if action.port is None else action.port
+                reader, writer, protocol = await _open_upstream(endpoint.host, port, context)
         except ssl.SSLError as exc:
             self._metrics.tls_handshake_failures.labels("outbound").inc()
             self.feed(UpstreamConnectFailed(action.conn_id, self._now(), str(exc)))

@@ -251,12 +251,27 @@ class LoopbackMesh:
         version: str | None = None,
         instance: str | None = None,
         account: str | None = None,
+        ports: tuple[int, ...] = (),
+        max_connections: int | None = None,
     ) -> Workload:
+        """`ports`: service ports (beside the default one) that get a listener of their own."""
         namespace, name = service.split("/")
         instance = instance or f"{name}-{version or 'x'}-{len(self.workloads)}"
         app = self._echo_factory(instance)
         sidecar = Sidecar(
-            SidecarConfig(service, version, instance, 0, 0, "127.0.0.1", app.port, 0, seed=7)
+            SidecarConfig(
+                service,
+                version,
+                instance,
+                0,
+                0,
+                "127.0.0.1",
+                app.port,
+                0,
+                seed=7,
+                inbound_ports=tuple((p, 0) for p in ports),
+                max_connections=max_connections,
+            )
         )
         await sidecar.start()
         creds = self._issue(namespace, account or name)
@@ -266,10 +281,7 @@ class LoopbackMesh:
         return workload
 
     def endpoints(self) -> tuple[Endpoint, ...]:
-        return tuple(
-            Endpoint(w.service, w.version, w.instance, "127.0.0.1", w.sidecar.inbound_port)
-            for w in self.workloads
-        )
+        return tuple(w.sidecar.endpoint() for w in self.workloads)
 
     def publish(self, version: int = 1, spec_text: str | None = None) -> Snapshot:
         snapshot = build_snapshot(spec_text or self.spec_text, self.endpoints(), version)
