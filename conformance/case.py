@@ -116,7 +116,8 @@ class Probe(CaseModel):
     to: str
     method: str = "GET"
     path: str = "/"
-    headers: dict[str, str] = Field(default_factory=dict)
+    #: a list sends the header once per value, in order
+    headers: dict[str, str | list[str]] = Field(default_factory=dict)
     port: int | None = None
     count: int = Field(default=1, ge=1, le=2000)
     fault: Fault | None = None

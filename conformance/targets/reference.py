@@ -209,7 +209,8 @@ def _send(
             conn.putrequest(probe.method, probe.path, skip_host=True, skip_accept_encoding=True)
             conn.putheader("Host", host)
             for name, value in [*probe.headers.items(), *control.items()]:
-                conn.putheader(name, value)
+                for line in [value] if isinstance(value, str) else value:
+                    conn.putheader(name, line)
             conn.endheaders()
             response = conn.getresponse()
             body = response.read()

@@ -85,7 +85,9 @@ class _Collector:
         self._url.extend(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.current.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        # RFC 9110 §5.5: whitespace around a value is not part of it (the parser keeps
+        # trailing whitespace; Envoy's codec strips it too).
+        self.current.headers.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         assert self.parser is not None
