@@ -8,7 +8,13 @@ from collections.abc import Callable
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from reference_impl.metrics import SidecarMetrics
-from reference_impl.proxy.http1 import HttpError, MessageReader, encode_response, local_reply
+from reference_impl.proxy.http1 import (
+    DEFAULT_TIMEOUTS,
+    HttpError,
+    MessageReader,
+    encode_response,
+    local_reply,
+)
 
 
 class AdminHandler:
@@ -21,7 +27,7 @@ class AdminHandler:
         try:
             while True:
                 try:
-                    request = await messages.next()
+                    request = await messages.next(DEFAULT_TIMEOUTS)
                 except HttpError as exc:
                     writer.write(local_reply(exc.status, str(exc), keep_alive=False))
                     break

@@ -20,9 +20,11 @@ from reference_impl.core import ForwardToApp, InboundCore, InboundRequest, Rejec
 from reference_impl.metrics import SidecarMetrics, decisions_logged, log_decision
 from reference_impl.pki import IdentityError, peer_spiffe_id
 from reference_impl.proxy.http1 import (
+    DEFAULT_TIMEOUTS,
     HttpError,
     HttpMessage,
     MessageReader,
+    ReadTimeouts,
     encode_request,
     encode_response,
     local_reply,
@@ -35,6 +37,8 @@ FIRST_BYTE_TIMEOUT = 10.0
 HANDSHAKE_TIMEOUT = 5.0
 APP_TIMEOUT = 30.0
 XFCC = "x-forwarded-client-cert"
+#: the mesh's own headers: never taken from a client, never passed to the application
+MESH_PREFIX = "x-meshspec-"
 
 
 @dataclass
@@ -61,11 +65,13 @@ class InboundProxy:
         tls: Callable[[], TlsMaterial | None],
         app: tuple[str, int],
         metrics: SidecarMetrics,
+        timeouts: ReadTimeouts = DEFAULT_TIMEOUTS,
     ) -> None:
         self._core = core
         self._tls = tls
         self._app = app
         self._metrics = metrics
+        self._timeouts = timeouts
 
     async def serve(self, sock: socket.socket, port: int | None = None) -> None:
         """Handle one connection accepted on the listener of service port `port`."""
@@ -114,17 +120,19 @@ class InboundProxy:
         material: TlsMaterial | None,
         port: int | None,
     ) -> None:
-        messages = MessageReader(reader)
+        messages = MessageReader(reader, heads=True)
         app: _AppConnection | None = None
+        timeouts = self._timeouts
         try:
             while True:
                 try:
-                    request = await messages.next()
+                    request = await messages.next_head(timeouts)
                 except HttpError as exc:
                     writer.write(local_reply(exc.status, str(exc), keep_alive=False))
                     break
                 if request is None:
                     break
+                # Decided on the head: a refused request's body is never read.
                 headers = tuple(request.headers)
                 verdict = self._core.decide(
                     InboundRequest(request.method, request.target, headers, tls, peer, port)
@@ -139,16 +147,31 @@ class InboundProxy:
                         status=getattr(verdict, "status", None),
                         rule=verdict.rule,
                     )
+                head_only = request.method == "HEAD"
                 if isinstance(verdict, Reject):
                     if verdict.status is None:
                         self._metrics.request("inbound", None, None, 0)
                         break
                     self._metrics.request("inbound", verdict.rule, None, verdict.status)
-                    writer.write(local_reply(verdict.status, verdict.reason, request.keep_alive))
-                else:
-                    own = None if material is None else material.identity
-                    answer, app = await self._to_app(app, request, verdict, peer, own)
-                    writer.write(answer)
+                    # Keep the connection only if the body is already here (nothing unread).
+                    whole = messages.complete(request)
+                    if whole:
+                        await messages.rest(request)
+                    keep = request.keep_alive and whole
+                    reply = local_reply(verdict.status, verdict.reason, keep, head=head_only)
+                    writer.write(reply)
+                    await writer.drain()
+                    if not keep:
+                        break
+                    continue
+                try:
+                    await messages.rest(request, timeouts)
+                except HttpError as exc:
+                    writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                    break
+                own = None if material is None else material.identity
+                answer, app = await self._to_app(app, request, verdict, peer, own)
+                writer.write(answer)
                 await writer.drain()
                 if not request.keep_alive:
                     break
@@ -167,7 +190,9 @@ class InboundProxy:
         peer: str | None,
         own: str | None,
     ) -> tuple[bytes, _AppConnection | None]:
-        headers = tuple((k, v) for k, v in request.end_to_end_headers() if k.lower() != XFCC)
+        headers = tuple(
+            (k, v) for k, v in request.end_to_end_headers() if not _set_by_the_mesh(k)
+        )
         if peer is not None:
             headers += ((XFCC, f"By={own or ''};URI={peer}"),)
         data = encode_request(request.method, verdict.target, headers, request.body)
@@ -186,19 +211,30 @@ class InboundProxy:
             if app is not None:
                 app.writer.close()
             self._metrics.request("inbound", verdict.rule, "app", 503)
-            return local_reply(503, f"local application failed: {exc}", request.keep_alive), None
+            head = request.method == "HEAD"
+            reply = local_reply(503, f"local application failed: {exc}", request.keep_alive, (), head)
+            return reply, None
         if response is None:
             app.writer.close()
             self._metrics.request("inbound", verdict.rule, "app", 503)
-            return local_reply(503, "local application closed", request.keep_alive), None
+            head = request.method == "HEAD"
+            return local_reply(503, "local application closed", request.keep_alive, (), head), None
         self._metrics.request("inbound", verdict.rule, "app", response.status)
-        if not response.keep_alive:
+        if not response.keep_alive or request.method == "HEAD":
+            # After HEAD, an application that wrongly sent a body would have its body read
+            # as the next response: the connection is not used again.
             app.writer.close()
             app = None
         body = encode_response(
             response.status, response.end_to_end_headers(), response.body, request.keep_alive
         )
         return body, app
+
+
+def _set_by_the_mesh(name: str) -> bool:
+    """Headers only the mesh sets: whatever a client sent under these names is dropped."""
+    lowered = name.lower()
+    return lowered == XFCC or lowered.startswith(MESH_PREFIX)
 
 
 async def _starts_with_tls(sock: socket.socket) -> bool:

@@ -44,9 +44,11 @@ from reference_impl.core import (
 from reference_impl.metrics import SidecarMetrics, decisions_logged, log_decision
 from reference_impl.pki import IdentityError, verify_peer
 from reference_impl.proxy.http1 import (
+    DEFAULT_TIMEOUTS,
     HttpError,
     HttpMessage,
     MessageReader,
+    ReadTimeouts,
     encode_request,
     encode_response,
     local_reply,
@@ -59,6 +61,8 @@ ROUTE_HEADER = "x-meshspec-route"
 TIMEOUT_HEADER = "x-meshspec-timeout"
 #: set only by this sidecar: the same names from upstream are dropped, never relayed
 POLICY_HEADERS = frozenset({ROUTE_HEADER, TIMEOUT_HEADER})
+#: the mesh's own headers: an application's requests never carry them onward
+MESH_PREFIX = "x-meshspec-"
 
 
 Deliver = Callable[[HttpMessage | None], None]
@@ -159,8 +163,10 @@ class OutboundProxy:
         tls: Callable[[], TlsMaterial | None],
         metrics: SidecarMetrics,
         rng: random.Random,
+        timeouts: ReadTimeouts = DEFAULT_TIMEOUTS,
     ) -> None:
         self._core = core
+        self._timeouts = timeouts
         self._tls = tls
         self._metrics = metrics
         self._rng = rng
@@ -175,10 +181,11 @@ class OutboundProxy:
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         messages = MessageReader(reader)
+        timeouts = self._timeouts
         try:
             while True:
                 try:
-                    request = await messages.next()
+                    request = await messages.next(timeouts)
                 except HttpError as exc:
                     writer.write(local_reply(exc.status, str(exc), keep_alive=False))
                     break
@@ -204,7 +211,7 @@ class OutboundProxy:
             rid,
             request.method,
             request.target,
-            request.end_to_end_headers(),
+            _without_mesh_headers(request.end_to_end_headers()),
             now=loop.time(),
             random=self._rng.random(),
         )
@@ -229,7 +236,8 @@ class OutboundProxy:
             )
         told = _policy_headers(respond)
         if upstream is None:
-            return local_reply(respond.status, respond.reason, request.keep_alive, told)
+            head = request.method == "HEAD"
+            return local_reply(respond.status, respond.reason, request.keep_alive, told, head)
         headers = tuple(
             (name, value)
             for name, value in upstream.end_to_end_headers()
@@ -436,6 +444,14 @@ class OutboundProxy:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _without_mesh_headers(headers: Headers) -> Headers:
+    """The application's headers minus the mesh's own names (`x-meshspec-*`): only
+    sidecars set those, so an application cannot pass them off as the mesh's."""
+    if not any(name[:11].lower() == MESH_PREFIX for name, _ in headers):
+        return headers
+    return tuple((n, v) for n, v in headers if n[:11].lower() != MESH_PREFIX)
 
 
 def _policy_headers(respond: Respond) -> Headers:

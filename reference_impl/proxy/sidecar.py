@@ -25,6 +25,7 @@ from typing import Any
 from reference_impl.core import InboundCore, OutboundCore, Tick
 from reference_impl.metrics import SidecarMetrics, log_decision
 from reference_impl.proxy.admin import AdminHandler
+from reference_impl.proxy.http1 import DEFAULT_TIMEOUTS, ReadTimeouts
 from reference_impl.proxy.inbound import InboundProxy
 from reference_impl.proxy.outbound import OutboundProxy
 from reference_impl.proxy.tls import TlsMaterial
@@ -60,6 +61,8 @@ class SidecarConfig:
     inbound_ports: tuple[tuple[int, int], ...] = ()
     #: connections per data listener; None: derived from the process's file limit
     max_connections: int | None = None
+    #: how long a client may be idle or take to send a request (see ReadTimeouts)
+    timeouts: ReadTimeouts = DEFAULT_TIMEOUTS
 
 
 def connection_budget() -> int:
@@ -111,10 +114,18 @@ class Sidecar:
         self._tls: TlsMaterial | None = None
         self._snapshot: Snapshot | None = None
         self._outbound = OutboundProxy(
-            self._outbound_core, lambda: self._tls, self.metrics, random.Random(config.seed)
+            self._outbound_core,
+            lambda: self._tls,
+            self.metrics,
+            random.Random(config.seed),
+            config.timeouts,
         )
         self._inbound = InboundProxy(
-            self._inbound_core, lambda: self._tls, (config.app_host, config.app_port), self.metrics
+            self._inbound_core,
+            lambda: self._tls,
+            (config.app_host, config.app_port),
+            self.metrics,
+            config.timeouts,
         )
         self._servers: list[asyncio.Server] = []
         self._listeners: list[socket.socket] = []

@@ -20,7 +20,12 @@ from ruamel.yaml import YAML
 
 from reference_impl.pki import CertificateAuthority, Credentials
 from reference_impl.proxy import Sidecar, SidecarConfig
-from reference_impl.proxy.http1 import MessageReader, encode_request
+from reference_impl.proxy.http1 import (
+    DEFAULT_TIMEOUTS,
+    MessageReader,
+    ReadTimeouts,
+    encode_request,
+)
 from reference_impl.snapshot import Endpoint, Snapshot
 
 TRUST_DOMAIN = "test.local"
@@ -93,6 +98,7 @@ def _echo_handler(server_state: EchoServer) -> type[BaseHTTPRequestHandler]:
                 "method": self.command,
                 "path": self.path,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
+                "lines": [[k.lower(), v] for k, v in self.headers.items()],
                 "body": body_in.decode("utf-8", "replace"),
             }
             server_state.requests.append(seen)
@@ -253,6 +259,7 @@ class LoopbackMesh:
         account: str | None = None,
         ports: tuple[int, ...] = (),
         max_connections: int | None = None,
+        timeouts: ReadTimeouts = DEFAULT_TIMEOUTS,
     ) -> Workload:
         """`ports`: service ports (beside the default one) that get a listener of their own."""
         namespace, name = service.split("/")
@@ -271,6 +278,7 @@ class LoopbackMesh:
                 seed=7,
                 inbound_ports=tuple((p, 0) for p in ports),
                 max_connections=max_connections,
+                timeouts=timeouts,
             )
         )
         await sidecar.start()
