@@ -306,6 +306,32 @@ class MessageReader:
         return self._collector.done.popleft() if self._collector.done else None
 
 
+#: after an answer that leaves input unread, what is still read and dropped (bounded)
+LINGER_SECONDS = 1.0
+LINGER_BYTES = 1 << 20
+
+
+async def close_after_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Close a connection whose client may still be sending (a refused body, an oversized
+    head): stop writing, then read and drop what arrives for a moment, so the answer
+    already written is not lost to the TCP reset that closing on unread data causes."""
+    try:
+        await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        dropped = 0
+        async with asyncio.timeout(LINGER_SECONDS):
+            while dropped < LINGER_BYTES:
+                data = await reader.read(_READ_CHUNK)
+                if not data:
+                    break
+                dropped += len(data)
+    except (TimeoutError, ConnectionError, OSError, RuntimeError):
+        pass
+    finally:
+        writer.close()
+
+
 async def read_response_head(reader: asyncio.StreamReader) -> HttpMessage:
     """Status line and headers only: what answers a HEAD request, whatever its Content-Length."""
     try:

@@ -25,6 +25,7 @@ from reference_impl.proxy.http1 import (
     HttpMessage,
     MessageReader,
     ReadTimeouts,
+    close_after_answer,
     encode_request,
     encode_response,
     local_reply,
@@ -129,6 +130,7 @@ class InboundProxy:
                     request = await messages.next_head(timeouts)
                 except HttpError as exc:
                     writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                    await close_after_answer(reader, writer)
                     break
                 if request is None:
                     break
@@ -162,12 +164,14 @@ class InboundProxy:
                     writer.write(reply)
                     await writer.drain()
                     if not keep:
+                        await close_after_answer(reader, writer)
                         break
                     continue
                 try:
                     await messages.rest(request, timeouts)
                 except HttpError as exc:
                     writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                    await close_after_answer(reader, writer)
                     break
                 own = None if material is None else material.identity
                 answer, app = await self._to_app(app, request, verdict, peer, own)

@@ -49,6 +49,7 @@ from reference_impl.proxy.http1 import (
     HttpMessage,
     MessageReader,
     ReadTimeouts,
+    close_after_answer,
     encode_request,
     encode_response,
     local_reply,
@@ -188,6 +189,7 @@ class OutboundProxy:
                     request = await messages.next(timeouts)
                 except HttpError as exc:
                     writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                    await close_after_answer(reader, writer)
                     break
                 if request is None:
                     break
