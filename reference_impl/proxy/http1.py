@@ -26,6 +26,8 @@ MAX_HEADERS = 100
 MAX_BODY = 16 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
 _OWS = b" \t"
+#: a head's bytes beyond its names and values: ": " and CRLF on each line, at most 100 lines
+_HEAD_BUDGET = MAX_HEAD - 4 * MAX_HEADERS
 
 HOP_BY_HOP = frozenset(
     {
@@ -87,6 +89,7 @@ class _Collector:
         self._url = bytearray()
         self._size = 0
         self._head_size = 0
+        self._hosts = 0
         self.parser: httptools.HttpRequestParser | httptools.HttpResponseParser | None = None
 
     def on_message_begin(self) -> None:
@@ -97,6 +100,7 @@ class _Collector:
         self._url.clear()
         self._size = 0
         self._head_size = 0
+        self._hosts = 0
 
     def on_url(self, url: bytes) -> None:
         self._url.extend(url)
@@ -106,29 +110,33 @@ class _Collector:
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.head_done:
             return  # a trailer: dropped, never a header
-        headers = self.current.headers
-        self._head_size += len(name) + len(value) + 4
-        if len(headers) >= MAX_HEADERS or self._head_size + len(self._url) > MAX_HEAD:
-            raise HttpError("request header fields too large", 431)
+        # Sizes are checked once the head is complete; until then `MessageReader.feed`
+        # bounds what a head still arriving may take.
+        self._head_size += len(name) + len(value)
+        if len(name) == 4 and name.lower() == b"host":
+            self._hosts += 1
         # RFC 9110 §5.5: whitespace around a value is not part of it (the parser keeps
         # trailing whitespace; Envoy's codec strips it too).
-        headers.append((name.decode("latin-1"), value.strip(_OWS).decode("latin-1")))
+        self.current.headers.append((name.decode("latin-1"), value.strip(_OWS).decode("latin-1")))
 
     def on_headers_complete(self) -> None:
-        assert self.parser is not None
+        parser = self.parser
+        assert parser is not None
         self.head_done = True
         message = self.current
+        if len(message.headers) > MAX_HEADERS or self._head_size + len(self._url) > _HEAD_BUDGET:
+            raise HttpError("request header fields too large", 431)
         message.target = self._url.decode("latin-1")
-        message.keep_alive = bool(self.parser.should_keep_alive())
-        if isinstance(self.parser, httptools.HttpRequestParser):
-            message.method = self.parser.get_method().decode("latin-1")
-            hosts = sum(1 for k, _ in message.headers if len(k) == 4 and k.lower() == "host")
-            if hosts > 1:
-                raise HttpError("more than one Host header", 400)
-            if hosts == 0 and self.parser.get_http_version() != "1.0":
-                raise HttpError("HTTP/1.1 request without a Host header", 400)
+        message.keep_alive = bool(parser.should_keep_alive())
+        if isinstance(parser, httptools.HttpRequestParser):
+            message.method = parser.get_method().decode("latin-1")
+            if self._hosts != 1:
+                if self._hosts > 1:
+                    raise HttpError("more than one Host header", 400)
+                if parser.get_http_version() != "1.0":
+                    raise HttpError("HTTP/1.1 request without a Host header", 400)
         else:
-            message.status = int(self.parser.get_status_code())
+            message.status = int(parser.get_status_code())
         if self.heads is not None:
             self.heads.append(message)
 
@@ -181,82 +189,60 @@ class MessageReader:
         self._collector.parser = self._parser
         self._head_pending = 0
         self.received_any = False
+        #: set while the connection waits on the proxy (forwarding), not on its client
+        self.busy = False
 
     def has_pending(self) -> bool:
         """Bytes of a further message were already read (a whole one, or its start)."""
         return bool(self._collector.done) or self._collector.in_message
 
-    async def next(self, timeouts: ReadTimeouts | None = None) -> HttpMessage | None:
-        """The next whole message; None at a clean end of stream between messages.
-
-        With `timeouts`, a connection idle too long ends (None) and a message too slow
-        to arrive raises HttpError 408.
-        """
+    async def next(self) -> HttpMessage | None:
+        """The next whole message; None at a clean end of stream between messages."""
         collector = self._collector
-        if collector.done:
-            return collector.done.popleft()
-        if timeouts is None:
-            return await self._read_message()
-        if not await self._read_until(collector.done, timeouts):
-            return None
-        return collector.done.popleft()
+        done = collector.done
+        while not done:
+            data = await self._reader.read(_READ_CHUNK)
+            if not data:
+                if collector.in_message:
+                    raise HttpError("connection closed in the middle of a message", 400)
+                return None
+            self.feed(data)
+        return done.popleft()
 
-    async def next_head(self, timeouts: ReadTimeouts | None = None) -> HttpMessage | None:
+    async def next_head(self) -> HttpMessage | None:
         """The next message as soon as its head is complete (its body may still be arriving).
 
         Only for a reader made with `heads=True`; finish the message with `rest`.
         """
         heads = self._collector.heads
         assert heads is not None, "MessageReader(heads=True) reads heads"
-        if not heads and not await self._read_until(heads, timeouts or DEFAULT_TIMEOUTS):
-            return None
+        while not heads:
+            if not await self._read_some():
+                return None
         return heads.popleft()
 
     def complete(self, message: HttpMessage) -> bool:
         """Whether `message` (from `next_head`) has arrived whole."""
         return bool(self._collector.done) and self._collector.done[0] is message
 
-    async def rest(self, message: HttpMessage, timeouts: ReadTimeouts | None = None) -> None:
+    async def rest(self, message: HttpMessage) -> None:
         """Read until `message` (from `next_head`) is whole."""
         done = self._collector.done
-        if not done and not await self._read_until(done, timeouts or DEFAULT_TIMEOUTS):
-            raise HttpError("connection closed in the middle of a message", 400)
+        while not done:
+            if not await self._read_some():
+                raise HttpError("connection closed in the middle of a message", 400)
         finished = done.popleft()
         assert finished is message, "messages are finished in the order their heads came"
 
-    async def _read_until(self, ready: deque[HttpMessage], timeouts: ReadTimeouts) -> bool:
-        """Read until `ready` holds a message; False at a clean end of stream or idle end."""
-        collector = self._collector
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        began = now if collector.in_message else None
-        try:
-            async with asyncio.timeout(None) as scope:
-                while not ready:
-                    if collector.in_message:
-                        if began is None:
-                            began = loop.time()
-                        limit = timeouts.request if collector.head_done else timeouts.head
-                        scope.reschedule(began + limit)
-                    else:
-                        scope.reschedule(now + timeouts.idle)
-                    seen = collector.begun
-                    if not await self._read_some():
-                        return False
-                    if collector.begun != seen:
-                        began = loop.time()
-        except TimeoutError:
-            if collector.in_message:
-                what = "request headers" if not collector.head_done else "request"
-                raise HttpError(f"{what} not received in time", 408) from None
-            return False
-        return True
+    # What `Deadlines` watches: which message, and how far it has come.
 
-    async def _read_message(self) -> HttpMessage | None:
-        while not self._collector.done:
-            if not await self._read_some():
-                return None
-        return self._collector.done.popleft()
+    @property
+    def begun(self) -> int:
+        return self._collector.begun
+
+    @property
+    def head_done(self) -> bool:
+        return self._collector.head_done
 
     async def _read_some(self) -> bool:
         """Read and parse one chunk; False at a clean end of stream between messages."""

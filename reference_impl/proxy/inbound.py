@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from reference_impl.core import ForwardToApp, InboundCore, InboundRequest, Reject
 from reference_impl.metrics import SidecarMetrics, decisions_logged, log_decision
 from reference_impl.pki import IdentityError, peer_spiffe_id
+from reference_impl.proxy.deadlines import Deadlines
 from reference_impl.proxy.http1 import (
-    DEFAULT_TIMEOUTS,
     HttpError,
     HttpMessage,
     MessageReader,
-    ReadTimeouts,
     close_after_answer,
     encode_request,
     encode_response,
@@ -66,13 +65,13 @@ class InboundProxy:
         tls: Callable[[], TlsMaterial | None],
         app: tuple[str, int],
         metrics: SidecarMetrics,
-        timeouts: ReadTimeouts = DEFAULT_TIMEOUTS,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self._core = core
         self._tls = tls
         self._app = app
         self._metrics = metrics
-        self._timeouts = timeouts
+        self._deadlines = deadlines
 
     async def serve(self, sock: socket.socket, port: int | None = None) -> None:
         """Handle one connection accepted on the listener of service port `port`."""
@@ -123,14 +122,18 @@ class InboundProxy:
     ) -> None:
         messages = MessageReader(reader, heads=True)
         app: _AppConnection | None = None
-        timeouts = self._timeouts
+        deadlines = self._deadlines
+        if deadlines is not None:
+            deadlines.watch(messages, writer)
         try:
             while True:
+                messages.busy = False
                 try:
-                    request = await messages.next_head(timeouts)
+                    request = await messages.next_head()
                 except HttpError as exc:
-                    writer.write(local_reply(exc.status, str(exc), keep_alive=False))
-                    await close_after_answer(reader, writer)
+                    if not writer.is_closing():
+                        writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                        await close_after_answer(reader, writer)
                     break
                 if request is None:
                     break
@@ -168,20 +171,24 @@ class InboundProxy:
                         break
                     continue
                 try:
-                    await messages.rest(request, timeouts)
+                    await messages.rest(request)
                 except HttpError as exc:
-                    writer.write(local_reply(exc.status, str(exc), keep_alive=False))
-                    await close_after_answer(reader, writer)
+                    if not writer.is_closing():
+                        writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                        await close_after_answer(reader, writer)
                     break
                 own = None if material is None else material.identity
+                messages.busy = True
                 answer, app = await self._to_app(app, request, verdict, peer, own)
                 writer.write(answer)
                 await writer.drain()
                 if not request.keep_alive:
                     break
-        except (ConnectionError, OSError, ssl.SSLError):
-            pass
+        except (ConnectionError, OSError, ssl.SSLError, RuntimeError):
+            pass  # RuntimeError: uvloop's answer to a write on a transport already closed
         finally:
+            if deadlines is not None:
+                deadlines.forget(messages)
             if app is not None:
                 app.writer.close()
             writer.close()

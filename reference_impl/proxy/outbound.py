@@ -43,12 +43,11 @@ from reference_impl.core import (
 )
 from reference_impl.metrics import SidecarMetrics, decisions_logged, log_decision
 from reference_impl.pki import IdentityError, verify_peer
+from reference_impl.proxy.deadlines import Deadlines
 from reference_impl.proxy.http1 import (
-    DEFAULT_TIMEOUTS,
     HttpError,
     HttpMessage,
     MessageReader,
-    ReadTimeouts,
     close_after_answer,
     encode_request,
     encode_response,
@@ -164,10 +163,10 @@ class OutboundProxy:
         tls: Callable[[], TlsMaterial | None],
         metrics: SidecarMetrics,
         rng: random.Random,
-        timeouts: ReadTimeouts = DEFAULT_TIMEOUTS,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self._core = core
-        self._timeouts = timeouts
+        self._deadlines = deadlines
         self._tls = tls
         self._metrics = metrics
         self._rng = rng
@@ -182,25 +181,32 @@ class OutboundProxy:
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         messages = MessageReader(reader)
-        timeouts = self._timeouts
+        deadlines = self._deadlines
+        if deadlines is not None:
+            deadlines.watch(messages, writer)
         try:
             while True:
+                messages.busy = False
                 try:
-                    request = await messages.next(timeouts)
+                    request = await messages.next()
                 except HttpError as exc:
-                    writer.write(local_reply(exc.status, str(exc), keep_alive=False))
-                    await close_after_answer(reader, writer)
+                    if not writer.is_closing():
+                        writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                        await close_after_answer(reader, writer)
                     break
                 if request is None:
                     break
+                messages.busy = True
                 answer = await self._forward(request)
                 writer.write(answer)
                 await writer.drain()
                 if not request.keep_alive:
                     break
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError, RuntimeError):
+            pass  # RuntimeError: uvloop's answer to a write on a transport already closed
         finally:
+            if deadlines is not None:
+                deadlines.forget(messages)
             writer.close()
 
     async def _forward(self, request: HttpMessage) -> bytes:

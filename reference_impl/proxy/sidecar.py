@@ -25,6 +25,7 @@ from typing import Any
 from reference_impl.core import InboundCore, OutboundCore, Tick
 from reference_impl.metrics import SidecarMetrics, log_decision
 from reference_impl.proxy.admin import AdminHandler
+from reference_impl.proxy.deadlines import Deadlines
 from reference_impl.proxy.http1 import DEFAULT_TIMEOUTS, ReadTimeouts
 from reference_impl.proxy.inbound import InboundProxy
 from reference_impl.proxy.outbound import OutboundProxy
@@ -113,19 +114,20 @@ class Sidecar:
         self._inbound_core = InboundCore(config.service)
         self._tls: TlsMaterial | None = None
         self._snapshot: Snapshot | None = None
+        self._deadlines = Deadlines(config.timeouts)
         self._outbound = OutboundProxy(
             self._outbound_core,
             lambda: self._tls,
             self.metrics,
             random.Random(config.seed),
-            config.timeouts,
+            self._deadlines,
         )
         self._inbound = InboundProxy(
             self._inbound_core,
             lambda: self._tls,
             (config.app_host, config.app_port),
             self.metrics,
-            config.timeouts,
+            self._deadlines,
         )
         self._servers: list[asyncio.Server] = []
         self._listeners: list[socket.socket] = []
@@ -201,7 +203,10 @@ class Sidecar:
             backlog=512,
         )
         admin = await asyncio.start_server(
-            self._tracked(AdminHandler(self.metrics, lambda: self.ready), self._gates["admin"]),
+            self._tracked(
+                AdminHandler(self.metrics, lambda: self.ready, self._deadlines),
+                self._gates["admin"],
+            ),
             host,
             self.config.admin_port,
         )
@@ -218,6 +223,7 @@ class Sidecar:
             self._spawn(self._accept_loop(listener, service_port))
         self._running = True
         self._spawn(self._tick_loop())
+        self._spawn(self._deadlines.run())
 
     async def stop(self) -> None:
         self._running = False
