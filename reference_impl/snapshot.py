@@ -64,9 +64,7 @@ class Endpoint:
             instance=str(data["instance"]),
             host=str(data["host"]),
             port=int(data["port"]),
-            ports=tuple(
-                sorted((int(k), int(v)) for k, v in dict(data.get("ports") or {}).items())
-            ),
+            ports=tuple(sorted((int(k), int(v)) for k, v in dict(data.get("ports") or {}).items())),
         )
 
 

@@ -3,8 +3,9 @@
 Each inbound listener serves one service port, so a request's port is where
 the client connected, never what its Host header says (a Host naming a
 PERMISSIVE port must not open a STRICT one). Checks run in the order a
-request meets them, all answered by the oracle: the port's mTLS mode (a plaintext connection to a STRICT port is refused;
-a DISABLE port carries no identity), then target normalisation (400), then
+request meets them, all answered by the oracle: the port's mTLS mode (a
+plaintext connection to a STRICT port is refused; a DISABLE port carries no
+identity), then target normalisation (400), then
 the service's authorization for the peer's SPIFFE ID (403). Only then does
 the request reach the application, with the normalised path.
 """

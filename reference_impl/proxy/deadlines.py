@@ -22,7 +22,7 @@ _State = tuple[int, bool, bool, bool]
 
 
 class _Watched:
-    __slots__ = ("messages", "writer", "state", "since")
+    __slots__ = ("messages", "since", "state", "writer")
 
     def __init__(self, messages: MessageReader, writer: asyncio.StreamWriter, now: float) -> None:
         self.messages = messages

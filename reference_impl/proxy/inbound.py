@@ -201,9 +201,7 @@ class InboundProxy:
         peer: str | None,
         own: str | None,
     ) -> tuple[bytes, _AppConnection | None]:
-        headers = tuple(
-            (k, v) for k, v in request.end_to_end_headers() if not _set_by_the_mesh(k)
-        )
+        headers = tuple((k, v) for k, v in request.end_to_end_headers() if not _set_by_the_mesh(k))
         if peer is not None:
             headers += ((XFCC, f"By={own or ''};URI={peer}"),)
         data = encode_request(request.method, verdict.target, headers, request.body)
@@ -223,7 +221,9 @@ class InboundProxy:
                 app.writer.close()
             self._metrics.request("inbound", verdict.rule, "app", 503)
             head = request.method == "HEAD"
-            reply = local_reply(503, f"local application failed: {exc}", request.keep_alive, (), head)
+            reply = local_reply(
+                503, f"local application failed: {exc}", request.keep_alive, (), head
+            )
             return reply, None
         if response is None:
             app.writer.close()

@@ -182,7 +182,9 @@ class Sidecar:
     def endpoint(self, host: str = "127.0.0.1") -> Endpoint:
         """What the registry should know about this instance: where each port listens."""
         c = self.config
-        return Endpoint(c.service, c.version, c.instance, host, self.inbound_port, self.inbound_ports)
+        return Endpoint(
+            c.service, c.version, c.instance, host, self.inbound_port, self.inbound_ports
+        )
 
     @property
     def outbound_port(self) -> int:

@@ -62,8 +62,9 @@ def test_host_naming_a_permissive_port_never_opens_a_strict_one(
             for host in ("api.ns", "api.ns:8080", "api.ns:9091"):
                 answer = await http.request("/in-mesh", host)
                 assert answer.status == 200, host
-                assert "URI=spiffe://test.local/ns/ns/sa/client" in (
-                    answer.json()["headers"]["x-forwarded-client-cert"]
+                assert (
+                    "URI=spiffe://test.local/ns/ns/sa/client"
+                    in (answer.json()["headers"]["x-forwarded-client-cert"])
                 )
             await http.close()
         finally:
