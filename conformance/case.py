@@ -37,16 +37,19 @@ class RetriesExpect(CaseModel):
 
 
 class Fault(CaseModel):
-    """What the backend does to the probe: fail `times` tries with `status`, or answer late."""
+    """What the backend does to the probe: fail `times` tries with `status`, reset the
+    connection on `times` tries without answering (`reset: true`), or answer late."""
 
     status: int | None = Field(default=None, ge=500, le=599)
     times: int = Field(default=1, ge=1, le=20)
     delay: str | None = None
+    reset: bool = False
 
     @model_validator(mode="after")
     def _one_kind(self) -> Fault:
-        if (self.status is None) == (self.delay is None):
-            raise ValueError("a fault sets exactly one of 'status' or 'delay'")
+        kinds = (self.status is not None) + (self.delay is not None) + self.reset
+        if kinds != 1:
+            raise ValueError("a fault sets exactly one of 'status', 'delay' or 'reset'")
         if self.delay is not None:
             parse_duration(self.delay)
         return self

@@ -9,7 +9,11 @@ its status is in `statusCodes`, or `5xx` is in `on` and the status is 5xx, or
 answers 504. A try slower than `perTryTimeout` is cut and counts as a
 timed-out try: Envoy's `reset`, `5xx` and `gateway-error` conditions retry
 it (envoyproxy.io, router filter, x-envoy-retry-on), and when the last try
-is cut the client sidecar answers 504. A live target observes the same things
+is cut the client sidecar answers 504. A try whose connection the backend's
+application resets without answering reaches the client's sidecar as the
+backend sidecar's 503 (Envoy: "upstream connect error or disconnect/reset
+before headers"), so `reset`, `5xx` and `gateway-error` each retry it; when
+every try is reset the client gets 503. A live target observes the same things
 by running the requests.
 """
 
@@ -23,6 +27,10 @@ from meshspec.semantics import RetryPolicy
 from meshspec.spec import RetryOn
 
 TIMEOUT_STATUS = 504
+#: what the client sees when the backend's application resets the connection
+RESET_STATUS = 503
+#: conditions under which a try reset by the backend's application is retried
+RESET_RETRIED_ON = frozenset({RetryOn.RESET, RetryOn.SERVER_ERROR, RetryOn.GATEWAY_ERROR})
 #: conditions under which a try cut by the per-try timeout is retried
 PER_TRY_TIMEOUT_RETRIED_ON = frozenset({RetryOn.RESET, RetryOn.SERVER_ERROR, RetryOn.GATEWAY_ERROR})
 
@@ -46,6 +54,16 @@ def apply_fault(observation: Observation, fault: Fault) -> Observation:
     if observation.outcome != "forwarded":
         return observation
     policy = observation.retries or RetryPolicy()
+    if fault.reset:
+        retried = bool(RESET_RETRIED_ON & set(policy.retry_on))
+        retried = retried or RESET_STATUS in policy.status_codes
+        retries = min(fault.times, policy.attempts) if retried else 0
+        failed = fault.times > retries
+        return replace(
+            observation,
+            status=RESET_STATUS if failed else observation.status,
+            attempts=1 + retries,
+        )
     if fault.status is not None:
         retries = min(fault.times, policy.attempts) if retriable(policy, fault.status) else 0
         failed = fault.times > retries

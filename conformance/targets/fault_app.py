@@ -3,7 +3,8 @@
 It answers like the reference echo app (service, version, the request it
 received) and obeys three request headers set by the conformance target:
 `x-conformance-id` names the request across retries, `x-conformance-fail`
-= `<status>x<times>` fails that many tries, `x-conformance-delay` = seconds
+= `<status>x<times>` fails that many tries (`resetx<times>`: resets the
+connection without answering), `x-conformance-delay` = seconds
 waits before answering, `x-conformance-group` names requests whose peak
 concurrency the app records (how many of them it was serving at once).
 Every answer carries how many tries it has seen.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
+import struct
 import threading
 import time
 from collections import Counter
@@ -76,6 +79,9 @@ class FaultApp:
         if fail:
             code, _, times = fail.partition("x")
             if tries <= int(times or 1):
+                if code == "reset":
+                    _reset(handler)
+                    return None
                 status = int(code)
         group = handler.headers.get(GROUP_HEADER)
         if group:
@@ -111,3 +117,11 @@ class FaultApp:
                 handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             return None
+
+
+def _reset(handler: http.server.BaseHTTPRequestHandler) -> None:
+    """Drop the connection with a TCP reset (linger 0), answering nothing."""
+    handler.close_connection = True
+    sock = handler.connection
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()

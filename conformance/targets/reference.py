@@ -93,6 +93,12 @@ class ReferenceSession:
             raise LookupError(f"no running service {destination_key!r}")
         return ports
 
+    def _tries(self, request_id: str, echo: dict[str, Any] | None) -> int | None:
+        """How many tries of one request the apps saw (also when none of them answered)."""
+        if self.apps:
+            return sum(app.tries.get(request_id, 0) for app in self.apps.values()) or None
+        return None if echo is None else int(echo.get("attempts") or 0) or None
+
     def _peak(self, group: str) -> int:
         """The most requests of `group` any one app served at once."""
         return max((app.peaks[group] for app in self.apps.values()), default=0)
@@ -115,14 +121,15 @@ class ReferenceSession:
                 port = ports[n % len(ports)]
                 self.sent += 1
                 began = time.monotonic()
-                status, told, body = _send(conns, port, probe, host, _control(probe, self.sent))
+                control = _control(probe, self.sent)
+                status, told, body = _send(conns, port, probe, host, control)
                 elapsed = time.monotonic() - began
                 statuses[status] += 1
                 routes[told.get(ROUTE_HEADER)] += 1
                 timeouts[timeout_seen(told.get(TIMEOUT_HEADER), status, elapsed)] += 1
                 echo = _echo(body)
-                if echo is not None and probe.fault is not None:
-                    attempts = int(echo.get("attempts") or 0) or None
+                if probe.fault is not None:
+                    attempts = self._tries(control[ID_HEADER], echo)
                 if status != 200:
                     echo = None
                 if echo is not None:
@@ -183,6 +190,8 @@ def _control(probe: Probe, serial: int) -> dict[str, str]:
     out = {ID_HEADER: f"req-{serial}"}
     if probe.fault is not None and probe.fault.status is not None:
         out[FAIL_HEADER] = f"{probe.fault.status}x{probe.fault.times}"
+    if probe.fault is not None and probe.fault.reset:
+        out[FAIL_HEADER] = f"resetx{probe.fault.times}"
     if probe.fault is not None and probe.fault.delay is not None:
         out[DELAY_HEADER] = str(probe.fault.delay_seconds)
     return out
