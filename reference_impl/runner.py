@@ -114,8 +114,9 @@ def free_ports(count: int) -> list[int]:
 def plan(spec: Spec, instances: int, apps: dict[str, int]) -> list[Instance]:
     """One entry per service version and instance, with its ports.
 
-    `apps` maps "ns/name" or "ns/name:version" to the port of an application
-    that already runs; other services get the echo application.
+    `apps` maps "ns/name", "ns/name:version" or "ns/name[:version]#n" (instance n
+    alone) to the port of an application that already runs; other services get the
+    echo application.
     """
     wanted: list[tuple[str, str | None, int]] = []
     for key, svc in spec.services.items():
@@ -130,7 +131,8 @@ def plan(spec: Spec, instances: int, apps: dict[str, int]) -> list[Instance]:
         app, inbound, outbound, admin = ports[:4]
         extra = {svc_port: ports[4 + j] for j, svc_port in enumerate(others[key])}
         ports = ports[4 + len(extra) :]
-        own = apps.get(f"{key}:{version}", apps.get(key))
+        named = key if version is None else f"{key}:{version}"
+        own = apps.get(f"{named}#{n}", apps.get(f"{key}:{version}", apps.get(key)))
         name = key.split("/", 1)[1]
         result.append(
             Instance(

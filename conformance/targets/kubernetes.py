@@ -289,7 +289,7 @@ class KubernetesTarget:
             raise TargetUnavailable(str(exc)) from None
 
     @contextmanager
-    def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
+    def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
         client: Any = importlib.import_module("kubernetes.client")
         config: Any = importlib.import_module("kubernetes.config")
         dynamic: Any = importlib.import_module("kubernetes.dynamic")

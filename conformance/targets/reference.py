@@ -57,7 +57,17 @@ from meshspec.spec import Spec
 #: what a live mesh shows: statuses, who answered, what the app received, tries it saw,
 #: and the route and timeout the client sidecar says it applied
 LIVE_FIELDS = frozenset(
-    {"status", "outcome", "backends", "headers", "attempts", "route", "timeout", "connectionLimits"}
+    {
+        "status",
+        "outcome",
+        "backends",
+        "headers",
+        "attempts",
+        "failed",
+        "route",
+        "timeout",
+        "connectionLimits",
+    }
 )
 ROUTE_HEADER = "x-meshspec-route"
 TIMEOUT_HEADER = "x-meshspec-timeout"
@@ -155,6 +165,7 @@ class ReferenceSession:
             backends={k: v / total for k, v in answered.items()} if total else {},
             headers=headers,
             attempts=attempts,
+            failed=sum(n for s, n in statuses.items() if s is not None and s >= 500),
             samples=probe.count,
             sampled=True,
         )
@@ -190,6 +201,8 @@ def _control(probe: Probe, serial: int) -> dict[str, str]:
     out = {ID_HEADER: f"req-{serial}"}
     if probe.fault is not None and probe.fault.status is not None:
         out[FAIL_HEADER] = f"{probe.fault.status}x{probe.fault.times}"
+        if probe.fault.instances is not None:
+            out[FAIL_HEADER] += f"@{probe.fault.instances}"
     if probe.fault is not None and probe.fault.reset:
         out[FAIL_HEADER] = f"resetx{probe.fault.times}"
     if probe.fault is not None and probe.fault.delay is not None:
@@ -264,7 +277,7 @@ class ReferenceTarget:
             raise TargetUnavailable(f"reference implementation not importable: {exc}") from None
 
     @contextmanager
-    def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
+    def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
         from reference_impl.runner import Mesh
 
         apps: dict[str, FaultApp] = {}
@@ -272,7 +285,10 @@ class ReferenceTarget:
             versions: list[str | None] = [v.name for v in svc.spec.versions] or [None]
             for version in versions:
                 name = key if version is None else f"{key}:{version}"
-                apps[name] = FaultApp(key, version).start()
+                for n in range(instances):
+                    # One application per instance, so a fault can hit some instances only.
+                    label = name if instances == 1 else f"{name}#{n}"
+                    apps[label] = FaultApp(key, version, n).start()
         try:
             with tempfile.TemporaryDirectory(prefix="meshspec-conformance-") as tmp:
                 spec_file = Path(tmp) / "spec.yaml"
@@ -280,7 +296,7 @@ class ReferenceTarget:
                 mesh = Mesh(
                     [str(spec_file)],
                     spec,
-                    instances=1,
+                    instances=instances,
                     apps={name: app.port for name, app in apps.items()},
                     log_dir=Path(tmp) / "logs",
                 )
