@@ -37,16 +37,23 @@ class RetriesExpect(CaseModel):
 
 
 class Fault(CaseModel):
-    """What the backend does to the probe: fail `times` tries with `status`, or answer late."""
+    """What the backend does to the probe: fail `times` tries with `status`, reset the
+    connection on `times` tries without answering (`reset: true`), or answer late."""
 
     status: int | None = Field(default=None, ge=500, le=599)
     times: int = Field(default=1, ge=1, le=20)
     delay: str | None = None
+    reset: bool = False
+    #: only this many of each backend version's instances misbehave; the others answer
+    instances: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Fault:
-        if (self.status is None) == (self.delay is None):
-            raise ValueError("a fault sets exactly one of 'status' or 'delay'")
+        kinds = (self.status is not None) + (self.delay is not None) + self.reset
+        if kinds != 1:
+            raise ValueError("a fault sets exactly one of 'status', 'delay' or 'reset'")
+        if self.instances is not None and self.status is None:
+            raise ValueError("'instances' goes with a 'status' fault")
         if self.delay is not None:
             parse_duration(self.delay)
         return self
@@ -85,6 +92,8 @@ class Expect(CaseModel):
     connection_limits: dict[str, Any] | None = None
     #: tries the backend saw for the request (first try plus retries), under a `fault`
     attempts: int | None = Field(default=None, ge=1)
+    #: how many of the probe's `count` requests end with a 5xx answer
+    failed: int | None = Field(default=None, ge=0)
 
     @field_validator("timeout")
     @classmethod
@@ -116,7 +125,8 @@ class Probe(CaseModel):
     to: str
     method: str = "GET"
     path: str = "/"
-    headers: dict[str, str] = Field(default_factory=dict)
+    #: a list sends the header once per value, in order
+    headers: dict[str, str | list[str]] = Field(default_factory=dict)
     port: int | None = None
     count: int = Field(default=1, ge=1, le=2000)
     fault: Fault | None = None
@@ -155,6 +165,8 @@ class CaseFile(CaseModel):
 
     profile: Profile
     spec: str = Field(min_length=1)
+    #: instances a live target runs per service version (a fault may hit only some)
+    instances: int = Field(default=1, ge=1, le=4)
     cases: tuple[Case, ...] = Field(min_length=1)
 
 
@@ -167,6 +179,7 @@ class LoadedCase(BaseModel):
     profile: Profile
     spec_text: str
     source: str
+    instances: int = 1
 
     @property
     def name(self) -> str:

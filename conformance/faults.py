@@ -9,8 +9,22 @@ its status is in `statusCodes`, or `5xx` is in `on` and the status is 5xx, or
 answers 504. A try slower than `perTryTimeout` is cut and counts as a
 timed-out try: Envoy's `reset`, `5xx` and `gateway-error` conditions retry
 it (envoyproxy.io, router filter, x-envoy-retry-on), and when the last try
-is cut the client sidecar answers 504. A live target observes the same things
-by running the requests.
+is cut the client sidecar answers 504. A try whose connection the backend's
+application resets without answering reaches the client's sidecar as the
+backend sidecar's 503 (Envoy: "upstream connect error or disconnect/reset
+before headers"), so `reset`, `5xx` and `gateway-error` each retry it; when
+every try is reset the client gets 503.
+
+A fault on some `instances` only (`failed`): the probe's requests go round
+robin over a version's instances. Without outlier detection each failing
+instance answers its share with the fault's status. With outlier detection,
+a failing instance is ejected at its `consecutive5xxErrors`-th 5xx and stays
+out for `baseEjectionTime` (longer than any probe), so `consecutive5xxErrors`
+answers per failing instance fail, as long as `maxEjectionPercent` lets that
+many instances out (one always may, as in Envoy). A route that retries the
+status hides failures behind the other instances, so `failed` is left
+unobserved there. A live target observes the same things by running the
+requests.
 """
 
 from __future__ import annotations
@@ -23,6 +37,10 @@ from meshspec.semantics import RetryPolicy
 from meshspec.spec import RetryOn
 
 TIMEOUT_STATUS = 504
+#: what the client sees when the backend's application resets the connection
+RESET_STATUS = 503
+#: conditions under which a try reset by the backend's application is retried
+RESET_RETRIED_ON = frozenset({RetryOn.RESET, RetryOn.SERVER_ERROR, RetryOn.GATEWAY_ERROR})
 #: conditions under which a try cut by the per-try timeout is retried
 PER_TRY_TIMEOUT_RETRIED_ON = frozenset({RetryOn.RESET, RetryOn.SERVER_ERROR, RetryOn.GATEWAY_ERROR})
 
@@ -35,7 +53,28 @@ def retriable(policy: RetryPolicy, status: int) -> bool:
     return RetryOn.GATEWAY_ERROR in policy.retry_on and status in (502, 503, 504)
 
 
-def apply_fault(observation: Observation, fault: Fault) -> Observation:
+def _failed(observation: Observation, fault: Fault, instances: int, count: int) -> int | None:
+    """How many of `count` requests end in the fault's 5xx, when only some instances fail."""
+    assert fault.instances is not None and fault.status is not None
+    failing = min(fault.instances, instances)
+    policy = observation.retries or RetryPolicy()
+    if policy.attempts and retriable(policy, fault.status):
+        return None
+    od = observation.outlier_detection
+    if not od or fault.status < 500:
+        if count % instances:
+            return None  # which instance takes the odd requests depends on where it starts
+        return count // instances * failing
+    consecutive = int(od.get("consecutive5xxErrors") or 0)
+    ejectable = max(1, instances * int(od.get("maxEjectionPercent") or 0) // 100)
+    if consecutive < 1 or failing > ejectable or count < instances * consecutive:
+        return None
+    return failing * consecutive
+
+
+def apply_fault(
+    observation: Observation, fault: Fault, instances: int = 1, count: int = 1
+) -> Observation:
     """The observation once the backend misbehaves as `fault` says.
 
     Only for requests that reach a backend; a request refused or rejected
@@ -46,6 +85,18 @@ def apply_fault(observation: Observation, fault: Fault) -> Observation:
     if observation.outcome != "forwarded":
         return observation
     policy = observation.retries or RetryPolicy()
+    if fault.instances is not None:
+        return replace(observation, failed=_failed(observation, fault, instances, count))
+    if fault.reset:
+        retried = bool(RESET_RETRIED_ON & set(policy.retry_on))
+        retried = retried or RESET_STATUS in policy.status_codes
+        retries = min(fault.times, policy.attempts) if retried else 0
+        failed = fault.times > retries
+        return replace(
+            observation,
+            status=RESET_STATUS if failed else observation.status,
+            attempts=1 + retries,
+        )
     if fault.status is not None:
         retries = min(fault.times, policy.attempts) if retriable(policy, fault.status) else 0
         failed = fault.times > retries

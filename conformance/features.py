@@ -34,6 +34,12 @@ class Feature(StrEnum):
     RESILIENCE_OUTLIER = "resilience.outlier"
     RESILIENCE_CONNECTION_LIMITS = "resilience.connection_limits"
     HEADERS_REQUEST_EDITS = "headers.request_edits"
+    #: whitespace around a header value is not part of it (RFC 9110 §5.5)
+    HEADERS_WHITESPACE = "headers.whitespace"
+    #: a header sent several times is matched as its values joined with `,`
+    HEADERS_REPEATED = "headers.repeated"
+    #: a DENY header condition also holds on any comma-separated element of the value
+    AUTHZ_DENY_HEADER_ELEMENTS = "authz.deny_header_elements"
     #: dot segments (`.`, `..`, also when escaped as %2e) are removed, never above the root
     PATHS_DOT_SEGMENTS = "paths.dot_segments"
     #: escapes of unreserved characters (%61 is `a`) are decoded before matching

@@ -74,6 +74,7 @@ def load_cases(directories: Iterable[Path | str]) -> list[LoadedCase]:
                         profile=case_file.profile,
                         spec_text=case_file.spec,
                         source=str(path),
+                        instances=case_file.instances,
                     )
                 )
     return out

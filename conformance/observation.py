@@ -39,6 +39,7 @@ OBSERVED_BY: dict[str, str] = {
     "outlier_detection": "outlierDetection",
     "connection_limits": "connectionLimits",
     "attempts": "attempts",
+    "failed": "failed",
 }
 
 #: what a model (a Verdict) can show
@@ -55,6 +56,7 @@ VERDICT_FIELDS = frozenset(
         "timeout",
         "retries",
         "attempts",
+        "failed",
         "headers",
         "outlierDetection",
         "connectionLimits",
@@ -85,6 +87,8 @@ class Observation:
     connection_limits: dict[str, Any] | None = None
     #: tries the backend saw (under a fault); None when not known
     attempts: int | None = None
+    #: requests of the probe that ended with a 5xx answer; None when not known
+    failed: int | None = None
     #: requests behind `backends` (1 for a model: shares are exact)
     samples: int = 1
     #: shares were counted from live answers (versions seen, tolerance applies)
@@ -135,6 +139,7 @@ class Observation:
             "outlierDetection": self.outlier_detection,
             "connectionLimits": self.connection_limits,
             "attempts": self.attempts,
+            "failed": self.failed,
         }
         for name, value in values.items():
             if name in observes:
@@ -291,6 +296,11 @@ def check(
                 unchecked.append(alias)
                 continue
             ok = observation.attempts == expect.attempts
+        elif name == "failed":
+            if observation.failed is None:
+                unchecked.append(alias)
+                continue
+            ok = observation.failed == expect.failed
         elif name == "outlier_detection":
             ok = _partial_match(expect.outlier_detection, observation.outlier_detection)
         else:

@@ -39,9 +39,9 @@ def missing_reason(missing: Sequence[str], target: Target) -> str:
 
 
 def _group_by_spec(cases: Sequence[LoadedCase]) -> list[list[LoadedCase]]:
-    groups: dict[str, list[LoadedCase]] = {}
+    groups: dict[tuple[str, int], list[LoadedCase]] = {}
     for case in cases:
-        groups.setdefault(case.spec_text, []).append(case)
+        groups.setdefault((case.spec_text, case.instances), []).append(case)
     return list(groups.values())
 
 
@@ -156,7 +156,10 @@ def run_target(
 def _run_group(target: Target, group: list[LoadedCase], record: OnResult) -> None:
     stack = ExitStack()
     try:
-        session = stack.enter_context(target.open(_load_spec(group[0]), group[0].spec_text))
+        first = group[0]
+        session = stack.enter_context(
+            target.open(_load_spec(first), first.spec_text, instances=first.instances)
+        )
     except NotSupported as exc:
         stack.close()
         for case in group:

@@ -153,7 +153,13 @@ def control_plane(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The workload's bootstrap (mode 0600): who it is, its secret, the root to pin.",
 )
-@click.option("--inbound-port", type=int, required=True, help="Port for mTLS traffic in.")
+@click.option("--inbound-port", type=int, required=True, help="Listener of the default port.")
+@click.option(
+    "--port-listener",
+    "port_listeners",
+    multiple=True,
+    help="SERVICE_PORT=LISTEN_PORT: the inbound listener of another service port.",
+)
 @click.option("--outbound-port", type=int, required=True, help="Port the app sends through.")
 @click.option("--admin-port", type=int, required=True, help="Port of /ready, /metrics, /config.")
 @click.option("--app-port", type=int, required=True, help="Port of the application.")
@@ -165,6 +171,7 @@ def control_plane(
 def sidecar(
     bootstrap_file: Path,
     inbound_port: int,
+    port_listeners: tuple[str, ...],
     outbound_port: int,
     admin_port: int,
     app_port: int,
@@ -176,8 +183,13 @@ def sidecar(
     from reference_impl.control_plane import Bootstrap, BootstrapError, ControlPlaneClient
     from reference_impl.echo import EchoIdentity, start_echo
     from reference_impl.proxy import Sidecar, SidecarConfig
-    from reference_impl.snapshot import Endpoint
 
+    listeners = []
+    for item in port_listeners:
+        service_port, _, listen = item.partition("=")
+        if not (service_port.isdigit() and listen.isdigit()):
+            raise click.BadParameter(f"{item!r}: write SERVICE_PORT=LISTEN_PORT")
+        listeners.append((int(service_port), int(listen)))
     _logging(verbose)
     if verbose:
         from reference_impl.metrics import DECISIONS, json_log_handler
@@ -204,6 +216,7 @@ def sidecar(
                 version=version,
                 instance=instance,
                 inbound_port=inbound_port,
+                inbound_ports=tuple(listeners),
                 outbound_port=outbound_port,
                 app_host=app_host,
                 app_port=app_port,
@@ -211,7 +224,7 @@ def sidecar(
             )
         )
         await proxy.start()
-        node = Endpoint(service, version, instance, "127.0.0.1", proxy.inbound_port)
+        node = proxy.endpoint()
         client = ControlPlaneClient(proxy, node, bootstrap)
         await client.start()
         try:

@@ -81,9 +81,12 @@ class _EchoProtocol(asyncio.Protocol):
             sort_keys=True,
         ).encode()
         keep = self.parser.should_keep_alive()
+        length = len(body)
+        if self.parser.get_method() == b"HEAD":
+            body = b""  # RFC 9110 §9.3.2: the length a GET would get, and no body
         head = (
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\n"
+            f"content-length: {length}\r\n"
             f"x-echo-version: {self.identity.version or ''}\r\n"
             f"connection: {'keep-alive' if keep else 'close'}\r\n\r\n"
         )

@@ -44,6 +44,12 @@ class SidecarMetrics:
             ["backend"],
             registry=self.registry,
         )
+        self.refused_connections = Counter(
+            "meshspec_sidecar_refused_connections",
+            "Connections closed at once because their listener was full.",
+            ["listener"],
+            registry=self.registry,
+        )
         self.tls_handshake_failures = Counter(
             "meshspec_sidecar_tls_handshake_failures",
             "TLS handshakes that failed or presented the wrong identity.",

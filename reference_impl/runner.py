@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshspec.spec import Spec
+from meshspec.spec import Protocol, Spec
 from reference_impl.control_plane.bootstrap import Workload, provision
 from reference_impl.pki import ROOT_CERT_FILE
 
@@ -63,6 +63,8 @@ class Instance:
     admin_port: int
     echo: bool = True
     pid: int | None = None
+    #: service port -> inbound listener, for the ports beside the default one
+    inbound_ports: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,6 +86,7 @@ class State:
                     "instance": i.instance,
                     "appPort": i.app_port,
                     "inboundPort": i.inbound_port,
+                    "inboundPorts": {str(k): v for k, v in i.inbound_ports.items()},
                     "outboundPort": i.outbound_port,
                     "adminPort": i.admin_port,
                     "echo": i.echo,
@@ -111,8 +114,9 @@ def free_ports(count: int) -> list[int]:
 def plan(spec: Spec, instances: int, apps: dict[str, int]) -> list[Instance]:
     """One entry per service version and instance, with its ports.
 
-    `apps` maps "ns/name" or "ns/name:version" to the port of an application
-    that already runs; other services get the echo application.
+    `apps` maps "ns/name", "ns/name:version" or "ns/name[:version]#n" (instance n
+    alone) to the port of an application that already runs; other services get the
+    echo application.
     """
     wanted: list[tuple[str, str | None, int]] = []
     for key, svc in spec.services.items():
@@ -120,11 +124,15 @@ def plan(spec: Spec, instances: int, apps: dict[str, int]) -> list[Instance]:
         for version in versions:
             for n in range(instances):
                 wanted.append((key, version, n))
-    ports = free_ports(4 * len(wanted))
+    others = {key: _other_ports(spec, key) for key in spec.services}
+    ports = free_ports(sum(4 + len(others[key]) for key, _, _ in wanted))
     result = []
-    for i, (key, version, n) in enumerate(wanted):
-        app, inbound, outbound, admin = ports[4 * i : 4 * i + 4]
-        own = apps.get(f"{key}:{version}", apps.get(key))
+    for key, version, n in wanted:
+        app, inbound, outbound, admin = ports[:4]
+        extra = {svc_port: ports[4 + j] for j, svc_port in enumerate(others[key])}
+        ports = ports[4 + len(extra) :]
+        named = key if version is None else f"{key}:{version}"
+        own = apps.get(f"{named}#{n}", apps.get(f"{key}:{version}", apps.get(key)))
         name = key.split("/", 1)[1]
         result.append(
             Instance(
@@ -136,9 +144,18 @@ def plan(spec: Spec, instances: int, apps: dict[str, int]) -> list[Instance]:
                 outbound_port=outbound,
                 admin_port=admin,
                 echo=own is None,
+                inbound_ports=extra,
             )
         )
     return result
+
+
+def _other_ports(spec: Spec, key: str) -> list[int]:
+    """Service ports beyond the default one (the first HTTP port): each gets a listener."""
+    ports = spec.service(key).spec.ports
+    http = [p.port for p in ports if p.protocol is not Protocol.TCP]
+    default = http[0] if http else ports[0].port
+    return [p.port for p in ports if p.port != default]
 
 
 def _die_with_parent() -> None:
@@ -291,6 +308,8 @@ class Mesh:
                 "--app-port",
                 str(inst.app_port),
             ]
+            for service_port, listen in inst.inbound_ports.items():
+                args += ["--port-listener", f"{service_port}={listen}"]
             if inst.echo:
                 args.append("--echo")
             proc = _spawn(args, self.log_dir / f"{inst.instance}.log")

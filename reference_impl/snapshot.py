@@ -22,22 +22,39 @@ class SnapshotError(ValueError):
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One running instance: where its sidecar's inbound (mTLS) listener is."""
+    """One running instance: where its sidecar's inbound (mTLS) listeners are.
+
+    The sidecar has one listener per service port, so the port a client
+    connects to decides the port's mTLS mode. `port` is the listener of the
+    service's default port (its first HTTP port); `ports` maps other service
+    ports to their listeners.
+    """
 
     service: str  # "namespace/name"
     version: str | None
     instance: str
     host: str
     port: int
+    ports: tuple[tuple[int, int], ...] = ()
+
+    def port_for(self, service_port: int | None) -> int:
+        """The listener that serves `service_port` (the default listener if it has none)."""
+        for declared, listener in self.ports:
+            if declared == service_port:
+                return listener
+        return self.port
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "service": self.service,
             "version": self.version,
             "instance": self.instance,
             "host": self.host,
             "port": self.port,
         }
+        if self.ports:
+            out["ports"] = {str(k): v for k, v in self.ports}
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Endpoint:
@@ -47,6 +64,7 @@ class Endpoint:
             instance=str(data["instance"]),
             host=str(data["host"]),
             port=int(data["port"]),
+            ports=tuple(sorted((int(k), int(v)) for k, v in dict(data.get("ports") or {}).items())),
         )
 
 

@@ -47,6 +47,8 @@ FEATURES = frozenset(
         "resilience.outlier",
         "resilience.connection_limits",
         "headers.request_edits",
+        "headers.whitespace",
+        "headers.repeated",
         "paths.dot_segments",
         "paths.decode_unreserved",
         "paths.backslash",
@@ -65,6 +67,9 @@ UNSUPPORTED_FEATURES: Mapping[str, str] = {
     "reject them with 400",
     "paths.reject_fragment": "Istio's bootstrap turns Envoy's fragment rejection off "
     "(http_reject_path_with_fragment: false) and strips '#...' instead of answering 400",
+    "authz.deny_header_elements": "Envoy's RBAC matches a header condition against the "
+    "header's lines joined with ',' only (HeaderUtility::getAllOfHeaderAsString), so a DENY "
+    "on exact '1' lets 'x: 1' sent twice ('1,1') or '0, 1' through",
     "paths.reject_malformed_escape": "Envoy's path normalisation keeps a malformed escape such "
     "as %zz as written and forwards the request; nothing answers 400",
 }

@@ -1,4 +1,17 @@
-"""The request headers a destination receives after a VirtualService rule's edits.
+"""How Envoy reads request headers, and what a destination receives after a rule's edits.
+
+Reading (`envoy_header_values`): Envoy's HTTP/1 codec drops a value's leading
+whitespace as it arrives (`ConnectionImpl::onHeaderValue`, `StringUtil::ltrim`)
+and its trailing whitespace when the line is complete (`completeLastHeader`,
+`current_header_value_.rtrim()`), envoyproxy/envoy
+source/common/http/http1/codec_impl.cc. Route matching and RBAC then see every
+line of a name joined with `,` (`HeaderUtility::getAllOfHeaderAsString`,
+source/common/http/header_utility.cc; the default since the CVE-2020-25017 fix,
+https://www.envoyproxy.io/docs/envoy/latest/version_history/v1.14/v1.14.5), and
+match exact, prefix and regex against that one joined string only: a DENY on
+`1` does not match `1,1`.
+
+Editing (`edited_headers`):
 
 istio/api `networking/v1alpha3/virtual_service.proto`, `Headers.HeaderOperations`:
 `set` overwrites, `add` appends, `remove` deletes. Istio hands them to Envoy as
@@ -11,8 +24,25 @@ as one comma-joined value (RFC 9110 §5.3). Names compare case-insensitively.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+_ENVOY_TRIMS = " \t"
+
+
+def envoy_header_values(headers: Mapping[str, str | Sequence[str]]) -> dict[str, str]:
+    """Lower-case names to the string Envoy matches: each line trimmed, lines joined with ','.
+
+    A sequence of values is the header sent once per value, in order.
+    """
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        lines = [value] if isinstance(value, str) else list(value)
+        for line in lines:
+            key = name.lower()
+            trimmed = line.strip(_ENVOY_TRIMS)
+            out[key] = f"{out[key]},{trimmed}" if key in out else trimmed
+    return out
 
 
 def edited_headers(headers: Mapping[str, str], rule: Mapping[str, Any] | None) -> dict[str, str]:

@@ -28,7 +28,7 @@ from typing import Any
 
 from adapters.istio._model_authz import Peer, applicable, evaluate
 from adapters.istio._model_breakers import breaker_policy
-from adapters.istio._model_headers import edited_headers
+from adapters.istio._model_headers import edited_headers, envoy_header_values
 from adapters.istio._model_mtls import client_tls, connection, destination_rule_for, server_mode
 from adapters.istio._model_names import pod_labels, resolve
 from adapters.istio._model_paths import BadTarget, PathNormalization, normalize
@@ -98,7 +98,7 @@ class IstioModel:
         target = normalize(request.target, self.path_normalization)
         if isinstance(target, BadTarget):
             return Verdict("bad_request", 400)
-        headers = request.header_map()
+        headers = envoy_header_values(request.headers)
         if source is None:
             return self._finish(
                 request, None, dest, target.path, headers, None, [(dest, None, None, 1)], None

@@ -47,4 +47,8 @@ class Target(Protocol):
     def check_available(self) -> None:
         """Raise TargetUnavailable with the reason when the target cannot run here."""
 
-    def open(self, spec: Spec, spec_text: str) -> AbstractContextManager[Session]: ...
+    def open(
+        self, spec: Spec, spec_text: str, instances: int = 1
+    ) -> AbstractContextManager[Session]:
+        """A session over `spec`; a live target runs `instances` instances per version."""
+        ...

@@ -3,7 +3,9 @@
 It answers like the reference echo app (service, version, the request it
 received) and obeys three request headers set by the conformance target:
 `x-conformance-id` names the request across retries, `x-conformance-fail`
-= `<status>x<times>` fails that many tries, `x-conformance-delay` = seconds
+= `<status>x<times>[@<instances>]` fails that many tries (only on the
+instances numbered below `<instances>`; `resetx<times>` resets the connection
+without answering), `x-conformance-delay` = seconds
 waits before answering, `x-conformance-group` names requests whose peak
 concurrency the app records (how many of them it was serving at once).
 Every answer carries how many tries it has seen.
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
+import struct
 import threading
 import time
 from collections import Counter
@@ -28,9 +32,11 @@ CONTROL_HEADERS = (ID_HEADER, FAIL_HEADER, DELAY_HEADER, GROUP_HEADER)
 class FaultApp:
     """One instance's application on 127.0.0.1, in a thread of this process."""
 
-    def __init__(self, service: str, version: str | None) -> None:
+    def __init__(self, service: str, version: str | None, index: int = 0) -> None:
         self.service = service
         self.version = version
+        #: which instance of its version this is (a fault may hit the first few only)
+        self.index = index
         self.tries: Counter[str] = Counter()
         self.serving: Counter[str] = Counter()
         #: per group: the most requests of it served at once
@@ -74,8 +80,12 @@ class FaultApp:
         status = 200
         fail = handler.headers.get(FAIL_HEADER)
         if fail:
+            fail, _, only = fail.partition("@")
             code, _, times = fail.partition("x")
-            if tries <= int(times or 1):
+            if tries <= int(times or 1) and (not only or self.index < int(only)):
+                if code == "reset":
+                    _reset(handler)
+                    return None
                 status = int(code)
         group = handler.headers.get(GROUP_HEADER)
         if group:
@@ -111,3 +121,11 @@ class FaultApp:
                 handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             return None
+
+
+def _reset(handler: http.server.BaseHTTPRequestHandler) -> None:
+    """Drop the connection with a TCP reset (linger 0), answering nothing."""
+    handler.close_connection = True
+    sock = handler.connection
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()

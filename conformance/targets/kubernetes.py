@@ -168,7 +168,8 @@ def curl_command(probe: Probe, host: str) -> list[str]:
     url = f"http://{host}{port}{probe.path}"
     cmd = ["curl", "-s", "--path-as-is", "-X", probe.method, "-w", "\\n%{http_code}"]
     for name, value in probe.headers.items():
-        cmd += ["-H", f"{name}: {value}"]
+        for line in [value] if isinstance(value, str) else value:
+            cmd += ["-H", f"{name}: {line}"]
     return [*cmd, url]
 
 
@@ -288,7 +289,7 @@ class KubernetesTarget:
             raise TargetUnavailable(str(exc)) from None
 
     @contextmanager
-    def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
+    def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
         client: Any = importlib.import_module("kubernetes.client")
         config: Any = importlib.import_module("kubernetes.config")
         dynamic: Any = importlib.import_module("kubernetes.dynamic")

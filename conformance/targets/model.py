@@ -31,14 +31,17 @@ GAPS_HOOK = "unsupported_features"
 
 
 class ModelSession:
-    def __init__(self, model: MeshModel, names: Mapping[str, str] | None) -> None:
+    def __init__(
+        self, model: MeshModel, names: Mapping[str, str] | None, instances: int = 1
+    ) -> None:
         self.model = model
         self.names = names
+        self.instances = instances
 
     def probe(self, probe: Probe) -> Observation:
         observed = Observation.of_verdict(self.model.decide(request_of(probe)))
         if probe.fault is not None:
-            observed = apply_fault(observed, probe.fault)
+            observed = apply_fault(observed, probe.fault, self.instances, probe.count)
         if self.names is None:
             return observed
         return replace(
@@ -104,7 +107,7 @@ class ModelTarget:
         return self._adapter
 
     @contextmanager
-    def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
+    def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
         adapter = self.adapter
         compiled = adapter.compile(spec, CompileOptions())
         errors = [d for d in compiled.diagnostics if d.severity == "error"]
@@ -114,4 +117,5 @@ class ModelTarget:
             raise NotSupported(f"{self.name} cannot compile the spec ({codes}): {first}")
         hook = getattr(adapter, NAMES_HOOK, None)
         names = None if hook is None else dict(hook(compiled.resources))
-        yield ModelSession(adapter.model(compiled.resources, Topology.of(spec)), names)
+        model = adapter.model(compiled.resources, Topology.of(spec))
+        yield ModelSession(model, names, instances)

@@ -20,12 +20,15 @@ from meshspec.spec import Spec
 
 
 class OracleSession:
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, instances: int = 1) -> None:
         self.spec = spec
+        self.instances = instances
 
     def probe(self, probe: Probe) -> Observation:
         observed = Observation.of_decision(decide(self.spec, request_of(probe)))
-        return observed if probe.fault is None else apply_fault(observed, probe.fault)
+        if probe.fault is None:
+            return observed
+        return apply_fault(observed, probe.fault, self.instances, probe.count)
 
 
 class OracleTarget:
@@ -38,5 +41,5 @@ class OracleTarget:
         return None
 
     @contextmanager
-    def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
-        yield OracleSession(spec)
+    def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
+        yield OracleSession(spec, instances)

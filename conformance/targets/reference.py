@@ -57,7 +57,17 @@ from meshspec.spec import Spec
 #: what a live mesh shows: statuses, who answered, what the app received, tries it saw,
 #: and the route and timeout the client sidecar says it applied
 LIVE_FIELDS = frozenset(
-    {"status", "outcome", "backends", "headers", "attempts", "route", "timeout", "connectionLimits"}
+    {
+        "status",
+        "outcome",
+        "backends",
+        "headers",
+        "attempts",
+        "failed",
+        "route",
+        "timeout",
+        "connectionLimits",
+    }
 )
 ROUTE_HEADER = "x-meshspec-route"
 TIMEOUT_HEADER = "x-meshspec-timeout"
@@ -81,11 +91,23 @@ class ReferenceSession:
                 return int(inst["outboundPort"])
         raise LookupError(f"no running service {sender!r}")
 
-    def _inbound(self, destination_key: str) -> list[int]:
-        ports = [int(i["inboundPort"]) for i in self.instances if i["service"] == destination_key]
+    def _inbound(self, destination_key: str, service_port: int | None) -> list[int]:
+        """Each instance's listener of `service_port` (its default listener when the port has
+        none of its own): the port a client connects to decides the port's mTLS mode."""
+        ports = [
+            int((i.get("inboundPorts") or {}).get(str(service_port), i["inboundPort"]))
+            for i in self.instances
+            if i["service"] == destination_key
+        ]
         if not ports:
             raise LookupError(f"no running service {destination_key!r}")
         return ports
+
+    def _tries(self, request_id: str, echo: dict[str, Any] | None) -> int | None:
+        """How many tries of one request the apps saw (also when none of them answered)."""
+        if self.apps:
+            return sum(app.tries.get(request_id, 0) for app in self.apps.values()) or None
+        return None if echo is None else int(echo.get("attempts") or 0) or None
 
     def _peak(self, group: str) -> int:
         """The most requests of `group` any one app served at once."""
@@ -96,7 +118,7 @@ class ReferenceSession:
         if probe.from_ is not None:
             ports = [self._outbound(probe.from_)]
         else:
-            ports = self._inbound(probe.destination_key)
+            ports = self._inbound(probe.destination_key, probe.port)
         statuses: Counter[int | None] = Counter()
         answered: Counter[tuple[str, str | None]] = Counter()
         headers: dict[str, str] | None = None
@@ -109,14 +131,15 @@ class ReferenceSession:
                 port = ports[n % len(ports)]
                 self.sent += 1
                 began = time.monotonic()
-                status, told, body = _send(conns, port, probe, host, _control(probe, self.sent))
+                control = _control(probe, self.sent)
+                status, told, body = _send(conns, port, probe, host, control)
                 elapsed = time.monotonic() - began
                 statuses[status] += 1
                 routes[told.get(ROUTE_HEADER)] += 1
                 timeouts[timeout_seen(told.get(TIMEOUT_HEADER), status, elapsed)] += 1
                 echo = _echo(body)
-                if echo is not None and probe.fault is not None:
-                    attempts = int(echo.get("attempts") or 0) or None
+                if probe.fault is not None:
+                    attempts = self._tries(control[ID_HEADER], echo)
                 if status != 200:
                     echo = None
                 if echo is not None:
@@ -142,6 +165,7 @@ class ReferenceSession:
             backends={k: v / total for k, v in answered.items()} if total else {},
             headers=headers,
             attempts=attempts,
+            failed=sum(n for s, n in statuses.items() if s is not None and s >= 500),
             samples=probe.count,
             sampled=True,
         )
@@ -177,6 +201,10 @@ def _control(probe: Probe, serial: int) -> dict[str, str]:
     out = {ID_HEADER: f"req-{serial}"}
     if probe.fault is not None and probe.fault.status is not None:
         out[FAIL_HEADER] = f"{probe.fault.status}x{probe.fault.times}"
+        if probe.fault.instances is not None:
+            out[FAIL_HEADER] += f"@{probe.fault.instances}"
+    if probe.fault is not None and probe.fault.reset:
+        out[FAIL_HEADER] = f"resetx{probe.fault.times}"
     if probe.fault is not None and probe.fault.delay is not None:
         out[DELAY_HEADER] = str(probe.fault.delay_seconds)
     return out
@@ -203,7 +231,8 @@ def _send(
             conn.putrequest(probe.method, probe.path, skip_host=True, skip_accept_encoding=True)
             conn.putheader("Host", host)
             for name, value in [*probe.headers.items(), *control.items()]:
-                conn.putheader(name, value)
+                for line in [value] if isinstance(value, str) else value:
+                    conn.putheader(name, line)
             conn.endheaders()
             response = conn.getresponse()
             body = response.read()
@@ -248,7 +277,7 @@ class ReferenceTarget:
             raise TargetUnavailable(f"reference implementation not importable: {exc}") from None
 
     @contextmanager
-    def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
+    def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
         from reference_impl.runner import Mesh
 
         apps: dict[str, FaultApp] = {}
@@ -256,7 +285,10 @@ class ReferenceTarget:
             versions: list[str | None] = [v.name for v in svc.spec.versions] or [None]
             for version in versions:
                 name = key if version is None else f"{key}:{version}"
-                apps[name] = FaultApp(key, version).start()
+                for n in range(instances):
+                    # One application per instance, so a fault can hit some instances only.
+                    label = name if instances == 1 else f"{name}#{n}"
+                    apps[label] = FaultApp(key, version, n).start()
         try:
             with tempfile.TemporaryDirectory(prefix="meshspec-conformance-") as tmp:
                 spec_file = Path(tmp) / "spec.yaml"
@@ -264,7 +296,7 @@ class ReferenceTarget:
                 mesh = Mesh(
                     [str(spec_file)],
                     spec,
-                    instances=1,
+                    instances=instances,
                     apps={name: app.port for name, app in apps.items()},
                     log_dir=Path(tmp) / "logs",
                 )

@@ -5,7 +5,9 @@ rule that matches allows; otherwise the service's `default` decides (allow
 when the service has no authorization block). A rule matches when any of
 its sources matches (no sources: any peer) and its `to` conditions hold.
 Identity-based sources only match a peer that presented a certificate, so
-a plaintext connection is always "unauthenticated".
+a plaintext connection is always "unauthenticated". Header values are read as
+`headers.py` defines: a DENY condition also holds on any comma-separated element
+of a header's combined value, so padding or repeating a header never dodges it.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ def rule_matches(
         return False
     if op.paths and not any(path_matches(p, target.path) for p in op.paths):
         return False
-    return all(header_matches(h, headers) for h in op.headers)
+    deny = rule.action is AuthzAction.DENY
+    return all(header_matches(h, headers, deny=deny) for h in op.headers)
 
 
 def authorize(

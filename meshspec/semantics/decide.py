@@ -192,14 +192,36 @@ class UnknownService(LookupError):
     """The destination or source names no service of the spec (or several)."""
 
 
+#: hosts longer than a DNS name (253) are never remembered; nor more than this many per spec
+_MAX_HOST = 255
+_MAX_HOSTS = 4096
+#: the DNS suffix of a service's fully qualified name: `name.ns.svc.cluster.local`
+CLUSTER_SUFFIX = ("svc", "cluster", "local")
+
+
 def resolve_service(spec: Spec, ref: str, namespace: str | None = None) -> str:
-    """Key of the service a name, `ns/name` or host name (`name.ns.svc...`) means."""
-    return remembered(
-        spec, ("resolve_service", ref, namespace), lambda: _resolve_service(spec, ref, namespace)
-    )
+    """Key of the service a name, `ns/name` or host name (`name.ns.svc...`) means.
+
+    Only what a client asks for is remembered, so the table is bounded: hosts
+    no longer than a DNS name, at most `_MAX_HOSTS` of them per spec (then it
+    starts over), and never a host that names nothing (that raises).
+    """
+    if len(ref) > _MAX_HOST:
+        return _resolve_service(spec, ref, namespace)
+    hosts = remembered(spec, "resolved_hosts", dict[tuple[str, str | None], str])
+    key = hosts.get((ref, namespace))
+    if key is None:
+        key = _resolve_service(spec, ref, namespace)
+        if len(hosts) >= _MAX_HOSTS:
+            hosts.clear()
+        hosts[(ref, namespace)] = key
+    return key
 
 
 def _resolve_service(spec: Spec, ref: str, namespace: str | None) -> str:
+    """A host names a service only as `name`, `name.ns`, `name.ns.svc` or
+    `name.ns.svc.cluster.local` (case, port and a trailing dot aside): a name with any
+    other suffix (`admin-api.evil.example`) is outside the mesh and names nothing."""
     if "/" in ref:
         if ref in spec.services:
             return ref
@@ -207,9 +229,12 @@ def _resolve_service(spec: Spec, ref: str, namespace: str | None) -> str:
     host = normalize_host(ref)
     parts = host.split(".")
     if len(parts) >= 2:
+        if len(parts) > 2 and tuple(parts[2:]) != CLUSTER_SUFFIX[: len(parts) - 2]:
+            raise UnknownService(f"host {ref!r} is not a service of the mesh")
         key = f"{parts[1]}/{parts[0]}"
         if key in spec.services:
             return key
+        raise UnknownService(f"no service {parts[0]!r} in namespace {parts[1]!r}")
     name = parts[0]
     if namespace is not None and f"{namespace}/{name}" in spec.services:
         return f"{namespace}/{name}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from meshspec.regex import full_match
+from meshspec.semantics.headers import deny_candidates
 from meshspec.semantics.paths import NormalizedTarget
 from meshspec.spec import HeaderMatch, PathMatch, QueryParamMatch, RouteMatch
 
@@ -25,12 +26,20 @@ def path_matches(m: PathMatch, path: str) -> bool:
     return full_match(m.regex or "", path)
 
 
-def header_matches(m: HeaderMatch, headers: Mapping[str, str]) -> bool:
+def header_matches(m: HeaderMatch, headers: Mapping[str, str], *, deny: bool = False) -> bool:
+    """`headers` holds combined values (see `headers.py`); `deny`: the condition of a DENY
+    rule, which also holds when any comma-separated element of the value matches."""
     value = headers.get(m.name)
     if value is None:
         return False
     if m.present:
         return True
+    if deny:
+        return any(_value_matches(m, v) for v in deny_candidates(value))
+    return _value_matches(m, value)
+
+
+def _value_matches(m: HeaderMatch, value: str) -> bool:
     if m.exact is not None:
         return value == m.exact
     if m.prefix is not None:

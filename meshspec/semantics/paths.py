@@ -50,8 +50,18 @@ class RejectedTarget:
     status: int = 400
 
 
-@lru_cache(maxsize=4096)
+#: targets longer than this are normalised every time, never remembered, so the
+#: cache holds at most 4096 entries of at most 1 KiB each
+_CACHEABLE = 1024
+
+
 def normalize_target(target: str) -> NormalizedTarget | RejectedTarget:
+    if len(target) > _CACHEABLE:
+        return _normalize_target(target)
+    return _normalize_cached(target)
+
+
+def _normalize_target(target: str) -> NormalizedTarget | RejectedTarget:
     if "#" in target:
         return RejectedTarget("request target contains a fragment ('#')")
     raw_path, _, raw_query = target.partition("?")
@@ -64,6 +74,9 @@ def normalize_target(target: str) -> NormalizedTarget | RejectedTarget:
     path = remove_dot_segments(path)
     path = _merge_slashes(path)
     return NormalizedTarget(path=path, query=_parse_query(raw_query))
+
+
+_normalize_cached = lru_cache(maxsize=4096)(_normalize_target)
 
 
 def _decode_path(raw: str) -> str | RejectedTarget:

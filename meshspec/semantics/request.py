@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from meshspec.semantics.headers import HeaderInput, header_values
 
 
 @dataclass(frozen=True)
@@ -13,16 +14,17 @@ class Request:
     `source` is the sending service (a name or `namespace/name`), or None for
     a client outside the mesh. `destination` is the addressed service or its
     host name. `target` is the raw request target: path, optional `?query`.
-    Header names are matched case-insensitively; a header sent several times
-    is seen as its values joined with `,` (as Envoy joins them).
+    Header names are matched case-insensitively; a sequence of values stands
+    for the header sent that many times. How values are read (surrounding
+    whitespace dropped, repeated lines joined with `,`) is `headers.py`'s.
     """
 
     destination: str
     target: str = "/"
     method: str = "GET"
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: HeaderInput = field(default_factory=dict)
     port: int | None = None
     source: str | None = None
 
     def header_map(self) -> dict[str, str]:
-        return {k.lower(): v for k, v in self.headers.items()}
+        return header_values(self.headers)

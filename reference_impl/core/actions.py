@@ -10,14 +10,17 @@ from reference_impl.snapshot import Endpoint
 
 @dataclass(frozen=True)
 class OpenConnection:
-    """Connect to `endpoint`; originate mTLS and require the peer to be `tls_identity`.
+    """Connect to `endpoint`'s listener `port`; originate mTLS and require the peer to be
+    `tls_identity`.
 
     `tls_identity` None means plaintext (the destination port's mode is DISABLE).
+    `port` None: the endpoint's default listener.
     """
 
     conn_id: int
     endpoint: Endpoint
     tls_identity: str | None
+    port: int | None = None
 
 
 @dataclass(frozen=True)

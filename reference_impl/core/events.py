@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from meshspec.semantics.headers import field_lines_values
+
 
 class FailureKind(StrEnum):
     """How an upstream attempt failed without an HTTP response."""
@@ -22,12 +24,9 @@ Headers = tuple[tuple[str, str], ...]
 
 
 def join_headers(headers: Headers) -> dict[str, str]:
-    """Lower-case names; a repeated header's values joined with ',' (as the oracle reads them)."""
-    out: dict[str, str] = {}
-    for name, value in headers:
-        key = name.lower()
-        out[key] = f"{out[key]},{value}" if key in out else value
-    return out
+    """Header field lines as the oracle reads them: lower-case names, values stripped,
+    a repeated header's values joined with ','."""
+    return field_lines_values(headers)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """The inbound side: requests from the network to the local application.
 
-Checks run in the order a request meets them, all answered by the oracle:
-the port's mTLS mode (a plaintext connection to a STRICT port is refused;
-a DISABLE port carries no identity), then target normalisation (400), then
+Each inbound listener serves one service port, so a request's port is where
+the client connected, never what its Host header says (a Host naming a
+PERMISSIVE port must not open a STRICT one). Checks run in the order a
+request meets them, all answered by the oracle: the port's mTLS mode (a
+plaintext connection to a STRICT port is refused; a DISABLE port carries no
+identity), then target normalisation (400), then
 the service's authorization for the peer's SPIFFE ID (403). Only then does
 the request reach the application, with the normalised path.
 """
@@ -18,7 +21,6 @@ from meshspec.semantics import (
     normalize_target,
     port_mode,
 )
-from meshspec.semantics.paths import host_port
 from meshspec.spec import MtlsMode, Protocol
 from reference_impl.core.config import Config, load_config
 from reference_impl.core.events import Headers, join_headers
@@ -27,13 +29,18 @@ from reference_impl.snapshot import Snapshot
 
 @dataclass(frozen=True)
 class InboundRequest:
-    """`peer` is the verified SPIFFE ID of an mTLS client, None for plaintext."""
+    """`peer` is the verified SPIFFE ID of an mTLS client, None for plaintext.
+
+    `port` is the service port of the listener the client connected to (None:
+    the listener of the service's default port).
+    """
 
     method: str
     target: str
     headers: Headers
     tls: bool
     peer: str | None
+    port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,22 +72,24 @@ class InboundCore:
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         self.config = load_config(snapshot, self.service)
 
-    def accepts_plaintext(self) -> bool:
-        """False when every port is STRICT: plaintext can be refused before reading a byte."""
+    def accepts_plaintext(self, port: int | None = None) -> bool:
+        """False when `port` is STRICT: plaintext can be refused before reading a byte."""
         if self.config is None:
             return False
-        spec = self.config.spec
-        ports = spec.service(self.service).spec.ports
-        return any(port_mode(spec, self.service, p.port) is not MtlsMode.STRICT for p in ports)
+        chosen = self.service_port(port)
+        if chosen is None:
+            return False
+        return port_mode(self.config.spec, self.service, chosen) is not MtlsMode.STRICT
 
-    def service_port(self, headers: Headers) -> int:
-        """The service port a request is for: the Host header's, else the first HTTP port."""
-        assert self.config is not None
+    def service_port(self, port: int | None) -> int | None:
+        """The service port a listener serves: `port` if the service has it, else the
+        service's first HTTP port when `port` is None; None when the service has no such port.
+        """
+        if self.config is None:
+            return None
         ports = self.config.spec.service(self.service).spec.ports
-        host = next((v for k, v in headers if k.lower() == "host"), "")
-        port = host_port(host)
-        if port is not None and any(p.port == port for p in ports):
-            return port
+        if port is not None:
+            return port if any(p.port == port for p in ports) else None
         http = [p.port for p in ports if p.protocol is not Protocol.TCP]
         return http[0] if http else ports[0].port
 
@@ -89,7 +98,10 @@ class InboundCore:
         if config is None:
             return Reject(503, "sidecar has no configuration yet")
         spec = config.spec
-        mode = port_mode(spec, self.service, self.service_port(request.headers))
+        port = self.service_port(request.port)
+        if port is None:
+            return Reject(None, f"service has no port {request.port}")
+        mode = port_mode(spec, self.service, port)
         if mode is MtlsMode.STRICT and not request.tls:
             return Reject(None, "STRICT mTLS refuses a plaintext client")
         peer = None if mode is MtlsMode.DISABLE else request.peer

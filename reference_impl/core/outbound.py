@@ -233,7 +233,9 @@ class OutboundCore:
         flight.attempt_deadline = None if per_try is None else now + per_try
         self._deadline_set(flight.attempt_deadline)
         self.pool.cluster(flight.cluster, flight.backend.breaker.connection_limits)
-        conn = self.pool.idle(flight.cluster, endpoint, flight.tls_identity)
+        conn = self.pool.idle(
+            flight.cluster, endpoint, endpoint.port_for(flight.backend.port), flight.tls_identity
+        )
         if conn is not None:
             return [self._send(flight, conn)]
         if self.pool.can_open(flight.cluster):
@@ -246,11 +248,12 @@ class OutboundCore:
         return actions + self._finish(flight, 503, "upstream connection limit overflow")
 
     def _open(self, flight: _Flight, endpoint: Endpoint) -> OpenConnection:
-        conn = self.pool.open(flight.cluster, endpoint, flight.tls_identity)
+        port = endpoint.port_for(flight.backend.port)
+        conn = self.pool.open(flight.cluster, endpoint, port, flight.tls_identity)
         conn.request_id = flight.request_id
         flight.state = FlightState.CONNECTING
         flight.conn_id = conn.conn_id
-        return OpenConnection(conn.conn_id, endpoint, flight.tls_identity)
+        return OpenConnection(conn.conn_id, endpoint, flight.tls_identity, port)
 
     def _send(self, flight: _Flight, conn: Connection) -> SendRequest:
         conn.state = ConnState.BUSY

@@ -29,6 +29,7 @@ class Connection:
     conn_id: int
     cluster: str
     endpoint: Endpoint
+    port: int  # the endpoint's listener for the destination's service port
     tls_identity: str | None
     state: ConnState = ConnState.CONNECTING
     request_id: int | None = None
@@ -55,12 +56,15 @@ class Pool:
     def open_count(self, cluster: str) -> int:
         return sum(1 for c in self.connections.values() if c.cluster == cluster)
 
-    def idle(self, cluster: str, endpoint: Endpoint, tls_identity: str | None) -> Connection | None:
+    def idle(
+        self, cluster: str, endpoint: Endpoint, port: int, tls_identity: str | None
+    ) -> Connection | None:
         for conn in self.connections.values():
             if (
                 conn.state is ConnState.IDLE
                 and conn.cluster == cluster
                 and conn.endpoint == endpoint
+                and conn.port == port
                 and conn.tls_identity == tls_identity
             ):
                 return conn
@@ -80,8 +84,10 @@ class Pool:
             return True
         return len(c.waiting) < c.limits.max_pending_requests
 
-    def open(self, cluster: str, endpoint: Endpoint, tls_identity: str | None) -> Connection:
-        conn = Connection(self._next_id, cluster, endpoint, tls_identity)
+    def open(
+        self, cluster: str, endpoint: Endpoint, port: int, tls_identity: str | None
+    ) -> Connection:
+        conn = Connection(self._next_id, cluster, endpoint, port, tls_identity)
         self._next_id += 1
         self.connections[conn.conn_id] = conn
         return conn

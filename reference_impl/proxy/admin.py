@@ -8,16 +8,30 @@ from collections.abc import Callable
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from reference_impl.metrics import SidecarMetrics
-from reference_impl.proxy.http1 import HttpError, MessageReader, encode_response, local_reply
+from reference_impl.proxy.deadlines import Deadlines
+from reference_impl.proxy.http1 import (
+    HttpError,
+    MessageReader,
+    encode_response,
+    local_reply,
+)
 
 
 class AdminHandler:
-    def __init__(self, metrics: SidecarMetrics, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        metrics: SidecarMetrics,
+        ready: Callable[[], bool],
+        deadlines: Deadlines | None = None,
+    ) -> None:
         self._metrics = metrics
         self._ready = ready
+        self._deadlines = deadlines
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         messages = MessageReader(reader)
+        if self._deadlines is not None:
+            self._deadlines.watch(messages, writer)
         try:
             while True:
                 try:
@@ -34,6 +48,8 @@ class AdminHandler:
         except (ConnectionError, OSError):
             pass
         finally:
+            if self._deadlines is not None:
+                self._deadlines.forget(messages)
             writer.close()
 
     def _answer(self, path: str, keep_alive: bool) -> bytes:

@@ -4,6 +4,13 @@ One parser lives as long as its connection, so pipelined and keep-alive
 messages are read in order. Bodies are buffered whole (the reference sidecar
 favours clarity over streaming) and re-sent with a Content-Length, which
 also drops any ambiguity between Content-Length and chunked framing.
+
+Limits, with Envoy's defaults as the anchor: a head (request line and header
+lines) of at most 60 KiB and 100 header lines (`max_request_headers_kb`,
+`max_headers_count` in envoy.config.core.v3.HttpProtocolOptions), else 431.
+Trailers are read and dropped: they never become headers, so neither
+authorization nor the application sees them. A request must carry exactly one
+Host (RFC 9112 §3.2; HTTP/1.0 may omit it), else 400.
 """
 
 from __future__ import annotations
@@ -14,9 +21,13 @@ from dataclasses import dataclass, field
 
 import httptools
 
-MAX_HEAD = 64 * 1024
+MAX_HEAD = 60 * 1024
+MAX_HEADERS = 100
 MAX_BODY = 16 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
+_OWS = b" \t"
+#: a head's bytes beyond its names and values: ": " and CRLF on each line, at most 100 lines
+_HEAD_BUDGET = MAX_HEAD - 4 * MAX_HEADERS
 
 HOP_BY_HOP = frozenset(
     {
@@ -70,31 +81,64 @@ class _Collector:
     def __init__(self) -> None:
         self.current = HttpMessage()
         self.done: deque[HttpMessage] = deque()
+        #: messages whose head is complete, in order (kept only when someone reads heads)
+        self.heads: deque[HttpMessage] | None = None
         self.in_message = False
+        self.head_done = False
+        self.begun = 0  # messages begun so far: tells a new head from one still arriving
         self._url = bytearray()
         self._size = 0
+        self._head_size = 0
+        self._hosts = 0
         self.parser: httptools.HttpRequestParser | httptools.HttpResponseParser | None = None
 
     def on_message_begin(self) -> None:
         self.current = HttpMessage()
         self.in_message = True
+        self.head_done = False
+        self.begun += 1
         self._url.clear()
         self._size = 0
+        self._head_size = 0
+        self._hosts = 0
 
     def on_url(self, url: bytes) -> None:
         self._url.extend(url)
+        if len(self._url) > MAX_HEAD:
+            raise HttpError("request line too long", 431)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.current.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        if self.head_done:
+            return  # a trailer: dropped, never a header
+        # Sizes are checked once the head is complete; until then `MessageReader.feed`
+        # bounds what a head still arriving may take.
+        self._head_size += len(name) + len(value)
+        if len(name) == 4 and name.lower() == b"host":
+            self._hosts += 1
+        # RFC 9110 §5.5: whitespace around a value is not part of it (the parser keeps
+        # trailing whitespace; Envoy's codec strips it too).
+        self.current.headers.append((name.decode("latin-1"), value.strip(_OWS).decode("latin-1")))
 
     def on_headers_complete(self) -> None:
-        assert self.parser is not None
-        self.current.target = self._url.decode("latin-1")
-        self.current.keep_alive = bool(self.parser.should_keep_alive())
-        if isinstance(self.parser, httptools.HttpRequestParser):
-            self.current.method = self.parser.get_method().decode("latin-1")
+        parser = self.parser
+        assert parser is not None
+        self.head_done = True
+        message = self.current
+        if len(message.headers) > MAX_HEADERS or self._head_size + len(self._url) > _HEAD_BUDGET:
+            raise HttpError("request header fields too large", 431)
+        message.target = self._url.decode("latin-1")
+        message.keep_alive = bool(parser.should_keep_alive())
+        if isinstance(parser, httptools.HttpRequestParser):
+            message.method = parser.get_method().decode("latin-1")
+            if self._hosts != 1:
+                if self._hosts > 1:
+                    raise HttpError("more than one Host header", 400)
+                if parser.get_http_version() != "1.0":
+                    raise HttpError("HTTP/1.1 request without a Host header", 400)
         else:
-            self.current.status = int(self.parser.get_status_code())
+            message.status = int(parser.get_status_code())
+        if self.heads is not None:
+            self.heads.append(message)
 
     def on_body(self, body: bytes) -> None:
         self._size += len(body)
@@ -107,17 +151,46 @@ class _Collector:
         self.in_message = False
 
 
+@dataclass(frozen=True)
+class ReadTimeouts:
+    """How long a client may take (seconds), anchored on Envoy's HTTP connection manager.
+
+    `idle`: no request under way on a kept-alive connection (Envoy's `idle_timeout` is
+    1 h; 5 min here, Envoy's `stream_idle_timeout`, because the sidecar's connection
+    budget is small). `head`: from a request's first byte to the end of its headers
+    (Envoy's `request_headers_timeout`, off by default; 10 s here so a client sending
+    a byte a second cannot hold a connection). `request`: from a request's first byte
+    to its last (Envoy's `request_timeout`, off by default; 5 min here, what Envoy's
+    edge best practice sets). An expired head or request gets 408; an idle connection
+    is closed.
+    """
+
+    idle: float = 300.0
+    head: float = 10.0
+    request: float = 300.0
+
+
+DEFAULT_TIMEOUTS = ReadTimeouts()
+
+
 class MessageReader:
     """Reads successive requests (or responses) from one connection."""
 
-    def __init__(self, reader: asyncio.StreamReader, *, responses: bool = False) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, *, responses: bool = False, heads: bool = False
+    ) -> None:
+        """`heads`: the caller reads each request's head first (`next_head`, then `rest`)."""
         self._reader = reader
         self._collector = _Collector()
+        if heads:
+            self._collector.heads = deque()
         parser_type = httptools.HttpResponseParser if responses else httptools.HttpRequestParser
         self._parser = parser_type(self._collector)
         self._collector.parser = self._parser
-        self._buffered = 0
+        self._head_pending = 0
         self.received_any = False
+        #: set while the connection waits on the proxy (forwarding), not on its client
+        self.busy = False
 
     def has_pending(self) -> bool:
         """Bytes of a further message were already read (a whole one, or its start)."""
@@ -125,33 +198,124 @@ class MessageReader:
 
     async def next(self) -> HttpMessage | None:
         """The next whole message; None at a clean end of stream between messages."""
-        while not self._collector.done:
+        collector = self._collector
+        done = collector.done
+        while not done:
             data = await self._reader.read(_READ_CHUNK)
             if not data:
-                if self._collector.in_message:
+                if collector.in_message:
                     raise HttpError("connection closed in the middle of a message", 400)
                 return None
             self.feed(data)
-        return self._collector.done.popleft()
+        return done.popleft()
+
+    async def next_head(self) -> HttpMessage | None:
+        """The next message as soon as its head is complete (its body may still be arriving).
+
+        Only for a reader made with `heads=True`; finish the message with `rest`.
+        """
+        heads = self._collector.heads
+        assert heads is not None, "MessageReader(heads=True) reads heads"
+        while not heads:
+            if not await self._read_some():
+                return None
+        return heads.popleft()
+
+    def complete(self, message: HttpMessage) -> bool:
+        """Whether `message` (from `next_head`) has arrived whole."""
+        return bool(self._collector.done) and self._collector.done[0] is message
+
+    async def rest(self, message: HttpMessage) -> None:
+        """Read until `message` (from `next_head`) is whole."""
+        done = self._collector.done
+        while not done:
+            if not await self._read_some():
+                raise HttpError("connection closed in the middle of a message", 400)
+        finished = done.popleft()
+        assert finished is message, "messages are finished in the order their heads came"
+
+    # What `Deadlines` watches: which message, and how far it has come.
+
+    @property
+    def begun(self) -> int:
+        return self._collector.begun
+
+    @property
+    def head_done(self) -> bool:
+        return self._collector.head_done
+
+    async def _read_some(self) -> bool:
+        """Read and parse one chunk; False at a clean end of stream between messages."""
+        data = await self._reader.read(_READ_CHUNK)
+        if not data:
+            if self._collector.in_message:
+                raise HttpError("connection closed in the middle of a message", 400)
+            return False
+        self.feed(data)
+        return True
 
     def feed(self, data: bytes) -> None:
         """Parse bytes that arrived by other means; HttpError when they are not acceptable."""
         self.received_any = True
-        if not self._collector.in_message:
-            self._buffered = 0
-        self._buffered += len(data)
-        if self._buffered > MAX_HEAD + MAX_BODY:
-            raise HttpError("message too large", 413)
+        collector = self._collector
+        begun = collector.begun
+        in_head = collector.in_message and not collector.head_done
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             raise HttpError("protocol upgrades are not supported", 501) from None
         except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, HttpError):
+                raise exc.__context__ from None
             raise HttpError(f"malformed HTTP/1.1: {exc}", 400) from None
+        if collector.in_message and not collector.head_done:
+            # The parser holds a header line until it ends: count what a head still
+            # arriving has taken, so one endless line cannot grow without bound.
+            if in_head and begun == collector.begun:
+                self._head_pending += len(data)
+                if self._head_pending > MAX_HEAD:
+                    raise HttpError("request header fields too large", 431)
+            else:
+                self._head_pending = 0
+
+    @property
+    def in_head(self) -> bool:
+        """A message has begun and its head is not complete yet."""
+        return self._collector.in_message and not self._collector.head_done
+
+    @property
+    def in_message(self) -> bool:
+        return self._collector.in_message
 
     def pop(self) -> HttpMessage | None:
         """The oldest whole message parsed so far, if any."""
         return self._collector.done.popleft() if self._collector.done else None
+
+
+#: after an answer that leaves input unread, what is still read and dropped (bounded)
+LINGER_SECONDS = 1.0
+LINGER_BYTES = 1 << 20
+
+
+async def close_after_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Close a connection whose client may still be sending (a refused body, an oversized
+    head): stop writing, then read and drop what arrives for a moment, so the answer
+    already written is not lost to the TCP reset that closing on unread data causes."""
+    try:
+        await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        dropped = 0
+        async with asyncio.timeout(LINGER_SECONDS):
+            while dropped < LINGER_BYTES:
+                data = await reader.read(_READ_CHUNK)
+                if not data:
+                    break
+                dropped += len(data)
+    except (TimeoutError, ConnectionError, OSError, RuntimeError):
+        pass
+    finally:
+        writer.close()
 
 
 async def read_response_head(reader: asyncio.StreamReader) -> HttpMessage:
@@ -200,6 +364,8 @@ REASONS = {
     501: "Not Implemented",
     502: "Bad Gateway",
     503: "Service Unavailable",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
     504: "Gateway Timeout",
 }
 
@@ -211,9 +377,14 @@ def encode_response(
     return head + _encode_headers(headers, body, keep_alive) + b"\r\n" + body
 
 
-def local_reply(status: int, reason: str, keep_alive: bool = True, extra: Headers = ()) -> bytes:
-    """A response the sidecar itself makes up, marked so callers can tell it from the app's."""
-    body = (reason + "\n").encode()
+def local_reply(
+    status: int, reason: str, keep_alive: bool = True, extra: Headers = (), head: bool = False
+) -> bytes:
+    """A response the sidecar itself makes up, marked so callers can tell it from the app's.
+
+    `head`: the answer to a HEAD request, which has no body (RFC 9110 §9.3.2).
+    """
+    body = b"" if head else (reason + "\n").encode()
     headers = (
         ("content-type", "text/plain; charset=utf-8"),
         ("x-meshspec-local-reply", "1"),

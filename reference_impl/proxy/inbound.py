@@ -1,10 +1,11 @@
-"""The inbound listener: terminates mTLS, asks `InboundCore`, forwards to the local app.
+"""The inbound listeners: terminate mTLS, ask `InboundCore`, forward to the local app.
 
-When any port of the service accepts plaintext (PERMISSIVE or DISABLE), the
-first byte tells TLS (a handshake record starts with 0x16) from plaintext;
-the byte is peeked, not read, so the TLS layer still sees it. When every port
-is STRICT, the handshake is required outright and a plaintext client fails it.
-The peer's identity is the SPIFFE ID of its verified certificate.
+Each listener serves one service port and takes that port's mTLS mode; the
+Host header never chooses it. When the port accepts plaintext (PERMISSIVE or
+DISABLE), the first byte tells TLS (a handshake record starts with 0x16) from
+plaintext; the byte is peeked, not read, so the TLS layer still sees it. On a
+STRICT port the handshake is required outright and a plaintext client fails
+it. The peer's identity is the SPIFFE ID of its verified certificate.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from dataclasses import dataclass
 from reference_impl.core import ForwardToApp, InboundCore, InboundRequest, Reject
 from reference_impl.metrics import SidecarMetrics, decisions_logged, log_decision
 from reference_impl.pki import IdentityError, peer_spiffe_id
+from reference_impl.proxy.deadlines import Deadlines
 from reference_impl.proxy.http1 import (
     HttpError,
     HttpMessage,
     MessageReader,
+    close_after_answer,
     encode_request,
     encode_response,
     local_reply,
@@ -34,6 +37,8 @@ FIRST_BYTE_TIMEOUT = 10.0
 HANDSHAKE_TIMEOUT = 5.0
 APP_TIMEOUT = 30.0
 XFCC = "x-forwarded-client-cert"
+#: the mesh's own headers: never taken from a client, never passed to the application
+MESH_PREFIX = "x-meshspec-"
 
 
 @dataclass
@@ -60,18 +65,20 @@ class InboundProxy:
         tls: Callable[[], TlsMaterial | None],
         app: tuple[str, int],
         metrics: SidecarMetrics,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self._core = core
         self._tls = tls
         self._app = app
         self._metrics = metrics
+        self._deadlines = deadlines
 
-    async def serve(self, sock: socket.socket) -> None:
-        """Handle one accepted connection until it closes."""
+    async def serve(self, sock: socket.socket, port: int | None = None) -> None:
+        """Handle one connection accepted on the listener of service port `port`."""
         loop = asyncio.get_running_loop()
         material = self._tls()
         try:
-            use_tls = not self._core.accepts_plaintext() or await _starts_with_tls(sock)
+            use_tls = not self._core.accepts_plaintext(port) or await _starts_with_tls(sock)
         except (OSError, TimeoutError):
             sock.close()
             return
@@ -102,7 +109,7 @@ class InboundProxy:
                 log_decision("inbound-identity-missing", error=str(exc))
                 writer.close()
                 return
-        await self._serve_requests(reader, writer, use_tls, peer, material)
+        await self._serve_requests(reader, writer, use_tls, peer, material, port)
 
     async def _serve_requests(
         self,
@@ -111,21 +118,29 @@ class InboundProxy:
         tls: bool,
         peer: str | None,
         material: TlsMaterial | None,
+        port: int | None,
     ) -> None:
-        messages = MessageReader(reader)
+        messages = MessageReader(reader, heads=True)
         app: _AppConnection | None = None
+        deadlines = self._deadlines
+        if deadlines is not None:
+            deadlines.watch(messages, writer)
         try:
             while True:
+                messages.busy = False
                 try:
-                    request = await messages.next()
+                    request = await messages.next_head()
                 except HttpError as exc:
-                    writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                    if not writer.is_closing():
+                        writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                        await close_after_answer(reader, writer)
                     break
                 if request is None:
                     break
+                # Decided on the head: a refused request's body is never read.
                 headers = tuple(request.headers)
                 verdict = self._core.decide(
-                    InboundRequest(request.method, request.target, headers, tls, peer)
+                    InboundRequest(request.method, request.target, headers, tls, peer, port)
                 )
                 if decisions_logged():
                     log_decision(
@@ -137,22 +152,43 @@ class InboundProxy:
                         status=getattr(verdict, "status", None),
                         rule=verdict.rule,
                     )
+                head_only = request.method == "HEAD"
                 if isinstance(verdict, Reject):
                     if verdict.status is None:
                         self._metrics.request("inbound", None, None, 0)
                         break
                     self._metrics.request("inbound", verdict.rule, None, verdict.status)
-                    writer.write(local_reply(verdict.status, verdict.reason, request.keep_alive))
-                else:
-                    own = None if material is None else material.identity
-                    answer, app = await self._to_app(app, request, verdict, peer, own)
-                    writer.write(answer)
+                    # Keep the connection only if the body is already here (nothing unread).
+                    whole = messages.complete(request)
+                    if whole:
+                        await messages.rest(request)
+                    keep = request.keep_alive and whole
+                    reply = local_reply(verdict.status, verdict.reason, keep, head=head_only)
+                    writer.write(reply)
+                    await writer.drain()
+                    if not keep:
+                        await close_after_answer(reader, writer)
+                        break
+                    continue
+                try:
+                    await messages.rest(request)
+                except HttpError as exc:
+                    if not writer.is_closing():
+                        writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                        await close_after_answer(reader, writer)
+                    break
+                own = None if material is None else material.identity
+                messages.busy = True
+                answer, app = await self._to_app(app, request, verdict, peer, own)
+                writer.write(answer)
                 await writer.drain()
                 if not request.keep_alive:
                     break
-        except (ConnectionError, OSError, ssl.SSLError):
-            pass
+        except (ConnectionError, OSError, ssl.SSLError, RuntimeError):
+            pass  # RuntimeError: uvloop's answer to a write on a transport already closed
         finally:
+            if deadlines is not None:
+                deadlines.forget(messages)
             if app is not None:
                 app.writer.close()
             writer.close()
@@ -165,7 +201,7 @@ class InboundProxy:
         peer: str | None,
         own: str | None,
     ) -> tuple[bytes, _AppConnection | None]:
-        headers = tuple((k, v) for k, v in request.end_to_end_headers() if k.lower() != XFCC)
+        headers = tuple((k, v) for k, v in request.end_to_end_headers() if not _set_by_the_mesh(k))
         if peer is not None:
             headers += ((XFCC, f"By={own or ''};URI={peer}"),)
         data = encode_request(request.method, verdict.target, headers, request.body)
@@ -184,19 +220,32 @@ class InboundProxy:
             if app is not None:
                 app.writer.close()
             self._metrics.request("inbound", verdict.rule, "app", 503)
-            return local_reply(503, f"local application failed: {exc}", request.keep_alive), None
+            head = request.method == "HEAD"
+            reply = local_reply(
+                503, f"local application failed: {exc}", request.keep_alive, (), head
+            )
+            return reply, None
         if response is None:
             app.writer.close()
             self._metrics.request("inbound", verdict.rule, "app", 503)
-            return local_reply(503, "local application closed", request.keep_alive), None
+            head = request.method == "HEAD"
+            return local_reply(503, "local application closed", request.keep_alive, (), head), None
         self._metrics.request("inbound", verdict.rule, "app", response.status)
-        if not response.keep_alive:
+        if not response.keep_alive or request.method == "HEAD":
+            # After HEAD, an application that wrongly sent a body would have its body read
+            # as the next response: the connection is not used again.
             app.writer.close()
             app = None
         body = encode_response(
             response.status, response.end_to_end_headers(), response.body, request.keep_alive
         )
         return body, app
+
+
+def _set_by_the_mesh(name: str) -> bool:
+    """Headers only the mesh sets: whatever a client sent under these names is dropped."""
+    lowered = name.lower()
+    return lowered == XFCC or lowered.startswith(MESH_PREFIX)
 
 
 async def _starts_with_tls(sock: socket.socket) -> bool:

@@ -43,10 +43,12 @@ from reference_impl.core import (
 )
 from reference_impl.metrics import SidecarMetrics, decisions_logged, log_decision
 from reference_impl.pki import IdentityError, verify_peer
+from reference_impl.proxy.deadlines import Deadlines
 from reference_impl.proxy.http1 import (
     HttpError,
     HttpMessage,
     MessageReader,
+    close_after_answer,
     encode_request,
     encode_response,
     local_reply,
@@ -59,6 +61,8 @@ ROUTE_HEADER = "x-meshspec-route"
 TIMEOUT_HEADER = "x-meshspec-timeout"
 #: set only by this sidecar: the same names from upstream are dropped, never relayed
 POLICY_HEADERS = frozenset({ROUTE_HEADER, TIMEOUT_HEADER})
+#: the mesh's own headers: an application's requests never carry them onward
+MESH_PREFIX = "x-meshspec-"
 
 
 Deliver = Callable[[HttpMessage | None], None]
@@ -159,8 +163,10 @@ class OutboundProxy:
         tls: Callable[[], TlsMaterial | None],
         metrics: SidecarMetrics,
         rng: random.Random,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self._core = core
+        self._deadlines = deadlines
         self._tls = tls
         self._metrics = metrics
         self._rng = rng
@@ -175,23 +181,32 @@ class OutboundProxy:
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         messages = MessageReader(reader)
+        deadlines = self._deadlines
+        if deadlines is not None:
+            deadlines.watch(messages, writer)
         try:
             while True:
+                messages.busy = False
                 try:
                     request = await messages.next()
                 except HttpError as exc:
-                    writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                    if not writer.is_closing():
+                        writer.write(local_reply(exc.status, str(exc), keep_alive=False))
+                        await close_after_answer(reader, writer)
                     break
                 if request is None:
                     break
+                messages.busy = True
                 answer = await self._forward(request)
                 writer.write(answer)
                 await writer.drain()
                 if not request.keep_alive:
                     break
-        except (ConnectionError, OSError):
-            pass
+        except (ConnectionError, OSError, RuntimeError):
+            pass  # RuntimeError: uvloop's answer to a write on a transport already closed
         finally:
+            if deadlines is not None:
+                deadlines.forget(messages)
             writer.close()
 
     async def _forward(self, request: HttpMessage) -> bytes:
@@ -204,7 +219,7 @@ class OutboundProxy:
             rid,
             request.method,
             request.target,
-            request.end_to_end_headers(),
+            _without_mesh_headers(request.end_to_end_headers()),
             now=loop.time(),
             random=self._rng.random(),
         )
@@ -229,7 +244,8 @@ class OutboundProxy:
             )
         told = _policy_headers(respond)
         if upstream is None:
-            return local_reply(respond.status, respond.reason, request.keep_alive, told)
+            head = request.method == "HEAD"
+            return local_reply(respond.status, respond.reason, request.keep_alive, told, head)
         headers = tuple(
             (name, value)
             for name, value in upstream.end_to_end_headers()
@@ -294,9 +310,8 @@ class OutboundProxy:
         context: ssl.SSLContext | None = None if material is None else material.client
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
-                reader, writer, protocol = await _open_upstream(
-                    endpoint.host, endpoint.port, context
-                )
+                port = endpoint.port if action.port is None else action.port
+                reader, writer, protocol = await _open_upstream(endpoint.host, port, context)
         except ssl.SSLError as exc:
             self._metrics.tls_handshake_failures.labels("outbound").inc()
             self.feed(UpstreamConnectFailed(action.conn_id, self._now(), str(exc)))
@@ -437,6 +452,14 @@ class OutboundProxy:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _without_mesh_headers(headers: Headers) -> Headers:
+    """The application's headers minus the mesh's own names (`x-meshspec-*`): only
+    sidecars set those, so an application cannot pass them off as the mesh's."""
+    if not any(name[:11].lower() == MESH_PREFIX for name, _ in headers):
+        return headers
+    return tuple((n, v) for n, v in headers if n[:11].lower() != MESH_PREFIX)
 
 
 def _policy_headers(respond: Respond) -> Headers:

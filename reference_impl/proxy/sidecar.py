@@ -1,5 +1,11 @@
 """One workload's sidecar: inbound, outbound and admin listeners around the two cores.
 
+There is one inbound listener per service port, so a port's mTLS mode comes
+from where the client connected. Every listener holds at most a fixed number
+of connections (derived from the file limit unless configured); beyond it a
+new connection is closed at once and the overflow is logged, and the admin
+listener has a budget of its own, so `/ready` and `/metrics` stay reachable.
+
 The sidecar holds its last good snapshot and credentials; a control plane
 that goes away leaves it serving on them. Call `apply_snapshot` and
 `set_credentials` from the event loop the sidecar runs on (or before start).
@@ -8,7 +14,9 @@ that goes away leaves it serving on them. Call `apply_snapshot` and
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import resource
 import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -17,12 +25,21 @@ from typing import Any
 from reference_impl.core import InboundCore, OutboundCore, Tick
 from reference_impl.metrics import SidecarMetrics, log_decision
 from reference_impl.proxy.admin import AdminHandler
+from reference_impl.proxy.deadlines import Deadlines
+from reference_impl.proxy.http1 import DEFAULT_TIMEOUTS, ReadTimeouts
 from reference_impl.proxy.inbound import InboundProxy
 from reference_impl.proxy.outbound import OutboundProxy
 from reference_impl.proxy.tls import TlsMaterial
-from reference_impl.snapshot import Snapshot
+from reference_impl.snapshot import Endpoint, Snapshot
 
 TICK_INTERVAL = 0.05
+#: connections one data listener holds at most, whatever the file limit allows
+MAX_CONNECTIONS = 4096
+#: the admin listener's own budget, outside the data listeners' share
+ADMIN_CONNECTIONS = 32
+#: descriptors kept for everything that is not a proxied connection
+_RESERVED_FDS = 64
+log = logging.getLogger("meshspec.sidecar")
 StreamHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
@@ -40,6 +57,53 @@ class SidecarConfig:
     admin_port: int
     host: str = "127.0.0.1"
     seed: int | None = None
+    #: (service port, listen port) for the service's other ports; `inbound_port`
+    #: serves the default one (the service's first HTTP port)
+    inbound_ports: tuple[tuple[int, int], ...] = ()
+    #: connections per data listener; None: derived from the process's file limit
+    max_connections: int | None = None
+    #: how long a client may be idle or take to send a request (see ReadTimeouts)
+    timeouts: ReadTimeouts = DEFAULT_TIMEOUTS
+
+
+def connection_budget() -> int:
+    """Connections per data listener: each may hold two descriptors (client and
+    upstream), and the inbound and outbound listeners share the file limit."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(16, min(MAX_CONNECTIONS, (soft - _RESERVED_FDS - ADMIN_CONNECTIONS) // 4))
+
+
+class _Gate:
+    """Counts a listener's open connections; refuses (and says so) beyond its limit."""
+
+    def __init__(self, name: str, limit: int, metrics: SidecarMetrics) -> None:
+        self.name = name
+        self.limit = limit
+        self.open = 0
+        self._metrics = metrics
+        self._full = False
+
+    def enter(self) -> bool:
+        if self.open >= self.limit:
+            self._metrics.refused_connections.labels(self.name).inc()
+            if not self._full:
+                self._full = True
+                log.warning(
+                    "listener %s is full (%d connections): refusing new connections",
+                    self.name,
+                    self.limit,
+                )
+            return False
+        self.open += 1
+        return True
+
+    def leave(self) -> None:
+        self.open -= 1
+        if self._full and self.open < self.limit:
+            self._full = False
+            log.warning("listener %s accepts connections again", self.name)
 
 
 class Sidecar:
@@ -50,14 +114,29 @@ class Sidecar:
         self._inbound_core = InboundCore(config.service)
         self._tls: TlsMaterial | None = None
         self._snapshot: Snapshot | None = None
+        self._deadlines = Deadlines(config.timeouts)
         self._outbound = OutboundProxy(
-            self._outbound_core, lambda: self._tls, self.metrics, random.Random(config.seed)
+            self._outbound_core,
+            lambda: self._tls,
+            self.metrics,
+            random.Random(config.seed),
+            self._deadlines,
         )
         self._inbound = InboundProxy(
-            self._inbound_core, lambda: self._tls, (config.app_host, config.app_port), self.metrics
+            self._inbound_core,
+            lambda: self._tls,
+            (config.app_host, config.app_port),
+            self.metrics,
+            self._deadlines,
         )
         self._servers: list[asyncio.Server] = []
-        self._listener: socket.socket | None = None
+        self._listeners: list[socket.socket] = []
+        limit = connection_budget() if config.max_connections is None else config.max_connections
+        self._gates = {
+            "inbound": _Gate("inbound", limit, self.metrics),
+            "outbound": _Gate("outbound", limit, self.metrics),
+            "admin": _Gate("admin", ADMIN_CONNECTIONS, self.metrics),
+        }
         self._tasks: set[asyncio.Task[None]] = set()
         self._bound: dict[str, int] = {}
         self._running = False
@@ -92,6 +171,22 @@ class Sidecar:
         return self._bound.get("inbound", self.config.inbound_port)
 
     @property
+    def inbound_ports(self) -> tuple[tuple[int, int], ...]:
+        """(service port, bound listen port) of the listeners beside the default one."""
+        return tuple(
+            (int(name.split(":")[1]), port)
+            for name, port in self._bound.items()
+            if name.startswith("inbound:")
+        )
+
+    def endpoint(self, host: str = "127.0.0.1") -> Endpoint:
+        """What the registry should know about this instance: where each port listens."""
+        c = self.config
+        return Endpoint(
+            c.service, c.version, c.instance, host, self.inbound_port, self.inbound_ports
+        )
+
+    @property
     def outbound_port(self) -> int:
         return self._bound.get("outbound", self.config.outbound_port)
 
@@ -104,30 +199,41 @@ class Sidecar:
     async def start(self) -> None:
         host = self.config.host
         outbound = await asyncio.start_server(
-            self._tracked(self._outbound.serve), host, self.config.outbound_port
+            self._tracked(self._outbound.serve, self._gates["outbound"]),
+            host,
+            self.config.outbound_port,
+            backlog=512,
         )
         admin = await asyncio.start_server(
-            self._tracked(AdminHandler(self.metrics, lambda: self.ready)),
+            self._tracked(
+                AdminHandler(self.metrics, lambda: self.ready, self._deadlines),
+                self._gates["admin"],
+            ),
             host,
             self.config.admin_port,
         )
         self._servers = [outbound, admin]
         self._bound["outbound"] = outbound.sockets[0].getsockname()[1]
         self._bound["admin"] = admin.sockets[0].getsockname()[1]
-        listener = socket.create_server((host, self.config.inbound_port), backlog=512)
-        listener.setblocking(False)
-        self._listener = listener
-        self._bound["inbound"] = listener.getsockname()[1]
+        inbound: list[tuple[str, int | None, int]] = [("inbound", None, self.config.inbound_port)]
+        inbound += [(f"inbound:{svc}", svc, port) for svc, port in self.config.inbound_ports]
+        for name, service_port, port in inbound:
+            listener = socket.create_server((host, port), backlog=512)
+            listener.setblocking(False)
+            self._listeners.append(listener)
+            self._bound[name] = listener.getsockname()[1]
+            self._spawn(self._accept_loop(listener, service_port))
         self._running = True
-        self._spawn(self._accept_loop(listener))
         self._spawn(self._tick_loop())
+        self._spawn(self._deadlines.run())
 
     async def stop(self) -> None:
         self._running = False
         for server in self._servers:
             server.close()
-        if self._listener is not None:
-            self._listener.close()
+        for listener in self._listeners:
+            listener.close()
+        self._listeners = []
         for task in list(self._tasks):
             task.cancel()
         await self._outbound.close()
@@ -140,10 +246,14 @@ class Sidecar:
         for _ in range(3):
             await asyncio.sleep(0)
 
-    def _tracked(self, handler: StreamHandler) -> StreamHandler:
-        """Wrap a connection handler so `stop()` can cancel the connections it serves."""
+    def _tracked(self, handler: StreamHandler, gate: _Gate) -> StreamHandler:
+        """Wrap a connection handler so `stop()` can cancel the connections it serves,
+        and so the listener never holds more than its gate allows."""
 
         async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if not gate.enter():
+                writer.transport.abort()
+                return
             task = asyncio.current_task()
             if task is not None:
                 self._tasks.add(task)
@@ -153,6 +263,8 @@ class Sidecar:
             except asyncio.CancelledError:
                 # Only stop() cancels these; ending quietly keeps asyncio from logging it.
                 writer.close()
+            finally:
+                gate.leave()
 
         return run
 
@@ -162,19 +274,30 @@ class Sidecar:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _accept_loop(self, listener: socket.socket) -> None:
+    async def _accept_loop(self, listener: socket.socket, service_port: int | None) -> None:
         loop = asyncio.get_running_loop()
+        gate = self._gates["inbound"]
         while True:
             try:
                 conn, _ = await loop.sock_accept(listener)
-            except OSError:
+            except OSError as exc:
                 if not self._running:
                     return
-                await asyncio.sleep(0.01)
+                log.warning("inbound listener cannot accept: %s", exc)
+                await asyncio.sleep(0.05)
+                continue
+            if not gate.enter():
+                conn.close()
                 continue
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._spawn(self._inbound.serve(conn))
+            self._spawn(self._serve_inbound(conn, service_port, gate))
+
+    async def _serve_inbound(self, conn: socket.socket, port: int | None, gate: _Gate) -> None:
+        try:
+            await self._inbound.serve(conn, port)
+        finally:
+            gate.leave()
 
     async def _tick_loop(self) -> None:
         loop = asyncio.get_running_loop()

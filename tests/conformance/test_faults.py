@@ -78,3 +78,56 @@ def test_requests_stopped_before_the_backend_are_unchanged() -> None:
 def test_a_fault_is_one_thing(data: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         Fault.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("policy", "fault", "status", "attempts"),
+    [
+        (RetryPolicy(), Fault(reset=True), 503, 1),
+        (RetryPolicy(2, None, DEFAULT_ON), Fault(reset=True), 200, 2),
+        (RetryPolicy(2, None, DEFAULT_ON), Fault(reset=True, times=5), 503, 3),
+        (RetryPolicy(2, None, (RetryOn.SERVER_ERROR,)), Fault(reset=True), 200, 2),
+        (RetryPolicy(2, None, (RetryOn.CONNECT_FAILURE,)), Fault(reset=True), 503, 1),
+    ],
+)
+def test_a_reset_reaches_the_client_as_503_and_is_retried_like_one(
+    policy: RetryPolicy, fault: Fault, status: int, attempts: int
+) -> None:
+    seen = apply_fault(_forwarded(policy), fault)
+    assert (seen.status, seen.attempts) == (status, attempts)
+
+
+OD = {"consecutive5xxErrors": 3, "maxEjectionPercent": 50}
+
+
+@pytest.mark.parametrize(
+    ("outlier", "policy", "instances", "count", "failed"),
+    [
+        (None, RetryPolicy(), 2, 12, 6),  # no detection: the failing instance's half
+        (None, RetryPolicy(), 2, 11, None),  # odd count: depends on where round robin starts
+        (OD, RetryPolicy(), 2, 12, 3),  # ejected at its third 5xx
+        (OD, RetryPolicy(), 2, 4, None),  # too few requests to see the ejection
+        ({**OD, "maxEjectionPercent": 0}, RetryPolicy(), 2, 12, 3),  # one may always go
+        (OD, RetryPolicy(2, None, DEFAULT_ON), 2, 12, None),  # retries hide failures
+        ({"consecutive5xxErrors": 2, "maxEjectionPercent": 10}, RetryPolicy(), 4, 16, 2),
+    ],
+)
+def test_failures_of_one_instance_under_outlier_detection(
+    outlier: dict[str, int] | None,
+    policy: RetryPolicy,
+    instances: int,
+    count: int,
+    failed: int | None,
+) -> None:
+    observed = Observation(
+        outcome="forwarded", status=200, retries=policy, outlier_detection=outlier
+    )
+    fault = Fault(status=503, times=20, instances=1)
+    assert apply_fault(observed, fault, instances, count).failed == failed
+
+
+def test_a_fault_on_some_instances_needs_a_status() -> None:
+    with pytest.raises(ValueError, match="'instances' goes with a 'status' fault"):
+        Fault(reset=True, instances=1)
+    with pytest.raises(ValueError, match="exactly one"):
+        Fault(reset=True, status=503)

@@ -72,6 +72,8 @@ def mutations(probe: Probe) -> list[tuple[str, dict[str, Any]]]:
             update = {"absent_headers": tuple(present[:1]) or ("x-env",)}
         elif name == "attempts":
             update = {"attempts": value + 1}
+        elif name == "failed":
+            update = {"failed": value + 1}
         elif name in ("outlier_detection", "connection_limits"):
             update = {name: _bumped(value)}
         else:

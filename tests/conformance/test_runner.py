@@ -39,7 +39,7 @@ class FakeTarget:
             raise TargetUnavailable(self.unavailable)
 
     @contextmanager
-    def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
+    def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
         if self.refuse:
             raise NotSupported(self.refuse)
         self.opened += 1

@@ -20,7 +20,12 @@ from ruamel.yaml import YAML
 
 from reference_impl.pki import CertificateAuthority, Credentials
 from reference_impl.proxy import Sidecar, SidecarConfig
-from reference_impl.proxy.http1 import MessageReader, encode_request
+from reference_impl.proxy.http1 import (
+    DEFAULT_TIMEOUTS,
+    MessageReader,
+    ReadTimeouts,
+    encode_request,
+)
 from reference_impl.snapshot import Endpoint, Snapshot
 
 TRUST_DOMAIN = "test.local"
@@ -93,6 +98,7 @@ def _echo_handler(server_state: EchoServer) -> type[BaseHTTPRequestHandler]:
                 "method": self.command,
                 "path": self.path,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
+                "lines": [[k.lower(), v] for k, v in self.headers.items()],
                 "body": body_in.decode("utf-8", "replace"),
             }
             server_state.requests.append(seen)
@@ -251,12 +257,29 @@ class LoopbackMesh:
         version: str | None = None,
         instance: str | None = None,
         account: str | None = None,
+        ports: tuple[int, ...] = (),
+        max_connections: int | None = None,
+        timeouts: ReadTimeouts = DEFAULT_TIMEOUTS,
     ) -> Workload:
+        """`ports`: service ports (beside the default one) that get a listener of their own."""
         namespace, name = service.split("/")
         instance = instance or f"{name}-{version or 'x'}-{len(self.workloads)}"
         app = self._echo_factory(instance)
         sidecar = Sidecar(
-            SidecarConfig(service, version, instance, 0, 0, "127.0.0.1", app.port, 0, seed=7)
+            SidecarConfig(
+                service,
+                version,
+                instance,
+                0,
+                0,
+                "127.0.0.1",
+                app.port,
+                0,
+                seed=7,
+                inbound_ports=tuple((p, 0) for p in ports),
+                max_connections=max_connections,
+                timeouts=timeouts,
+            )
         )
         await sidecar.start()
         creds = self._issue(namespace, account or name)
@@ -266,10 +289,7 @@ class LoopbackMesh:
         return workload
 
     def endpoints(self) -> tuple[Endpoint, ...]:
-        return tuple(
-            Endpoint(w.service, w.version, w.instance, "127.0.0.1", w.sidecar.inbound_port)
-            for w in self.workloads
-        )
+        return tuple(w.sidecar.endpoint() for w in self.workloads)
 
     def publish(self, version: int = 1, spec_text: str | None = None) -> Snapshot:
         snapshot = build_snapshot(spec_text or self.spec_text, self.endpoints(), version)

@@ -68,7 +68,8 @@ def ask(
     method: str = "GET",
 ) -> ForwardToApp | Reject:
     headers = (("host", f"api.ns:{port}"),)
-    return core.decide(InboundRequest(method, target, headers, tls=peer is not None, peer=peer))
+    request = InboundRequest(method, target, headers, tls=peer is not None, peer=peer, port=port)
+    return core.decide(request)
 
 
 def test_allowed_request_reaches_the_app_with_the_normalised_path(core: InboundCore) -> None:
@@ -93,11 +94,24 @@ def test_permissive_plaintext_reaches_the_app_where_allowed(core: InboundCore) -
     assert isinstance(ask(core, "/public/x", peer=None, port=8080), ForwardToApp)
 
 
-def test_accepts_plaintext_only_if_some_port_is_not_strict(core: InboundCore) -> None:
-    assert core.accepts_plaintext()
+def test_accepts_plaintext_only_on_a_port_that_is_not_strict(core: InboundCore) -> None:
+    assert not core.accepts_plaintext(80)
+    assert not core.accepts_plaintext()  # the default listener serves port 80
+    assert core.accepts_plaintext(8080)
+    assert core.accepts_plaintext(9090)
+    assert not core.accepts_plaintext(1234)  # no such port: nothing is accepted
     strict = InboundCore("ns/web")
     strict.apply_snapshot(build_snapshot(SPEC))
     assert not strict.accepts_plaintext()
+
+
+@pytest.mark.parametrize("host", ["api.ns:8080", "api.ns:9090", "anything:8080", ""])
+def test_the_host_header_never_chooses_the_port(core: InboundCore, host: str) -> None:
+    """A plaintext request on the STRICT port's listener is refused whatever Host says."""
+    for port in (80, None):
+        request = InboundRequest("GET", "/public/x", (("host", host),), False, None, port)
+        verdict = core.decide(request)
+        assert isinstance(verdict, Reject) and verdict.status is None, (host, port)
 
 
 @pytest.mark.parametrize(

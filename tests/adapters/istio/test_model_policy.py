@@ -222,3 +222,28 @@ def test_neutral_names_leave_hand_written_objects_alone() -> None:
     }
     route = {"kind": "VirtualService", "spec": {"http": [{"name": "a.b"}, {"name": "api.12"}]}}
     assert adapter.neutral_names([policy, route]) == {"a.b": "a.b", "api.12": "api"}
+
+
+def test_envoy_reads_header_values_trimmed_and_joined_and_denies_only_the_joined_value() -> None:
+    """Envoy trims each line and matches RBAC against the lines joined with ',' only, so a
+    DENY on '1' lets '1' sent twice through: the model says so (the neutral spec denies it)."""
+    policy = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "no-debug", "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "reviews"}},
+            "action": "DENY",
+            "rules": [{"when": [{"key": "request.headers[x-debug]", "values": ["1"]}]}],
+        },
+    }
+    model = IstioModel([policy], TOPOLOGY)
+
+    def status(value: str | list[str]) -> int | None:
+        request = Request("reviews", "/", headers={"x-debug": value}, source="sleep")
+        return model.decide(request).status
+
+    assert status("1 ") == 403
+    assert status("\t1") == 403
+    assert status(["1", "1"]) is None  # Envoy sees "1,1"
+    assert status("0, 1") is None
