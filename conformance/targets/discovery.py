@@ -1,5 +1,6 @@
 """Target names: the oracle, the live reference implementation, one model per
-installed adapter, and the opt-in Kubernetes target."""
+installed adapter, real Istio on loopback (`istio-live`, beside the Istio
+model), and the opt-in Kubernetes target."""
 
 from __future__ import annotations
 
@@ -11,11 +12,18 @@ from meshspec.registry import available_targets
 
 BUILTIN = ("oracle", "reference")
 OPT_IN = ("kubernetes",)
+#: live targets of real meshes, each shown beside the model of its adapter
+LIVE = {"istio": "istio-live"}
 
 
 def default_target_names() -> list[str]:
     """What `meshspec conformance` runs without --target: everything that runs locally."""
-    return [*BUILTIN, *available_targets()]
+    names: list[str] = [*BUILTIN]
+    for adapter in available_targets():
+        names.append(adapter)
+        if adapter in LIVE:
+            names.append(LIVE[adapter])
+    return names
 
 
 def target_names() -> list[str]:
@@ -31,6 +39,10 @@ def get_target(name: str, **options: Any) -> Target:
         from conformance.targets.reference import ReferenceTarget
 
         return ReferenceTarget()
+    if name == "istio-live" and "istio" in available_targets():
+        from conformance.targets.istio_live import IstioLiveTarget
+
+        return IstioLiveTarget()
     if name == "kubernetes":
         from conformance.targets.kubernetes import KubernetesTarget
 
