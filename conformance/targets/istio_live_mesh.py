@@ -61,11 +61,13 @@ ROOT_CERT_CONFIG_MAP = "istio-ca-root-cert"
 STARTUP_TIMEOUT = 120.0
 SYNC_TIMEOUT = 30.0
 #: quiet time after istiod's last push before the sidecars count as in sync
-PUSH_SETTLE = 0.15
+PUSH_SETTLE = 0.5
 #: how long istiod may take to start a push after it has read a change
 NO_PUSH_GRACE = 1.5
 #: how long a refused push must stay refused (not replaced by a newer one)
 NACK_SETTLE = 0.5
+#: how long Envoy drains connections of replaced listeners (whole seconds only)
+DRAIN_SECONDS = 1
 #: what the access log records of each request: its conformance id, the route
 #: Envoy chose, and how it ended (Envoy access-log command operators)
 ACCESS_LOG_FORMAT = {
@@ -349,7 +351,7 @@ def _start_sidecar(
         "configPath": "./etc/istio/proxy",
         "interceptionMode": "NONE",
         "concurrency": 1,
-        "drainDuration": "1s",
+        "drainDuration": f"{DRAIN_SECONDS}s",
         "terminationDrainDuration": "1s",
         # Envoy writes its access log (the route each request took) every 20ms, not every 1s.
         "fileFlushInterval": "0.020s",
@@ -590,6 +592,11 @@ class IstioLoopback:
         versions = {_key(d): str(d["metadata"].get("resourceVersion")) for d in stored}
         if deleted or versions != self._versions:
             self.wait_synced(stored, deleted)
+            if self.sidecars:
+                # Envoy keeps serving open connections with a replaced listener's old
+                # filter chains (an authorization policy, the mTLS mode) while it
+                # drains them: `drainDuration`, 1s, the least pilot-agent accepts.
+                time.sleep(DRAIN_SECONDS + 0.2)
         self._versions = versions
         return time.monotonic() - began
 
@@ -629,12 +636,12 @@ class IstioLoopback:
                 return False
             proxies = json.loads(body) or []
             states = [r for p in proxies for r in (p.get("resources") or {}).values()]
-            # An error stays until the next ACK: it is this push's only once the
-            # nonce it came with has stayed unacknowledged for a moment.
+            # An error stays until the next ACK: it is this push's once it has
+            # stayed with the same push (nonce) for a moment.
             errors = []
             for p in proxies:
                 for type_url, r in (p.get("resources") or {}).items():
-                    if r.get("lastError") and r.get("sent") != r.get("acked"):
+                    if r.get("lastError"):
                         first = nacked.setdefault(
                             (p["proxy"], type_url, r.get("sent")), time.time()
                         )
@@ -643,6 +650,8 @@ class IstioLoopback:
                             errors.append(f"{p['proxy']}: {kind}: {r['lastError']}")
             if errors:
                 raise ConfigRejected("Envoy rejected configuration:\n" + "\n".join(errors))
+            if any(r.get("lastError") for r in states):
+                return False
             if not all(r.get("sent") == r.get("acked") for r in states):
                 return False
             newest = max((_epoch(r.get("sentTime")) for r in states), default=0.0)
@@ -653,7 +662,9 @@ class IstioLoopback:
             return now - seen_at > NO_PUSH_GRACE
 
         if self.sidecars:
-            self.istiod.wait_until("every sidecar in sync", in_sync, SYNC_TIMEOUT)
+            self.istiod.wait_until(
+                "every sidecar in sync", in_sync, SYNC_TIMEOUT, fatal=(ConfigRejected,)
+            )
             self._raise_if_rejected()
 
     def _raise_if_rejected(self) -> None:

@@ -121,9 +121,16 @@ class Process:
                 continue
         return total
 
-    def wait_until(self, what: str, ready: Callable[[], bool], timeout: float) -> float:
+    def wait_until(
+        self,
+        what: str,
+        ready: Callable[[], bool],
+        timeout: float,
+        fatal: tuple[type[Exception], ...] = (),
+    ) -> float:
         """Poll `ready` until true; seconds it took. StartupError with the log if
-        the program exits or the timeout passes."""
+        the program exits or the timeout passes; the `fatal` exceptions of `ready`
+        end the wait at once, the others count as "not yet"."""
         began = time.monotonic()
         last_error = ""
         while True:
@@ -135,6 +142,8 @@ class Process:
             try:
                 if ready():
                     return time.monotonic() - began
+            except fatal:
+                raise
             except Exception as exc:  # not up yet: connection refused, not found, ...
                 last_error = f"{type(exc).__name__}: {exc}"
             if time.monotonic() - began > timeout:
