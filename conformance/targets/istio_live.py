@@ -76,6 +76,12 @@ ENVOY_DEFAULT_TIMEOUT = 15.0
 #: Envoy's retries when a retry policy sets no num_retries (RetryPolicy.num_retries)
 ENVOY_DEFAULT_NUM_RETRIES = 1
 ACCESS_LOG_WAIT = 5.0
+#: a request Envoy's codec refuses (a target not starting with `/`) never reaches a route
+BAD_REQUEST = 400
+#: Envoy `retry_on` conditions whose retries no application ever sees: a try the
+#: upstream reset before the request was sent (Istio's inbound route retries
+#: these twice: pilot/pkg/networking/core/route/route.go BuildDefaultHTTPInboundRoute)
+UNSEEN_RETRIES = frozenset({"reset-before-request"})
 #: Envoy `retry_on` conditions with a neutral counterpart
 RETRY_ON_NAMES: Mapping[str, RetryOn] = {str(o): o for o in RetryOn}
 
@@ -85,11 +91,18 @@ def target_port_of(port: int) -> int:
     return port + 10000 if port < 55536 else port - 10000
 
 
-def host_of(probe: Probe) -> str:
+def host_of(probe: Probe, sender_namespace: str = "default") -> str:
+    """The Host header: the probe's `to` as written, except where a client in the
+    sender's namespace would read it as another service. A probe names a service
+    `ns/name`, or by a bare name in `default`, which a client elsewhere reaches as
+    `name.default.svc.cluster.local` (Kubernetes DNS, and Istio's virtual host
+    domains, complete a bare name with the client's own namespace)."""
     host = probe.to
     if "/" in host:
         ns, name = host.split("/", 1)
         host = f"{name}.{ns}.svc.cluster.local"
+    elif "." not in host and sender_namespace != "default":
+        host = f"{host}.default.svc.cluster.local"
     return host if probe.port is None else f"{host}:{probe.port}"
 
 
@@ -171,11 +184,12 @@ class IstioLiveSession:
         return self.mesh.sidecars[workload.name]
 
     def probe(self, probe: Probe) -> Observation:
-        host = host_of(probe)
         dest_key = probe.destination_key
         dest = self.spec.services.get(dest_key)
+        host = host_of(probe)
         if probe.from_ is not None:
             sender = self.workloads[self._service(probe.from_)][0]
+            host = host_of(probe, sender.namespace)
             port = probe.port or (dest.spec.ports[0].port if dest is not None else 80)
             endpoints = [(sender.address, port, sender)]
         else:
@@ -219,7 +233,7 @@ class IstioLiveSession:
         route: str | None = None
         timeout: float | None = None
         retries: RetryPolicy | None = None
-        if last is not None and last[1] is not None:
+        if last is not None and last[1] not in (None, BAD_REQUEST):
             request_id, last_status, elapsed, first_hop = last
             seen = self._route_seen(first_hop, request_id, host)
             route = None if seen.native is None else (self.names.get(seen.native) or None)
@@ -250,7 +264,8 @@ class IstioLiveSession:
             return RouteSeen(None, None, RetryPolicy())
         if workload.name not in self._dumps:
             self._dumps[workload.name] = sidecar.config_dump()
-        route = _find_route(self._dumps[workload.name], native, host)
+        inbound = str(entry.get("cluster") or "").startswith("inbound|")
+        route = _find_route(self._dumps[workload.name], native, host, inbound)
         if route is None:
             raise LookupError(f"{workload.name}: route {native!r} for {host} not in config dump")
         action = route.get("route") or {}
@@ -281,12 +296,17 @@ def _virtual_hosts(node: Any) -> Iterator[dict[str, Any]]:
             yield from _virtual_hosts(value)
 
 
-def _find_route(dump: dict[str, Any], name: str, host: str) -> dict[str, Any] | None:
+def _find_route(
+    dump: dict[str, Any], name: str, host: str, inbound: bool = False
+) -> dict[str, Any] | None:
     """The route named `name` in the virtual host serving `host` (an exact domain
-    before a wildcard one)."""
+    before a wildcard one); with `inbound`, in Istio's inbound virtual hosts
+    (`inbound|http|<port>`) only."""
     bare = host.rstrip(".")
     candidates: list[tuple[int, dict[str, Any]]] = []
     for vhost in _virtual_hosts(dump):
+        if inbound != str(vhost.get("name", "")).startswith("inbound|"):
+            continue
         domains = [str(d) for d in vhost["domains"]]
         rank = 0 if (host in domains or bare in domains) else 1 if "*" in domains else None
         if rank is None:
@@ -317,7 +337,8 @@ def _retry_policy(action: Mapping[str, Any]) -> RetryPolicy:
     if not policy:
         return RetryPolicy()
     attempts = int(policy.get("num_retries", ENVOY_DEFAULT_NUM_RETRIES))
-    if attempts <= 0:
+    conditions = {c.strip() for c in str(policy.get("retry_on") or "").split(",")} - {""}
+    if attempts <= 0 or conditions <= UNSEEN_RETRIES:
         return RetryPolicy()
     on: list[RetryOn] = []
     for item in str(policy.get("retry_on") or "").split(","):

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from conformance.targets.istio_live_kube import KubeClient
-from conformance.targets.istio_live_process import Process, StartupError, free_port
+from conformance.targets.istio_live_process import Process, StartupError, free_port, free_ports
 from conformance.targets.istio_live_programs import Programs
 
 ISTIO_NAMESPACE = "istio-system"
@@ -342,11 +342,12 @@ def _start_sidecar(
     shutil.copy(
         programs.bootstrap_template, directory / "var/lib/istio/envoy/envoy_bootstrap_tmpl.json"
     )
-    admin_port = free_port()
+    # Envoy's health and Prometheus listeners bind 0.0.0.0: ports free on every address
+    admin_port, status_port, envoy_status_port, prometheus_port = free_ports(4)
     proxy_config = {
         "discoveryAddress": discovery_address,
         "proxyAdminPort": admin_port,
-        "statusPort": free_port(),
+        "statusPort": status_port,
         "binaryPath": str(programs.envoy),
         "configPath": "./etc/istio/proxy",
         "interceptionMode": "NONE",
@@ -366,8 +367,8 @@ def _start_sidecar(
         "SERVICE_ACCOUNT": workload.service_account,
         "ISTIOD_SAN": f"istiod.{ISTIO_NAMESPACE}.svc",
         "CA_ADDR": discovery_address,
-        "ENVOY_STATUS_PORT": str(free_port()),
-        "ENVOY_PROMETHEUS_PORT": str(free_port()),
+        "ENVOY_STATUS_PORT": str(envoy_status_port),
+        "ENVOY_PROMETHEUS_PORT": str(prometheus_port),
         "ISTIO_META_CLUSTER_ID": CLUSTER_ID,
         "ISTIO_META_WORKLOAD_NAME": workload.name,
         "ISTIO_META_INTERCEPTION_MODE": "NONE",
@@ -529,8 +530,23 @@ class IstioLoopback:
                 self.root_cert,
                 self.discovery_address,
             )
-        for sidecar in self.sidecars.values():
-            self._wait_sidecar_ready(sidecar)
+        for name, sidecar in list(self.sidecars.items()):
+            try:
+                self._wait_sidecar_ready(sidecar)
+            except StartupError as exc:
+                if "Address already in use" not in str(exc):
+                    raise
+                # another program took a port between choosing and binding: once more
+                sidecar.process.stop()
+                self.sidecars[name] = sidecar = _start_sidecar(
+                    self.programs,
+                    sidecar.workload,
+                    sidecar.directory,
+                    self.kube,
+                    self.root_cert,
+                    self.discovery_address,
+                )
+                self._wait_sidecar_ready(sidecar)
         self.wait_synced(stored)
         self.timings["workloads"] = time.monotonic() - began
 

@@ -44,9 +44,22 @@ def _die_with_parent() -> None:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on `host` that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = "0.0.0.0") -> list[int]:
+    """`count` different TCP ports free a moment ago on every address (held
+    together while chosen, so they differ from each other)."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.bind((host, 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 class Process:

@@ -58,6 +58,9 @@ def test_host_header_of_a_probe() -> None:
     assert host_of(_probe(to="echo")) == "echo"
     assert host_of(_probe(to="old/legacy")) == "legacy.old.svc.cluster.local"
     assert host_of(_probe(to="echo", port=8080)) == "echo:8080"
+    # a bare name means a service in `default`; from `ops` it is reached by its full name
+    assert host_of(_probe(to="echo"), "ops") == "echo.default.svc.cluster.local"
+    assert host_of(_probe(to="legacy.old"), "ops") == "legacy.old"
 
 
 def _workload(name: str, address: str, version: str | None) -> Workload:
@@ -162,6 +165,8 @@ def test_route_timeouts_as_envoy_applies_them() -> None:
 
 def test_retry_policies_as_envoy_applies_them() -> None:
     assert _retry_policy({}) == RetryPolicy()
+    inbound = {"retry_on": "reset-before-request", "num_retries": 2}
+    assert _retry_policy({"retry_policy": inbound}) == RetryPolicy()  # no try reached the app
     assert _retry_policy({"retry_policy": {"retry_on": "5xx"}}) == RetryPolicy(
         1, None, (RetryOn.SERVER_ERROR,), ()
     )  # num_retries defaults to 1
