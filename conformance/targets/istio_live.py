@@ -76,6 +76,8 @@ ENVOY_DEFAULT_TIMEOUT = 15.0
 #: Envoy's retries when a retry policy sets no num_retries (RetryPolicy.num_retries)
 ENVOY_DEFAULT_NUM_RETRIES = 1
 ACCESS_LOG_WAIT = 5.0
+#: Envoy's response flag of a request no route matched (a 404)
+NO_ROUTE_FLAG = "NR"
 #: a request Envoy's codec refuses (a target not starting with `/`) never reaches a route
 BAD_REQUEST = 400
 #: Envoy `retry_on` conditions whose retries no application ever sees: a try the
@@ -260,16 +262,19 @@ class IstioLiveSession:
         sidecar = self._sidecar(workload)
         entry = _access_log_entry(sidecar, request_id)
         native = str(entry.get("route") or "")
-        if native in ("", "-"):
+        if native == "-":
+            native = ""
+        if NO_ROUTE_FLAG in str(entry.get("flags") or "").split(","):
             return RouteSeen(None, None, RetryPolicy())
         if workload.name not in self._dumps:
             self._dumps[workload.name] = sidecar.config_dump()
         inbound = str(entry.get("cluster") or "").startswith("inbound|")
+        # A VirtualService rule without a name gives an Envoy route without one.
         route = _find_route(self._dumps[workload.name], native, host, inbound)
         if route is None:
             raise LookupError(f"{workload.name}: route {native!r} for {host} not in config dump")
         action = route.get("route") or {}
-        return RouteSeen(native, _route_timeout(action), _retry_policy(action))
+        return RouteSeen(native or None, _route_timeout(action), _retry_policy(action))
 
 
 def _access_log_entry(sidecar: Sidecar, request_id: str) -> dict[str, Any]:
@@ -302,20 +307,30 @@ def _find_route(
     """The route named `name` in the virtual host serving `host` (an exact domain
     before a wildcard one); with `inbound`, in Istio's inbound virtual hosts
     (`inbound|http|<port>`) only."""
-    bare = host.rstrip(".")
+    wanted = _domain(host)
     candidates: list[tuple[int, dict[str, Any]]] = []
     for vhost in _virtual_hosts(dump):
         if inbound != str(vhost.get("name", "")).startswith("inbound|"):
             continue
-        domains = [str(d) for d in vhost["domains"]]
-        rank = 0 if (host in domains or bare in domains) else 1 if "*" in domains else None
+        domains = {_domain(str(d)) for d in vhost["domains"]}
+        rank = 0 if wanted in domains else 1 if "*" in domains else None
         if rank is None:
             continue
-        for route in vhost["routes"]:
-            if route.get("name") == name:
-                candidates.append((rank, route))
+        named = [r for r in vhost["routes"] if str(r.get("name") or "") == name]
+        if len(named) == 1 or (named and name):
+            candidates.append((rank, named[0]))
     candidates.sort(key=lambda c: c[0])
     return candidates[0][1] if candidates else None
+
+
+def _domain(host: str) -> str:
+    """A Host header as Envoy matches it to virtual host domains: case-insensitive,
+    a trailing dot of the name dropped (to find the virtual host that served it)."""
+    name, sep, port = host.lower().rpartition(":")
+    if not sep or not port.isdigit():
+        name, port = host.lower(), ""
+    name = name.rstrip(".")
+    return f"{name}:{port}" if port else name
 
 
 def _duration(value: Any) -> float | None:
