@@ -208,7 +208,7 @@ class IstioLiveSession:
         answered: Counter[tuple[str, str | None]] = Counter()
         headers: dict[str, str] | None = None
         attempts: int | None = None
-        last: tuple[str, int | None, float, Workload] | None = None
+        last: tuple[str, int | None, float, Workload, int] | None = None
         conns: dict[tuple[str, int], http.client.HTTPConnection] = {}
         try:
             for n in range(probe.count):
@@ -219,7 +219,7 @@ class IstioLiveSession:
                 status, body = _send(conns, address, port, probe, host, _control(probe, request_id))
                 elapsed = time.monotonic() - began
                 statuses[status] += 1
-                last = (request_id, status, elapsed, first_hop)
+                last = (request_id, status, elapsed, first_hop, port)
                 if probe.fault is not None:
                     attempts = sum(app.tries[request_id] for app in self.apps.values()) or None
                 echo = _echo(body) if status == 200 else None
@@ -236,8 +236,8 @@ class IstioLiveSession:
         timeout: float | None = None
         retries: RetryPolicy | None = None
         if last is not None and last[1] not in (None, BAD_REQUEST):
-            request_id, last_status, elapsed, first_hop = last
-            seen = self._route_seen(first_hop, request_id, host)
+            request_id, last_status, elapsed, first_hop, port = last
+            seen = self._route_seen(first_hop, request_id, host, port)
             route = None if seen.native is None else (self.names.get(seen.native) or None)
             told = "none" if seen.timeout is None else format_duration(seen.timeout)
             shown = timeout_seen(told, last_status, elapsed)
@@ -258,7 +258,7 @@ class IstioLiveSession:
 
     # ---- what the first sidecar did ------------------------------------------
 
-    def _route_seen(self, workload: Workload, request_id: str, host: str) -> RouteSeen:
+    def _route_seen(self, workload: Workload, request_id: str, host: str, port: int) -> RouteSeen:
         sidecar = self._sidecar(workload)
         entry = _access_log_entry(sidecar, request_id)
         native = str(entry.get("route") or "")
@@ -270,7 +270,7 @@ class IstioLiveSession:
             self._dumps[workload.name] = sidecar.config_dump()
         inbound = str(entry.get("cluster") or "").startswith("inbound|")
         # A VirtualService rule without a name gives an Envoy route without one.
-        route = _find_route(self._dumps[workload.name], native, host, inbound)
+        route = _find_route(self._dumps[workload.name], native, host, inbound, port)
         if route is None:
             raise LookupError(f"{workload.name}: route {native!r} for {host} not in config dump")
         action = route.get("route") or {}
@@ -302,19 +302,24 @@ def _virtual_hosts(node: Any) -> Iterator[dict[str, Any]]:
 
 
 def _find_route(
-    dump: dict[str, Any], name: str, host: str, inbound: bool = False
+    dump: dict[str, Any], name: str, host: str, inbound: bool = False, port: int | None = None
 ) -> dict[str, Any] | None:
-    """The route named `name` in the virtual host serving `host` (an exact domain
-    before a wildcard one); with `inbound`, in Istio's inbound virtual hosts
-    (`inbound|http|<port>`) only."""
+    """The route named `name` in the virtual host that served `host` on `port`:
+    one listing the host for that port (Istio names it `<host>:<port>`), then one
+    listing it, then a wildcard one. With `inbound`, Istio's inbound virtual
+    hosts (`inbound|http|<port>`) only."""
     wanted = _domain(host)
     candidates: list[tuple[int, dict[str, Any]]] = []
     for vhost in _virtual_hosts(dump):
-        if inbound != str(vhost.get("name", "")).startswith("inbound|"):
+        vhost_name = str(vhost.get("name", ""))
+        if inbound != vhost_name.startswith("inbound|"):
             continue
-        domains = {_domain(str(d)) for d in vhost["domains"]}
-        rank = 0 if wanted in domains else 1 if "*" in domains else None
-        if rank is None:
+        domains = {str(d).lower() for d in vhost["domains"]}
+        if wanted in domains:
+            rank = 0 if port is not None and vhost_name.endswith(f":{port}") else 1
+        elif "*" in domains:
+            rank = 2
+        else:
             continue
         named = [r for r in vhost["routes"] if str(r.get("name") or "") == name]
         if len(named) == 1 or (named and name):
@@ -324,13 +329,10 @@ def _find_route(
 
 
 def _domain(host: str) -> str:
-    """A Host header as Envoy matches it to virtual host domains: case-insensitive,
-    a trailing dot of the name dropped (to find the virtual host that served it)."""
+    """A Host header as Istio's virtual hosts list it: lower case, without a port
+    (Istio's listeners strip it before matching)."""
     name, sep, port = host.lower().rpartition(":")
-    if not sep or not port.isdigit():
-        name, port = host.lower(), ""
-    name = name.rstrip(".")
-    return f"{name}:{port}" if port else name
+    return name if sep and port.isdigit() else host.lower()
 
 
 def _duration(value: Any) -> float | None:

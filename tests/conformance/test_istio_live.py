@@ -153,6 +153,10 @@ DUMP = {
 
 def test_a_route_is_found_in_the_virtual_host_of_the_request() -> None:
     assert _find_route(DUMP, "short", "echo") == {"name": "short", "route": {"timeout": "3s"}}
+    assert _find_route(DUMP, "short", "Echo:80", port=80) == {
+        "name": "short",
+        "route": {"timeout": "3s"},
+    }
     assert _find_route(DUMP, "allow_any", "other.example") == {"name": "allow_any", "route": {}}
     assert _find_route(DUMP, "short", "other.example") is None
 
