@@ -25,14 +25,16 @@ Not observed (listed per case as unchecked): mTLS mode, transport and the
 authorization decision as such (their effects, refusals and 403s, are
 observed), outlier detection and connection limits.
 
-Kubernetes Services get a `targetPort` different from `port` (port + 10000
-below 55536), so a resource that confuses the two shows.
+A spec port without a `targetPort` gets one different from its `port`
+(port + 10000 below 55536) before compiling, so the Kubernetes Services map
+ports and a resource that takes one for the other shows.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import http.client
 import json
 import tempfile
@@ -93,6 +95,24 @@ def target_port_of(port: int) -> int:
     return port + 10000 if port < 55536 else port - 10000
 
 
+def with_target_ports(spec: Spec) -> Spec:
+    """The spec with every port's targetPort written: a port without one gets
+    `target_port_of(port)`, so the Services differ from their workloads' ports
+    and a resource that takes one for the other shows (the compiler and the
+    model read the same, now explicit, targetPorts)."""
+    services = {}
+    for key, doc in spec.services.items():
+        ports = tuple(
+            p
+            if p.target_port is not None
+            else p.model_copy(update={"target_port": target_port_of(p.port)})
+            for p in doc.spec.ports
+        )
+        body = doc.spec.model_copy(update={"ports": ports})
+        services[key] = doc.model_copy(update={"spec": body})
+    return dataclasses.replace(spec, services=services)
+
+
 def host_of(probe: Probe, sender_namespace: str = "default") -> str:
     """The Host header: the probe's `to` as written, except where a client in the
     sender's namespace would read it as another service. A probe names a service
@@ -120,7 +140,7 @@ def workloads_of(
         ports = tuple(
             WorkloadPort(
                 port=p.port,
-                target_port=getattr(p, "target_port", None) or target_port_of(p.port),
+                target_port=p.workload_port,
                 name=p.name or f"{p.protocol}-{p.port}",
                 protocol=str(p.protocol),
             )
@@ -522,6 +542,7 @@ class IstioLiveTarget:
 
     @contextmanager
     def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
+        spec = with_target_ports(spec)
         adapter = get_adapter("istio")
         compiled = adapter.compile(spec, CompileOptions())
         errors = [d for d in compiled.diagnostics if d.severity == "error"]

@@ -21,7 +21,7 @@ from typing import Any
 
 from conformance.case import Expect, LoadedCase, Probe
 from conformance.observation import Observation
-from conformance.targets.istio_live import IstioLiveTarget
+from conformance.targets.istio_live import IstioLiveTarget, with_target_ports
 from conformance.targets.model import ModelTarget
 from meshspec.codecs import dump_yaml
 from meshspec.loader import load_texts
@@ -127,6 +127,7 @@ def run_spec(
 ) -> None:
     from conformance.targets.base import NotSupported
 
+    spec = with_target_ports(spec)  # what the live target runs; the model reads the same
     with ExitStack() as stack:
         try:
             model_session = stack.enter_context(model.open(spec, spec_text))

@@ -224,3 +224,20 @@ def test_the_differential_compares_what_both_show() -> None:
     )
     assert set(compare(model, other, probe)) == {"backends", "timeout", "retries"}
     assert compare(model, Observation(status=503), probe) == {"status": (200, 503)}
+
+
+def test_every_port_runs_with_a_target_port_other_than_itself() -> None:
+    from conformance.targets.istio_live import with_target_ports
+    from meshspec.loader import load_texts
+
+    text = """
+apiVersion: meshspec.io/v1alpha1
+kind: Service
+metadata: {name: echo}
+spec:
+  ports: [{port: 80}, {port: 8080, targetPort: 9090}]
+"""
+    loaded = load_texts([("echo.yaml", text)])
+    assert loaded.spec is not None
+    ports = with_target_ports(loaded.spec).services["default/echo"].spec.ports
+    assert [(p.port, p.workload_port) for p in ports] == [(80, 10080), (8080, 9090)]
