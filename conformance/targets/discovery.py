@@ -16,18 +16,33 @@ OPT_IN = ("kubernetes",)
 LIVE = {"istio": "istio-live"}
 
 
+def live_installed(name: str) -> bool:
+    """Whether the real programs a live target runs are installed here."""
+    if name != "istio-live":
+        return False
+    from conformance.targets.istio_live_programs import ProgramsMissing, find_programs
+
+    try:
+        find_programs()
+    except ProgramsMissing:
+        return False
+    return True
+
+
 def default_target_names() -> list[str]:
-    """What `meshspec conformance` runs without --target: everything that runs locally."""
+    """What `meshspec conformance` runs without --target: everything that runs locally
+    (a live target when its real programs are installed)."""
     names: list[str] = [*BUILTIN]
     for adapter in available_targets():
         names.append(adapter)
-        if adapter in LIVE:
+        if adapter in LIVE and live_installed(LIVE[adapter]):
             names.append(LIVE[adapter])
     return names
 
 
 def target_names() -> list[str]:
-    return [*default_target_names(), *OPT_IN]
+    live = [LIVE[a] for a in available_targets() if a in LIVE]
+    return [*dict.fromkeys([*default_target_names(), *live, *OPT_IN])]
 
 
 def get_target(name: str, **options: Any) -> Target:
