@@ -186,9 +186,11 @@ def render_markdown(reports: Sequence[TargetReport]) -> str:
         "every probe of a passed case had at least one field checked and every checked field",
         "matched. A case is *partly observed* when the target could not see some expected",
         "fields (e.g. which authorization rule decided, over real sockets); those fields are",
-        "listed below for each target.",
+        "listed below for each target. A column marked *(model)* is an adapter's model of",
+        "its mesh (a reading of the mesh's documented behaviour, run in Python); `istio-live`",
+        "is real Istio: istiod and Envoy sidecars on loopback, over real HTTP.",
         "",
-        "| Profile | " + " | ".join(r.target for r in reports) + " |",
+        "| Profile | " + " | ".join(r.label or r.target for r in reports) + " |",
         "|---|" + "---|" * len(reports),
     ]
     for profile in profiles:

@@ -90,6 +90,8 @@ class TargetReport:
     features: tuple[str, ...]
     #: why the whole target could not run (missing package, ...); empty when it ran
     unavailable: str = ""
+    #: the column heading in the support matrix (a model says so: `istio (model)`)
+    label: str = ""
     cases: list[CaseResult] = field(default_factory=list)
 
     def counts(self, profile: Profile | None = None) -> dict[Result, int]:

@@ -27,6 +27,8 @@ def missing_features(case: LoadedCase, target: Target) -> list[str]:
     return sorted(str(f) for f in case.features if str(f) not in target.features)
 
 
+#: optional target attribute: its column heading in the support matrix
+LABEL_ATTRIBUTE = "label"
 #: optional target attribute: `{feature: why the target cannot have it}`
 GAPS_ATTRIBUTE = "feature_gaps"
 
@@ -122,6 +124,7 @@ def run_target(
         target=target.name,
         description=target.description,
         features=tuple(sorted(target.features)),
+        label=str(getattr(target, LABEL_ATTRIBUTE, "") or target.name),
     )
 
     def record(result: CaseResult) -> None:

@@ -1,1 +1,1 @@
-pytest_plugins = ["pytester", "tests.fixtures.realservers"]
+pytest_plugins = ["pytester", "tests.fixtures.realservers", "tests.fixtures.istio_live"]

@@ -1,5 +1,6 @@
 """Target names: the oracle, the live reference implementation, one model per
-installed adapter, and the opt-in Kubernetes target."""
+installed adapter, real Istio on loopback (`istio-live`, beside the Istio
+model), and the opt-in Kubernetes target."""
 
 from __future__ import annotations
 
@@ -11,15 +12,37 @@ from meshspec.registry import available_targets
 
 BUILTIN = ("oracle", "reference")
 OPT_IN = ("kubernetes",)
+#: live targets of real meshes, each shown beside the model of its adapter
+LIVE = {"istio": "istio-live"}
+
+
+def live_installed(name: str) -> bool:
+    """Whether the real programs a live target runs are installed here."""
+    if name != "istio-live":
+        return False
+    from conformance.targets.istio_live_programs import ProgramsMissing, find_programs
+
+    try:
+        find_programs()
+    except ProgramsMissing:
+        return False
+    return True
 
 
 def default_target_names() -> list[str]:
-    """What `meshspec conformance` runs without --target: everything that runs locally."""
-    return [*BUILTIN, *available_targets()]
+    """What `meshspec conformance` runs without --target: everything that runs locally
+    (a live target when its real programs are installed)."""
+    names: list[str] = [*BUILTIN]
+    for adapter in available_targets():
+        names.append(adapter)
+        if adapter in LIVE and live_installed(LIVE[adapter]):
+            names.append(LIVE[adapter])
+    return names
 
 
 def target_names() -> list[str]:
-    return [*default_target_names(), *OPT_IN]
+    live = [LIVE[a] for a in available_targets() if a in LIVE]
+    return [*dict.fromkeys([*default_target_names(), *live, *OPT_IN])]
 
 
 def get_target(name: str, **options: Any) -> Target:
@@ -31,6 +54,10 @@ def get_target(name: str, **options: Any) -> Target:
         from conformance.targets.reference import ReferenceTarget
 
         return ReferenceTarget()
+    if name == "istio-live" and "istio" in available_targets():
+        from conformance.targets.istio_live import IstioLiveTarget
+
+        return IstioLiveTarget()
     if name == "kubernetes":
         from conformance.targets.kubernetes import KubernetesTarget
 

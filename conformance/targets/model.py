@@ -75,6 +75,11 @@ class ModelTarget:
                 self._problem = str(exc)
 
     @property
+    def label(self) -> str:
+        """Its support-matrix column: a model, not the mesh itself."""
+        return f"{self.name} (model)"
+
+    @property
     def description(self) -> str:
         if self._adapter is None:
             return f"model of the {self.name} adapter (not loadable)"
