@@ -7,7 +7,7 @@ from typing import Any
 
 from meshspec.adapter import NativeDocument
 from meshspec.codes import Code
-from meshspec.diagnostics import Diagnostic
+from meshspec.diagnostics import Diagnostic, Severity
 
 PathKey = tuple[str | int, ...]
 
@@ -21,6 +21,14 @@ class ServiceDraft:
     target_ports: dict[int, int] = field(default_factory=dict)
     #: ports come from a Kubernetes Service, not from guesses
     declared: bool = False
+    #: the Kubernetes Service's pod selector (None: no Service, pods carry `app: <name>`)
+    selector: dict[str, str] | None = None
+    #: named `targetPort`s of the Kubernetes Service: container port name -> Service port
+    named_target_ports: dict[str, int] = field(default_factory=dict)
+    #: the workloads (pod templates) behind the service
+    pods: list[Any] = field(default_factory=list)
+    #: the service account the imported spec says (None: not known, assumed)
+    service_account: str | None = None
     versions: dict[str, dict[str, str]] = field(default_factory=dict)
     version_resilience: dict[str, dict[str, Any]] = field(default_factory=dict)
     routes: list[dict[str, Any]] | None = None
@@ -65,6 +73,7 @@ class ImportContext:
         message: str,
         hint: str = "",
         example: dict[str, Any] | None = None,
+        severity: Severity | None = None,
     ) -> None:
         text = f"{describe(doc)}: {message}"
         extra: dict[str, object] = {}
@@ -74,6 +83,9 @@ class ImportContext:
             headers = example.get("headers") or {}
             if headers:
                 shown += " with " + ", ".join(f"{k}: {v}" for k, v in headers.items())
+            for key, word in (("destination", "to"), ("port", "port"), ("source", "from")):
+                if example.get(key) is not None:
+                    shown += f" {word} {example[key]}"
             text += f" (for example {shown})"
         self.diagnostics.append(
             code(
@@ -83,5 +95,6 @@ class ImportContext:
                 target="istio",
                 hint=hint,
                 extra=extra,
+                severity=severity,
             )
         )

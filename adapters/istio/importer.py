@@ -22,9 +22,16 @@ from adapters.istio._import_security import (
     import_peer_authentication,
 )
 from adapters.istio._import_traffic import check_client_tls, import_destination_rule
+from adapters.istio._import_validate import port_number, problems
+from adapters.istio._import_workloads import (
+    is_platform,
+    pod_template,
+    selects,
+    service_accounts,
+)
 from adapters.istio._model_names import ROOT_NAMESPACE
 from meshspec.adapter import ImportResult, NativeDocument
-from meshspec.diagnostics import sorted_diagnostics
+from meshspec.diagnostics import Severity, sorted_diagnostics
 from meshspec.loader import load_texts
 from meshspec.spec import API_VERSION
 
@@ -51,6 +58,7 @@ def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
     ctx = ImportContext()
     docs = _supported(ctx, documents)
     _inventory(ctx, docs)
+    _assign_workloads(ctx, docs)
 
     def resolve(host: str, namespace: str) -> str | None:
         key = host_to_key(host, namespace)
@@ -67,18 +75,19 @@ def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
                 ctx.report(C.DUPLICATE_OBJECT, doc, ("spec", "host"), f"{key} already has one")
                 continue
             seen_dr.add(key)
-            import_destination_rule(ctx, doc, ctx.services[key])
+            _guarded(ctx, doc, import_destination_rule, ctx, doc, ctx.services[key])
     mesh_mode: str | None = None
     for doc in docs:
         if doc.kind == "PeerAuthentication":
-            mode = import_peer_authentication(ctx, doc)
+            mode = _guarded(ctx, doc, import_peer_authentication, ctx, doc)
             if mode is not None and mesh_mode is None:
                 mesh_mode = mode
     for doc in docs:
         if doc.kind == "AuthorizationPolicy":
-            import_authorization_policy(ctx, doc)
+            _guarded(ctx, doc, import_authorization_policy, ctx, doc)
     for svc in ctx.services.values():
         check_client_tls(ctx, svc, mesh_mode or "PERMISSIVE")
+    _identities(ctx, service_accounts(docs))
     documents_out = _documents(ctx, mesh_mode)
     text = "\n---\n".join(json.dumps(d) for d in documents_out) or "{}"
     loaded = load_texts([("<imported from istio>", text)]) if documents_out else None
@@ -90,6 +99,16 @@ def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
     return ImportResult(spec, sorted_diagnostics(diagnostics), documents_out)
 
 
+def _guarded(ctx: ImportContext, doc: NativeDocument, read: Any, *args: Any) -> Any:
+    """Values of a shape the validation does not cover are this object's error, never
+    a crash of the whole import."""
+    try:
+        return read(*args)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        ctx.report(C.UNREADABLE, doc, (), f"cannot be read ({type(exc).__name__}: {exc})")
+        return None
+
+
 def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[NativeDocument]:
     out = []
     for doc in documents:
@@ -97,13 +116,20 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
             ctx.report(C.UNREADABLE, doc, (), "not a Kubernetes object (no kind)")
             continue
         group = str(doc.data.get("apiVersion", "")).split("/")[0]
-        if doc.kind == "Service" and doc.data.get("apiVersion") == "v1":
+        if is_platform(doc):
             out.append(doc)
         elif doc.kind in IMPORTED and group in ISTIO_GROUPS:
-            if not isinstance(doc.data.get("spec") or {}, Mapping):
-                ctx.report(C.UNREADABLE, doc, ("spec",), "spec is not a mapping")
-                continue
-            out.append(doc)
+            found = problems(doc.kind, doc.data.get("spec") or {})
+            for where, what in found:
+                ctx.report(
+                    C.INVALID_OBJECT,
+                    doc,
+                    where,
+                    f"Istio would refuse this object: {what}; not imported",
+                    hint="fix the value (the API server and istiod's validation reject it)",
+                )
+            if not found:
+                out.append(doc)
         else:
             ctx.report(
                 C.KIND_SKIPPED,
@@ -111,7 +137,8 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
                 ("kind",),
                 f"{doc.kind} ({doc.data.get('apiVersion')}) is not imported",
                 hint="only VirtualService, DestinationRule, PeerAuthentication, "
-                "AuthorizationPolicy and the ports of Kubernetes Services are imported",
+                "AuthorizationPolicy, and the Services, ServiceAccounts and workloads "
+                "of Kubernetes are read",
             )
     return out
 
@@ -134,23 +161,112 @@ def _protocol(port: Mapping[str, Any]) -> str:
 
 
 def _kubernetes_service(ctx: ImportContext, doc: NativeDocument) -> None:
+    spec = doc.data.get("spec") or {}
     svc = ctx.service(doc.namespace, doc.name)
     svc.declared = True
-    for port in (doc.data.get("spec") or {}).get("ports") or []:
-        if not isinstance(port, Mapping) or "port" not in port:
+    selector = spec.get("selector") if isinstance(spec, Mapping) else None
+    if isinstance(selector, Mapping) and selector:
+        svc.selector = {str(k): str(v) for k, v in selector.items()}
+    for i, port in enumerate(spec.get("ports") or [] if isinstance(spec, Mapping) else []):
+        number = port_number(port.get("port")) if isinstance(port, Mapping) else None
+        if number is None:
+            ctx.report(C.BAD_VALUE, doc, ("spec", "ports", i), "a port needs `port` (1-65535)")
             continue
-        number = int(port["port"])
         svc.ports[number] = _protocol(port)
         target = port.get("targetPort")
-        if isinstance(target, int):
-            svc.target_ports[target] = number
+        if target is None:
+            svc.target_ports[number] = number
+        elif port_number(target) is not None:
+            svc.target_ports[int(str(target))] = number
+        else:
+            svc.named_target_ports[str(target)] = number
+
+
+def _assign_workloads(ctx: ImportContext, docs: list[NativeDocument]) -> None:
+    """Pods behind each service (its Service's selector, else `app: <name>`), and the
+    container ports its named target ports mean."""
+    pods = [t for t in (pod_template(d) for d in docs) if t is not None]
+    for svc in ctx.services.values():
+        selector = svc.selector or {"app": svc.name}
+        svc.pods = [p for p in pods if p.namespace == svc.namespace and selects(selector, p.labels)]
+        for name, service_port in svc.named_target_ports.items():
+            for pod in svc.pods:
+                if name in pod.port_names:
+                    svc.target_ports.setdefault(pod.port_names[name], service_port)
+                    break
+
+
+def _identity_rules(ctx: ImportContext) -> dict[str, list[tuple[str, Any]]]:
+    """Namespace -> (service key: rule name, origin) of each rule naming identities there."""
+    out: dict[str, list[tuple[str, Any]]] = {}
+    for svc in ctx.services.values():
+        for rule in svc.authz_rules:
+            for src in rule.get("from") or []:
+                for ident in src.get("identities") or []:
+                    parts = str(ident)[len("spiffe://") :].split("/")
+                    if len(parts) == 5:
+                        entry = (f"{svc.key}: {rule['name']}", rule.get("_origin"))
+                        if entry not in out.setdefault(parts[2], []):
+                            out[parts[2]].append(entry)
+    return out
+
+
+def _identities(ctx: ImportContext, accounts: set[tuple[str, str]]) -> None:
+    """Each service's account from its pods; a guess is said, and is an error when an
+    authorization rule can tell the guessed identity from the real one."""
+    dependents = _identity_rules(ctx)
+    for key in sorted(ctx.services):
+        svc = ctx.services[key]
+        found = sorted({p.service_account for p in svc.pods})
+        if len(found) == 1:
+            svc.service_account = found[0]
+            missing = accounts and (svc.namespace, found[0]) not in accounts
+            if missing and any(ns == svc.namespace for ns, _ in accounts):
+                ctx.report(
+                    C.HOST_NOT_SERVICE,
+                    svc.pods[0].doc,
+                    ("spec",),
+                    f"service account {found[0]!r} of {key} is not among the ServiceAccounts "
+                    "of the input",
+                )
+            continue
+        if found:
+            svc.service_account = found[0]
+            what = (
+                f"the pods of {key} run as several service accounts ({', '.join(found)}); "
+                f"the neutral spec has one per service: {found[0]!r} assumed"
+            )
+        else:
+            what = (
+                f"no Deployment, StatefulSet, DaemonSet or Pod of {key} is in the input: its "
+                f"service account is assumed to be {svc.name!r}"
+            )
+        affected = dependents.get(svc.namespace, [])
+        if affected:
+            what += "; authorization rules naming identities in namespace " + (
+                f"{svc.namespace} depend on it: " + ", ".join(name for name, _ in affected[:5])
+            )
+            if len(affected) > 5:
+                what += f" and {len(affected) - 5} more"
+        origin = next((o for _, o in affected if o is not None), None)
+        diagnostic = C.IDENTITY_ASSUMED(
+            what,
+            location=None if origin is None else origin[0].origin.locate(origin[1]),
+            target="istio",
+            hint="import the Deployments (or Pods) and ServiceAccounts together with the "
+            "Istio resources, or read them with --live",
+            severity=Severity.ERROR if affected else Severity.INFO,
+        )
+        ctx.diagnostics.append(diagnostic)
 
 
 def _inventory(ctx: ImportContext, docs: list[NativeDocument]) -> None:
     for doc in docs:
         spec = doc.data.get("spec") or {}
-        if doc.kind == "Service":
-            _kubernetes_service(ctx, doc)
+        if doc.kind == "Service" and is_platform(doc):
+            _guarded(ctx, doc, _kubernetes_service, ctx, doc)
+        elif is_platform(doc):
+            continue
         elif doc.kind == "VirtualService":
             if not _mesh_bound(doc):
                 continue
@@ -263,9 +379,10 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
 
 
 def _service_document(ctx: ImportContext, svc: ServiceDraft) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "ports": [{"port": p, "protocol": proto} for p, proto in sorted(svc.ports.items())]
-    }
+    spec: dict[str, Any] = {}
+    if svc.service_account is not None and svc.service_account != svc.name:
+        spec["serviceAccount"] = svc.service_account
+    spec["ports"] = [{"port": p, "protocol": proto} for p, proto in sorted(svc.ports.items())]
     if svc.versions:
         versions = []
         for name, labels in svc.versions.items():
@@ -288,7 +405,7 @@ def _service_document(ctx: ImportContext, svc: ServiceDraft) -> dict[str, Any]:
     if svc.has_authz:
         spec["authorization"] = {
             "default": "deny" if svc.authz_default_deny else "allow",
-            "rules": svc.authz_rules,
+            "rules": [{k: v for k, v in r.items() if k != "_origin"} for r in svc.authz_rules],
         }
     if svc.resilience:
         spec["resilience"] = svc.resilience

@@ -57,6 +57,32 @@ CLIENT = {
 }
 
 
+def deployment(
+    app: str, account: str, version: str | None = None, namespace: str = "default"
+) -> dict[str, Any]:
+    """A Deployment running `app` (one version) as service account `account`."""
+    labels = {"app": app, **({"version": version} if version else {})}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "-".join(filter(None, [app, version])), "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"serviceAccountName": account, "containers": [{"name": app}]},
+            },
+        },
+    }
+
+
+WORKLOADS = [
+    deployment("web", "web", "v1"),
+    deployment("web", "web", "v2"),
+    deployment("client", "client"),
+]
+
+
 def to(subset: str, name: str, *matches: dict[str, Any]) -> dict[str, Any]:
     rule: dict[str, Any] = {
         "name": name,
@@ -72,7 +98,7 @@ def prefix(p: str) -> dict[str, Any]:
 
 
 def imported(*resources: dict[str, Any]) -> tuple[Spec, list[Any]]:
-    result = import_istio(docs(*resources, CLIENT))
+    result = import_istio(docs(*resources, CLIENT, *WORKLOADS))
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     assert not errors, [d.render() for d in errors]
     assert result.spec is not None
