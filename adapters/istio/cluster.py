@@ -15,6 +15,14 @@ KINDS = (
     ("networking.istio.io/v1", "DestinationRule"),
     ("security.istio.io/v1", "PeerAuthentication"),
     ("security.istio.io/v1", "AuthorizationPolicy"),
+    # Who runs each service and on which ports: identities and target ports come from
+    # these, never from guesses (decisions.md §9).
+    ("v1", "Service"),
+    ("v1", "ServiceAccount"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("v1", "Pod"),
 )
 _SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp")
 
@@ -23,7 +31,8 @@ def read_cluster(
     kubeconfig: str | None, context: str | None
 ) -> tuple[list[NativeDocument], list[Diagnostic]]:
     """Every VirtualService, DestinationRule, PeerAuthentication and AuthorizationPolicy
-    in all namespaces, oldest first within a kind (Istio prefers the oldest object)."""
+    in all namespaces, oldest first within a kind (Istio prefers the oldest object), and
+    the Services, ServiceAccounts and workloads that say who runs each service."""
     try:
         client = KubeClient(kubeconfig, context)
     except KubeError as exc:
@@ -62,7 +71,7 @@ def _age(item: Any) -> tuple[str, str, str]:
 def _clean(item: dict[str, Any]) -> dict[str, Any]:
     data = {k: v for k, v in item.items() if k != "status"}
     meta = dict(data.get("metadata") or {})
-    for key in _SERVER_FIELDS:
+    for key in (*_SERVER_FIELDS, "ownerReferences"):
         meta.pop(key, None)
     data["metadata"] = meta
     return data

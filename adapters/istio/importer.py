@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.istio import import_codes as C
+from adapters.istio._import_check import check_import
 from adapters.istio._import_context import ImportContext, ServiceDraft
 from adapters.istio._import_routes import default_route, import_virtual_service
 from adapters.istio._import_security import (
@@ -37,6 +38,9 @@ from meshspec.spec import API_VERSION
 
 IMPORTED = ("VirtualService", "DestinationRule", "PeerAuthentication", "AuthorizationPolicy")
 ISTIO_GROUPS = ("networking.istio.io", "security.istio.io")
+#: Kubernetes' own namespaces: their Services (and `default/kubernetes`, the API
+#: server) are not mesh services.
+_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 
 
 def host_to_key(host: str, namespace: str) -> str | None:
@@ -96,6 +100,8 @@ def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
     if loaded is not None:
         diagnostics.extend(loaded.diagnostics)
         spec = loaded.spec
+    if spec is not None:
+        diagnostics.extend(check_import(ctx, docs, spec))
     return ImportResult(spec, sorted_diagnostics(diagnostics), documents_out)
 
 
@@ -264,7 +270,8 @@ def _inventory(ctx: ImportContext, docs: list[NativeDocument]) -> None:
     for doc in docs:
         spec = doc.data.get("spec") or {}
         if doc.kind == "Service" and is_platform(doc):
-            _guarded(ctx, doc, _kubernetes_service, ctx, doc)
+            if doc.namespace not in _SYSTEM_NAMESPACES and doc.name != "kubernetes":
+                _guarded(ctx, doc, _kubernetes_service, ctx, doc)
         elif is_platform(doc):
             continue
         elif doc.kind == "VirtualService":
