@@ -147,7 +147,10 @@ def import_authorization_policy(ctx: ImportContext, doc: NativeDocument) -> None
         )
     rules: list[dict[str, Any]] = []
     for index, rule in enumerate(spec.get("rules") or []):
-        for body in _rule(ctx, doc, ("spec", "rules", index), rule or {}, neutral_action):
+        http_ports = _http_ports(services, rule or {})
+        for body in _rule(
+            ctx, doc, ("spec", "rules", index), rule or {}, neutral_action, http_ports
+        ):
             rules.append({**body, "_origin": (doc, ("spec", "rules", index))})
     if partial and action == "ALLOW":
         # The neutral spec has no per-version policy. Applied to every version these
@@ -199,8 +202,32 @@ def _annotated_names(doc: NativeDocument, count: int) -> list[str]:
     return listed
 
 
+def _http_ports(services: list[ServiceDraft], rule: Mapping[str, Any]) -> frozenset[str]:
+    """The HTTP workload ports of the services a policy selects. A service whose ports
+    are not known yet takes the ports a rule names (the import says they are inferred)."""
+    named = {
+        str(p)
+        for o in rule.get("to") or []
+        for p in ((o or {}).get("operation") or {}).get("ports") or []
+    }
+    out: set[str] = set()
+    for svc in services:
+        if not svc.ports and not svc.declared:
+            for p in sorted(named):
+                if p.isdigit():
+                    svc.ports[int(p)] = "http"
+        back = {service: container for container, service in svc.target_ports.items()}
+        out |= {str(back.get(p, p)) for p, proto in svc.ports.items() if proto != "tcp"}
+    return frozenset(out)
+
+
 def _rule(
-    ctx: ImportContext, doc: NativeDocument, path: PathKey, rule: Mapping[str, Any], action: str
+    ctx: ImportContext,
+    doc: NativeDocument,
+    path: PathKey,
+    rule: Mapping[str, Any],
+    action: str,
+    http_ports: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """Neutral rules for one Istio rule (one per `to` operation), or none."""
     problems: list[tuple[PathKey, str]] = []
@@ -209,7 +236,7 @@ def _rule(
         for i, s in enumerate(rule.get("from") or [])
     ]
     operations = [
-        _operation(o.get("operation") or {}, (*path, "to", i), problems)
+        _operation(o.get("operation") or {}, (*path, "to", i), problems, http_ports)
         for i, o in enumerate(rule.get("to") or [])
     ] or [{}]
     header_options = _when(rule.get("when") or [], (*path, "when"), problems)
@@ -306,7 +333,10 @@ def _spiffe(ctx: ImportContext, principal: str) -> str:
 
 
 def _operation(
-    op: Mapping[str, Any], path: PathKey, problems: list[tuple[PathKey, str]]
+    op: Mapping[str, Any],
+    path: PathKey,
+    problems: list[tuple[PathKey, str]],
+    http_ports: frozenset[str],
 ) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for name, values in op.items():
@@ -319,6 +349,11 @@ def _operation(
                 out["methods"] = vals
             else:
                 problems.append((where, "method patterns or non-standard methods"))
+        elif name == "ports" and http_ports and http_ports <= set(vals):
+            # Every HTTP port of the workloads: the neutral rules only ever see HTTP
+            # traffic, so the condition holds for all of it (meshspec's compiler scopes
+            # DENY rules with HTTP conditions this way, as Istio's docs recommend).
+            continue
         elif name == "paths":
             converted = [_authz_path(v) for v in vals]
             if any(c is None for c in converted):

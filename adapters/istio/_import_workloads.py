@@ -30,7 +30,11 @@ PLATFORM_KINDS: Mapping[str, tuple[str, ...]] = {
     **WORKLOAD_KINDS,
     "Service": ("v1",),
     "ServiceAccount": ("v1",),
+    "ConfigMap": ("v1",),
 }
+#: Istio's mesh config: ConfigMap `istio` in the root namespace, key `mesh` (istio.io
+#: docs/reference/config/istio.mesh.v1alpha1); `trustDomain` names the mesh's identities.
+MESH_CONFIG = ("istio-system", "istio")
 DEFAULT_ACCOUNT = "default"
 
 
@@ -102,3 +106,23 @@ def version_labels(pods: list[PodTemplate], service: str) -> list[Mapping[str, s
         if labels not in seen:
             seen.append(labels)
     return seen
+
+
+def mesh_trust_domain(docs: list[NativeDocument]) -> str | None:
+    """`trustDomain` of Istio's mesh config in the input, if it is there."""
+    from meshspec.yaml_source import YamlProblem, load_documents
+
+    for doc in docs:
+        if doc.kind != "ConfigMap" or (doc.namespace, doc.name) != MESH_CONFIG:
+            continue
+        text = (doc.data.get("data") or {}).get("mesh")
+        if not isinstance(text, str):
+            continue
+        try:
+            loaded = load_documents(text)
+        except YamlProblem:
+            return None
+        for raw in loaded:
+            if isinstance(raw.data, dict) and raw.data.get("trustDomain"):
+                return str(raw.data["trustDomain"])
+    return None

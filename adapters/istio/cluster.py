@@ -6,6 +6,7 @@ from typing import Any
 
 from adapters._kube import KubeClient, KubeError
 from adapters.istio import import_codes as C
+from adapters.istio._import_workloads import MESH_CONFIG
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Diagnostic
 from meshspec.spec import Origin
@@ -23,6 +24,7 @@ KINDS = (
     ("apps/v1", "StatefulSet"),
     ("apps/v1", "DaemonSet"),
     ("v1", "Pod"),
+    ("v1", "ConfigMap"),
 )
 _SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp")
 
@@ -49,6 +51,8 @@ def read_cluster(
                     break
                 continue
             items.sort(key=_age)
+            if kind == "ConfigMap":  # only Istio's mesh config (its trust domain)
+                items = [i for i in items if _is_mesh_config(i)]
             for item in items:
                 data = _clean(item)
                 meta = data.get("metadata") or {}
@@ -57,6 +61,11 @@ def read_cluster(
     finally:
         client.close()
     return docs, problems
+
+
+def _is_mesh_config(item: Any) -> bool:
+    meta = item.get("metadata") or {}
+    return (meta.get("namespace"), meta.get("name")) == MESH_CONFIG
 
 
 def _age(item: Any) -> tuple[str, str, str]:

@@ -26,6 +26,7 @@ from adapters.istio._import_traffic import check_client_tls, import_destination_
 from adapters.istio._import_validate import port_number, problems
 from adapters.istio._import_workloads import (
     is_platform,
+    mesh_trust_domain,
     pod_template,
     selects,
     service_accounts,
@@ -61,6 +62,8 @@ def host_to_key(host: str, namespace: str) -> str | None:
 def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
     ctx = ImportContext()
     docs = _supported(ctx, documents)
+    trust_domain = mesh_trust_domain(docs)
+    ctx.trust_domain = trust_domain or ctx.trust_domain
     _inventory(ctx, docs)
     _assign_workloads(ctx, docs)
 
@@ -92,6 +95,8 @@ def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
     for svc in ctx.services.values():
         check_client_tls(ctx, svc, mesh_mode or "PERMISSIVE")
     _identities(ctx, service_accounts(docs))
+    if trust_domain is None:
+        _foreign_trust_domains(ctx, docs)
     documents_out = _documents(ctx, mesh_mode)
     text = "\n---\n".join(json.dumps(d) for d in documents_out) or "{}"
     loaded = load_texts([("<imported from istio>", text)]) if documents_out else None
@@ -215,6 +220,32 @@ def _identity_rules(ctx: ImportContext) -> dict[str, list[tuple[str, Any]]]:
                         if entry not in out.setdefault(parts[2], []):
                             out[parts[2]].append(entry)
     return out
+
+
+def _foreign_trust_domains(ctx: ImportContext, docs: list[NativeDocument]) -> None:
+    """Principals name a trust domain; without Istio's mesh config the import takes
+    `cluster.local`, and a rule naming another one depends on that guess."""
+    for doc in docs:
+        if doc.kind != "AuthorizationPolicy":
+            continue
+        for ri, rule in enumerate((doc.data.get("spec") or {}).get("rules") or []):
+            for si, entry in enumerate((rule or {}).get("from") or []):
+                src = (entry or {}).get("source") or {}
+                for name in ("principals", "notPrincipals"):
+                    for value in src.get(name) or []:
+                        domain = str(value).split("/", 1)[0]
+                        if "/" in str(value) and "*" not in domain and domain != "cluster.local":
+                            ctx.report(
+                                C.IDENTITY_ASSUMED,
+                                doc,
+                                ("spec", "rules", ri, "from", si, "source", name),
+                                f"principal {value!r} names trust domain {domain!r}; the "
+                                "mesh's trust domain is not in the input and is assumed to "
+                                "be 'cluster.local', which this rule depends on",
+                                hint="add Istio's mesh config (ConfigMap istio-system/istio, "
+                                "key `mesh`, field trustDomain) to the input",
+                            )
+                            return
 
 
 def _identities(ctx: ImportContext, accounts: set[tuple[str, str]]) -> None:
@@ -354,6 +385,8 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
         "metadata": {"name": "mesh"},
         "spec": {"mtls": {"mode": mesh_mode or "PERMISSIVE"}},
     }
+    if ctx.trust_domain != "cluster.local":
+        mesh["spec"] = {"trustDomain": ctx.trust_domain, **mesh["spec"]}
     if mesh_mode is None:
         explicit.append("mesh mTLS PERMISSIVE (no mesh-wide PeerAuthentication)")
     out = [mesh]
