@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.istio import import_codes as C
-from adapters.istio._import_context import ImportContext, ServiceDraft
+from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft, describe
 from adapters.istio._model_authz import Peer, applicable, evaluate
 from adapters.istio._model_mtls import server_mode
 from adapters.istio._model_names import ROOT_NAMESPACE
 from meshspec.adapter import NativeDocument
-from meshspec.diagnostics import Diagnostic, Location
+from meshspec.codes import Code
+from meshspec.diagnostics import Diagnostic
 from meshspec.semantics import RejectedTarget, authorize, normalize_target, port_mode
 from meshspec.spec import MtlsMode, Spec
 
@@ -134,11 +135,11 @@ def _check_mtls(
         code = C.MTLS_WEAKENED if weaker else C.MTLS_NARROWED
         what = "weaker" if weaker else "stricter"
         out.append(
-            code(
+            _finding(
+                code,
+                _policy_doc(docs, "PeerAuthentication", draft, labels),
                 f"{key} port {service_port} (pods {_labels(labels)}): Istio enforces {istio}, "
                 f"the imported spec {neutral} ({what})",
-                location=_policy_location(docs, "PeerAuthentication", draft.namespace, labels),
-                target="istio",
                 hint="the neutral spec sets mTLS per service and port, not per version",
                 extra={"port": service_port, "istio": str(istio), "neutral": str(neutral)},
             )
@@ -194,11 +195,10 @@ def _check_authz(
         shown += f" to {key} port {port} (pods {_labels(labels)}) from {example['source']}"
         decided = f" (Istio: {'no rule matched' if rule is None else 'rule ' + rule})"
         out.append(
-            code(
+            _finding(
+                code,
+                _rule_doc(docs, rule) or _policy_doc(docs, "AuthorizationPolicy", draft, labels),
                 f"{verb}: {shown}{decided}",
-                location=_rule_location(docs, rule)
-                or _policy_location(docs, "AuthorizationPolicy", draft.namespace, labels),
-                target="istio",
                 hint="the neutral spec has one authorization per service; import the "
                 "workloads with their labels, or narrow the Istio policies",
                 extra={"request": example},
@@ -223,27 +223,49 @@ def _labels(labels: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-def _rule_location(docs: Sequence[NativeDocument], rule: str | None) -> Location | None:
+def _rule_doc(
+    docs: Sequence[NativeDocument], rule: str | None
+) -> tuple[NativeDocument, PathKey] | None:
     if rule is None:
         return None
     name, _, index = rule.partition("#")
     for doc in docs:
         if doc.kind == "AuthorizationPolicy" and f"{doc.namespace}/{doc.name}" == name:
-            return doc.origin.locate(("spec", "rules", int(index)) if index else ("spec",))
+            return doc, ("spec", "rules", int(index)) if index else ("spec",)
     return None
 
 
-def _policy_location(
-    docs: Sequence[NativeDocument], kind: str, namespace: str, labels: Mapping[str, str]
-) -> Location | None:
+def _policy_doc(
+    docs: Sequence[NativeDocument], kind: str, draft: ServiceDraft, labels: Mapping[str, str]
+) -> tuple[NativeDocument, PathKey] | None:
+    """The policy of `kind` that selects these pods, else one that selects some pods of
+    the service (the one whose scope the neutral spec could not keep)."""
+    fallback = None
     for doc in docs:
-        if doc.kind != kind or doc.namespace not in (namespace, ROOT_NAMESPACE):
+        if doc.kind != kind or doc.namespace not in (draft.namespace, ROOT_NAMESPACE):
             continue
         selector = (doc.data.get("spec") or {}).get("selector") or {}
-        wanted = selector.get("matchLabels") or {} if isinstance(selector, Mapping) else {}
+        wanted = (selector.get("matchLabels") or {}) if isinstance(selector, Mapping) else {}
         if all(labels.get(str(k)) == str(v) for k, v in wanted.items()):
-            return doc.origin.locate(("spec",))
-    return None
+            return doc, ("spec",)
+        if fallback is None and str(wanted.get("app", draft.name)) == draft.name:
+            fallback = (doc, ("spec", "selector"))
+    return fallback
+
+
+def _finding(
+    code: Code, found: tuple[NativeDocument, PathKey] | None, message: str, **kw: Any
+) -> Diagnostic:
+    if found is None:
+        return code(message, target="istio", **kw)
+    doc, path = found
+    return code(
+        f"{describe(doc)}: {message}",
+        location=doc.origin.locate(path),
+        path=".".join(str(p) for p in path),
+        target="istio",
+        **kw,
+    )
 
 
 def _probes(resources: Sequence[Mapping[str, Any]], spec: Spec) -> Iterator[Probe]:

@@ -26,6 +26,23 @@ from meshspec.validation import clean_path_problem
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
 _DNS = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _IGNORED_MATCH_FIELDS = ("name", "statPrefix")
+#: What the importer reads of a VirtualService; every other field is reported (allow-list).
+READ_SPEC_FIELDS = ("hosts", "gateways", "http", "tcp", "tls", "exportTo")
+_READ_RULE_FIELDS = ("name", "match", "route", "timeout", "retries", "headers")
+_READ_MATCH_FIELDS = ("uri", "method", "headers", "queryParams", "ignoreUriCase", "name")
+_READ_DESTINATION_FIELDS = ("destination", "weight", "headers")
+_READ_TARGET_FIELDS = ("host", "subset", "port")
+_READ_RETRY_FIELDS = (
+    "attempts",
+    "perTryTimeout",
+    "retryOn",
+    "backoff",
+    "retryRemoteLocalities",
+    "retryIgnorePreviousHosts",
+)
+#: Fields of Istio's schema the importer knows and cannot keep (reported as dropped);
+#: anything else is not in Istio's schema at all.
+_KNOWN_RULE_FIELDS = (*_READ_RULE_FIELDS, "mirror_percent")
 _UNSUPPORTED_MATCH_FIELDS = (
     "scheme",
     "authority",
@@ -69,6 +86,28 @@ def _retries_from(attempts: int, per_try: str | None, retry_on: str) -> dict[str
     return out
 
 
+def report_unread(
+    ctx: ImportContext,
+    doc: NativeDocument,
+    path: PathKey,
+    value: Any,
+    read: tuple[str, ...],
+    known: tuple[str, ...] = (),
+) -> None:
+    """Every field of `value` the importer does not read becomes a finding."""
+    if not isinstance(value, Mapping):
+        return
+    for name in value:
+        if name in read or name in known or value[name] is None:
+            continue
+        ctx.report(
+            C.UNKNOWN_FIELD,
+            doc,
+            (*path, str(name)),
+            f"field `{name}` is not read by the importer; its meaning is not kept",
+        )
+
+
 def import_virtual_service(
     ctx: ImportContext, doc: NativeDocument, service: ServiceDraft, resolve: Any
 ) -> list[dict[str, Any]]:
@@ -82,6 +121,9 @@ def import_virtual_service(
         if not isinstance(rule, Mapping):
             ctx.report(C.UNREADABLE, doc, path, "an http rule is a mapping")
             continue
+        report_unread(
+            ctx, doc, path, rule, _READ_RULE_FIELDS, (*_UNSUPPORTED_RULE_FIELDS, "mirror_percent")
+        )
         matches = rule.get("match")
         pieces: list[Piece] = []
         for mi, m in enumerate(matches or []):
@@ -174,6 +216,8 @@ def _route_body(
     for di, dest in enumerate(rule.get("route") or []):
         dpath = (*path, "route", di)
         target = (dest.get("destination") or {}) if isinstance(dest, Mapping) else {}
+        report_unread(ctx, doc, dpath, dest, _READ_DESTINATION_FIELDS)
+        report_unread(ctx, doc, (*dpath, "destination"), target, _READ_TARGET_FIELDS)
         key = resolve(str(target.get("host", "")), doc.namespace)
         if key is None:
             ctx.report(
@@ -242,6 +286,7 @@ def _duration(ctx: ImportContext, doc: NativeDocument, path: PathKey, value: Any
 def _retries(
     ctx: ImportContext, doc: NativeDocument, path: PathKey, retries: Mapping[str, Any]
 ) -> dict[str, Any]:
+    report_unread(ctx, doc, path, retries, _READ_RETRY_FIELDS)
     attempts = int(retries.get("attempts") or 0)
     if attempts <= 0:
         return {"attempts": 0}
@@ -315,6 +360,7 @@ def _pieces(ctx: ImportContext, doc: NativeDocument, path: PathKey, m: Any) -> l
     if not isinstance(m, Mapping):
         ctx.report(C.UNREADABLE, doc, path, "a match is a mapping")
         return []
+    report_unread(ctx, doc, path, m, _READ_MATCH_FIELDS, (*_UNSUPPORTED_MATCH_FIELDS, "statPrefix"))
     for name in _UNSUPPORTED_MATCH_FIELDS:
         if m.get(name) is not None:
             ctx.report(

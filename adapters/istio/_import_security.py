@@ -147,7 +147,7 @@ def import_authorization_policy(ctx: ImportContext, doc: NativeDocument) -> None
         )
     rules: list[dict[str, Any]] = []
     for index, rule in enumerate(spec.get("rules") or []):
-        http_ports = _http_ports(services, rule or {})
+        http_ports = _http_ports(services)
         for body in _rule(
             ctx, doc, ("spec", "rules", index), rule or {}, neutral_action, http_ports
         ):
@@ -202,20 +202,13 @@ def _annotated_names(doc: NativeDocument, count: int) -> list[str]:
     return listed
 
 
-def _http_ports(services: list[ServiceDraft], rule: Mapping[str, Any]) -> frozenset[str]:
-    """The HTTP workload ports of the services a policy selects. A service whose ports
-    are not known yet takes the ports a rule names (the import says they are inferred)."""
-    named = {
-        str(p)
-        for o in rule.get("to") or []
-        for p in ((o or {}).get("operation") or {}).get("ports") or []
-    }
+def _http_ports(services: list[ServiceDraft]) -> frozenset[str]:
+    """The HTTP workload ports of the services a policy selects, where they are known
+    from Kubernetes Services (a guessed port never makes a condition vacuous)."""
     out: set[str] = set()
     for svc in services:
-        if not svc.ports and not svc.declared:
-            for p in sorted(named):
-                if p.isdigit():
-                    svc.ports[int(p)] = "http"
+        if not svc.declared:
+            return frozenset()
         back = {service: container for container, service in svc.target_ports.items()}
         out |= {str(back.get(p, p)) for p, proto in svc.ports.items() if proto != "tcp"}
     return frozenset(out)

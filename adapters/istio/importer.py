@@ -17,7 +17,12 @@ from typing import Any
 from adapters.istio import import_codes as C
 from adapters.istio._import_check import check_import
 from adapters.istio._import_context import ImportContext, ServiceDraft
-from adapters.istio._import_routes import default_route, import_virtual_service
+from adapters.istio._import_routes import (
+    READ_SPEC_FIELDS,
+    default_route,
+    import_virtual_service,
+    report_unread,
+)
 from adapters.istio._import_security import (
     import_authorization_policy,
     import_peer_authentication,
@@ -308,6 +313,8 @@ def _inventory(ctx: ImportContext, docs: list[NativeDocument]) -> None:
         elif doc.kind == "VirtualService":
             if not _mesh_bound(doc):
                 continue
+            report_unread(ctx, doc, ("spec",), spec, READ_SPEC_FIELDS)
+            _virtual_service_scope(ctx, doc)
             for i, host in enumerate(spec.get("hosts") or []):
                 key = host_to_key(str(host), doc.namespace)
                 if key is None:
@@ -345,6 +352,29 @@ def _inventory(ctx: ImportContext, docs: list[NativeDocument]) -> None:
             labels = ((spec.get("selector") or {}).get("matchLabels")) or {}
             if "app" in labels:
                 ctx.service(doc.namespace, str(labels["app"]))
+
+
+def _virtual_service_scope(ctx: ImportContext, doc: NativeDocument) -> None:
+    """Who a VirtualService applies to beyond the mesh's sidecars: the neutral routes
+    are for sidecars only, in every namespace."""
+    spec = doc.data.get("spec") or {}
+    gateways = [str(g) for g in spec.get("gateways") or [] if str(g) != "mesh"]
+    if gateways:
+        ctx.report(
+            C.GATEWAY_BINDING,
+            doc,
+            ("spec", "gateways"),
+            f"the rules also apply at gateway(s) {', '.join(gateways)}; only the mesh "
+            "(sidecar) routing is imported",
+        )
+    if spec.get("exportTo") is not None:
+        ctx.report(
+            C.FIELD_DROPPED,
+            doc,
+            ("spec", "exportTo"),
+            f"exportTo {spec['exportTo']} limits which namespaces see these routes; the "
+            "neutral routes apply to clients in every namespace",
+        )
 
 
 def _routes(ctx: ImportContext, docs: list[NativeDocument], resolve: Any) -> None:
@@ -399,7 +429,10 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
         if svc.routes is None:
             svc.routes = [default_route(svc)]
             explicit.append(f"{key}: Istio's default route (no timeout, 2 retries)")
-        out.append(_service_document(ctx, svc))
+    for key in sorted(ctx.services):
+        ctx.services[key].routes = _drop_missing_versions(ctx, ctx.services[key])
+    for key in sorted(ctx.services):
+        out.append(_service_document(ctx, ctx.services[key]))
     if inferred_ports:
         ctx.diagnostics.append(
             C.PORT_INFERRED(
@@ -433,7 +466,7 @@ def _service_document(ctx: ImportContext, svc: ServiceDraft) -> dict[str, Any]:
                 v["resilience"] = svc.version_resilience[name]
             versions.append(v)
         spec["versions"] = versions
-    spec["routes"] = _drop_missing_versions(ctx, svc)
+    spec["routes"] = svc.routes or []
     mode = svc.mtls_workload or svc.mtls_namespace
     if mode or svc.mtls_ports:
         mtls: dict[str, Any] = {}
@@ -458,8 +491,11 @@ def _service_document(ctx: ImportContext, svc: ServiceDraft) -> dict[str, Any]:
 
 
 def _drop_missing_versions(ctx: ImportContext, svc: ServiceDraft) -> list[dict[str, Any]]:
-    """A subset no DestinationRule defines gets 503 in Istio; the neutral spec has no
-    such backend, so it is dropped with a warning."""
+    """A subset no DestinationRule defines has no endpoints: Istio answers 503
+    (istio/istio `pilot/pkg/networking/core/cluster.go` builds no cluster for it). The
+    neutral spec cannot say "fail", and dropping the backend would send the traffic
+    to every endpoint instead: an error, with the version kept so the split stays
+    visible (its labels are the default `version: <name>`, assumed)."""
     routes = []
     for route in svc.routes or []:
         route = dict(route)
@@ -469,16 +505,19 @@ def _drop_missing_versions(ctx: ImportContext, svc: ServiceDraft) -> list[dict[s
             where = backend.pop("_origin", None)
             target = ctx.services.get(backend.get("service", svc.key))
             version = backend.get("version")
-            if version is not None and (target is None or version not in target.versions):
+            if version is not None and target is not None and version not in target.versions:
                 if where is not None:
                     ctx.report(
-                        C.HOST_NOT_SERVICE,
+                        C.SUBSET_UNDEFINED,
                         where[0],
                         where[1],
-                        f"subset {version!r} is defined by no DestinationRule in the input "
-                        "(Istio answers 503); the backend is dropped",
+                        f"subset {version!r} of {target.key} is defined by no DestinationRule "
+                        "in the input: Istio answers 503 for the requests this route sends "
+                        "there, which the neutral spec cannot express",
+                        hint="add the DestinationRule that defines the subset (with its labels)",
+                        example=_route_sample(route),
                     )
-                continue
+                target.versions[version] = {}
             kept.append(backend)
         if "backends" in route:
             if kept:
@@ -487,3 +526,10 @@ def _drop_missing_versions(ctx: ImportContext, svc: ServiceDraft) -> list[dict[s
                 del route["backends"]
         routes.append(route)
     return routes
+
+
+def _route_sample(route: Mapping[str, Any]) -> dict[str, Any]:
+    """A request the route takes (the first match's sample)."""
+    from adapters.istio._import_matches import sample_of
+
+    return sample_of((route.get("matches") or [{}])[0])
