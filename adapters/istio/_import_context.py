@@ -58,6 +58,8 @@ class ImportContext:
     trust_domain: str = "cluster.local"
     services: dict[str, ServiceDraft] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: whether some route got Istio's default retry policy written out
+    default_retries_written: bool = False
 
     def service(self, namespace: str, name: str) -> ServiceDraft:
         key = f"{namespace}/{name}"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from adapters._k8s import SOURCE_ANNOTATION
 from adapters.istio import import_codes as C
 from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
 from adapters.istio._import_matches import Piece, StringCond, path_pieces
@@ -168,7 +169,58 @@ def import_virtual_service(
         if matches_out and matches_out != [{}]:
             draft = {"name": draft["name"], "matches": matches_out, **_without_name(draft)}
         routes.append(draft)
+    if SOURCE_ANNOTATION in ((doc.data.get("metadata") or {}).get("annotations") or {}):
+        return _as_compiled(routes, rules, service)
     return routes
+
+
+_COMPILED_NAME = re.compile(r"^(?P<route>[a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(\d+)$")
+
+
+def _as_compiled(
+    routes: list[dict[str, Any]], rules: list[Any], service: ServiceDraft
+) -> list[dict[str, Any]]:
+    """meshspec's compiler names each (route, match) rule `<route>.<match index>` and
+    writes a service without routes as one unnamed catch-all rule with the neutral
+    defaults (15s, no retries): read back, those are the neutral routes again."""
+    if (
+        len(routes) == 1
+        and len(rules) == 1
+        and not (rules[0] or {}).get("name")
+        and "matches" not in routes[0]
+        and set(routes[0]) <= {"name", "backends", "timeout", "retries"}
+        and routes[0].get("timeout") == "15s"
+        and routes[0].get("retries") == {"attempts": 0}
+        and all(set(b) == {"_origin"} for b in routes[0].get("backends") or [])
+    ):
+        return []
+    merged: dict[str, dict[str, Any]] = {}
+    out: list[dict[str, Any]] = []
+    for route, rule in zip(routes, rules, strict=False):
+        m = _COMPILED_NAME.match(str((rule or {}).get("name") or ""))
+        name = m.group("route") if m else route["name"]
+        body = {k: v for k, v in route.items() if k not in ("name", "matches")}
+        same = merged.get(name)
+        both_match = same is not None and "matches" in same and "matches" in route
+        if same is not None and both_match and _body(same) == _body(body):
+            same["matches"] = [*same.get("matches", []), *route.get("matches", [])]
+            continue
+        if same is not None or name in merged:
+            name = route["name"]
+        route = {"name": name, **{k: v for k, v in route.items() if k != "name"}}
+        merged.setdefault(name, route)
+        out.append(route)
+    return out
+
+
+def _body(route: Mapping[str, Any]) -> Any:
+    """A route without its name and matches, origins left out: what must be equal for
+    two compiled rules to be the same neutral route."""
+    out = {k: v for k, v in route.items() if k not in ("name", "matches")}
+    out["backends"] = [
+        {k: v for k, v in b.items() if k != "_origin"} for b in out.get("backends") or []
+    ]
+    return out
 
 
 def merge_segment_pairs(pieces: list[Piece]) -> list[Piece]:
@@ -255,6 +307,7 @@ def _route_body(
     retries = rule.get("retries")
     if retries is None:
         route["retries"] = default_retries()
+        ctx.default_retries_written = True
     else:
         route["retries"] = _retries(ctx, doc, (*path, "retries"), retries)
     edits = _header_edits(ctx, doc, (*path, "headers"), rule.get("headers"))

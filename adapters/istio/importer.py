@@ -37,6 +37,7 @@ from adapters.istio._import_workloads import (
     service_accounts,
 )
 from adapters.istio._model_names import ROOT_NAMESPACE
+from adapters.istio._model_routes import DEFAULT_RETRY_ON
 from meshspec.adapter import ImportResult, NativeDocument
 from meshspec.diagnostics import Severity, sorted_diagnostics
 from meshspec.loader import load_texts
@@ -428,6 +429,7 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
             inferred_ports.append(key)
         if svc.routes is None:
             svc.routes = [default_route(svc)]
+            ctx.default_retries_written = True
             explicit.append(f"{key}: Istio's default route (no timeout, 2 retries)")
     for key in sorted(ctx.services):
         ctx.services[key].routes = _drop_missing_versions(ctx, ctx.services[key])
@@ -440,6 +442,18 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
                 + ", ".join(inferred_ports),
                 target="istio",
                 hint="edit the ports in the imported spec to match the Kubernetes Services",
+            )
+        )
+    if ctx.default_retries_written:
+        ctx.diagnostics.append(
+            C.RETRY_CONDITION(
+                "Istio's default retry policy (retryOn "
+                f"{DEFAULT_RETRY_ON}) also retries on `unavailable` and `cancelled`, gRPC "
+                "statuses the neutral spec has no name for; the imported retries keep "
+                "connect-failure and refused-stream (503 is not retried by default: "
+                "EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY)",
+                target="istio",
+                hint="write `retries` on the Istio rules to choose the conditions explicitly",
             )
         )
     if explicit:
