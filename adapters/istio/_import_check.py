@@ -113,8 +113,9 @@ def _label_sets(
 
 def _container_ports(draft: ServiceDraft) -> list[tuple[int, int]]:
     """(Service port, workload port) pairs: Istio's policies name the workload port."""
-    back = {service: container for container, service in draft.target_ports.items()}
-    return [(p, back.get(p, p)) for p, proto in sorted(draft.ports.items()) if proto != "tcp"]
+    return [
+        (p, draft.workload_port(p)) for p, proto in sorted(draft.ports.items()) if proto != "tcp"
+    ]
 
 
 def _check_mtls(

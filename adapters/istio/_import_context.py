@@ -17,14 +17,17 @@ class ServiceDraft:
     namespace: str
     name: str
     ports: dict[int, str] = field(default_factory=dict)
-    #: container port -> Service port, from Kubernetes Services (portLevelMtls uses the former)
+    #: Service port -> workload (container) port, from Kubernetes Services' targetPort
+    #: (Istio's portLevelMtls and AuthorizationPolicy `ports` name the latter)
     target_ports: dict[int, int] = field(default_factory=dict)
     #: ports come from a Kubernetes Service, not from guesses
     declared: bool = False
     #: the Kubernetes Service's pod selector (None: no Service, pods carry `app: <name>`)
     selector: dict[str, str] | None = None
-    #: named `targetPort`s of the Kubernetes Service: container port name -> Service port
-    named_target_ports: dict[str, int] = field(default_factory=dict)
+    #: named `targetPort`s of the Kubernetes Service: Service port -> container port name
+    named_target_ports: dict[int, str] = field(default_factory=dict)
+    #: the Kubernetes Service object, when the input has one
+    source_doc: Any = None
     #: the workloads (pod templates) behind the service
     pods: list[Any] = field(default_factory=list)
     #: the service account the imported spec says (None: not known, assumed)
@@ -43,6 +46,17 @@ class ServiceDraft:
     mtls_ports: dict[int, str] = field(default_factory=dict)
     #: DestinationRule client TLS modes: port (None = every port) -> (mode, doc, path)
     client_tls: dict[int | None, tuple[str, Any, PathKey]] = field(default_factory=dict)
+
+    def workload_port(self, port: int) -> int:
+        return self.target_ports.get(port, port)
+
+    def service_ports(self, workload_port: int) -> list[int]:
+        """The Service ports that land on a workload port (the port itself without a
+        Kubernetes Service)."""
+        found = [p for p in sorted(self.ports) if self.workload_port(p) == workload_port]
+        if found or self.declared:
+            return found
+        return [workload_port]
 
     @property
     def key(self) -> str:

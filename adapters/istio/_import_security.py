@@ -104,10 +104,10 @@ def import_peer_authentication(ctx: ImportContext, doc: NativeDocument) -> str |
             pmode = str((setting or {}).get("mode") or "UNSET").upper()
             if pmode != "UNSET" and selector is not None:
                 # portLevelMtls names the workload (container) port.
-                service_port = svc.target_ports.get(int(str(port)), int(str(port)))
-                if not svc.declared:
-                    svc.ports.setdefault(service_port, "http")
-                if service_port in svc.ports:
+                # portLevelMtls names the workload port: every Service port landing there
+                for service_port in svc.service_ports(int(str(port))):
+                    if not svc.declared:
+                        svc.ports.setdefault(service_port, "http")
                     svc.mtls_ports.setdefault(service_port, pmode)
     return None
 
@@ -209,8 +209,7 @@ def _http_ports(services: list[ServiceDraft]) -> frozenset[str]:
     for svc in services:
         if not svc.declared:
             return frozenset()
-        back = {service: container for container, service in svc.target_ports.items()}
-        out |= {str(back.get(p, p)) for p, proto in svc.ports.items() if proto != "tcp"}
+        out |= {str(svc.workload_port(p)) for p, proto in svc.ports.items() if proto != "tcp"}
     return frozenset(out)
 
 

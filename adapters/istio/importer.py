@@ -181,6 +181,7 @@ def _kubernetes_service(ctx: ImportContext, doc: NativeDocument) -> None:
     spec = doc.data.get("spec") or {}
     svc = ctx.service(doc.namespace, doc.name)
     svc.declared = True
+    svc.source_doc = doc
     selector = spec.get("selector") if isinstance(spec, Mapping) else None
     if isinstance(selector, Mapping) and selector:
         svc.selector = {str(k): str(v) for k, v in selector.items()}
@@ -194,9 +195,9 @@ def _kubernetes_service(ctx: ImportContext, doc: NativeDocument) -> None:
         if target is None:
             svc.target_ports[number] = number
         elif port_number(target) is not None:
-            svc.target_ports[int(str(target))] = number
+            svc.target_ports[number] = int(str(target))
         else:
-            svc.named_target_ports[str(target)] = number
+            svc.named_target_ports[number] = str(target)
 
 
 def _assign_workloads(ctx: ImportContext, docs: list[NativeDocument]) -> None:
@@ -206,11 +207,20 @@ def _assign_workloads(ctx: ImportContext, docs: list[NativeDocument]) -> None:
     for svc in ctx.services.values():
         selector = svc.selector or {"app": svc.name}
         svc.pods = [p for p in pods if p.namespace == svc.namespace and selects(selector, p.labels)]
-        for name, service_port in svc.named_target_ports.items():
+        for service_port, name in svc.named_target_ports.items():
             for pod in svc.pods:
                 if name in pod.port_names:
-                    svc.target_ports.setdefault(pod.port_names[name], service_port)
+                    svc.target_ports[service_port] = pod.port_names[name]
                     break
+            else:
+                ctx.report(
+                    C.IDENTITY_ASSUMED,
+                    svc.source_doc,
+                    ("spec", "ports"),
+                    f"target port {name!r} of {svc.key} port {service_port} is named by no "
+                    "container of its workloads in the input: assumed to be the port itself",
+                    severity=Severity.WARNING,
+                )
 
 
 def _identity_rules(ctx: ImportContext) -> dict[str, list[tuple[str, Any]]]:
@@ -465,11 +475,18 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
     return out
 
 
+def _port(svc: ServiceDraft, port: int, protocol: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"port": port, "protocol": protocol}
+    if svc.workload_port(port) != port:
+        out["targetPort"] = svc.workload_port(port)
+    return out
+
+
 def _service_document(ctx: ImportContext, svc: ServiceDraft) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     if svc.service_account is not None and svc.service_account != svc.name:
         spec["serviceAccount"] = svc.service_account
-    spec["ports"] = [{"port": p, "protocol": proto} for p, proto in sorted(svc.ports.items())]
+    spec["ports"] = [_port(svc, p, proto) for p, proto in sorted(svc.ports.items())]
     if svc.versions:
         versions = []
         for name, labels in svc.versions.items():

@@ -15,18 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from adapters._k8s import metadata, source_of, workload_selector
-from meshspec.spec import Spec
+from meshspec.spec import Port, Spec
 
 PLACEHOLDER_IMAGE = "registry.k8s.io/pause:3.10"
 KIND_ORDER = ("ConfigMap", "ServiceAccount", "Service", "Deployment")
 
 
-def _target_port(port: Any) -> int:
-    """The container port: the spec's `targetPort` where it has one, else the port."""
-    return int(getattr(port, "target_port", None) or port.port)
-
-
-def _port_name(port: Any) -> str:
+def _port_name(port: Port) -> str:
     """Istio reads the protocol from `appProtocol`, else from the name's prefix."""
     proto = str(port.protocol)
     name = str(port.name or "")
@@ -53,7 +48,7 @@ def workload_objects(spec: Spec) -> list[dict[str, Any]]:
             {
                 "name": _port_name(p),
                 "port": p.port,
-                "targetPort": _target_port(p),
+                "targetPort": p.workload_port,
                 "appProtocol": str(p.protocol),
             }
             for p in svc.spec.ports
