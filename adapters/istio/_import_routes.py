@@ -194,22 +194,29 @@ def _as_compiled(
         and all(set(b) == {"_origin"} for b in routes[0].get("backends") or [])
     ):
         return []
-    merged: dict[str, dict[str, Any]] = {}
+    # Only neighbours are merged back: rules of one neutral route that the compiler's
+    # precedence order put apart keep their order as separate routes.
     out: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    previous: str | None = None
     for route, rule in zip(routes, rules, strict=False):
         m = _COMPILED_NAME.match(str((rule or {}).get("name") or ""))
         name = m.group("route") if m else route["name"]
-        body = {k: v for k, v in route.items() if k not in ("name", "matches")}
-        same = merged.get(name)
-        both_match = same is not None and "matches" in same and "matches" in route
-        if same is not None and both_match and _body(same) == _body(body):
-            same["matches"] = [*same.get("matches", []), *route.get("matches", [])]
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and name == previous
+            and "matches" in last
+            and "matches" in route
+            and _body(last) == _body(route)
+        ):
+            last["matches"] = [*last["matches"], *route["matches"]]
             continue
-        if same is not None or name in merged:
+        previous = name
+        if name in taken:
             name = route["name"]
-        route = {"name": name, **{k: v for k, v in route.items() if k != "name"}}
-        merged.setdefault(name, route)
-        out.append(route)
+        taken.add(name)
+        out.append({"name": name, **{k: v for k, v in route.items() if k != "name"}})
     return out
 
 

@@ -17,6 +17,12 @@ from typing import Any
 from adapters.istio import import_codes as C
 from adapters.istio._import_check import check_import
 from adapters.istio._import_context import ImportContext, ServiceDraft
+from adapters.istio._import_gamma import (
+    import_http_route,
+    is_http_route,
+    ordered,
+    service_parents,
+)
 from adapters.istio._import_routes import (
     READ_SPEC_FIELDS,
     default_route,
@@ -78,6 +84,7 @@ def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
         return key if key in ctx.services else None
 
     _routes(ctx, docs, resolve)
+    _gamma_routes(ctx, docs)
     seen_dr: set[str] = set()
     for doc in docs:
         if doc.kind == "DestinationRule":
@@ -133,7 +140,7 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
             ctx.report(C.UNREADABLE, doc, (), "not a Kubernetes object (no kind)")
             continue
         group = str(doc.data.get("apiVersion", "")).split("/")[0]
-        if is_platform(doc):
+        if is_platform(doc) or is_http_route(doc):
             out.append(doc)
         elif doc.kind in IMPORTED and group in ISTIO_GROUPS:
             found = problems(doc.kind, doc.data.get("spec") or {})
@@ -154,8 +161,8 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
                 ("kind",),
                 f"{doc.kind} ({doc.data.get('apiVersion')}) is not imported",
                 hint="only VirtualService, DestinationRule, PeerAuthentication, "
-                "AuthorizationPolicy, and the Services, ServiceAccounts and workloads "
-                "of Kubernetes are read",
+                "AuthorizationPolicy, mesh HTTPRoutes, and the Services, ServiceAccounts "
+                "and workloads of Kubernetes are read",
             )
     return out
 
@@ -321,6 +328,8 @@ def _inventory(ctx: ImportContext, docs: list[NativeDocument]) -> None:
                 _guarded(ctx, doc, _kubernetes_service, ctx, doc)
         elif is_platform(doc):
             continue
+        elif is_http_route(doc):
+            _gamma_inventory(ctx, doc)
         elif doc.kind == "VirtualService":
             if not _mesh_bound(doc):
                 continue
@@ -386,6 +395,44 @@ def _virtual_service_scope(ctx: ImportContext, doc: NativeDocument) -> None:
             f"exportTo {spec['exportTo']} limits which namespaces see these routes; the "
             "neutral routes apply to clients in every namespace",
         )
+
+
+def _gamma_inventory(ctx: ImportContext, doc: NativeDocument) -> None:
+    parents = service_parents(doc)
+    if not parents:
+        ctx.report(
+            C.GATEWAY_ONLY,
+            doc,
+            ("spec", "parentRefs"),
+            "no Service parent: ingress routing (Gateway parents) is not imported",
+        )
+        return
+    for _, ns, name, _ in parents:
+        ctx.service(ns, name)
+    for rule in (doc.data.get("spec") or {}).get("rules") or []:
+        for ref in (rule or {}).get("backendRefs") or []:
+            if isinstance(ref, Mapping) and ref.get("kind", "Service") == "Service":
+                ctx.service(str(ref.get("namespace") or doc.namespace), str(ref.get("name")))
+
+
+def _gamma_routes(ctx: ImportContext, docs: list[NativeDocument]) -> None:
+    """Mesh HTTPRoutes, for services no VirtualService already routes (Istio uses one
+    or the other; a service with both is reported)."""
+    claimed: dict[str, NativeDocument] = {}
+    for doc in ordered(docs):
+        for i, ns, name, ref in service_parents(doc):
+            svc = ctx.services[f"{ns}/{name}"]
+            if svc.routes is not None and svc.key not in claimed:
+                ctx.report(
+                    C.DUPLICATE_OBJECT,
+                    doc,
+                    ("spec", "parentRefs", i),
+                    f"{svc.key} already has a VirtualService; this HTTPRoute is not imported",
+                )
+                continue
+            claimed[svc.key] = doc
+            routes = _guarded(ctx, doc, import_http_route, ctx, doc, svc, ref) or []
+            svc.routes = [*(svc.routes or []), *routes]
 
 
 def _routes(ctx: ImportContext, docs: list[NativeDocument], resolve: Any) -> None:
