@@ -44,6 +44,8 @@ class ServiceDraft:
     mtls_namespace: str | None = None
     mtls_workload: str | None = None
     mtls_ports: dict[int, str] = field(default_factory=dict)
+    #: modes of PeerAuthentications that select only some pods (one version)
+    mtls_partial: list[str] = field(default_factory=list)
     #: DestinationRule client TLS modes: port (None = every port) -> (mode, doc, path)
     client_tls: dict[int | None, tuple[str, Any, PathKey]] = field(default_factory=dict)
 

@@ -59,6 +59,10 @@ def _targets(
     return kept, partial
 
 
+def strictest(*modes: str) -> str:
+    return max(modes, key=lambda m: _STRICTNESS.get(m, 0))
+
+
 def _subset(small: Mapping[str, str], big: Mapping[str, str]) -> bool:
     return all(big.get(k) == v for k, v in small.items())
 
@@ -95,9 +99,8 @@ def import_peer_authentication(ctx: ImportContext, doc: NativeDocument) -> str |
             if selector is None:
                 svc.mtls_namespace = svc.mtls_namespace or mode
             elif partial:
-                current = svc.mtls_workload or svc.mtls_namespace
-                if current is None or _STRICTNESS[mode] > _STRICTNESS.get(current, 0):
-                    svc.mtls_workload = mode
+                # Resolved once the mesh-wide mode is known: the strictest wins.
+                svc.mtls_partial.append(mode)
             else:
                 svc.mtls_workload = svc.mtls_workload or mode
         for port, setting in (spec.get("portLevelMtls") or {}).items():

@@ -32,6 +32,7 @@ from adapters.istio._import_routes import (
 from adapters.istio._import_security import (
     import_authorization_policy,
     import_peer_authentication,
+    strictest,
 )
 from adapters.istio._import_traffic import check_client_tls, import_destination_rule
 from adapters.istio._import_validate import port_number, problems
@@ -106,6 +107,10 @@ def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
         if doc.kind == "AuthorizationPolicy":
             _guarded(ctx, doc, import_authorization_policy, ctx, doc)
     for svc in ctx.services.values():
+        if svc.mtls_partial:
+            # The neutral spec has one mode per service: the strictest any pod has.
+            base = svc.mtls_workload or svc.mtls_namespace or mesh_mode or "PERMISSIVE"
+            svc.mtls_workload = strictest(base, *svc.mtls_partial)
         check_client_tls(ctx, svc, mesh_mode or "PERMISSIVE")
     _identities(ctx, service_accounts(docs))
     if trust_domain is None:
