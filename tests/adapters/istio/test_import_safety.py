@@ -12,17 +12,20 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from adapters.istio._import_check import check_import
 from adapters.istio._import_context import ImportContext, ServiceDraft
 from adapters.istio.importer import import_istio
 from meshspec import api
-from meshspec.adapter import NativeDocument
+from meshspec.adapter import NativeDocument, Verdict
 from meshspec.cli import cli
 from meshspec.diagnostics import Severity
 from meshspec.native import read_native
 from meshspec.semantics import Request, decide
 from meshspec.spec import Origin
+from tests.adapters.istio.test_differential import comparable, load, request, spec_text
 from tests.adapters.istio.test_import import deployment
 
 REPO = Path(__file__).resolve().parents[3]
@@ -80,8 +83,6 @@ def test_round_trip_with_workloads_keeps_every_decision(example: str) -> None:
     assert result.spec is not None
     fields = ["route", "outcome", "status", "backends", "authz", "mtls", "transport"]
     fields += ["timeout", "retries", "headers"]
-    from meshspec.adapter import Verdict
-
     differing = []
     for dst in spec.services:
         for src in [None, *spec.services]:
@@ -427,3 +428,30 @@ def test_gateway_api_mesh_routes_import() -> None:
     plain = decide(spec, Request("reviews", "/apix", source="reviews-v1"))
     assert plain.outcome == "no_route"  # PathPrefix is segment-aware
     assert {p.port for p in spec.service("default/reviews").spec.ports} == {9080}
+
+
+# --- the round-trip property ----------------------------------------------------------
+
+ROUND_TRIP_FIELDS = ["outcome", "status", "backends", "authz", "mtls", "transport"]
+ROUND_TRIP_FIELDS += ["timeout", "retries", "headers"]
+
+
+@given(text=spec_text(), requests=st.lists(request(), min_size=1, max_size=10))
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_compile_then_import_keeps_every_decision(text: str, requests: list[Request]) -> None:
+    """Random specs: `compile --with-workloads` then import gives the original spec's
+    decision for every request, authorization and mTLS included."""
+    spec = load(text)
+    compiled = api.compile(spec, "istio", workloads=True)
+    assume(not any(d.severity is Severity.ERROR for d in compiled.diagnostics))
+    result = import_istio(docs(*compiled.resources))
+    assert not [d.render() for d in result.diagnostics if d.severity is Severity.ERROR]
+    assert result.spec is not None
+    for req in requests:
+        before = comparable(Verdict.of(decide(spec, req)))
+        after = comparable(Verdict.of(decide(result.spec, req)))
+        assert before.differences(after, ROUND_TRIP_FIELDS) == {}, (req, result.documents)
