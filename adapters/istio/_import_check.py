@@ -69,16 +69,66 @@ class Probe:
 def check_import(
     ctx: ImportContext, docs: Sequence[NativeDocument], spec: Spec
 ) -> list[Diagnostic]:
-    resources = effective(docs)
+    every = effective(docs)
+    by_namespace: dict[str, list[Mapping[str, Any]]] = {}
+    for res in every:
+        ns = str((res.get("metadata") or {}).get("namespace") or "default")
+        by_namespace.setdefault(ns, []).append(res)
     found: list[Diagnostic] = []
-    probes = list(_probes(resources, spec))
+    identities = _identities(spec)
     for key, draft in sorted(ctx.services.items()):
         if key not in spec.services:
             continue
-        for labels in _label_sets(draft, resources):
+        # Policies apply from the workload's namespace and the root namespace only.
+        resources = [
+            *by_namespace.get(draft.namespace, []),
+            *(by_namespace.get(ROOT_NAMESPACE, []) if draft.namespace != ROOT_NAMESPACE else []),
+        ]
+        label_sets = _label_sets(draft, resources)
+        # Only the policies that select this service's pods name values that matter.
+        mine: list[Mapping[str, Any]] = []
+        for labels in label_sets:
+            mine += [p for p in applicable(resources, draft.namespace, labels) if p not in mine]
+        probes = list(_probes(mine, spec, identities, draft.namespace))
+        # Pods that the same policies select get the same answers: ask once.
+        seen: list[tuple[list[int], list[int]]] = []
+        for labels in label_sets:
+            selected = (
+                [id(p) for p in applicable(resources, draft.namespace, labels)],
+                [id(p) for p in _peer_policies(resources, draft.namespace, labels)],
+            )
+            if selected in seen:
+                continue
+            seen.append(selected)
             found += _check_mtls(spec, key, draft, labels, resources, docs)
             found += _check_authz(spec, key, draft, labels, resources, docs, probes)
     return found
+
+
+def _peer_policies(
+    resources: Sequence[Mapping[str, Any]], namespace: str, labels: Mapping[str, str]
+) -> list[Mapping[str, Any]]:
+    """The PeerAuthentications whose selector picks these pods (the others are the same
+    for every pod of the namespace)."""
+    out = []
+    for res in resources:
+        if res.get("kind") != "PeerAuthentication":
+            continue
+        selector = (res.get("spec") or {}).get("selector")
+        wanted = (selector.get("matchLabels") or {}) if isinstance(selector, Mapping) else None
+        if wanted is not None and all(labels.get(str(k)) == str(v) for k, v in wanted.items()):
+            out.append(res)
+    return out
+
+
+def _identities(spec: Spec) -> dict[str, str]:
+    """Identities no rule names behave alike, except for their namespace: one service
+    identity per namespace stands for the others (the rules' own values are added, and
+    only namespaces a rule or the service itself names matter)."""
+    out: dict[str, str] = {}
+    for key, svc in spec.services.items():
+        out.setdefault(svc.metadata.namespace, spec.identity(key)[len("spiffe://") :])
+    return out
 
 
 def _label_sets(
@@ -269,8 +319,10 @@ def _finding(
     )
 
 
-def _probes(resources: Sequence[Mapping[str, Any]], spec: Spec) -> Iterator[Probe]:
-    principals, methods, paths, headers = _values(resources, spec)
+def _probes(
+    resources: Sequence[Mapping[str, Any]], spec: Spec, identities: dict[str, str], namespace: str
+) -> Iterator[Probe]:
+    principals, methods, paths, headers = _values(resources, spec, identities, namespace)
     for count, (principal, method, path, header) in enumerate(
         itertools.product(principals, methods, paths, headers)
     ):
@@ -280,12 +332,25 @@ def _probes(resources: Sequence[Mapping[str, Any]], spec: Spec) -> Iterator[Prob
 
 
 def _values(
-    resources: Sequence[Mapping[str, Any]], spec: Spec
+    resources: Sequence[Mapping[str, Any]],
+    spec: Spec,
+    identities: dict[str, str],
+    draft_ns: str,
 ) -> tuple[list[str | None], list[str], list[str], list[tuple[tuple[str, str], ...]]]:
     td = spec.mesh.trust_domain
     principals: list[str | None] = [None, f"{td}/ns/{_OUTSIDER_NS}/sa/probe"]
-    for key in spec.services:
-        principals.append(spec.identity(key)[len("spiffe://") :])
+    named_ns = {draft_ns}
+    for res in resources:
+        for rule in (res.get("spec") or {}).get("rules") or []:
+            for entry in (rule or {}).get("from") or []:
+                src = (entry or {}).get("source") or {}
+                for value in [*(src.get("namespaces") or []), *(src.get("notNamespaces") or [])]:
+                    named_ns.add(str(value))
+                for value in [*(src.get("principals") or []), *(src.get("notPrincipals") or [])]:
+                    parts = str(value).split("/")
+                    if len(parts) == 5:
+                        named_ns.add(parts[2])
+    principals += [identities[ns] for ns in sorted(named_ns) if ns in identities]
     methods = ["GET", "POST"]
     paths = ["/", "/probe-elsewhere"]
     header_values: dict[str, list[str]] = {}

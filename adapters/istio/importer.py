@@ -47,7 +47,7 @@ from adapters.istio._model_names import ROOT_NAMESPACE
 from adapters.istio._model_routes import DEFAULT_RETRY_ON
 from meshspec.adapter import ImportResult, NativeDocument
 from meshspec.diagnostics import Severity, sorted_diagnostics
-from meshspec.loader import load_texts
+from meshspec.loader import load_data
 from meshspec.spec import API_VERSION
 
 IMPORTED = ("VirtualService", "DestinationRule", "PeerAuthentication", "AuthorizationPolicy")
@@ -116,8 +116,10 @@ def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
     if trust_domain is None:
         _foreign_trust_domains(ctx, docs)
     documents_out = _documents(ctx, mesh_mode)
-    text = "\n---\n".join(json.dumps(d) for d in documents_out) or "{}"
-    loaded = load_texts([("<imported from istio>", text)]) if documents_out else None
+    # Plain data (a JSON round trip drops the drafts' private objects), validated as a
+    # file would be, without parsing it again.
+    plain = json.loads(json.dumps(documents_out))
+    loaded = load_data(plain, "<imported from istio>") if documents_out else None
     diagnostics = list(ctx.diagnostics)
     spec = None
     if loaded is not None:
