@@ -561,10 +561,15 @@ def _service_document(ctx: ImportContext, svc: ServiceDraft) -> dict[str, Any]:
             mtls["ports"] = {str(p): m for p, m in sorted(svc.mtls_ports.items())}
         spec["mtls"] = mtls
     if svc.has_authz:
-        spec["authorization"] = {
-            "default": "deny" if svc.authz_default_deny else "allow",
-            "rules": [{k: v for k, v in r.items() if k != "_origin"} for r in svc.authz_rules],
-        }
+        rules = [{k: v for k, v in r.items() if k != "_origin"} for r in svc.authz_rules]
+        default_deny = svc.authz_default_deny
+        # An ALLOW rule for everything after the DENY rules is `default: allow` (the
+        # form meshspec's compiler writes it in): same decisions, said plainly.
+        allow_all = [r for r in rules if set(r) == {"name", "action"} and r["action"] == "ALLOW"]
+        if default_deny and allow_all:
+            rules = [r for r in rules if r not in allow_all]
+            default_deny = False
+        spec["authorization"] = {"default": "deny" if default_deny else "allow", "rules": rules}
     if svc.resilience:
         spec["resilience"] = svc.resilience
     return {

@@ -26,8 +26,10 @@ def test_live_import_reads_service_accounts_ports_and_trust_domain(kube_apiserve
         for name in ("istio-system", "core", "edge")
     ]
     assert all(r.ok for r in apply_documents(kube_apiserver, namespaces, dry_run=False))
-    text = (REPO / "examples/zero-trust/mesh.yaml").read_text().replace(
-        "    - port: 8080\n", "    - port: 8080\n      targetPort: 18080\n", 1
+    text = (
+        (REPO / "examples/zero-trust/mesh.yaml")
+        .read_text()
+        .replace("    - port: 8080\n", "    - port: 8080\n      targetPort: 18080\n", 1)
     )
     spec = api.load_text(text)
     compiled = api.compile(spec, "istio", workloads=True)

@@ -455,3 +455,20 @@ def test_compile_then_import_keeps_every_decision(text: str, requests: list[Requ
         before = comparable(Verdict.of(decide(spec, req)))
         after = comparable(Verdict.of(decide(result.spec, req)))
         assert before.differences(after, ROUND_TRIP_FIELDS) == {}, (req, result.documents)
+
+
+@pytest.mark.parametrize("example", ["bookinfo", "canary", "zero-trust"])
+def test_round_trip_recovers_route_and_rule_names(example: str) -> None:
+    spec = api.load(str(REPO / "examples" / example / "mesh.yaml"))
+    compiled = api.compile(spec, "istio", workloads=True)
+    result = import_istio(docs(*compiled.resources))
+    assert result.spec is not None
+    for key, svc in spec.services.items():
+        back = result.spec.service(key).spec
+        # Istio's rules come in precedence order, so the routes may too: names compare.
+        assert sorted(r.name for r in back.routes) == sorted(r.name for r in svc.spec.routes)
+        if svc.spec.authorization is not None:
+            assert back.authorization is not None
+            names = sorted(r.name for r in back.authorization.rules)
+            assert names == sorted(r.name for r in svc.spec.authorization.rules), key
+            assert back.authorization.default == svc.spec.authorization.default, key
