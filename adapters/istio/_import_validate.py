@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from adapters.istio._import_context import PathKey
+from meshspec.durations import parse_duration
 
 Problem = tuple[PathKey, str]
 
@@ -218,6 +219,10 @@ def _traffic_policy(policy: Any, path: PathKey) -> list[Problem]:
     if not isinstance(policy, Mapping):
         return [(path, "must be a mapping")]
     out: list[Problem] = []
+    balancer = policy.get("loadBalancer")
+    out += _mapping(balancer, (*path, "loadBalancer"))
+    if isinstance(balancer, Mapping):
+        out += _warmup(balancer.get("warmup"), (*path, "loadBalancer", "warmup"))
     tls = policy.get("tls")
     out += _mapping(tls, (*path, "tls"))
     if isinstance(tls, Mapping):
@@ -237,7 +242,41 @@ def _traffic_policy(policy: Any, path: PathKey) -> list[Problem]:
         )
         if number is not None and port_number(number) is None:
             out.append(((*where, "port", "number"), "port must be between 1-65535"))
-        out += _traffic_policy({k: v for k, v in setting.items() if k == "tls"}, where)
+        out += _traffic_policy(
+            {k: v for k, v in setting.items() if k in ("tls", "loadBalancer")}, where
+        )
+    return out
+
+
+def _number_in(value: Any, low: float, high: float | None, path: PathKey) -> list[Problem]:
+    if value is None:
+        return []
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return [(path, "must be a number")]
+    if value < low or (high is not None and value > high):
+        bounds = f"{low}-{high}" if high is not None else f">= {low}"
+        return [(path, f"Invalid value {value}: must be {bounds}")]
+    return []
+
+
+def _warmup(warmup: Any, path: PathKey) -> list[Problem]:
+    """`LoadBalancerSettings.warmup`: `duration` required (at least 1ms), aggression
+    at least 0, minimumPercent 0-100."""
+    if warmup is None:
+        return []
+    if not isinstance(warmup, Mapping):
+        return [(path, "must be a mapping")]
+    out: list[Problem] = []
+    if warmup.get("duration") is None:
+        out.append(((*path, "duration"), "Required value"))
+    else:
+        try:
+            if parse_duration(str(warmup["duration"])) < 0.001:
+                out.append(((*path, "duration"), "must be a valid duration greater than 1ms"))
+        except ValueError:
+            out.append(((*path, "duration"), "must be a valid duration greater than 1ms"))
+    out += _number_in(warmup.get("aggression"), 0, None, (*path, "aggression"))
+    out += _number_in(warmup.get("minimumPercent"), 0, 100, (*path, "minimumPercent"))
     return out
 
 
