@@ -169,6 +169,25 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
                 )
             if not found:
                 out.append(doc)
+        elif doc.kind == "RequestAuthentication" and group in ISTIO_GROUPS:
+            # istio.io docs/reference/config/security/request_authentication: a request
+            # with an invalid token is rejected (401) even when no policy requires one.
+            spec = doc.data.get("spec") or {}
+            if isinstance(spec, Mapping) and spec.get("jwtRules"):
+                ctx.report(
+                    C.AUTHZ_WIDENED,
+                    doc,
+                    ("spec", "jwtRules"),
+                    "Istio rejects requests whose JWT fails these rules with 401; the "
+                    "neutral spec has no JWT validation, so the import lets them through",
+                    hint="keep JWT validation in front of the mesh, or pass "
+                    "--allow-lossy authz to import without it",
+                    example={
+                        "method": "GET",
+                        "target": "/",
+                        "headers": {"authorization": "Bearer not-a-valid-token"},
+                    },
+                )
         else:
             ctx.report(
                 C.KIND_SKIPPED,

@@ -504,3 +504,10 @@ def test_what_istio_crd_schemas_refuse_the_import_refuses(upstream: Path) -> Non
                 missed.append((path.name, doc.name, [e.message for e in errors]))
     assert not missed
     assert checked >= 3
+
+
+def test_dropping_jwt_validation_is_an_authorization_loss(upstream: Path) -> None:
+    result = import_istio(upstream_docs(upstream, "crd-validation/reqauth-valid.yaml"))
+    lost = [d for d in result.diagnostics if d.code == "MS1513"]
+    assert lost and lost[0].area == "authz" and "401" in lost[0].message
+    assert "Bearer" in lost[0].message and lost[0].location is not None
