@@ -511,3 +511,20 @@ def test_dropping_jwt_validation_is_an_authorization_loss(upstream: Path) -> Non
     lost = [d for d in result.diagnostics if d.code == "MS1513"]
     assert lost and lost[0].area == "authz" and "401" in lost[0].message
     assert "Bearer" in lost[0].message and lost[0].location is not None
+
+
+def test_compile_with_workloads_then_import_on_the_command_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    example = str(REPO / "examples/bookinfo/mesh.yaml")
+    plain = runner.invoke(cli, ["compile", "--target", "istio", example])
+    assert plain.exit_code == 0 and "kind: Deployment" not in plain.stdout
+    compiled = runner.invoke(cli, ["compile", "--target", "istio", "--with-workloads", example])
+    assert compiled.exit_code == 0, compiled.output
+    assert "serviceAccountName: bookinfo-productpage" in compiled.stdout
+    (tmp_path / "istio.yaml").write_text(compiled.stdout)
+    (tmp_path / "bare.yaml").write_text(plain.stdout)
+    imported = runner.invoke(cli, ["import", "--from", "istio", str(tmp_path / "istio.yaml")])
+    assert imported.exit_code == 0, imported.output
+    assert "serviceAccount: bookinfo-reviews" in imported.stdout
+    guessed = runner.invoke(cli, ["import", "--from", "istio", str(tmp_path / "bare.yaml")])
+    assert guessed.exit_code == 1 and "MS1518" in guessed.output
