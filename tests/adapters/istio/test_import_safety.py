@@ -74,9 +74,20 @@ def test_bookinfo_without_workloads_says_which_identity_is_assumed() -> None:
     assert not [d for d in relaxed if d.severity is Severity.ERROR]
 
 
-@pytest.mark.parametrize("example", ["bookinfo", "canary", "zero-trust"])
+def _example(name: str) -> Any:
+    """An example spec; `name+ports` moves every port to another workload port."""
+    base, _, variant = name.partition("+")
+    text = (REPO / "examples" / base / "mesh.yaml").read_text()
+    if variant:
+        import re
+
+        text = re.sub(r"(\n(\s*)- port: (\d+)\n)", r"\1\2  targetPort: 1\3\n", text)
+    return api.load_text(text)
+
+
+@pytest.mark.parametrize("example", ["bookinfo", "canary", "zero-trust", "zero-trust+ports"])
 def test_round_trip_with_workloads_keeps_every_decision(example: str) -> None:
-    spec = api.load(str(REPO / "examples" / example / "mesh.yaml"))
+    spec = _example(example)
     compiled = api.compile(spec, "istio", workloads=True)
     result = import_istio(docs(*compiled.resources))
     assert not [d.render() for d in result.diagnostics if d.severity is not Severity.INFO]
