@@ -48,6 +48,10 @@ class NativeDocument:
 class CompileOptions:
     #: Security areas ("mtls", "authz") whose losses are accepted as warnings.
     allow_lossy: frozenset[str] = frozenset()
+    #: Also write the platform objects the mesh's resources assume (service
+    #: accounts, services with their ports, workloads with their labels), where the
+    #: target has such objects.
+    workloads: bool = False
 
 
 @dataclass

@@ -67,10 +67,13 @@ def apply_lossy_policy(
     return out
 
 
-def compile(spec: Spec, target: str, allow_lossy: Iterable[str] = ()) -> CompileResult:
-    """Native resources for `target`, with every loss as a diagnostic."""
+def compile(
+    spec: Spec, target: str, allow_lossy: Iterable[str] = (), workloads: bool = False
+) -> CompileResult:
+    """Native resources for `target`, with every loss as a diagnostic; `workloads` adds
+    the platform objects they assume (see `CompileOptions.workloads`)."""
     adapter = get_adapter(target)
-    options = CompileOptions(allow_lossy=frozenset(allow_lossy))
+    options = CompileOptions(allow_lossy=frozenset(allow_lossy), workloads=workloads)
     result = adapter.compile(spec, options)
     result.diagnostics = apply_lossy_policy(result.diagnostics, options.allow_lossy)
     return result

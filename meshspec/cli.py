@@ -471,6 +471,11 @@ def _target_or_usage(name: str) -> Any:
     type=click.Choice(["mtls", "authz", "all"]),
     help=ALLOW_LOSSY_HELP,
 )
+@click.option(
+    "--with-workloads",
+    is_flag=True,
+    help="Also write the service accounts, services and deployments the output assumes.",
+)
 def compile_command(
     paths: tuple[str, ...],
     filenames: tuple[str, ...],
@@ -478,6 +483,7 @@ def compile_command(
     output: str,
     output_dir: str | None,
     allow_lossy: tuple[str, ...],
+    with_workloads: bool,
 ) -> None:
     """Compile a spec into the target mesh's resources (see 'meshspec targets').
 
@@ -498,7 +504,7 @@ def compile_command(
         emit_diagnostics(result.diagnostics)
         click.echo("nothing written: the spec has errors", err=True)
         sys.exit(EXIT_FINDINGS)
-    compiled = compile_spec(result.spec, target, allow_lossy)
+    compiled = compile_spec(result.spec, target, allow_lossy, workloads=with_workloads)
     diags = [*result.diagnostics, *compiled.diagnostics]
     emit_diagnostics(diags)
     if has_errors(diags):

@@ -87,7 +87,12 @@ class IstioAdapter:
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         from adapters.istio.compiler import compile_istio
 
-        return compile_istio(spec, options)
+        result = compile_istio(spec, options)
+        if options.workloads:
+            from adapters.istio.workloads import workload_objects
+
+            result.resources = [*workload_objects(spec), *result.resources]
+        return result
 
     def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult:
         import_istio = import_module("adapters.istio.importer").import_istio

@@ -23,6 +23,8 @@ StringCond = tuple[str, str, str]  # (name, kind exact|prefix|regex|present, val
 
 UNKNOWN = object()
 EMPTY = object()
+#: Every path, as a regex: ranks below any other path condition in the neutral order.
+ANY_PATH: PathCond = ("regex", ".*")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,31 @@ class Piece:
             "target": path + ("?" + query if query else ""),
             "headers": {n: _value_sample(k, v) for n, k, v in self.headers},
         }
+
+
+def sample_of(match: dict[str, Any]) -> dict[str, Any]:
+    """A concrete request a neutral match (as written in the imported spec) accepts."""
+    path = match.get("path") or {}
+    piece = Piece(
+        path=("exact", path["exact"])
+        if "exact" in path
+        else ("prefix", path["prefix"])
+        if "prefix" in path
+        else ("regex", path["regex"])
+        if "regex" in path
+        else None,
+        method=match.get("method"),
+        headers=tuple(_cond(h) for h in match.get("headers") or []),
+        query=tuple(_cond(q) for q in match.get("queryParams") or []),
+    )
+    return piece.sample()
+
+
+def _cond(cond: dict[str, Any]) -> StringCond:
+    for kind in ("exact", "prefix", "regex"):
+        if kind in cond:
+            return (str(cond["name"]), kind, str(cond[kind]))
+    return (str(cond["name"]), "present", "")
 
 
 def _string_dict(cond: StringCond) -> dict[str, Any]:
@@ -125,9 +152,9 @@ def _path_contains(cond: PathCond, value: str) -> bool:
 
 
 def intersect_path(a: PathCond, b: PathCond) -> PathCond | object:
-    if a is None:
+    if a is None or a == ANY_PATH:
         return b
-    if b is None or a == b:
+    if b is None or b == ANY_PATH or a == b:
         return a
     for x, y in ((a, b), (b, a)):
         if x[0] == "exact":

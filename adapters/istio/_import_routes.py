@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from adapters._k8s import SOURCE_ANNOTATION
 from adapters.istio import import_codes as C
 from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
 from adapters.istio._import_matches import Piece, StringCond, path_pieces
@@ -26,6 +27,23 @@ from meshspec.validation import clean_path_problem
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
 _DNS = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _IGNORED_MATCH_FIELDS = ("name", "statPrefix")
+#: What the importer reads of a VirtualService; every other field is reported (allow-list).
+READ_SPEC_FIELDS = ("hosts", "gateways", "http", "tcp", "tls", "exportTo")
+_READ_RULE_FIELDS = ("name", "match", "route", "timeout", "retries", "headers")
+_READ_MATCH_FIELDS = ("uri", "method", "headers", "queryParams", "ignoreUriCase", "name")
+_READ_DESTINATION_FIELDS = ("destination", "weight", "headers")
+_READ_TARGET_FIELDS = ("host", "subset", "port")
+_READ_RETRY_FIELDS = (
+    "attempts",
+    "perTryTimeout",
+    "retryOn",
+    "backoff",
+    "retryRemoteLocalities",
+    "retryIgnorePreviousHosts",
+)
+#: Fields of Istio's schema the importer knows and cannot keep (reported as dropped);
+#: anything else is not in Istio's schema at all.
+_KNOWN_RULE_FIELDS = (*_READ_RULE_FIELDS, "mirror_percent")
 _UNSUPPORTED_MATCH_FIELDS = (
     "scheme",
     "authority",
@@ -69,6 +87,28 @@ def _retries_from(attempts: int, per_try: str | None, retry_on: str) -> dict[str
     return out
 
 
+def report_unread(
+    ctx: ImportContext,
+    doc: NativeDocument,
+    path: PathKey,
+    value: Any,
+    read: tuple[str, ...],
+    known: tuple[str, ...] = (),
+) -> None:
+    """Every field of `value` the importer does not read becomes a finding."""
+    if not isinstance(value, Mapping):
+        return
+    for name in value:
+        if name in read or name in known or value[name] is None:
+            continue
+        ctx.report(
+            C.UNKNOWN_FIELD,
+            doc,
+            (*path, str(name)),
+            f"field `{name}` is not read by the importer; its meaning is not kept",
+        )
+
+
 def import_virtual_service(
     ctx: ImportContext, doc: NativeDocument, service: ServiceDraft, resolve: Any
 ) -> list[dict[str, Any]]:
@@ -82,6 +122,9 @@ def import_virtual_service(
         if not isinstance(rule, Mapping):
             ctx.report(C.UNREADABLE, doc, path, "an http rule is a mapping")
             continue
+        report_unread(
+            ctx, doc, path, rule, _READ_RULE_FIELDS, (*_UNSUPPORTED_RULE_FIELDS, "mirror_percent")
+        )
         matches = rule.get("match")
         pieces: list[Piece] = []
         for mi, m in enumerate(matches or []):
@@ -126,7 +169,65 @@ def import_virtual_service(
         if matches_out and matches_out != [{}]:
             draft = {"name": draft["name"], "matches": matches_out, **_without_name(draft)}
         routes.append(draft)
+    if SOURCE_ANNOTATION in ((doc.data.get("metadata") or {}).get("annotations") or {}):
+        return _as_compiled(routes, rules, service)
     return routes
+
+
+_COMPILED_NAME = re.compile(r"^(?P<route>[a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(\d+)$")
+
+
+def _as_compiled(
+    routes: list[dict[str, Any]], rules: list[Any], service: ServiceDraft
+) -> list[dict[str, Any]]:
+    """meshspec's compiler names each (route, match) rule `<route>.<match index>` and
+    writes a service without routes as one unnamed catch-all rule with the neutral
+    defaults (15s, no retries): read back, those are the neutral routes again."""
+    if (
+        len(routes) == 1
+        and len(rules) == 1
+        and not (rules[0] or {}).get("name")
+        and "matches" not in routes[0]
+        and set(routes[0]) <= {"name", "backends", "timeout", "retries"}
+        and routes[0].get("timeout") == "15s"
+        and routes[0].get("retries") == {"attempts": 0}
+        and all(set(b) == {"_origin"} for b in routes[0].get("backends") or [])
+    ):
+        return []
+    # Only neighbours are merged back: rules of one neutral route that the compiler's
+    # precedence order put apart keep their order as separate routes.
+    out: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    previous: str | None = None
+    for route, rule in zip(routes, rules, strict=False):
+        m = _COMPILED_NAME.match(str((rule or {}).get("name") or ""))
+        name = m.group("route") if m else route["name"]
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and name == previous
+            and "matches" in last
+            and "matches" in route
+            and _body(last) == _body(route)
+        ):
+            last["matches"] = [*last["matches"], *route["matches"]]
+            continue
+        previous = name
+        if name in taken:
+            name = route["name"]
+        taken.add(name)
+        out.append({"name": name, **{k: v for k, v in route.items() if k != "name"}})
+    return out
+
+
+def _body(route: Mapping[str, Any]) -> Any:
+    """A route without its name and matches, origins left out: what must be equal for
+    two compiled rules to be the same neutral route."""
+    out = {k: v for k, v in route.items() if k not in ("name", "matches")}
+    out["backends"] = [
+        {k: v for k, v in b.items() if k != "_origin"} for b in out.get("backends") or []
+    ]
+    return out
 
 
 def merge_segment_pairs(pieces: list[Piece]) -> list[Piece]:
@@ -174,6 +275,8 @@ def _route_body(
     for di, dest in enumerate(rule.get("route") or []):
         dpath = (*path, "route", di)
         target = (dest.get("destination") or {}) if isinstance(dest, Mapping) else {}
+        report_unread(ctx, doc, dpath, dest, _READ_DESTINATION_FIELDS)
+        report_unread(ctx, doc, (*dpath, "destination"), target, _READ_TARGET_FIELDS)
         key = resolve(str(target.get("host", "")), doc.namespace)
         if key is None:
             ctx.report(
@@ -211,6 +314,7 @@ def _route_body(
     retries = rule.get("retries")
     if retries is None:
         route["retries"] = default_retries()
+        ctx.default_retries_written = True
     else:
         route["retries"] = _retries(ctx, doc, (*path, "retries"), retries)
     edits = _header_edits(ctx, doc, (*path, "headers"), rule.get("headers"))
@@ -242,6 +346,7 @@ def _duration(ctx: ImportContext, doc: NativeDocument, path: PathKey, value: Any
 def _retries(
     ctx: ImportContext, doc: NativeDocument, path: PathKey, retries: Mapping[str, Any]
 ) -> dict[str, Any]:
+    report_unread(ctx, doc, path, retries, _READ_RETRY_FIELDS)
     attempts = int(retries.get("attempts") or 0)
     if attempts <= 0:
         return {"attempts": 0}
@@ -315,6 +420,7 @@ def _pieces(ctx: ImportContext, doc: NativeDocument, path: PathKey, m: Any) -> l
     if not isinstance(m, Mapping):
         ctx.report(C.UNREADABLE, doc, path, "a match is a mapping")
         return []
+    report_unread(ctx, doc, path, m, _READ_MATCH_FIELDS, (*_UNSUPPORTED_MATCH_FIELDS, "statPrefix"))
     for name in _UNSUPPORTED_MATCH_FIELDS:
         if m.get(name) is not None:
             ctx.report(

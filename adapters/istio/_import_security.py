@@ -20,6 +20,7 @@ from adapters.istio import import_codes as C
 from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
 from adapters.istio._import_matches import path_pieces
 from adapters.istio._model_names import ROOT_NAMESPACE
+from adapters.istio._security import RULES_ANNOTATION
 from meshspec.adapter import NativeDocument
 
 _STRICTNESS = {"DISABLE": 0, "PERMISSIVE": 1, "STRICT": 2}
@@ -38,16 +39,28 @@ def _targets(
     labels = {str(k): str(v) for k, v in labels.items()}
     app = labels.pop("app", None)
     chosen = [s for s in in_scope if app is None or s.name == app]
-    partial = bool(labels)
-    if partial:
-        for s in chosen:
-            if (
-                labels
-                and any(_subset(labels, v) for v in s.versions.values())
-                and all(_subset(labels, v) for v in s.versions.values())
-            ):
-                partial = False
-    return chosen, partial
+    if not labels:
+        return chosen, False
+    # With the service's pods known, the selector is read against them: all of them,
+    # none of them (not this service), or some (one version).
+    partial = False
+    kept = []
+    for s in chosen:
+        if s.pods:
+            hits = [_subset(labels, p.labels) for p in s.pods]
+            if any(hits):
+                kept.append(s)
+                partial = partial or not all(hits)
+            continue
+        kept.append(s)
+        versions = list(s.versions.values())
+        if not (versions and all(_subset(labels, v) for v in versions)):
+            partial = True
+    return kept, partial
+
+
+def strictest(*modes: str) -> str:
+    return max(modes, key=lambda m: _STRICTNESS.get(m, 0))
 
 
 def _subset(small: Mapping[str, str], big: Mapping[str, str]) -> bool:
@@ -86,19 +99,18 @@ def import_peer_authentication(ctx: ImportContext, doc: NativeDocument) -> str |
             if selector is None:
                 svc.mtls_namespace = svc.mtls_namespace or mode
             elif partial:
-                current = svc.mtls_workload or svc.mtls_namespace
-                if current is None or _STRICTNESS[mode] > _STRICTNESS.get(current, 0):
-                    svc.mtls_workload = mode
+                # Resolved once the mesh-wide mode is known: the strictest wins.
+                svc.mtls_partial.append(mode)
             else:
                 svc.mtls_workload = svc.mtls_workload or mode
         for port, setting in (spec.get("portLevelMtls") or {}).items():
             pmode = str((setting or {}).get("mode") or "UNSET").upper()
             if pmode != "UNSET" and selector is not None:
                 # portLevelMtls names the workload (container) port.
-                service_port = svc.target_ports.get(int(port), int(port))
-                if not svc.declared:
-                    svc.ports.setdefault(service_port, "http")
-                if service_port in svc.ports:
+                # portLevelMtls names the workload port: every Service port landing there
+                for service_port in svc.service_ports(int(str(port))):
+                    if not svc.declared:
+                        svc.ports.setdefault(service_port, "http")
                     svc.mtls_ports.setdefault(service_port, pmode)
     return None
 
@@ -125,13 +137,6 @@ def import_authorization_policy(ctx: ImportContext, doc: NativeDocument) -> None
     if not services:
         ctx.report(C.HOST_NOT_SERVICE, doc, (), "selects no imported service; not imported")
         return
-    if partial:
-        ctx.report(
-            C.AUTHZ_FAILS_CLOSED,
-            doc,
-            ("spec", "selector"),
-            "the selector picks some versions only; the policy applies to the whole service",
-        )
     if doc.namespace == ROOT_NAMESPACE or spec.get("selector") is None:
         ctx.report(C.NAMESPACE_SCOPE, doc, (), "policy copied onto each service in its scope")
     neutral_action = "ALLOW" if action == "ALLOW" else "DENY"
@@ -145,7 +150,32 @@ def import_authorization_policy(ctx: ImportContext, doc: NativeDocument) -> None
         )
     rules: list[dict[str, Any]] = []
     for index, rule in enumerate(spec.get("rules") or []):
-        rules.extend(_rule(ctx, doc, ("spec", "rules", index), rule or {}, neutral_action))
+        http_ports = _http_ports(services)
+        for body in _rule(
+            ctx, doc, ("spec", "rules", index), rule or {}, neutral_action, http_ports
+        ):
+            rules.append({**body, "_origin": (doc, ("spec", "rules", index))})
+    if partial and action == "ALLOW":
+        # The neutral spec has no per-version policy. Applied to every version these
+        # rules would allow requests Istio denies on the other versions; left out, the
+        # selected versions allow less (their ALLOW policy still makes them deny by
+        # default, and so the whole service does).
+        ctx.report(
+            C.AUTHZ_FAILS_CLOSED,
+            doc,
+            ("spec", "selector"),
+            "the selector picks some versions only: its ALLOW rules are left out and the "
+            "whole service denies what no other ALLOW rule allows",
+        )
+        rules = []
+    elif partial:
+        ctx.report(
+            C.AUTHZ_FAILS_CLOSED,
+            doc,
+            ("spec", "selector"),
+            "the selector picks some versions only; its DENY rules apply to the whole service",
+        )
+    names = _annotated_names(doc, len(rules))
     base = re.sub(r"[^a-z0-9-]+", "-", doc.name.lower()).strip("-")[:50] or "policy"
     for svc in services:
         svc.has_authz = True
@@ -153,7 +183,7 @@ def import_authorization_policy(ctx: ImportContext, doc: NativeDocument) -> None
             svc.authz_default_deny = True
         taken = {r["name"] for r in svc.authz_rules}
         for i, rule in enumerate(rules):
-            name = f"{base}-{i}" if len(rules) > 1 else base
+            name = names[i] if names else f"{base}-{i}" if len(rules) > 1 else base
             while name in taken or not _DNS.match(name):
                 name = f"{base}-{len(taken)}"
                 if not _DNS.match(name):
@@ -162,8 +192,37 @@ def import_authorization_policy(ctx: ImportContext, doc: NativeDocument) -> None
             svc.authz_rules.append({"name": name, **rule})
 
 
+def _annotated_names(doc: NativeDocument, count: int) -> list[str]:
+    """The neutral rule names meshspec's compiler lists in `meshspec.io/rules`, when
+    the policy still holds exactly those rules (plus, for `default: allow`, a last
+    allow-everything rule that is no neutral rule)."""
+    annotations = (doc.data.get("metadata") or {}).get("annotations") or {}
+    listed = [n for n in str(annotations.get(RULES_ANNOTATION) or "").split(",") if n]
+    if not listed or count not in (len(listed), len(listed) + 1):
+        return []
+    if count == len(listed) + 1:
+        return [*listed, "default-allow"]
+    return listed
+
+
+def _http_ports(services: list[ServiceDraft]) -> frozenset[str]:
+    """The HTTP workload ports of the services a policy selects, where they are known
+    from Kubernetes Services (a guessed port never makes a condition vacuous)."""
+    out: set[str] = set()
+    for svc in services:
+        if not svc.declared:
+            return frozenset()
+        out |= {str(svc.workload_port(p)) for p, proto in svc.ports.items() if proto != "tcp"}
+    return frozenset(out)
+
+
 def _rule(
-    ctx: ImportContext, doc: NativeDocument, path: PathKey, rule: Mapping[str, Any], action: str
+    ctx: ImportContext,
+    doc: NativeDocument,
+    path: PathKey,
+    rule: Mapping[str, Any],
+    action: str,
+    http_ports: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """Neutral rules for one Istio rule (one per `to` operation), or none."""
     problems: list[tuple[PathKey, str]] = []
@@ -172,10 +231,10 @@ def _rule(
         for i, s in enumerate(rule.get("from") or [])
     ]
     operations = [
-        _operation(o.get("operation") or {}, (*path, "to", i), problems)
+        _operation(o.get("operation") or {}, (*path, "to", i), problems, http_ports)
         for i, o in enumerate(rule.get("to") or [])
     ] or [{}]
-    headers = _when(rule.get("when") or [], (*path, "when"), problems)
+    header_options = _when(rule.get("when") or [], (*path, "when"), problems)
     if problems:
         for where, what in problems:
             if action == "ALLOW":
@@ -203,15 +262,16 @@ def _rule(
             if action == "ALLOW":
                 continue
             op = {}
-        body: dict[str, Any] = {"action": action}
-        if kept_sources:
-            body["from"] = kept_sources
-        to = dict(op)
-        if headers:
-            to["headers"] = headers
-        if to:
-            body["to"] = to
-        out.append(body)
+        for headers in header_options:
+            body: dict[str, Any] = {"action": action}
+            if kept_sources:
+                body["from"] = kept_sources
+            to = dict(op)
+            if headers:
+                to["headers"] = headers
+            if to:
+                body["to"] = to
+            out.append(body)
     return out
 
 
@@ -268,7 +328,10 @@ def _spiffe(ctx: ImportContext, principal: str) -> str:
 
 
 def _operation(
-    op: Mapping[str, Any], path: PathKey, problems: list[tuple[PathKey, str]]
+    op: Mapping[str, Any],
+    path: PathKey,
+    problems: list[tuple[PathKey, str]],
+    http_ports: frozenset[str],
 ) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for name, values in op.items():
@@ -281,6 +344,11 @@ def _operation(
                 out["methods"] = vals
             else:
                 problems.append((where, "method patterns or non-standard methods"))
+        elif name == "ports" and http_ports and http_ports <= set(vals):
+            # Every HTTP port of the workloads: the neutral rules only ever see HTTP
+            # traffic, so the condition holds for all of it (meshspec's compiler scopes
+            # DENY rules with HTTP conditions this way, as Istio's docs recommend).
+            continue
         elif name == "paths":
             converted = [_authz_path(v) for v in vals]
             if any(c is None for c in converted):
@@ -324,8 +392,12 @@ def _authz_path(value: str) -> list[dict[str, str]] | None:
 
 def _when(
     conditions: list[Any], path: PathKey, problems: list[tuple[PathKey, str]]
-) -> list[dict[str, Any]]:
-    headers = []
+) -> list[list[dict[str, Any]]]:
+    """Header conditions as alternatives: Istio ORs the `values` of one condition and
+    ANDs the conditions, so `values: [a, b]` becomes two neutral rules, one per value
+    (a regex would be exact too, but no target writes regex header matches in
+    authorization). Past 16 alternatives the values fall back to one regex."""
+    options: list[list[dict[str, Any]]] = [[]]
     for i, cond in enumerate(conditions):
         key = str((cond or {}).get("key", ""))
         where = (*path, i)
@@ -333,27 +405,31 @@ def _when(
         if not m or cond.get("notValues") is not None:
             problems.append((where, f"condition `{key}` has no neutral form"))
             continue
-        values = [str(v) for v in cond.get("values") or []]
         name = m.group(1).lower()
-        if values == ["*"]:
-            headers.append({"name": name, "present": True})
-        elif len(values) == 1 and values[0].endswith("*"):
-            headers.append({"name": name, "prefix": values[0][:-1]})
-        elif values and all(_literal(v) for v in values):
-            if len(values) == 1:
-                headers.append({"name": name, "exact": values[0]})
-            else:
-                headers.append({"name": name, "regex": "|".join(re.escape(v) for v in values)})
-        else:
-            rx = "|".join(
-                ".*"
-                if v == "*"
-                else re.escape(v[:-1]) + ".*"
-                if v.endswith("*")
-                else ".*" + re.escape(v[1:])
-                if v.startswith("*")
-                else re.escape(v)
-                for v in values
-            )
-            headers.append({"name": name, "regex": rx or ".*"})
-    return headers
+        values = [str(v) for v in cond.get("values") or []]
+        matches = [_header_value(name, v) for v in values]
+        if len(matches) > 1 and len(options) * len(matches) > 16:
+            rx = "|".join(_header_regex(v) for v in values)
+            matches = [{"name": name, "regex": rx or ".*"}]
+        options = [[*o, m] for o in options for m in matches] if matches else options
+    return options
+
+
+def _header_value(name: str, value: str) -> dict[str, Any]:
+    if value == "*":
+        return {"name": name, "present": True}
+    if value.endswith("*"):
+        return {"name": name, "prefix": value[:-1]}
+    if value.startswith("*"):
+        return {"name": name, "regex": ".*" + re.escape(value[1:])}
+    return {"name": name, "exact": value}
+
+
+def _header_regex(value: str) -> str:
+    if value == "*":
+        return ".+"
+    if value.endswith("*"):
+        return re.escape(value[:-1]) + ".*"
+    if value.startswith("*"):
+        return ".*" + re.escape(value[1:])
+    return re.escape(value)

@@ -1,11 +1,15 @@
 """Istio resources -> the neutral spec, keeping Istio's meaning wherever it can.
 
-Istio resources name hosts, not Kubernetes Services, so the services, ports and
-versions are inferred: services from VirtualService/DestinationRule hosts and from
-policy selectors (`app: <name>`), versions from DestinationRule subsets, ports from
-port selectors (else 80/http, said in an info finding). Istio defaults that differ
-from the neutral ones are written out explicitly (no timeout, Istio's default
-retries, PERMISSIVE mTLS). Every loss names the object, field and file:line.
+Istio resources name hosts, not Kubernetes Services: services come from
+VirtualService/DestinationRule hosts, mesh HTTPRoute parents, policy selectors
+(`app: <name>`) and Kubernetes Services; versions from DestinationRule subsets;
+ports, target ports, service accounts and the trust domain from the platform's
+objects in the input (`_import_platform`; a guess is said, and is an error when
+authorization depends on it). Objects Istio's validation refuses are reported and
+skipped. Istio defaults that differ from the neutral ones are written out (no
+timeout, Istio's default retries, PERMISSIVE mTLS). Every loss names the object,
+field and file:line; finally `_import_check` compares Istio's authorization and
+mTLS over the input with the imported spec, so an import never widens silently.
 """
 
 from __future__ import annotations
@@ -15,21 +19,50 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.istio import import_codes as C
+from adapters.istio._import_check import check_import
 from adapters.istio._import_context import ImportContext, ServiceDraft
-from adapters.istio._import_routes import default_route, import_virtual_service
+from adapters.istio._import_gamma import (
+    import_http_route,
+    is_http_route,
+    ordered,
+    service_parents,
+)
+from adapters.istio._import_platform import (
+    assign_workloads,
+    check_trust_domains,
+    read_identities,
+    read_kubernetes_service,
+)
+from adapters.istio._import_routes import (
+    READ_SPEC_FIELDS,
+    default_route,
+    import_virtual_service,
+    report_unread,
+)
 from adapters.istio._import_security import (
     import_authorization_policy,
     import_peer_authentication,
+    strictest,
 )
 from adapters.istio._import_traffic import check_client_tls, import_destination_rule
+from adapters.istio._import_validate import problems
+from adapters.istio._import_workloads import (
+    is_platform,
+    mesh_trust_domain,
+    service_accounts,
+)
 from adapters.istio._model_names import ROOT_NAMESPACE
+from adapters.istio._model_routes import DEFAULT_RETRY_ON
 from meshspec.adapter import ImportResult, NativeDocument
 from meshspec.diagnostics import sorted_diagnostics
-from meshspec.loader import load_texts
+from meshspec.loader import load_data
 from meshspec.spec import API_VERSION
 
 IMPORTED = ("VirtualService", "DestinationRule", "PeerAuthentication", "AuthorizationPolicy")
 ISTIO_GROUPS = ("networking.istio.io", "security.istio.io")
+#: Kubernetes' own namespaces: their Services (and `default/kubernetes`, the API
+#: server) are not mesh services.
+_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 
 
 def host_to_key(host: str, namespace: str) -> str | None:
@@ -50,13 +83,17 @@ def host_to_key(host: str, namespace: str) -> str | None:
 def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
     ctx = ImportContext()
     docs = _supported(ctx, documents)
+    trust_domain = mesh_trust_domain(docs)
+    ctx.trust_domain = trust_domain or ctx.trust_domain
     _inventory(ctx, docs)
+    assign_workloads(ctx, docs)
 
     def resolve(host: str, namespace: str) -> str | None:
         key = host_to_key(host, namespace)
         return key if key in ctx.services else None
 
     _routes(ctx, docs, resolve)
+    _gamma_routes(ctx, docs)
     seen_dr: set[str] = set()
     for doc in docs:
         if doc.kind == "DestinationRule":
@@ -67,27 +104,48 @@ def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
                 ctx.report(C.DUPLICATE_OBJECT, doc, ("spec", "host"), f"{key} already has one")
                 continue
             seen_dr.add(key)
-            import_destination_rule(ctx, doc, ctx.services[key])
+            _guarded(ctx, doc, import_destination_rule, ctx, doc, ctx.services[key])
     mesh_mode: str | None = None
     for doc in docs:
         if doc.kind == "PeerAuthentication":
-            mode = import_peer_authentication(ctx, doc)
+            mode = _guarded(ctx, doc, import_peer_authentication, ctx, doc)
             if mode is not None and mesh_mode is None:
                 mesh_mode = mode
     for doc in docs:
         if doc.kind == "AuthorizationPolicy":
-            import_authorization_policy(ctx, doc)
+            _guarded(ctx, doc, import_authorization_policy, ctx, doc)
     for svc in ctx.services.values():
+        if svc.mtls_partial:
+            # The neutral spec has one mode per service: the strictest any pod has.
+            base = svc.mtls_workload or svc.mtls_namespace or mesh_mode or "PERMISSIVE"
+            svc.mtls_workload = strictest(base, *svc.mtls_partial)
         check_client_tls(ctx, svc, mesh_mode or "PERMISSIVE")
+    read_identities(ctx, service_accounts(docs))
+    if trust_domain is None:
+        check_trust_domains(ctx, docs)
     documents_out = _documents(ctx, mesh_mode)
-    text = "\n---\n".join(json.dumps(d) for d in documents_out) or "{}"
-    loaded = load_texts([("<imported from istio>", text)]) if documents_out else None
+    # Plain data (a JSON round trip drops the drafts' private objects), validated as a
+    # file would be, without parsing it again.
+    plain = json.loads(json.dumps(documents_out))
+    loaded = load_data(plain, "<imported from istio>") if documents_out else None
     diagnostics = list(ctx.diagnostics)
     spec = None
     if loaded is not None:
         diagnostics.extend(loaded.diagnostics)
         spec = loaded.spec
+    if spec is not None:
+        diagnostics.extend(check_import(ctx, docs, spec))
     return ImportResult(spec, sorted_diagnostics(diagnostics), documents_out)
+
+
+def _guarded(ctx: ImportContext, doc: NativeDocument, read: Any, *args: Any) -> Any:
+    """Values of a shape the validation does not cover are this object's error, never
+    a crash of the whole import."""
+    try:
+        return read(*args)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        ctx.report(C.UNREADABLE, doc, (), f"cannot be read ({type(exc).__name__}: {exc})")
+        return None
 
 
 def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[NativeDocument]:
@@ -97,13 +155,39 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
             ctx.report(C.UNREADABLE, doc, (), "not a Kubernetes object (no kind)")
             continue
         group = str(doc.data.get("apiVersion", "")).split("/")[0]
-        if doc.kind == "Service" and doc.data.get("apiVersion") == "v1":
+        if is_platform(doc) or is_http_route(doc):
             out.append(doc)
         elif doc.kind in IMPORTED and group in ISTIO_GROUPS:
-            if not isinstance(doc.data.get("spec") or {}, Mapping):
-                ctx.report(C.UNREADABLE, doc, ("spec",), "spec is not a mapping")
-                continue
-            out.append(doc)
+            found = problems(doc.kind, doc.data.get("spec") or {})
+            for where, what in found:
+                ctx.report(
+                    C.INVALID_OBJECT,
+                    doc,
+                    where,
+                    f"Istio would refuse this object: {what}; not imported",
+                    hint="fix the value (the API server and istiod's validation reject it)",
+                )
+            if not found:
+                out.append(doc)
+        elif doc.kind == "RequestAuthentication" and group in ISTIO_GROUPS:
+            # istio.io docs/reference/config/security/request_authentication: a request
+            # with an invalid token is rejected (401) even when no policy requires one.
+            spec = doc.data.get("spec") or {}
+            if isinstance(spec, Mapping) and spec.get("jwtRules"):
+                ctx.report(
+                    C.AUTHZ_WIDENED,
+                    doc,
+                    ("spec", "jwtRules"),
+                    "Istio rejects requests whose JWT fails these rules with 401; the "
+                    "neutral spec has no JWT validation, so the import lets them through",
+                    hint="keep JWT validation in front of the mesh, or pass "
+                    "--allow-lossy authz to import without it",
+                    example={
+                        "method": "GET",
+                        "target": "/",
+                        "headers": {"authorization": "Bearer not-a-valid-token"},
+                    },
+                )
         else:
             ctx.report(
                 C.KIND_SKIPPED,
@@ -111,7 +195,8 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
                 ("kind",),
                 f"{doc.kind} ({doc.data.get('apiVersion')}) is not imported",
                 hint="only VirtualService, DestinationRule, PeerAuthentication, "
-                "AuthorizationPolicy and the ports of Kubernetes Services are imported",
+                "AuthorizationPolicy, mesh HTTPRoutes, and the Services, ServiceAccounts "
+                "and workloads of Kubernetes are read",
             )
     return out
 
@@ -121,39 +206,21 @@ def _mesh_bound(doc: NativeDocument) -> bool:
     return not gateways or "mesh" in gateways
 
 
-def _protocol(port: Mapping[str, Any]) -> str:
-    """Istio's protocol selection: `appProtocol`, else the port name's prefix
-    (istio.io docs/ops/configuration/traffic-management/protocol-selection)."""
-    name = str(port.get("appProtocol") or port.get("name") or "").lower()
-    head = name.split("-", 1)[0]
-    if head == "grpc":
-        return "grpc"
-    if head in ("http", "http2", ""):  # unnamed: Istio sniffs; HTTP is what routes need
-        return "http"
-    return "tcp"
-
-
-def _kubernetes_service(ctx: ImportContext, doc: NativeDocument) -> None:
-    svc = ctx.service(doc.namespace, doc.name)
-    svc.declared = True
-    for port in (doc.data.get("spec") or {}).get("ports") or []:
-        if not isinstance(port, Mapping) or "port" not in port:
-            continue
-        number = int(port["port"])
-        svc.ports[number] = _protocol(port)
-        target = port.get("targetPort")
-        if isinstance(target, int):
-            svc.target_ports[target] = number
-
-
 def _inventory(ctx: ImportContext, docs: list[NativeDocument]) -> None:
     for doc in docs:
         spec = doc.data.get("spec") or {}
-        if doc.kind == "Service":
-            _kubernetes_service(ctx, doc)
+        if doc.kind == "Service" and is_platform(doc):
+            if doc.namespace not in _SYSTEM_NAMESPACES and doc.name != "kubernetes":
+                _guarded(ctx, doc, read_kubernetes_service, ctx, doc)
+        elif is_platform(doc):
+            continue
+        elif is_http_route(doc):
+            _gamma_inventory(ctx, doc)
         elif doc.kind == "VirtualService":
             if not _mesh_bound(doc):
                 continue
+            report_unread(ctx, doc, ("spec",), spec, READ_SPEC_FIELDS)
+            _virtual_service_scope(ctx, doc)
             for i, host in enumerate(spec.get("hosts") or []):
                 key = host_to_key(str(host), doc.namespace)
                 if key is None:
@@ -191,6 +258,67 @@ def _inventory(ctx: ImportContext, docs: list[NativeDocument]) -> None:
             labels = ((spec.get("selector") or {}).get("matchLabels")) or {}
             if "app" in labels:
                 ctx.service(doc.namespace, str(labels["app"]))
+
+
+def _virtual_service_scope(ctx: ImportContext, doc: NativeDocument) -> None:
+    """Who a VirtualService applies to beyond the mesh's sidecars: the neutral routes
+    are for sidecars only, in every namespace."""
+    spec = doc.data.get("spec") or {}
+    gateways = [str(g) for g in spec.get("gateways") or [] if str(g) != "mesh"]
+    if gateways:
+        ctx.report(
+            C.GATEWAY_BINDING,
+            doc,
+            ("spec", "gateways"),
+            f"the rules also apply at gateway(s) {', '.join(gateways)}; only the mesh "
+            "(sidecar) routing is imported",
+        )
+    if spec.get("exportTo") is not None:
+        ctx.report(
+            C.FIELD_DROPPED,
+            doc,
+            ("spec", "exportTo"),
+            f"exportTo {spec['exportTo']} limits which namespaces see these routes; the "
+            "neutral routes apply to clients in every namespace",
+        )
+
+
+def _gamma_inventory(ctx: ImportContext, doc: NativeDocument) -> None:
+    parents = service_parents(doc)
+    if not parents:
+        ctx.report(
+            C.GATEWAY_ONLY,
+            doc,
+            ("spec", "parentRefs"),
+            "no Service parent: ingress routing (Gateway parents) is not imported",
+        )
+        return
+    for _, ns, name, _ in parents:
+        ctx.service(ns, name)
+    for rule in (doc.data.get("spec") or {}).get("rules") or []:
+        for ref in (rule or {}).get("backendRefs") or []:
+            if isinstance(ref, Mapping) and ref.get("kind", "Service") == "Service":
+                ctx.service(str(ref.get("namespace") or doc.namespace), str(ref.get("name")))
+
+
+def _gamma_routes(ctx: ImportContext, docs: list[NativeDocument]) -> None:
+    """Mesh HTTPRoutes, for services no VirtualService already routes (Istio uses one
+    or the other; a service with both is reported)."""
+    claimed: dict[str, NativeDocument] = {}
+    for doc in ordered(docs):
+        for i, ns, name, ref in service_parents(doc):
+            svc = ctx.services[f"{ns}/{name}"]
+            if svc.routes is not None and svc.key not in claimed:
+                ctx.report(
+                    C.DUPLICATE_OBJECT,
+                    doc,
+                    ("spec", "parentRefs", i),
+                    f"{svc.key} already has a VirtualService; this HTTPRoute is not imported",
+                )
+                continue
+            claimed[svc.key] = doc
+            routes = _guarded(ctx, doc, import_http_route, ctx, doc, svc, ref) or []
+            svc.routes = [*(svc.routes or []), *routes]
 
 
 def _routes(ctx: ImportContext, docs: list[NativeDocument], resolve: Any) -> None:
@@ -231,6 +359,8 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
         "metadata": {"name": "mesh"},
         "spec": {"mtls": {"mode": mesh_mode or "PERMISSIVE"}},
     }
+    if ctx.trust_domain != "cluster.local":
+        mesh["spec"] = {"trustDomain": ctx.trust_domain, **mesh["spec"]}
     if mesh_mode is None:
         explicit.append("mesh mTLS PERMISSIVE (no mesh-wide PeerAuthentication)")
     out = [mesh]
@@ -242,8 +372,12 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
             inferred_ports.append(key)
         if svc.routes is None:
             svc.routes = [default_route(svc)]
+            ctx.default_retries_written = True
             explicit.append(f"{key}: Istio's default route (no timeout, 2 retries)")
-        out.append(_service_document(ctx, svc))
+    for key in sorted(ctx.services):
+        ctx.services[key].routes = _drop_missing_versions(ctx, ctx.services[key])
+    for key in sorted(ctx.services):
+        out.append(_service_document(ctx, ctx.services[key]))
     if inferred_ports:
         ctx.diagnostics.append(
             C.PORT_INFERRED(
@@ -251,6 +385,18 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
                 + ", ".join(inferred_ports),
                 target="istio",
                 hint="edit the ports in the imported spec to match the Kubernetes Services",
+            )
+        )
+    if ctx.default_retries_written:
+        ctx.diagnostics.append(
+            C.RETRY_CONDITION(
+                "Istio's default retry policy (retryOn "
+                f"{DEFAULT_RETRY_ON}) also retries on `unavailable` and `cancelled`, gRPC "
+                "statuses the neutral spec has no name for; the imported retries keep "
+                "connect-failure and refused-stream (503 is not retried by default: "
+                "EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY)",
+                target="istio",
+                hint="write `retries` on the Istio rules to choose the conditions explicitly",
             )
         )
     if explicit:
@@ -262,10 +408,18 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
     return out
 
 
+def _port(svc: ServiceDraft, port: int, protocol: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"port": port, "protocol": protocol}
+    if svc.workload_port(port) != port:
+        out["targetPort"] = svc.workload_port(port)
+    return out
+
+
 def _service_document(ctx: ImportContext, svc: ServiceDraft) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "ports": [{"port": p, "protocol": proto} for p, proto in sorted(svc.ports.items())]
-    }
+    spec: dict[str, Any] = {}
+    if svc.service_account is not None and svc.service_account != svc.name:
+        spec["serviceAccount"] = svc.service_account
+    spec["ports"] = [_port(svc, p, proto) for p, proto in sorted(svc.ports.items())]
     if svc.versions:
         versions = []
         for name, labels in svc.versions.items():
@@ -276,7 +430,7 @@ def _service_document(ctx: ImportContext, svc: ServiceDraft) -> dict[str, Any]:
                 v["resilience"] = svc.version_resilience[name]
             versions.append(v)
         spec["versions"] = versions
-    spec["routes"] = _drop_missing_versions(ctx, svc)
+    spec["routes"] = svc.routes or []
     mode = svc.mtls_workload or svc.mtls_namespace
     if mode or svc.mtls_ports:
         mtls: dict[str, Any] = {}
@@ -286,10 +440,15 @@ def _service_document(ctx: ImportContext, svc: ServiceDraft) -> dict[str, Any]:
             mtls["ports"] = {str(p): m for p, m in sorted(svc.mtls_ports.items())}
         spec["mtls"] = mtls
     if svc.has_authz:
-        spec["authorization"] = {
-            "default": "deny" if svc.authz_default_deny else "allow",
-            "rules": svc.authz_rules,
-        }
+        rules = [{k: v for k, v in r.items() if k != "_origin"} for r in svc.authz_rules]
+        default_deny = svc.authz_default_deny
+        # An ALLOW rule for everything after the DENY rules is `default: allow` (the
+        # form meshspec's compiler writes it in): same decisions, said plainly.
+        allow_all = [r for r in rules if set(r) == {"name", "action"} and r["action"] == "ALLOW"]
+        if default_deny and allow_all:
+            rules = [r for r in rules if r not in allow_all]
+            default_deny = False
+        spec["authorization"] = {"default": "deny" if default_deny else "allow", "rules": rules}
     if svc.resilience:
         spec["resilience"] = svc.resilience
     return {
@@ -301,8 +460,11 @@ def _service_document(ctx: ImportContext, svc: ServiceDraft) -> dict[str, Any]:
 
 
 def _drop_missing_versions(ctx: ImportContext, svc: ServiceDraft) -> list[dict[str, Any]]:
-    """A subset no DestinationRule defines gets 503 in Istio; the neutral spec has no
-    such backend, so it is dropped with a warning."""
+    """A subset no DestinationRule defines has no endpoints: Istio answers 503
+    (istio/istio `pilot/pkg/networking/core/cluster.go` builds no cluster for it). The
+    neutral spec cannot say "fail", and dropping the backend would send the traffic
+    to every endpoint instead: an error, with the version kept so the split stays
+    visible (its labels are the default `version: <name>`, assumed)."""
     routes = []
     for route in svc.routes or []:
         route = dict(route)
@@ -312,16 +474,19 @@ def _drop_missing_versions(ctx: ImportContext, svc: ServiceDraft) -> list[dict[s
             where = backend.pop("_origin", None)
             target = ctx.services.get(backend.get("service", svc.key))
             version = backend.get("version")
-            if version is not None and (target is None or version not in target.versions):
+            if version is not None and target is not None and version not in target.versions:
                 if where is not None:
                     ctx.report(
-                        C.HOST_NOT_SERVICE,
+                        C.SUBSET_UNDEFINED,
                         where[0],
                         where[1],
-                        f"subset {version!r} is defined by no DestinationRule in the input "
-                        "(Istio answers 503); the backend is dropped",
+                        f"subset {version!r} of {target.key} is defined by no DestinationRule "
+                        "in the input: Istio answers 503 for the requests this route sends "
+                        "there, which the neutral spec cannot express",
+                        hint="add the DestinationRule that defines the subset (with its labels)",
+                        example=_route_sample(route),
                     )
-                continue
+                target.versions[version] = {}
             kept.append(backend)
         if "backends" in route:
             if kept:
@@ -330,3 +495,10 @@ def _drop_missing_versions(ctx: ImportContext, svc: ServiceDraft) -> list[dict[s
                 del route["backends"]
         routes.append(route)
     return routes
+
+
+def _route_sample(route: Mapping[str, Any]) -> dict[str, Any]:
+    """A request the route takes (the first match's sample)."""
+    from adapters.istio._import_matches import sample_of
+
+    return sample_of((route.get("matches") or [{}])[0])

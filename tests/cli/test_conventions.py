@@ -74,7 +74,9 @@ def test_f_and_positional_paths_give_the_same_output(capsys: pytest.CaptureFixtu
 
 def test_import_f_reads_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out_dir = tmp_path / "istio"
-    assert _run(capsys, "compile", "-t", "istio", BOOKINFO, "--output-dir", str(out_dir))[0] == 0
+    # With the workloads, the import reads who runs each service instead of guessing.
+    args = ["compile", "-t", "istio", BOOKINFO, "--with-workloads", "--output-dir", str(out_dir)]
+    assert _run(capsys, *args)[0] == 0
     code, out, err = _run(capsys, "import", "--from", "istio", "-f", str(out_dir))
     assert code == 0, err
     kinds = sorted(str(d["kind"]) for d in _docs(out))  # type: ignore[index]
