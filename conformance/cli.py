@@ -142,7 +142,7 @@ class Watched:
         return getattr(self._target, name)
 
     @contextmanager
-    def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
+    def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
         name = self._target.name
         services = ", ".join(sorted(spec.services))
         self._display.status(name, f"starting a mesh for {services}")
@@ -152,7 +152,7 @@ class Watched:
             sent[0] += 1
             self._display.status(name, f"{services}: {sent[0]} probes answered")
 
-        with self._target.open(spec, spec_text) as session:
+        with self._target.open(spec, spec_text, instances=instances) as session:
             yield _WatchedSession(session, report)
 
 

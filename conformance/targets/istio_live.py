@@ -415,7 +415,9 @@ def _send(
             conn.putrequest(probe.method, probe.path, skip_host=True, skip_accept_encoding=True)
             conn.putheader("Host", host)
             for name, value in [*probe.headers.items(), *control.items()]:
-                conn.putheader(name, value)
+                # A list is the same header sent once per value, each on its own line.
+                for line in [value] if isinstance(value, str) else value:
+                    conn.putheader(name, line)
             conn.endheaders()
             response = conn.getresponse()
             body = response.read()
@@ -541,7 +543,9 @@ class IstioLiveTarget:
             raise TargetUnavailable(str(exc)) from None
 
     @contextmanager
-    def open(self, spec: Spec, spec_text: str) -> Iterator[Session]:
+    def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
+        if instances != 1:
+            raise NotSupported("the live Istio target runs one instance per version")
         spec = with_target_ports(spec)
         adapter = get_adapter("istio")
         compiled = adapter.compile(spec, CompileOptions())
