@@ -24,7 +24,6 @@ from meshspec.spec.routes import Retries
 from meshspec.yaml_source import RawDocument, YamlProblem, load_documents
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-MAX_FILE_BYTES = 4 * 1024 * 1024
 _DOCUMENT = TypeAdapter(Document)
 #: `meshspec --debug` shows these; the CLI names the last file read on an internal error
 _log = logging.getLogger("meshspec.loader")
@@ -78,24 +77,19 @@ def expand_paths(
 
 
 def read_text(name: str) -> tuple[str | None, Diagnostic | None]:
+    """The file's text. No size limit: what bounds the work is in `yaml_source`."""
     _log.debug("reading %s", name, extra={"file": name})
     try:
         if name == "-":
-            raw = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+            raw = sys.stdin.buffer.read()
             name_for = "<stdin>"
         else:
             with open(name, "rb") as fh:
-                raw = fh.read(MAX_FILE_BYTES + 1)
+                raw = fh.read()
             name_for = name
     except OSError as exc:
         return None, codes.READ_FAILED(
             f"cannot read: {exc.strerror or exc}", location=Location(name), hint="check the path"
-        )
-    if len(raw) > MAX_FILE_BYTES:
-        return None, codes.TOO_LARGE(
-            f"input refused: file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
-            location=Location(name_for),
-            hint="split the spec into several files",
         )
     try:
         return raw.decode("utf-8-sig"), None
@@ -324,6 +318,37 @@ def yaml_problem(name: str, exc: YamlProblem) -> Diagnostic:
     )
 
 
+def _is_ours(data: Any) -> bool:
+    return isinstance(data, dict) and data.get("apiVersion") == API_VERSION
+
+
+def _ambiguous_values(name: str, raw: RawDocument) -> list[Diagnostic]:
+    """A warning for each plain number other YAML readers read differently (once per place).
+
+    Words such as `on`, `yes` or `y` are read as YAML 1.2 reads them, as strings, and the
+    field decides: a string field keeps the text, a boolean field reads the word, so the
+    spec means what it says under either reading. A number is different: `010` is 10 here
+    and 8 for kubectl, so the file means two things.
+    """
+    found: list[Diagnostic] = []
+    seen: set[tuple[int, int]] = set()
+    for note in raw.ambiguous:
+        if note.yaml12 == "string" or (note.line, note.column) in seen:
+            continue
+        seen.add((note.line, note.column))
+        found.append(
+            codes.AMBIGUOUS_VALUE(
+                f"value {note.text!r} is read differently by other tools: meshspec and YAML 1.2 "
+                f"read a {note.yaml12}, YAML 1.1 readers (kubectl, PyYAML) read {note.yaml11}",
+                location=Location(name, note.line, note.column),
+                path=_path_text(note.path),
+                hint="quote it if it is a string; write a number the same for both "
+                "(e.g. 8 or 10 rather than 010, 1000 rather than 1e3)",
+            )
+        )
+    return found
+
+
 def load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
     """Load (file name, text) pairs; the core of `load_paths`, also used by tests."""
     diagnostics: list[Diagnostic] = []
@@ -342,6 +367,8 @@ def load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
             origin = Origin(name, raw.index, raw.positions)
             doc, problems = _check_document(raw, origin)
             diagnostics.extend(problems)
+            if raw.ambiguous and _is_ours(raw.data):
+                diagnostics.extend(_ambiguous_values(name, raw))
             if doc is not None:
                 documents.append((doc, origin))
             if doc is not None or any(p.code != codes.FOREIGN_DOCUMENT.code for p in problems):
