@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
+from meshspec.gcpause import cyclic_gc_paused
 from meshspec.yaml_source import BOOL, FLOAT, INT, NULL, STR, plain_tag
 
 try:
@@ -49,15 +50,16 @@ class _Dumper(_BaseDumper):
 
 def dump_yaml(documents: Sequence[Any]) -> str:
     """`---`-separated YAML, keys in the order the producer gave them."""
-    return yaml.dump_all(
-        list(documents),
-        Dumper=_Dumper,
-        default_flow_style=False,
-        sort_keys=False,
-        explicit_start=True,
-        allow_unicode=True,
-        width=4096,
-    )
+    with cyclic_gc_paused():
+        return yaml.dump_all(
+            list(documents),
+            Dumper=_Dumper,
+            default_flow_style=False,
+            sort_keys=False,
+            explicit_start=True,
+            allow_unicode=True,
+            width=4096,
+        )
 
 
 def dump_json(documents: Sequence[Any]) -> str:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from meshspec import codes
 from meshspec.diagnostics import Diagnostic, Location, has_errors
+from meshspec.gcpause import cyclic_gc_paused
 from meshspec.spec import API_VERSION, KINDS, Document, MeshDocument, Origin, ServiceDocument, Spec
 from meshspec.spec.bundle import service_key
 from meshspec.spec.routes import Retries
@@ -307,7 +308,9 @@ def yaml_problem(name: str, exc: YamlProblem) -> Diagnostic:
         return codes.TOO_LARGE(
             f"input refused: {exc.message}",
             location=where,
-            hint="split the input or remove the aliases that expand it",
+            hint="look for unclosed brackets or runaway indentation in this value"
+            if "nested" in exc.message
+            else "write the values out, or use fewer aliases of aliases",
         )
     if "duplicate key" in exc.message:
         return codes.DUPLICATE_KEY(
@@ -333,13 +336,13 @@ def _ambiguous_values(name: str, raw: RawDocument) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     seen: set[tuple[int, int]] = set()
     for note in raw.ambiguous:
-        if note.yaml12 == "string" or (note.line, note.column) in seen:
+        if note.kind == "string" or (note.line, note.column) in seen:
             continue
         seen.add((note.line, note.column))
         found.append(
             codes.AMBIGUOUS_VALUE(
-                f"value {note.text!r} is read differently by other tools: meshspec and YAML 1.2 "
-                f"read a {note.yaml12}, YAML 1.1 readers (kubectl, PyYAML) read {note.yaml11}",
+                f"value {note.text!r} is read differently by other tools: {note.yaml12} for "
+                f"meshspec and YAML 1.2, {note.yaml11} for YAML 1.1 readers (kubectl, PyYAML)",
                 location=Location(name, note.line, note.column),
                 path=_path_text(note.path),
                 hint="quote it if it is a string; write a number the same for both "
@@ -351,6 +354,11 @@ def _ambiguous_values(name: str, raw: RawDocument) -> list[Diagnostic]:
 
 def load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
     """Load (file name, text) pairs; the core of `load_paths`, also used by tests."""
+    with cyclic_gc_paused():
+        return _load_texts(texts)
+
+
+def _load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
     diagnostics: list[Diagnostic] = []
     documents: list[tuple[MeshDocument | ServiceDocument, Origin]] = []
     for name, text in texts:

@@ -71,8 +71,9 @@ class Ambiguous:
     line: int
     column: int
     text: str
-    yaml12: str  #: what YAML 1.2 (and meshspec) reads: "string", "integer", ...
-    yaml11: str  #: what YAML 1.1 readers read
+    kind: str  #: what YAML 1.2 (and meshspec) reads: "string", "integer", "number"
+    yaml12: str  #: the value YAML 1.2 reads, in words: "the integer 10"
+    yaml11: str  #: the value YAML 1.1 readers read, in words: "the integer 8"
 
 
 @dataclass
@@ -93,9 +94,9 @@ _FALSE = ("false", "False", "FALSE")
 _WORDS: dict[str, str] = {w: BOOL for w in (*_TRUE, *_FALSE)}
 _WORDS.update({w: NULL for w in ("", "~", "null", "Null", "NULL")})
 for _w in ("y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO"):
-    _WORDS[_w] = "?str|boolean"
+    _WORDS[_w] = "?str|a boolean"
 for _w in ("on", "On", "ON", "off", "Off", "OFF"):
-    _WORDS[_w] = "?str|boolean"
+    _WORDS[_w] = "?str|a boolean"
 _WORDS["="] = "?str|the 'value' type"
 _WORDS["<<"] = MERGE
 _NUMERIC_START = frozenset("0123456789+-.")
@@ -182,6 +183,7 @@ def _same(a: Any, b: Any) -> bool:
 
 def numeric_tag(text: str) -> str:
     """The tag of a plain scalar that starts like a number, both readings compared."""
+    value12: Any
     if _INT12.fullmatch(text):
         kind12, value12 = INT, int12(text)
     elif _FLOAT12.fullmatch(text):
@@ -200,7 +202,7 @@ def numeric_tag(text: str) -> str:
         kind11, value11 = "timestamp", None
     if kind11 == kind12 and _same(value11, value12):
         return kind12
-    read11 = "a date" if kind11 == "timestamp" else f"the {_NAMES[kind11]} {value11!r}"
+    read11 = "a timestamp" if kind11 == "timestamp" else f"the {_NAMES[kind11]} {value11!r}"
     return f"?{kind12}|{read11}"
 
 
@@ -216,6 +218,8 @@ def plain_tag(text: str) -> str:
     return STR
 
 
+_EventLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:str": STR,
     "tag:yaml.org,2002:int": INT,
@@ -225,7 +229,7 @@ _STANDARD_TAGS = {
 }
 
 
-class _Reader(_Parser):  # type: ignore[misc]
+class _Reader(_Parser):
     """libyaml's parser and composer with our own scalar resolution."""
 
     def resolve(self, kind: type[Node], value: str | None, implicit: tuple[bool, bool]) -> str:
@@ -334,7 +338,9 @@ class _Converter:
         positions = self.positions
         for key_node, value_node in node.value:
             if key_node.__class__ is not ScalarNode:
-                raise _problem("a mapping key must be a plain value, not a list or mapping", key_node)
+                raise _problem(
+                    "a mapping key must be a plain value, not a list or mapping", key_node
+                )
             if key_node.tag == MERGE:
                 merges.append(value_node)
                 continue
@@ -373,7 +379,9 @@ class _Converter:
             for key in taken:
                 out[key] = data[key]
             positions.update(
-                (p, at) for p, at in merged_positions.items() if len(p) > level and p[level] in taken
+                (p, at)
+                for p, at in merged_positions.items()
+                if len(p) > level and p[level] in taken
             )
             ambiguous.extend(
                 a for a in merged_ambiguous if len(a.path) > level and a.path[level] in taken
@@ -395,6 +403,7 @@ class _Converter:
 
     def _ambiguous(self, node: Node, path: PathKey) -> Any:
         kind12, read11 = node.tag[1:].split("|", 1)
+        value = _scalar_value(kind12, node.value)
         mark = node.start_mark
         self.ambiguous.append(
             Ambiguous(
@@ -402,11 +411,12 @@ class _Converter:
                 line=mark.line + 1,
                 column=mark.column + 1,
                 text=node.value,
-                yaml12=_NAMES[kind12],
+                kind=_NAMES[kind12],
+                yaml12=f"the {_NAMES[kind12]} {value!r}",
                 yaml11=read11,
             )
         )
-        return _scalar_value(kind12, node.value)
+        return value
 
     def _size(self, node: Node) -> int:
         """How many values `node` stands for once every alias in it is expanded."""
@@ -445,14 +455,27 @@ def _position_of(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def _deep_start(text: str, index: int) -> int:
-    """Where the run of opening brackets that reaches `index` begins."""
-    index = min(index, len(text))
-    while index > 0 and text[index - 1] in "[{ \t\r\n":
-        index -= 1
-    while index < len(text) and text[index] in " \t\r\n":
-        index += 1
-    return index
+def _deep_value_start(text: str) -> tuple[int, int]:
+    """Where the top-level value that nests too deeply starts (as `_outermost` says).
+
+    Only for text libyaml refused for its depth, so no node tree exists: the
+    events up to the refusal are enough.
+    """
+    depth, start = 0, (1, 1)
+    try:
+        for event in yaml.parse(text, Loader=_EventLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                mark = event.start_mark
+                if depth == 2 and mark is not None:
+                    start = (mark.line + 1, mark.column + 1)
+                if depth > MAX_DEPTH:
+                    break
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return start
 
 
 def _syntax_problem(text: str, exc: yaml.YAMLError) -> YamlProblem:
@@ -461,8 +484,8 @@ def _syntax_problem(text: str, exc: yaml.YAMLError) -> YamlProblem:
         line = mark.line + 1 if mark else 0
         col = mark.column + 1 if mark else 0
         problem = (exc.problem or exc.context or "invalid YAML").strip()
-        if "maximum nesting depth" in problem and mark is not None:
-            line, col = _position_of(text, _deep_start(text, mark.index))
+        if "maximum nesting depth" in problem:
+            line, col = _deep_value_start(text)
             return YamlProblem(
                 f"document is nested deeper than {MAX_DEPTH} levels", line, col, too_large=True
             )
@@ -494,12 +517,13 @@ def load_documents(text: str) -> list[RawDocument]:
     try:
         while parser.check_node():
             node = parser.get_node()
+            if node is None:  # check_node said there is one
+                break
             converter = _Converter()
             try:
                 data = converter.document(node)
             except _Deep as deep:
-                top = node.value[0][1] if isinstance(node, MappingNode) else node
-                line, col = _outermost(node, deep.path, top)
+                line, col = _outermost(node, deep.path)
                 raise YamlProblem(
                     f"document is nested deeper than {MAX_DEPTH} levels", line, col, too_large=True
                 ) from None
@@ -528,14 +552,11 @@ def load_documents(text: str) -> list[RawDocument]:
     return docs
 
 
-def _outermost(root: Node, path: PathKey, fallback: Node) -> tuple[int, int]:
+def _outermost(root: Node, path: PathKey) -> tuple[int, int]:
     """Start of the top-level value that holds the too deep nesting."""
-    node: Node = fallback
+    node = root
     if path and isinstance(root, MappingNode):
-        for key_node, value_node in root.value:
-            if key_node.value == str(path[0]):
-                node = value_node
-                break
+        node = next((v for k, v in root.value if k.value == str(path[0])), root)
     elif path and isinstance(root, SequenceNode) and isinstance(path[0], int):
         node = root.value[path[0]]
     mark = node.start_mark

@@ -105,13 +105,23 @@ def commands(spec_dir: Path, scratch: Path) -> list[Command]:
         )
     compiled = scratch / "compile --target istio.out"
     out.append(
-        Command("import --from istio", ["import", "--from", "istio", str(compiled)], [compiled], True)
+        Command(
+            "import --from istio", ["import", "--from", "istio", str(compiled)], [compiled], True
+        )
     )
     out.append(
         Command(
             "explain",
-            ["explain", str(spec_dir), "--from", "svc-1", "--to", "team-0/svc-0", "--path",
-             "/api/v1/items"],
+            [
+                "explain",
+                str(spec_dir),
+                "--from",
+                "svc-1",
+                "--to",
+                "team-0/svc-0",
+                "--path",
+                "/api/v1/items",
+            ],
             [spec_dir],
             False,
         )

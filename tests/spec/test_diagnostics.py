@@ -178,6 +178,31 @@ CASES = [
         [("MS107", 6, 1)],
     ),
     ("deep flow nesting", "a: " + "[" * 1000 + "]" * 1000 + "\n", [("MS107", 1, 4)]),
+    ("5,000-deep flow nesting", "a: " + "[" * 5000 + "]" * 5000 + "\n", [("MS107", 1, 4)]),
+    (
+        "5,000-deep block nesting",
+        "".join("  " * i + f"k{i}:\n" for i in range(5000)) + "  " * 5000 + "x\n",
+        [("MS107", 2, 3)],
+    ),
+    ("5,000 nested block lists on one line", "- " * 5000 + "x\n", [("MS107", 1, 3)]),
+    ("65 levels", "a: " + "[" * 65 + "]" * 65 + "\n", [("MS107", 1, 4)]),
+    (
+        "64 levels are fine (not ours, though)",
+        "a: " + "[" * 63 + "]" * 63 + "\n",
+        [("MS105", 1, 1), ("MS103", 1, 1)],
+    ),
+    ("every byte", bytes(range(256)).decode("latin-1"), [("MS102", 1, 1)]),
+    ("tab as indentation", HEAD + "spec:\n\tports: []\n", [("MS102", 6, 1)]),
+    ("tab after a dash", HEAD + "spec:\n  ports:\n  -\tport: 80\n", [("MS102", 7, 4)]),
+    ("alias of itself", "a: &a [*a]\n", [("MS102", 1, 4)]),
+    ("undefined alias", HEAD + "spec: *nope\n", [("MS102", 5, 7)]),
+    ("anchor defined twice", "a: &x 1\nb: &x 2\n", [("MS102", 2, 4)]),
+    ("mapping as a key", HEAD + "spec:\n  ? {a: 1}\n  : 1\n", [("MS102", 6, 5)]),
+    (
+        "number read differently by YAML 1.1",
+        HEAD + "spec:\n  ports:\n    - port: 010\n",
+        [("MS109", 7, 13)],
+    ),
 ]
 
 
