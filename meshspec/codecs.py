@@ -18,7 +18,7 @@ import yaml
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from meshspec.gcpause import cyclic_gc_paused
-from meshspec.yaml_source import BOOL, FLOAT, INT, NULL, STR, plain_tag
+from meshspec.yaml_scalars import BOOL, FLOAT, INT, NULL, STR, plain_tag
 
 try:
     from yaml import CSafeDumper as _BaseDumper

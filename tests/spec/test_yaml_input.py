@@ -54,3 +54,35 @@ def test_aliases_are_copied_with_their_positions() -> None:
     assert doc.data == {"a": {"p": 1}, "b": {"p": 1}}
     assert doc.data["a"] is not doc.data["b"]
     assert doc.positions[("b", "p")] == (1, 8)
+
+
+LAYOUTS = [
+    "a: 1\nb:\n  - x\n  - {y: 2}\n---\n# between\nc: {d: [1, 2]}\n",
+    "---\n  a: 1\n  b:\n    c: 2\n---\n    x: [1]\n",
+    "--- {a: 1, b: [x, y]}\n--- [1, {z: 2}]\n",
+    "%YAML 1.2\n---\na: 1\n...\n%YAML 1.2\n---\nb: [2]\n",
+    "%TAG !e! tag:example.com,2000:\n---\na: !e!foo 1\nb: [2]\n",
+    "a: &x {p: 1}\nb: *x\nc:\n  <<: *x\n  q: 2\n",
+    "a: é€\nb: [😀, {c: 1}]\n",
+    "a: |\n  text\n  more\nb: 2\n",
+]
+
+
+def _recorded(text: str) -> list[dict[tuple[str | int, ...], tuple[int, int]]]:
+    """Positions recorded while reading the whole text at once."""
+    from meshspec.yaml_nodes import Converter
+    from meshspec.yaml_source import _nodes
+
+    out = []
+    for node in _nodes(text):
+        converter = Converter(record_positions=True)
+        converter.value(node)
+        assert converter.positions is not None
+        out.append({**converter.positions, (): (node.start_mark.line + 1, 1)})
+    return out
+
+
+def test_positions_found_later_are_those_of_the_whole_text() -> None:
+    for text in LAYOUTS:
+        lazy = [dict(doc.positions) for doc in load_documents(text)]
+        assert lazy == _recorded(text), text
