@@ -55,6 +55,14 @@ _TIMESTAMP11 = re.compile(
     r"(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?"
 )
 
+# What widely used readers take for numbers beyond the specifications (ruamel.yaml
+# reads `1_000`, `-_` and `._` as numbers in YAML 1.2 too): written quoted.
+_LOOSE_INT = re.compile(r"[-+]?0b[01_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+")
+_LOOSE_FLOAT = re.compile(
+    r"[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+    r"|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?"
+)
+
 
 def _int11(text: str) -> int:
     digits = text.replace("_", "")
@@ -134,6 +142,8 @@ def numeric_tag(text: str) -> str:
     elif _TIMESTAMP11.fullmatch(text):
         kind11, value11 = "timestamp", None
     if kind11 == kind12 and _same(value11, value12):
+        if kind12 == STR and (_LOOSE_INT.fullmatch(text) or _LOOSE_FLOAT.fullmatch(text)):
+            return "?str|a number for some readers"
         return kind12
     read11 = "a timestamp" if kind11 == "timestamp" else f"the {NAMES[kind11]} {value11!r}"
     return f"?{kind12}|{read11}"
