@@ -59,8 +59,8 @@ class _Dumper(_BaseDumper):
         if kind is str:
             return ScalarNode(_STR, data)
         if kind is dict:
-            node = self._node
-            pairs = [(node(k), node(v)) for k, v in data.items()]
+            to_node = self._node
+            pairs = [(to_node(k), to_node(v)) for k, v in data.items()]
             return MappingNode(_MAP, pairs, flow_style=False)
         if kind is list:
             return SequenceNode(_SEQ, [self._node(v) for v in data], flow_style=False)
