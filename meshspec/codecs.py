@@ -18,7 +18,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from meshspec.gcpause import cyclic_gc_paused
-from meshspec.yaml_scalars import BOOL, FLOAT, INT, NULL, STR, plain_tag
+from meshspec.yaml_scalars import BOOL, FLOAT, INT, NULL, NUMERIC_START, STR, WORDS, plain_tag
 
 try:
     from yaml import CSafeDumper as _BaseDumper
@@ -32,6 +32,7 @@ _FULL = {STR: _STR, INT: _INT, FLOAT: _FLOAT, BOOL: _BOOL, NULL: _NULL}
 #: what a plain scalar resolves to when YAML 1.1 and 1.2 readers disagree: no
 #: value's own tag, so the emitter quotes strings that would resolve to it
 _DISPUTED = "tag:meshspec.io,2026:read-differently"
+_word = WORDS.get
 
 
 class _Dumper(_BaseDumper):
@@ -45,11 +46,17 @@ class _Dumper(_BaseDumper):
     """
 
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
-        if kind is ScalarNode:
-            if implicit[0]:  # "would this text, written plain, read back as this tag?"
-                return _FULL.get(plain_tag(value) if value else NULL, _DISPUTED)
+        if kind is not ScalarNode:
+            return _SEQ if kind is SequenceNode else _MAP
+        if not implicit[0]:
             return _STR
-        return _SEQ if kind is SequenceNode else _MAP
+        # "would this text, written plain, read back as this tag?" (common cases inline)
+        word = _word(value)
+        if word is None:
+            if value[0] not in NUMERIC_START:
+                return _STR
+            word = plain_tag(value)
+        return _FULL.get(word, _DISPUTED)
 
     def represent(self, data: Any) -> None:
         self.serialize(self._node(data))

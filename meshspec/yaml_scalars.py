@@ -24,15 +24,15 @@ STR, INT, FLOAT, BOOL, NULL, MERGE = "str", "int", "float", "bool", "null", "mer
 NAMES = {STR: "string", INT: "integer", FLOAT: "number", BOOL: "boolean", NULL: "null"}
 _TRUE = ("true", "True", "TRUE")
 _FALSE = ("false", "False", "FALSE")
-_WORDS: dict[str, str] = {w: BOOL for w in (*_TRUE, *_FALSE)}
-_WORDS.update({w: NULL for w in ("", "~", "null", "Null", "NULL")})
+WORDS: dict[str, str] = {w: BOOL for w in (*_TRUE, *_FALSE)}
+WORDS.update({w: NULL for w in ("", "~", "null", "Null", "NULL")})
 for _w in ("y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO"):
-    _WORDS[_w] = "?str|a boolean"
+    WORDS[_w] = "?str|a boolean"
 for _w in ("on", "On", "ON", "off", "Off", "OFF"):
-    _WORDS[_w] = "?str|a boolean"
-_WORDS["="] = "?str|the 'value' type"
-_WORDS["<<"] = MERGE
-_NUMERIC_START = frozenset("0123456789+-.")
+    WORDS[_w] = "?str|a boolean"
+WORDS["="] = "?str|the 'value' type"
+WORDS["<<"] = MERGE
+NUMERIC_START = frozenset("0123456789+-.")
 
 _INT12 = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 _FLOAT12 = re.compile(
@@ -151,10 +151,10 @@ def numeric_tag(text: str) -> str:
 
 def plain_tag(text: str) -> str:
     """The tag of a plain (unquoted) scalar."""
-    word = _WORDS.get(text)
+    word = WORDS.get(text)
     if word is not None:
         return word
-    if text[0] in _NUMERIC_START:
+    if text[0] in NUMERIC_START:
         if text.isascii() and text.isdigit() and (text[0] != "0" or len(text) == 1):
             return INT  # the common case: both read the same decimal integer
         return numeric_tag(text)

@@ -33,7 +33,7 @@ from meshspec.yaml_nodes import (
     top_level_start,
 )
 from meshspec.yaml_positions import LazyPositions, PathKey, Position
-from meshspec.yaml_scalars import STR, plain_tag
+from meshspec.yaml_scalars import NUMERIC_START, STR, WORDS, plain_tag
 
 try:
     from yaml._yaml import CParser as _Parser
@@ -52,6 +52,7 @@ except ImportError:  # PyYAML built without libyaml: slower, same results
 
 
 _EventLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_word = WORDS.get
 
 __all__ = ["MAX_ALIAS_VALUES", "MAX_DEPTH", "Ambiguous", "RawDocument", "YamlProblem"]
 
@@ -79,9 +80,14 @@ class _Reader(_Parser):
     """libyaml's parser and composer with our own scalar resolution."""
 
     def resolve(self, kind: type[Node], value: str | None, implicit: tuple[bool, bool]) -> str:
-        if value is not None:  # a scalar
-            return plain_tag(value) if implicit[0] else STR
-        return "seq" if kind is SequenceNode else "map"
+        if value is None:
+            return "seq" if kind is SequenceNode else "map"
+        if not implicit[0]:  # quoted
+            return STR
+        word = _word(value)  # plain_tag's common cases inline: this runs for every scalar
+        if word is not None:
+            return word
+        return plain_tag(value) if value[0] in NUMERIC_START else STR
 
     def descend_resolver(self, parent: Node | None, index: Any) -> None:
         return None
