@@ -95,9 +95,11 @@ def read_text(name: str) -> tuple[str | None, Diagnostic | None]:
     try:
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
         return None, codes.READ_FAILED(
             f"cannot read: not UTF-8 text (byte {exc.start})",
-            location=Location(name_for),
+            location=Location(name_for, raw.count(b"\n", 0, exc.start) + 1, column),
             hint="save the file as UTF-8",
         )
 

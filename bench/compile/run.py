@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.compile.bad_input import clear_error, write_cases
 from bench.compile.mesh import write_mesh
 from meshspec.registry import available_targets
 
@@ -43,8 +44,8 @@ class Run:
     wall: float
     peak_mb: float  #: peak resident set size
     ok: bool
-    stdout: str = ""
     problem: str = ""
+    stderr: str = ""
 
 
 def run_process(argv: list[str], stdout_path: Path) -> Run:
@@ -63,6 +64,7 @@ def run_process(argv: list[str], stdout_path: Path) -> Run:
         peak_mb=usage.ru_maxrss / 1024,
         ok=code == 0,
         problem="" if code == 0 else f"exit {code}: " + " | ".join(said[-2:]),
+        stderr="\n".join(said),
     )
 
 
@@ -147,6 +149,18 @@ def row(name: str, n: int, run: Run, base: Run, previous: Run | None) -> str:
     )
 
 
+def bad_input(scratch: Path) -> None:
+    """Each hostile file: exit code, a finding with file:line:column, and its time."""
+    print(f"\n{'bad input (meshspec validate FILE)':<36} {'cpu s':>7} {'(wall)':>7}  clear error")
+    for name, path in write_cases(scratch).items():
+        run = meshspec(["validate", str(path)], scratch / "bad.out")
+        baseline = name.endswith("(baseline)")
+        clear = clear_error(run.stderr, expect_error=not baseline) and run.ok == baseline
+        print(f"{name:<36} {run.seconds:>7.2f} {run.wall:>7.2f}  {'yes' if clear else 'NO'}")
+        if not clear:
+            print("    " + run.stderr.replace("\n", "\n    "))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="500,5000", help="comma-separated service counts")
@@ -174,4 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                 base = floor(cmd.inputs, output if cmd.writes_output and run.ok else None, scratch)
                 print(row(cmd.name, n, run, base, previous.get(cmd.name)), flush=True)
                 previous[cmd.name] = run
+    if not only or "bad" in only:
+        with tempfile.TemporaryDirectory(prefix="meshspec-bench-") as tmp:
+            bad_input(Path(tmp))
     return 0

@@ -269,8 +269,9 @@ def test_unreadable_files(tmp_path: Any) -> None:
 
     latin = tmp_path / "latin.yaml"
     latin.write_bytes(b"name: caf\xe9\n")
-    found = {Path(d.file).name: (d.code, d.message) for d in load_paths([str(latin)]).diagnostics}
-    assert found == {"latin.yaml": ("MS101", "cannot read: not UTF-8 text (byte 9)")}
+    [d] = load_paths([str(latin)]).diagnostics
+    assert (d.code, d.message) == ("MS101", "cannot read: not UTF-8 text (byte 9)")
+    assert (Path(d.file).name, d.line, d.column) == ("latin.yaml", 1, 10)
 
 
 def test_size_alone_is_no_reason_to_refuse_a_file(tmp_path: Any) -> None:
