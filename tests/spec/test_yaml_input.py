@@ -31,7 +31,8 @@ def test_yaml_1_1_booleans_in_a_string_field_stay_strings() -> None:
 
 
 def test_a_boolean_field_reads_the_word_as_a_boolean() -> None:
-    assert _headers("{name: x, present: true}") == [{"name": "x", "present": True}]
+    for word in ("true", "yes", "on"):
+        assert _headers(f"{{name: x, present: {word}}}") == [{"name": "x", "present": True}]
 
 
 def test_values_and_positions() -> None:
