@@ -17,6 +17,10 @@ cost about 10x). 50,000 services take several minutes, so they are opt-in:
     python -m bench.compile                      # 500 and 5,000 services
     python -m bench.compile --sizes 500,5000,50000
     python -m bench.compile --one-file           # each size in a single file
+    python -m bench.compile --only validate,bad  # some commands; bad: the bad-input set
+
+Then the bad-input set (`bench.compile.bad_input`): each hostile file must get
+a clear error in about the time the command takes to start.
 """
 
 from __future__ import annotations
