@@ -1,1 +1,4 @@
-"""The meshspec commands end to end on large meshes, against libyaml's floor (`python -m bench.compile`)."""
+"""The meshspec commands end to end on large meshes, against libyaml's floor.
+
+Run with `python -m bench.compile`.
+"""
