@@ -22,7 +22,7 @@ from meshspec.gcpause import cyclic_gc_paused
 from meshspec.spec import API_VERSION, KINDS, Document, MeshDocument, Origin, ServiceDocument, Spec
 from meshspec.spec.bundle import service_key
 from meshspec.spec.routes import Retries
-from meshspec.yaml_source import RawDocument, YamlProblem, load_documents
+from meshspec.yaml_source import RawDocument, YamlProblem, iter_documents
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 _DOCUMENT = TypeAdapter(Document)
@@ -365,24 +365,29 @@ def _load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
     documents: list[tuple[MeshDocument | ServiceDocument, Origin]] = []
     for name, text in texts:
         _log.debug("parsing %s", name, extra={"file": name})
+        # Each document is checked as soon as it is read, so a file's plain data
+        # is never all in memory at once; a YAML error drops the whole file.
+        here: list[tuple[MeshDocument | ServiceDocument, Origin]] = []
+        said: list[Diagnostic] = []
+        found_here = 0
         try:
-            raws = load_documents(text)
+            for raw in iter_documents(text):
+                if raw.data is None:
+                    continue
+                origin = Origin(name, raw.index, raw.positions)
+                doc, problems = _check_document(raw, origin)
+                said.extend(problems)
+                if raw.ambiguous and _is_ours(raw.data):
+                    said.extend(_ambiguous_values(name, raw))
+                if doc is not None:
+                    here.append((doc, origin))
+                if doc is not None or any(p.code != codes.FOREIGN_DOCUMENT.code for p in problems):
+                    found_here += 1
         except YamlProblem as exc:
             diagnostics.append(yaml_problem(name, exc))
             continue
-        found_here = 0
-        for raw in raws:
-            if raw.data is None:
-                continue
-            origin = Origin(name, raw.index, raw.positions)
-            doc, problems = _check_document(raw, origin)
-            diagnostics.extend(problems)
-            if raw.ambiguous and _is_ours(raw.data):
-                diagnostics.extend(_ambiguous_values(name, raw))
-            if doc is not None:
-                documents.append((doc, origin))
-            if doc is not None or any(p.code != codes.FOREIGN_DOCUMENT.code for p in problems):
-                found_here += 1
+        diagnostics.extend(said)
+        documents.extend(here)
         if not found_here:
             diagnostics.append(
                 codes.NO_DOCUMENTS(

@@ -16,6 +16,7 @@ is the depth and the values aliases add (`yaml_nodes`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,15 +99,18 @@ class _Reader(_Parser):
 
 def load_documents(text: str) -> list[RawDocument]:
     """Every document in `text`, as plain data with (lazily found) positions."""
-    docs: list[RawDocument] = []
+    return list(iter_documents(text))
+
+
+def iter_documents(text: str) -> Iterator[RawDocument]:
+    """The documents of `text` one by one (a YAML error comes when it is reached)."""
     for index, node in enumerate(_nodes(text)):
         converter = Converter()
         data = _convert(converter, node)
         mark, end = node.start_mark, node.end_mark
         span = (text.rfind("\n", 0, mark.index) + 1, end.index if end else len(text))
         positions = LazyPositions(_read_positions, text, index, span, (mark.line + 1, 1))
-        docs.append(RawDocument(data, index, positions, converter.ambiguous))
-    return docs
+        yield RawDocument(data, index, positions, converter.ambiguous)
 
 
 def _nodes(text: str) -> Any:
