@@ -10,11 +10,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from conformance.case import CaseFile, LoadedCase
 from meshspec.loader import load_texts
+from meshspec.yaml_source import YamlProblem, load_documents
 
 BUILTIN_DIR = Path(__file__).parent / "cases"
 
@@ -29,9 +28,14 @@ def case_files(directory: Path) -> list[Path]:
 
 def read_case_file(path: Path) -> CaseFile:
     try:
-        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
-    except (OSError, YAMLError) as exc:
+        documents = load_documents(path.read_text(encoding="utf-8"))
+    except OSError as exc:
         raise CaseError(f"{path}: cannot read: {exc}") from None
+    except YamlProblem as exc:
+        raise CaseError(f"{path}:{exc.line}:{exc.column}: cannot read: {exc.message}") from None
+    if len(documents) > 1:
+        raise CaseError(f"{path}: cannot read: a case file holds one YAML document")
+    data = documents[0].data if documents else None
     try:
         case_file = CaseFile.model_validate(data)
     except ValidationError as exc:

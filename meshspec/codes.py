@@ -66,6 +66,7 @@ FOREIGN_DOCUMENT = register("MS105", W, "document of another kind or apiVersion 
 UNKNOWN_KIND = register("MS106", E, "unknown meshspec kind")
 TOO_LARGE = register("MS107", E, "input too large or too deeply nested")
 DUPLICATE_KEY = register("MS108", E, "duplicate key in a mapping")
+AMBIGUOUS_VALUE = register("MS109", W, "plain value that YAML 1.1 and YAML 1.2 read differently")
 
 # MS2xx: spec validation
 SCHEMA = register("MS201", E, "value does not fit the schema")

@@ -18,13 +18,13 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from meshspec import codes
 from meshspec.diagnostics import Diagnostic, Location, has_errors
+from meshspec.gcpause import cyclic_gc_paused
 from meshspec.spec import API_VERSION, KINDS, Document, MeshDocument, Origin, ServiceDocument, Spec
 from meshspec.spec.bundle import service_key
 from meshspec.spec.routes import Retries
-from meshspec.yaml_source import RawDocument, YamlProblem, load_documents
+from meshspec.yaml_source import RawDocument, YamlProblem, iter_documents
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
-MAX_FILE_BYTES = 4 * 1024 * 1024
 _DOCUMENT = TypeAdapter(Document)
 #: `meshspec --debug` shows these; the CLI names the last file read on an internal error
 _log = logging.getLogger("meshspec.loader")
@@ -78,31 +78,28 @@ def expand_paths(
 
 
 def read_text(name: str) -> tuple[str | None, Diagnostic | None]:
+    """The file's text. No size limit: what bounds the work is in `yaml_source`."""
     _log.debug("reading %s", name, extra={"file": name})
     try:
         if name == "-":
-            raw = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+            raw = sys.stdin.buffer.read()
             name_for = "<stdin>"
         else:
             with open(name, "rb") as fh:
-                raw = fh.read(MAX_FILE_BYTES + 1)
+                raw = fh.read()
             name_for = name
     except OSError as exc:
         return None, codes.READ_FAILED(
             f"cannot read: {exc.strerror or exc}", location=Location(name), hint="check the path"
         )
-    if len(raw) > MAX_FILE_BYTES:
-        return None, codes.TOO_LARGE(
-            f"input refused: file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
-            location=Location(name_for),
-            hint="split the spec into several files",
-        )
     try:
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
         return None, codes.READ_FAILED(
             f"cannot read: not UTF-8 text (byte {exc.start})",
-            location=Location(name_for),
+            location=Location(name_for, raw.count(b"\n", 0, exc.start) + 1, column),
             hint="save the file as UTF-8",
         )
 
@@ -313,7 +310,9 @@ def yaml_problem(name: str, exc: YamlProblem) -> Diagnostic:
         return codes.TOO_LARGE(
             f"input refused: {exc.message}",
             location=where,
-            hint="split the input or remove the aliases that expand it",
+            hint="look for unclosed brackets or runaway indentation in this value"
+            if "nested" in exc.message
+            else "write the values out, or use fewer aliases of aliases",
         )
     if "duplicate key" in exc.message:
         return codes.DUPLICATE_KEY(
@@ -324,28 +323,71 @@ def yaml_problem(name: str, exc: YamlProblem) -> Diagnostic:
     )
 
 
+def _is_ours(data: Any) -> bool:
+    return isinstance(data, dict) and data.get("apiVersion") == API_VERSION
+
+
+def _ambiguous_values(name: str, raw: RawDocument) -> list[Diagnostic]:
+    """A warning for each plain number other YAML readers read differently (once per place).
+
+    Words such as `on`, `yes` or `y` are read as YAML 1.2 reads them, as strings, and the
+    field decides: a string field keeps the text, a boolean field reads the word, so the
+    spec means what it says under either reading. A number is different: `010` is 10 here
+    and 8 for kubectl, so the file means two things.
+    """
+    found: list[Diagnostic] = []
+    seen: set[tuple[int, int]] = set()
+    for note in raw.ambiguous:
+        if note.kind == "string" or (note.line, note.column) in seen:
+            continue
+        seen.add((note.line, note.column))
+        found.append(
+            codes.AMBIGUOUS_VALUE(
+                f"value {note.text!r} is read differently by other tools: {note.yaml12} for "
+                f"meshspec and YAML 1.2, {note.yaml11} for YAML 1.1 readers (kubectl, PyYAML)",
+                location=Location(name, note.line, note.column),
+                path=_path_text(note.path),
+                hint="quote it if it is a string; write a number the same for both "
+                "(e.g. 8 or 10 rather than 010, 1000 rather than 1e3)",
+            )
+        )
+    return found
+
+
 def load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
     """Load (file name, text) pairs; the core of `load_paths`, also used by tests."""
+    with cyclic_gc_paused():
+        return _load_texts(texts)
+
+
+def _load_texts(texts: Sequence[tuple[str, str]]) -> LoadResult:
     diagnostics: list[Diagnostic] = []
     documents: list[tuple[MeshDocument | ServiceDocument, Origin]] = []
     for name, text in texts:
         _log.debug("parsing %s", name, extra={"file": name})
+        # Each document is checked as soon as it is read, so a file's plain data
+        # is never all in memory at once; a YAML error drops the whole file.
+        here: list[tuple[MeshDocument | ServiceDocument, Origin]] = []
+        said: list[Diagnostic] = []
+        found_here = 0
         try:
-            raws = load_documents(text)
+            for raw in iter_documents(text):
+                if raw.data is None:
+                    continue
+                origin = Origin(name, raw.index, raw.positions)
+                doc, problems = _check_document(raw, origin)
+                said.extend(problems)
+                if raw.ambiguous and _is_ours(raw.data):
+                    said.extend(_ambiguous_values(name, raw))
+                if doc is not None:
+                    here.append((doc, origin))
+                if doc is not None or any(p.code != codes.FOREIGN_DOCUMENT.code for p in problems):
+                    found_here += 1
         except YamlProblem as exc:
             diagnostics.append(yaml_problem(name, exc))
             continue
-        found_here = 0
-        for raw in raws:
-            if raw.data is None:
-                continue
-            origin = Origin(name, raw.index, raw.positions)
-            doc, problems = _check_document(raw, origin)
-            diagnostics.extend(problems)
-            if doc is not None:
-                documents.append((doc, origin))
-            if doc is not None or any(p.code != codes.FOREIGN_DOCUMENT.code for p in problems):
-                found_here += 1
+        diagnostics.extend(said)
+        documents.extend(here)
         if not found_here:
             diagnostics.append(
                 codes.NO_DOCUMENTS(

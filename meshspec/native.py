@@ -9,6 +9,7 @@ from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Diagnostic, Location
 from meshspec.loader import expand_paths, read_text, yaml_problem
 from meshspec.spec import Origin
+from meshspec.yaml_positions import PositionsWithin
 from meshspec.yaml_source import YamlProblem, load_documents
 
 
@@ -43,7 +44,7 @@ def read_native(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagno
             if raw.data.get("kind") == "List" and isinstance(raw.data.get("items"), list):
                 for i, item in enumerate(raw.data["items"]):
                     if isinstance(item, dict):
-                        sub = {k[2:]: v for k, v in raw.positions.items() if k[:2] == ("items", i)}
+                        sub = PositionsWithin(raw.positions, ("items", i))
                         docs.append(NativeDocument(item, Origin(shown, raw.index, sub)))
                         found += 1
                 continue

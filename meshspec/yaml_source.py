@@ -1,25 +1,61 @@
 """YAML reading that remembers where every value was written.
 
-ruamel.yaml's round-trip loader keeps line and column for each key and list
-item; we turn its nodes into plain Python data plus a map from path to
-(line, column), both 1-based, so any later finding can point at the source.
-Aliases are expanded with a budget so a "billion laughs" file fails fast.
+libyaml (through PyYAML's C composer) parses the text into nodes that carry
+their line and column; `yaml_nodes` turns them into plain Python data. Each
+document keeps a map from path to (line, column), both 1-based, so any later
+finding can point at the source; the map is built only when first asked for
+(`yaml_positions`). libyaml is 20-40 times faster than a pure-Python parser,
+which is what makes a mesh of thousands of services quick to check.
+
+Plain scalars are read by the YAML 1.2 core schema (`yaml_scalars`), the way
+meshspec always read them. Where a YAML 1.1 reader (kubectl, PyYAML) would
+read the same text differently, the document lists it in `ambiguous`, so the
+loader can warn. There is no limit on the size of a file: what bounds the work
+is the depth and the values aliases add (`yaml_nodes`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+import yaml
+from yaml.nodes import Node, SequenceNode
 
-PathKey = tuple[str | int, ...]
-MAX_NODES = 200_000
-MAX_DEPTH = 64
+from meshspec.yaml_nodes import (
+    MAX_ALIAS_VALUES,
+    MAX_DEPTH,
+    Ambiguous,
+    Converter,
+    NodeProblem,
+    TooDeep,
+    TooManyAliasedValues,
+    top_level_start,
+)
+from meshspec.yaml_positions import LazyPositions, PathKey, Position
+from meshspec.yaml_scalars import NUMERIC_START, STR, WORDS, plain_tag
+
+try:
+    from yaml._yaml import CParser as _Parser
+except ImportError:  # PyYAML built without libyaml: slower, same results
+    from yaml.composer import Composer
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            Composer.__init__(self)
+
+
+_EventLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_word = WORDS.get
+
+__all__ = ["MAX_ALIAS_VALUES", "MAX_DEPTH", "Ambiguous", "RawDocument", "YamlProblem"]
 
 
 class YamlProblem(Exception):
@@ -37,81 +73,107 @@ class YamlProblem(Exception):
 class RawDocument:
     data: Any
     index: int
-    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    positions: Any = field(default_factory=dict)  #: Mapping[PathKey, (line, column)]
+    ambiguous: list[Ambiguous] = field(default_factory=list)
 
 
-class _Budget:
-    def __init__(self) -> None:
-        self.nodes = 0
+class _Reader(_Parser):
+    """libyaml's parser and composer with our own scalar resolution."""
+
+    def resolve(self, kind: type[Node], value: str | None, implicit: tuple[bool, bool]) -> str:
+        if value is None:
+            return "seq" if kind is SequenceNode else "map"
+        if not implicit[0]:  # quoted
+            return STR
+        word = _word(value)  # plain_tag's common cases inline: this runs for every scalar
+        if word is not None:
+            return word
+        return plain_tag(value) if value[0] in NUMERIC_START else STR
+
+    def descend_resolver(self, parent: Node | None, index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
 
 
-def _near(pos: dict[PathKey, tuple[int, int]], path: PathKey) -> tuple[int, int]:
-    """The recorded position of `path` or of its closest ancestor."""
-    probe = path
-    while probe:
-        if probe in pos:
-            return pos[probe]
-        probe = probe[:-1]
-    return pos.get((), (1, 1))
+def load_documents(text: str) -> list[RawDocument]:
+    """Every document in `text`, as plain data with (lazily found) positions."""
+    return list(iter_documents(text))
 
 
-def _plain(node: Any, path: PathKey, pos: dict[PathKey, tuple[int, int]], budget: _Budget) -> Any:
-    budget.nodes += 1
-    if budget.nodes > MAX_NODES:
-        # Deeper positions point into the anchors being expanded; the top-level
-        # key is what the reader has to look at.
-        line, col = _near(pos, path[:1])
+def iter_documents(text: str) -> Iterator[RawDocument]:
+    """The documents of `text` one by one (a YAML error comes when it is reached)."""
+    for index, node in enumerate(_nodes(text)):
+        converter = Converter()
+        data = _convert(converter, node)
+        mark, end = node.start_mark, node.end_mark
+        span = (text.rfind("\n", 0, mark.index) + 1, end.index if end else len(text))
+        positions = LazyPositions(_read_positions, text, index, span, (mark.line + 1, 1))
+        yield RawDocument(data, index, positions, converter.ambiguous)
+
+
+def _nodes(text: str) -> Any:
+    """The root node of each document, with libyaml's errors as `YamlProblem`s."""
+    try:
+        parser = _Reader(text)
+    except UnicodeEncodeError as exc:
+        line, col = _position_of(text, exc.start)
+        raise YamlProblem("text that is not valid Unicode", line, col) from None
+    try:
+        while parser.check_node():
+            node = parser.get_node()
+            if node is None:  # check_node said there is one
+                break
+            yield node
+    except yaml.YAMLError as exc:
+        raise _syntax_problem(text, exc) from None
+    except RecursionError:  # only without libyaml, which stops at 1,000 levels itself
+        raise YamlProblem("document is nested too deeply", too_large=True) from None
+    finally:
+        parser.dispose()
+
+
+def _convert(converter: Converter, node: Node) -> Any:
+    try:
+        return converter.value(node)
+    except NodeProblem as exc:
+        mark = exc.node.start_mark
         raise YamlProblem(
-            f"document has more than {MAX_NODES} values (are aliases expanding it?)",
-            line,
+            exc.message, mark.line + 1 + converter.line_offset, mark.column + 1
+        ) from None
+    except TooDeep as deep:
+        line, col = top_level_start(node, deep.path)
+        raise YamlProblem(
+            f"document is nested deeper than {MAX_DEPTH} levels",
+            line + converter.line_offset,
             col,
             too_large=True,
-        )
-    if len(path) > MAX_DEPTH:
-        line, col = _near(pos, path)
+        ) from None
+    except TooManyAliasedValues as over:
+        line, col = top_level_start(node, over.path, key=True)
         raise YamlProblem(
-            f"document is nested deeper than {MAX_DEPTH} levels", line, col, too_large=True
-        )
-    if isinstance(node, CommentedMap):
-        out: dict[Any, Any] = {}
-        for key, value in node.items():
-            k = key if isinstance(key, str | int) and not isinstance(key, bool) else str(key)
-            k = str(k) if isinstance(k, str) else int(k)
-            child = (*path, k)
-            try:
-                line, col = node.lc.key(key)
-                pos[child] = (line + 1, col + 1)
-            except (KeyError, TypeError, AttributeError):
-                pass
-            out[k] = _plain(value, child, pos, budget)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for i, value in enumerate(node):
-            child = (*path, i)
-            try:
-                line, col = node.lc.item(i)
-                pos[child] = (line + 1, col + 1)
-            except (KeyError, TypeError, AttributeError, IndexError):
-                pass
-            items.append(_plain(value, child, pos, budget))
-        return items
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, dt.date | dt.datetime):
-        return node.isoformat()
-    return str(node)
+            f"aliases add more than {MAX_ALIAS_VALUES} values to the document",
+            line + converter.line_offset,
+            col,
+            too_large=True,
+        ) from None
 
 
-# A run of this many opening brackets makes ruamel's recursive parser slow long
-# before it fails; no spec needs it, so it is refused before parsing.
-_DEEP_FLOW = re.compile(r"[\[{](?:[ \t\r\n]*[\[{]){" + str(MAX_DEPTH) + "}")
+def _read_positions(
+    text: str, index: int, start: int, end: int, first_line: int
+) -> dict[PathKey, Position]:
+    """Positions of document `index`: its own span read again, else the whole text."""
+    try:
+        [node] = list(_nodes(text[start:end]))
+        recorder = Converter(record_positions=True, line_offset=first_line - 1)
+        _convert(recorder, node)
+    except (YamlProblem, ValueError):  # the span alone is not the document (%TAG, ...)
+        node = next(n for i, n in enumerate(_nodes(text)) if i == index)
+        recorder = Converter(record_positions=True)
+        _convert(recorder, node)
+    assert recorder.positions is not None
+    return recorder.positions
 
 
 def _position_of(text: str, index: int) -> tuple[int, int]:
@@ -121,49 +183,52 @@ def _position_of(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def _document_start(text: str, index: int) -> tuple[int, int]:
-    """Where document `index` starts, for scalar documents ruamel keeps no line for."""
-    starts = [m.start() for m in re.finditer(r"^---", text, re.M)]
-    if starts and starts[0] != 0 and text[: starts[0]].strip(" \t\r\n") == "":
-        starts[0] = 0
-    if starts and text[: starts[0]].strip(" \t\r\n") and not text.lstrip().startswith("%"):
-        starts.insert(0, 0)
-    if index < len(starts):
-        return _position_of(text, starts[index])[0], 1
-    return 1, 1
+def _deep_value_start(text: str) -> tuple[int, int]:
+    """Where the top-level value that nests too deeply starts (as `top_level_start` says).
 
-
-def load_documents(text: str) -> list[RawDocument]:
-    """Every document in `text`, as plain data with positions."""
-    deep = _DEEP_FLOW.search(text)
-    if deep:
-        line, col = _position_of(text, deep.start())
-        raise YamlProblem(
-            f"document is nested deeper than {MAX_DEPTH} levels", line, col, too_large=True
-        )
-    yaml = YAML(typ="rt", pure=True)
-    yaml.allow_duplicate_keys = False
-    docs: list[RawDocument] = []
+    Only for text libyaml refused for its depth, so no node tree exists: the
+    events up to the refusal are enough.
+    """
+    depth, start = 0, (1, 1)
     try:
-        for index, node in enumerate(yaml.load_all(text)):
-            pos: dict[PathKey, tuple[int, int]] = {}
-            start = getattr(getattr(node, "lc", None), "line", None)
-            pos[()] = (start + 1, 1) if start is not None else _document_start(text, index)
-            data = _plain(node, (), pos, _Budget())
-            docs.append(RawDocument(data=data, index=index, positions=pos))
-    except MarkedYAMLError as exc:
+        for event in yaml.parse(text, Loader=_EventLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                mark = event.start_mark
+                if depth == 2 and mark is not None:
+                    start = (mark.line + 1, mark.column + 1)
+                if depth > MAX_DEPTH:
+                    break
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return start
+
+
+def _syntax_problem(text: str, exc: yaml.YAMLError) -> YamlProblem:
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         col = mark.column + 1 if mark else 0
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise YamlProblem(str(problem).strip(), line, col) from None
-    except YAMLError as exc:
-        where = getattr(exc, "position", None)
-        line, col = _position_of(text, where) if isinstance(where, int) else (1, 1)
-        text_of = str(exc).strip()
-        raise YamlProblem(
-            text_of.splitlines()[0] if text_of else "invalid YAML", line, col
-        ) from None
-    except RecursionError:
-        raise YamlProblem("document is nested too deeply", too_large=True) from None
-    return docs
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        if "maximum nesting depth" in problem:
+            line, col = _deep_value_start(text)
+            return YamlProblem(
+                f"document is nested deeper than {MAX_DEPTH} levels", line, col, too_large=True
+            )
+        if exc.context and "duplicate anchor" in exc.context and exc.context_mark:
+            first = exc.context_mark
+            problem = (
+                f"anchor defined a second time (the first is at line {first.line + 1}, "
+                f"column {first.column + 1})"
+            )
+        return YamlProblem(problem, line, col)
+    where = getattr(exc, "position", None)
+    if isinstance(where, int):  # a byte offset into the UTF-8 text
+        where = len(text.encode("utf-8")[:where].decode("utf-8", "ignore"))
+        line, col = _position_of(text, where)
+    else:
+        line, col = 1, 1
+    reason = getattr(exc, "reason", None) or str(exc).strip().splitlines()[0]
+    return YamlProblem(str(reason) or "invalid YAML", line, col)

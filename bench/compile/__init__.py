@@ -1,1 +1,4 @@
-"""How compiling to Istio scales with the number of services (`python -m bench.compile`)."""
+"""The meshspec commands end to end on large meshes, against libyaml's floor.
+
+Run with `python -m bench.compile`.
+"""

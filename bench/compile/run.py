@@ -1,90 +1,198 @@
-"""Time and peak memory of compiling to Istio, against a floor, at growing sizes.
+"""The `meshspec` commands end to end on generated meshes, against a floor.
 
-The floor is writing the same objects as YAML without compiling (libyaml's C
-emitter through PyYAML, the fastest YAML writer at hand): any real `meshspec
-compile` pays at least that, so compile time is reported as a multiple of it.
-Growth ratios compare each size with the previous one (10x more services
-should cost about 10x, i.e. linear). Time and memory are measured in separate
-runs because tracemalloc slows Python down.
+A user waits for the whole command: starting Python, reading and checking
+every file, compiling, writing the output. So each command runs as its own
+process on spec files written to disk (files of 500 services, as a team would
+keep them), and is compared with its floor, measured in the same run: libyaml
+(PyYAML's C loader and dumper) loading the same input to plain data plus
+writing the same output objects (`bench.compile.floor`). Nothing that reads
+and writes YAML can do much better than that floor.
 
-Times are CPU seconds of this process (wall time in brackets: the machine is
-shared). 50,000 services take a few minutes, mostly building the spec and the
-floor, so they are opt-in:
+Columns: CPU seconds of the command's process (user + system; wall seconds in
+brackets, the machine may be shared), the floor's CPU seconds, their ratio;
+peak resident memory of the command and of the floor process, their ratio;
+growth of time and memory from the previous size (10x the services should
+cost about 10x). 50,000 services take several minutes, so they are opt-in:
 
-    python -m bench.compile                 # 500 and 5,000 services
+    python -m bench.compile                      # 500 and 5,000 services
     python -m bench.compile --sizes 500,5000,50000
+    python -m bench.compile --one-file           # each size in a single file
+    python -m bench.compile --only validate,bad  # some commands; bad: the bad-input set
+
+Then the bad-input set (`bench.compile.bad_input`): each hostile file must get
+a clear error in about the time the command takes to start.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
-import tracemalloc
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
-import yaml
+from bench.compile.bad_input import clear_error, write_cases
+from bench.compile.mesh import write_mesh
+from meshspec.registry import available_targets
 
-from adapters.istio.compiler import compile_istio
-from bench.compile.mesh import generated_spec
-
-try:
-    from yaml import CSafeDumper as Dumper
-except ImportError:  # PyYAML without libyaml
-    from yaml import SafeDumper as Dumper  # type: ignore[assignment]
-
-
-def dump_yaml(resources: list[dict[str, Any]]) -> str:
-    return yaml.dump_all(resources, Dumper=Dumper, sort_keys=False)
+CLI = "import sys; from meshspec.cli import main; sys.exit(main())"
 
 
 @dataclass(frozen=True)
-class Measure:
-    #: CPU time of this process: the machine is shared, wall time is noisy
-    seconds: float
+class Run:
+    seconds: float  #: CPU (user + system) of the process
     wall: float
-    peak_mb: float
+    peak_mb: float  #: peak resident set size
+    ok: bool
+    problem: str = ""
+    stderr: str = ""
 
 
-def measure(work: Callable[[], Any]) -> Measure:
-    gc.collect()
-    start, cpu = time.perf_counter(), time.process_time()
-    work()
-    seconds, wall = time.process_time() - cpu, time.perf_counter() - start
-    gc.collect()
-    tracemalloc.start()
-    work()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return Measure(seconds, wall, peak / 2**20)
+def run_process(argv: list[str], stdout_path: Path) -> Run:
+    """Run one process to the end; its own CPU time and peak memory come from wait4."""
+    with stdout_path.open("wb") as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        said = err.read().decode("utf-8", "replace").strip().splitlines()
+    return Run(
+        seconds=usage.ru_utime + usage.ru_stime,
+        wall=wall,
+        peak_mb=usage.ru_maxrss / 1024,
+        ok=code == 0,
+        problem="" if code == 0 else f"exit {code}: " + " | ".join(said[-2:]),
+        stderr="\n".join(said),
+    )
+
+
+def meshspec(args: list[str], stdout_path: Path) -> Run:
+    return run_process([sys.executable, "-c", CLI, *args], stdout_path)
+
+
+def floor(inputs: list[Path], output: Path | None, scratch: Path) -> Run:
+    """The floor process; its timed part is what it reports, its memory what wait4 saw."""
+    argv = [sys.executable, "-m", "bench.compile.floor", *map(str, inputs)]
+    if output is not None:
+        argv += ["--output", str(output)]
+    report = scratch / "floor.json"
+    run = run_process(argv, report)
+    if not run.ok:
+        return run
+    timed = json.loads(report.read_text())
+    return Run(seconds=timed["seconds"], wall=timed["wall"], peak_mb=run.peak_mb, ok=True)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: list[str]
+    inputs: list[Path]
+    writes_output: bool
+
+
+def commands(spec_dir: Path, scratch: Path) -> list[Command]:
+    """validate, compile to every installed target, import the Istio output, explain."""
+    out = [Command("validate", ["validate", str(spec_dir)], [spec_dir], False)]
+    for target in available_targets():
+        out.append(
+            Command(
+                f"compile --target {target}",
+                ["compile", "--target", target, str(spec_dir)],
+                [spec_dir],
+                True,
+            )
+        )
+    compiled = scratch / "compile --target istio.out"
+    out.append(
+        Command(
+            "import --from istio", ["import", "--from", "istio", str(compiled)], [compiled], True
+        )
+    )
+    out.append(
+        Command(
+            "explain",
+            [
+                "explain",
+                str(spec_dir),
+                "--from",
+                "svc-1",
+                "--to",
+                "team-0/svc-0",
+                "--path",
+                "/api/v1/items",
+            ],
+            [spec_dir],
+            False,
+        )
+    )
+    return out
+
+
+HEADER = (
+    f"{'command':<24} {'services':>8} {'cpu s':>7} {'(wall)':>7} {'floor s':>8} {'x floor':>8} "
+    f"{'peak MB':>8} {'floor MB':>9} {'x floor':>8} {'time growth':>12} {'mem growth':>11}"
+)
+
+
+def row(name: str, n: int, run: Run, base: Run, previous: Run | None) -> str:
+    if not run.ok:
+        return f"{name:<24} {n:>8} failed ({run.problem})"
+    growth_t = f"{run.seconds / previous.seconds:.1f}x" if previous and previous.ok else "-"
+    growth_m = f"{run.peak_mb / previous.peak_mb:.1f}x" if previous and previous.ok else "-"
+    return (
+        f"{name:<24} {n:>8} {run.seconds:>7.2f} {run.wall:>7.2f} {base.seconds:>8.2f} "
+        f"{run.seconds / base.seconds:>8.2f} {run.peak_mb:>8.0f} {base.peak_mb:>9.0f} "
+        f"{run.peak_mb / base.peak_mb:>8.2f} {growth_t:>12} {growth_m:>11}"
+    )
+
+
+def bad_input(scratch: Path) -> None:
+    """Each hostile file: exit code, a finding with file:line:column, and its time."""
+    print(f"\n{'bad input (meshspec validate FILE)':<36} {'cpu s':>7} {'(wall)':>7}  clear error")
+    for name, path in write_cases(scratch).items():
+        run = meshspec(["validate", str(path)], scratch / "bad.out")
+        baseline = name.endswith("(baseline)")
+        clear = clear_error(run.stderr, expect_error=not baseline) and run.ok == baseline
+        print(f"{name:<36} {run.seconds:>7.2f} {run.wall:>7.2f}  {'yes' if clear else 'NO'}")
+        if not clear:
+            print("    " + run.stderr.replace("\n", "\n    "))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="500,5000", help="comma-separated service counts")
+    parser.add_argument("--one-file", action="store_true", help="all services in one file")
+    parser.add_argument("--only", default="", help="comma-separated command names to run")
+    parser.add_argument("--keep", default=None, help="generate and keep the files here")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(
-        f"{'services':>9} {'objects':>8} {'compile s':>10} {'(wall)':>7} {'floor s':>8} "
-        f"{'x floor':>8} "
-        f"{'compile MB':>11} {'floor MB':>9} {'time growth':>12} {'mem growth':>11}"
-    )
-    previous: Measure | None = None
+    only = {c.strip() for c in args.only.split(",") if c.strip()}
+    print(HEADER, flush=True)
+    previous: dict[str, Run] = {}
     for n in sizes:
-        spec = generated_spec(n)
-        resources = compile_istio(spec).resources
-        compiled = measure(lambda spec=spec: compile_istio(spec))  # type: ignore[misc]
-        floor = measure(lambda resources=resources: dump_yaml(resources))  # type: ignore[misc]
-        growth_t = f"{compiled.seconds / previous.seconds:.1f}x" if previous else "-"
-        growth_m = f"{compiled.peak_mb / previous.peak_mb:.1f}x" if previous else "-"
-        print(
-            f"{n:>9} {len(resources):>8} {compiled.seconds:>10.2f} {compiled.wall:>7.2f} "
-            f"{floor.seconds:>8.2f} "
-            f"{compiled.seconds / floor.seconds:>8.2f} {compiled.peak_mb:>11.1f} "
-            f"{floor.peak_mb:>9.1f} {growth_t:>12} {growth_m:>11}",
-            flush=True,
-        )
-        previous = compiled
+        with tempfile.TemporaryDirectory(prefix="meshspec-bench-") as tmp:
+            root = Path(args.keep) / str(n) if args.keep else Path(tmp)
+            spec_dir, scratch = root / "spec", root / "out"
+            scratch.mkdir(parents=True, exist_ok=True)
+            files = write_mesh(spec_dir, n, per_file=n if args.one_file else 500)
+            size_mb = sum(f.stat().st_size for f in files) / 2**20
+            print(f"# {n} services in {len(files)} files, {size_mb:.1f} MB", flush=True)
+            for cmd in commands(spec_dir, scratch):
+                if only and not any(cmd.name.startswith(o) for o in only):
+                    continue
+                output = scratch / f"{cmd.name}.out"
+                run = meshspec(cmd.args, output)
+                base = floor(cmd.inputs, output if cmd.writes_output and run.ok else None, scratch)
+                print(row(cmd.name, n, run, base, previous.get(cmd.name)), flush=True)
+                previous[cmd.name] = run
+    if not only or "bad" in only:
+        with tempfile.TemporaryDirectory(prefix="meshspec-bench-") as tmp:
+            bad_input(Path(tmp))
     return 0
