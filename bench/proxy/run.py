@@ -1,10 +1,13 @@
-"""One run, every target: direct to the echo app, through haproxy, through two sidecars.
+"""One run, every target: direct to the echo app, haproxy, an Envoy pair, the sidecar pair.
 
 The sidecar pair is the realistic path: client -> client's sidecar (outbound)
 -> server's sidecar (inbound) -> echo app, in plain HTTP and with mTLS between
-the sidecars. CPU per request is the user+system time of the proxy processes
-(from /proc) over the requests served; added latency is a target's p50/p99
-minus the direct ones. Everything listens on 127.0.0.1 and is stopped by PID.
+the sidecars. The Envoy pair (`bench.proxy.envoy`) does the same with Envoy,
+the users' alternative, and is the anchor the sidecars are compared with.
+CPU per request is the user+system time of the proxy processes (from /proc)
+over the requests served at saturation (wrk); added latency is a target's
+p50/p99 minus the direct ones, at saturation and at a constant 1,000 req/s
+(`bench.proxy.rate`). Everything listens on 127.0.0.1 and is stopped by PID.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.proxy.envoy import envoy_binary, envoy_pair
 from bench.proxy.load import LoadResult, generate
+from bench.proxy.rate import RateResult, constant_rate
 from meshspec.loader import load_paths
 from reference_impl.runner import Mesh, free_ports, stop_all
 
@@ -80,16 +85,24 @@ class Measured:
     name: str
     load: LoadResult
     cpu_us_per_request: float | None
+    fixed: RateResult | None = None
 
 
-def measure(
-    name: str, port: int, host: str, pids: Sequence[int], connections: int, duration: float
-) -> Measured:
-    generate(port, host, connections, 1.0)  # warm-up: connections, pools, caches
+@dataclass(frozen=True)
+class Settings:
+    connections: int
+    duration: float
+    rate: float
+    rate_seconds: float
+
+
+def measure(name: str, port: int, host: str, pids: Sequence[int], s: Settings) -> Measured:
+    generate(port, host, s.connections, 1.0)  # warm-up: connections, pools, caches
     before = cpu_seconds(pids) if pids else 0.0
-    load = generate(port, host, connections, duration)
+    load = generate(port, host, s.connections, s.duration)
     cpu = (cpu_seconds(pids) - before) / load.requests * 1e6 if pids and load.requests else None
-    return Measured(name, load, cpu)
+    fixed = constant_rate(port, host, s.rate, s.rate_seconds) if s.rate > 0 else None
+    return Measured(name, load, cpu, fixed)
 
 
 def ensure_haproxy(install: bool) -> str | None:
@@ -179,39 +192,91 @@ def render(results: list[Measured], missing: list[str]) -> str:
             f"{m.load.p50_us - direct.p50_us:>10.0f}{m.load.p99_us - direct.p99_us:>10.0f}"
             f"{cpu:>12}{m.load.rps / direct.rps:>16.2f}x{m.load.errors:>8}"
         )
-    lines.append(f"load generator: {direct.tool}")
+    lines.append(f"load generator: {direct.tool}, {direct.seconds:.0f} s per target")
+    lines.extend(_fixed_rate(results))
+    lines.extend(_ratios(results))
     lines.extend(f"NOT MEASURED: {why}" for why in missing)
     return "\n".join(lines)
+
+
+def _fixed_rate(results: list[Measured]) -> list[str]:
+    direct = results[0].fixed
+    if direct is None:
+        return []
+    lines = [
+        "",
+        f"at a constant {direct.rate:.0f} req/s ({direct.requests} requests per target, "
+        "latency from the time each request was due):",
+        f"{'target':<22}{'p50 µs':>10}{'p99 µs':>10}{'+p50 µs':>10}{'+p99 µs':>10}"
+        f"{'errors':>8}{'late':>6}",
+    ]
+    for m in results:
+        if m.fixed is None:
+            continue
+        f = m.fixed
+        lines.append(
+            f"{m.name:<22}{f.p50_us:>10.0f}{f.p99_us:>10.0f}{f.p50_us - direct.p50_us:>10.0f}"
+            f"{f.p99_us - direct.p99_us:>10.0f}{f.errors:>8}{f.late:>6}"
+        )
+    return lines
+
+
+def _ratios(results: list[Measured]) -> list[str]:
+    """Sidecar pair / Envoy pair, per mode: the goal is CPU ratio <= 1."""
+    by_name = {m.name: m for m in results}
+    lines: list[str] = []
+    for mode in ("plain", "mTLS"):
+        ours, anchor = by_name.get(f"sidecars ({mode})"), by_name.get(f"envoy pair ({mode})")
+        if ours is None or anchor is None:
+            continue
+        if not lines:
+            lines.append("")
+        cpu = (
+            f"{ours.cpu_us_per_request / anchor.cpu_us_per_request:.2f}x"
+            if ours.cpu_us_per_request and anchor.cpu_us_per_request
+            else "-"
+        )
+        lines.append(
+            f"sidecars/envoy pair ({mode}): CPU per request {cpu}, "
+            f"throughput {ours.load.rps / anchor.load.rps:.2f}x"
+        )
+    return lines
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.proxy")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per target")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--rate", type=float, default=1000.0, help="req/s of the fixed-rate run (0: skip it)"
+    )
+    parser.add_argument("--rate-seconds", type=float, default=5.0)
     parser.add_argument("--no-install", action="store_true", help="do not apt-get haproxy")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    settings = Settings(args.connections, args.duration, args.rate, args.rate_seconds)
     results: list[Measured] = []
     missing: list[str] = []
     with tempfile.TemporaryDirectory(prefix="meshspec-bench-") as tmp_name:
         tmp = Path(tmp_name)
         with echo_app() as (app_port, _app_pid):
-            results.append(
-                measure("direct", app_port, "server", [], args.connections, args.duration)
-            )
+            results.append(measure("direct", app_port, "server", [], settings))
             binary = ensure_haproxy(not args.no_install)
             if binary is None:
                 missing.append("haproxy is not installed (Debian package `haproxy`)")
             else:
                 with haproxy(binary, app_port, tmp) as (port, pid):
-                    results.append(
-                        measure("haproxy", port, "server", [pid], args.connections, args.duration)
-                    )
+                    results.append(measure("haproxy", port, "server", [pid], settings))
+            envoy = envoy_binary()
+            if envoy is None:
+                missing.append("envoy is not installed (`tools/realservers/install envoy`)")
+            else:
+                for mtls, name in ((False, "envoy pair (plain)"), (True, "envoy pair (mTLS)")):
+                    with envoy_pair(envoy, app_port, tmp, mtls) as (port, pids):
+                        results.append(measure(name, port, "server", pids, settings))
             for mode, name in (("DISABLE", "sidecars (plain)"), ("STRICT", "sidecars (mTLS)")):
                 with sidecars(mode, app_port, tmp) as (port, pids):
-                    results.append(
-                        measure(name, port, "server", pids, args.connections, args.duration)
-                    )
+                    results.append(measure(name, port, "server", pids, settings))
     if args.json:
         print(
             json.dumps(
@@ -224,6 +289,17 @@ def main(argv: list[str]) -> None:
                         "cpu_us_per_request": m.cpu_us_per_request,
                         "errors": m.load.errors,
                         "tool": m.load.tool,
+                        **(
+                            {}
+                            if m.fixed is None
+                            else {
+                                "fixed_rate": m.fixed.rate,
+                                "fixed_p50_us": round(m.fixed.p50_us),
+                                "fixed_p99_us": round(m.fixed.p99_us),
+                                "fixed_errors": m.fixed.errors,
+                                "fixed_late": m.fixed.late,
+                            }
+                        ),
                     }
                     for m in results
                 ]
