@@ -21,9 +21,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 from bench.proxy.envoy import envoy_binary, envoy_pair
 from bench.proxy.load import LoadResult, generate
@@ -86,6 +87,7 @@ class Measured:
     load: LoadResult
     cpu_us_per_request: float | None
     fixed: RateResult | None = None
+    rounds: int = 1
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,40 @@ class Settings:
     duration: float
     rate: float
     rate_seconds: float
+
+
+def pool(rounds: list[Measured]) -> Measured:
+    """One target's turns together: requests, seconds and CPU summed, percentiles' medians."""
+    loads = [m.load for m in rounds]
+    requests = sum(x.requests for x in loads)
+    cpus = [m.cpu_us_per_request for m in rounds]
+    cpu = (
+        None
+        if any(c is None for c in cpus)
+        else sum((c or 0.0) * x.requests for c, x in zip(cpus, loads, strict=True)) / requests
+    )
+    load = LoadResult(
+        requests,
+        sum(x.errors for x in loads),
+        sum(x.seconds for x in loads),
+        median(x.p50_us for x in loads),
+        median(x.p99_us for x in loads),
+        loads[0].tool,
+    )
+    fixed_runs = [m.fixed for m in rounds if m.fixed is not None]
+    fixed = (
+        RateResult(
+            fixed_runs[0].rate,
+            sum(f.requests for f in fixed_runs),
+            sum(f.errors for f in fixed_runs),
+            sum(f.late for f in fixed_runs),
+            median(f.p50_us for f in fixed_runs),
+            median(f.p99_us for f in fixed_runs),
+        )
+        if fixed_runs
+        else None
+    )
+    return Measured(rounds[0].name, load, cpu, fixed, len(rounds))
 
 
 def measure(name: str, port: int, host: str, pids: Sequence[int], s: Settings) -> Measured:
@@ -192,7 +228,11 @@ def render(results: list[Measured], missing: list[str]) -> str:
             f"{m.load.p50_us - direct.p50_us:>10.0f}{m.load.p99_us - direct.p99_us:>10.0f}"
             f"{cpu:>12}{m.load.rps / direct.rps:>16.2f}x{m.load.errors:>8}"
         )
-    lines.append(f"load generator: {direct.tool}, {direct.seconds:.0f} s per target")
+    lines.append(
+        f"load generator: {direct.tool}; {results[0].rounds} turns per target, "
+        f"{direct.seconds:.0f} s in all; requests, seconds and CPU summed over the turns, "
+        "p50/p99 the median turn's"
+    )
     lines.extend(_fixed_rate(results))
     lines.extend(_ratios(results))
     lines.extend(f"NOT MEASURED: {why}" for why in missing)
@@ -206,7 +246,8 @@ def _fixed_rate(results: list[Measured]) -> list[str]:
     lines = [
         "",
         f"at a constant {direct.rate:.0f} req/s ({direct.requests} requests per target, "
-        "latency from the time each request was due):",
+        "latency from the time each request was due; late: requests the client itself sent "
+        ">1 ms after their time, a sign the machine was busy):",
         f"{'target':<22}{'p50 µs':>10}{'p99 µs':>10}{'+p50 µs':>10}{'+p99 µs':>10}"
         f"{'errors':>8}{'late':>6}",
     ]
@@ -245,38 +286,46 @@ def _ratios(results: list[Measured]) -> list[str]:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.proxy")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per target")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per turn")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
         "--rate", type=float, default=1000.0, help="req/s of the fixed-rate run (0: skip it)"
     )
-    parser.add_argument("--rate-seconds", type=float, default=5.0)
+    parser.add_argument("--rate-seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3, help="turns each target takes")
     parser.add_argument("--no-install", action="store_true", help="do not apt-get haproxy")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     settings = Settings(args.connections, args.duration, args.rate, args.rate_seconds)
-    results: list[Measured] = []
     missing: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="meshspec-bench-") as tmp_name:
+    rounds: dict[str, list[Measured]] = {}
+    with tempfile.TemporaryDirectory(prefix="meshspec-bench-") as tmp_name, ExitStack() as up:
         tmp = Path(tmp_name)
-        with echo_app() as (app_port, _app_pid):
-            results.append(measure("direct", app_port, "server", [], settings))
-            binary = ensure_haproxy(not args.no_install)
-            if binary is None:
-                missing.append("haproxy is not installed (Debian package `haproxy`)")
-            else:
-                with haproxy(binary, app_port, tmp) as (port, pid):
-                    results.append(measure("haproxy", port, "server", [pid], settings))
-            envoy = envoy_binary()
-            if envoy is None:
-                missing.append("envoy is not installed (`tools/realservers/install envoy`)")
-            else:
-                for mtls, name in ((False, "envoy pair (plain)"), (True, "envoy pair (mTLS)")):
-                    with envoy_pair(envoy, app_port, tmp, mtls) as (port, pids):
-                        results.append(measure(name, port, "server", pids, settings))
-            for mode, name in (("DISABLE", "sidecars (plain)"), ("STRICT", "sidecars (mTLS)")):
-                with sidecars(mode, app_port, tmp) as (port, pids):
-                    results.append(measure(name, port, "server", pids, settings))
+        app_port, _app_pid = up.enter_context(echo_app())
+        targets: list[tuple[str, int, list[int]]] = [("direct", app_port, [])]
+        binary = ensure_haproxy(not args.no_install)
+        if binary is None:
+            missing.append("haproxy is not installed (Debian package `haproxy`)")
+        else:
+            port, pid = up.enter_context(haproxy(binary, app_port, tmp))
+            targets.append(("haproxy", port, [pid]))
+        envoy = envoy_binary()
+        if envoy is None:
+            missing.append("envoy is not installed (`tools/realservers/install envoy`)")
+        else:
+            for mtls, name in ((False, "envoy pair (plain)"), (True, "envoy pair (mTLS)")):
+                port, pids = up.enter_context(envoy_pair(envoy, app_port, tmp, mtls))
+                targets.append((name, port, pids))
+        for mode, name in (("DISABLE", "sidecars (plain)"), ("STRICT", "sidecars (mTLS)")):
+            port, pids = up.enter_context(sidecars(mode, app_port, tmp))
+            targets.append((name, port, pids))
+        # Every target is up for the whole run and they take turns, round after
+        # round: a burst of load from elsewhere on a shared machine then hits
+        # them all alike instead of whichever one happened to be measured.
+        for _ in range(args.rounds):
+            for name, port, pids in targets:
+                rounds.setdefault(name, []).append(measure(name, port, "server", pids, settings))
+    results = [pool(ms) for ms in rounds.values()]
     if args.json:
         print(
             json.dumps(
