@@ -25,7 +25,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reference_impl.pki import CertificateAuthority, write_private
 from reference_impl.runner import free_ports, stop_all
@@ -213,10 +213,15 @@ def server_config(port: int, admin: int, app: int, certs: Path | None) -> dict[s
     }
 
 
-def write_certs(directory: Path) -> Path:
-    """SVIDs for the client and the server from a fresh project CA, as files for Envoy."""
+class EnvoyPair(NamedTuple):
+    port: int  # the client's Envoy: where requests go in
+    pids: list[int]
+    server_port: int  # the server's Envoy, for tests that reach it directly
+
+
+def write_certs(directory: Path, ca: CertificateAuthority) -> Path:
+    """SVIDs for the client and the server from the project's CA, as files for Envoy."""
     directory.mkdir(parents=True, exist_ok=True)
-    ca = CertificateAuthority.create(TRUST_DOMAIN)
     for account, spiffe_id in (("client", CLIENT_ID), ("server", SERVER_ID)):
         creds = ca.issue(spiffe_id)
         (directory / f"{account}.pem").write_bytes(creds.cert_pem)
@@ -262,11 +267,15 @@ def _start(binary: str, config: dict[str, Any], path: Path) -> subprocess.Popen[
 
 @contextmanager
 def envoy_pair(
-    binary: str, app_port: int, tmp: Path, mtls: bool
-) -> Iterator[tuple[int, list[int]]]:
-    """Both Envoys started and LIVE; yields (client's listener port, [pids])."""
+    binary: str, app_port: int, tmp: Path, mtls: bool, ca: CertificateAuthority | None = None
+) -> Iterator[EnvoyPair]:
+    """Both Envoys started and LIVE, with SVIDs from `ca` (a fresh one by default) for mTLS."""
     name = "mtls" if mtls else "plain"
-    certs = write_certs(tmp / f"envoy-certs-{name}") if mtls else None
+    certs = None
+    if mtls:
+        certs = write_certs(
+            tmp / f"envoy-certs-{name}", ca or CertificateAuthority.create(TRUST_DOMAIN)
+        )
     client_port, client_admin, server_port, server_admin = free_ports(4)
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -286,6 +295,6 @@ def envoy_pair(
         )
         _wait_live(server_admin, procs[0])
         _wait_live(client_admin, procs[1])
-        yield client_port, [p.pid for p in procs]
+        yield EnvoyPair(client_port, [p.pid for p in procs], server_port)
     finally:
         stop_all(procs)

@@ -314,8 +314,8 @@ def main(argv: list[str]) -> None:
             missing.append("envoy is not installed (`tools/realservers/install envoy`)")
         else:
             for mtls, name in ((False, "envoy pair (plain)"), (True, "envoy pair (mTLS)")):
-                port, pids = up.enter_context(envoy_pair(envoy, app_port, tmp, mtls))
-                targets.append((name, port, pids))
+                pair = up.enter_context(envoy_pair(envoy, app_port, tmp, mtls))
+                targets.append((name, pair.port, pair.pids))
         for mode, name in (("DISABLE", "sidecars (plain)"), ("STRICT", "sidecars (mTLS)")):
             port, pids = up.enter_context(sidecars(mode, app_port, tmp))
             targets.append((name, port, pids))
