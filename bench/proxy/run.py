@@ -70,15 +70,16 @@ backend echo
 """
 
 
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """utime + stime of the processes, in seconds."""
+def cpu_split(pids: Sequence[int]) -> tuple[float, float]:
+    """(utime, stime) of the processes, in seconds: user space and the kernel's share."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    user = system = 0
     for pid in pids:
         with open(f"/proc/{pid}/stat") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / ticks, system / ticks
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Measured:
     cpu_us_per_request: float | None
     fixed: RateResult | None = None
     rounds: int = 1
+    kernel_share: float | None = None  # of the CPU, the part spent in the kernel (stime)
 
 
 @dataclass(frozen=True)
@@ -129,16 +131,21 @@ def pool(rounds: list[Measured]) -> Measured:
         if fixed_runs
         else None
     )
-    return Measured(rounds[0].name, load, cpu, fixed, len(rounds))
+    shares = [m.kernel_share for m in rounds if m.kernel_share is not None]
+    kernel = median(shares) if shares else None
+    return Measured(rounds[0].name, load, cpu, fixed, len(rounds), kernel)
 
 
 def measure(name: str, port: int, host: str, pids: Sequence[int], s: Settings) -> Measured:
     generate(port, host, s.connections, 1.0)  # warm-up: connections, pools, caches
-    before = cpu_seconds(pids) if pids else 0.0
+    user0, sys0 = cpu_split(pids)
     load = generate(port, host, s.connections, s.duration)
-    cpu = (cpu_seconds(pids) - before) / load.requests * 1e6 if pids and load.requests else None
+    user1, sys1 = cpu_split(pids)
+    used = (user1 - user0) + (sys1 - sys0)
+    cpu = used / load.requests * 1e6 if pids and load.requests else None
+    kernel = (sys1 - sys0) / used if pids and used > 0 else None
     fixed = constant_rate(port, host, s.rate, s.rate_seconds) if s.rate > 0 else None
-    return Measured(name, load, cpu, fixed)
+    return Measured(name, load, cpu, fixed, kernel_share=kernel)
 
 
 def ensure_haproxy(install: bool) -> str | None:
@@ -219,14 +226,16 @@ def render(results: list[Measured], missing: list[str]) -> str:
     direct = results[0].load
     lines = [
         f"{'target':<22}{'req/s':>10}{'p50 µs':>10}{'p99 µs':>10}{'+p50 µs':>10}"
-        f"{'+p99 µs':>10}{'CPU µs/req':>12}{'req/s vs direct':>17}{'errors':>8}"
+        f"{'+p99 µs':>10}{'CPU µs/req':>12}{'in kernel':>10}{'req/s vs direct':>17}"
+        f"{'errors':>8}"
     ]
     for m in results:
         cpu = "-" if m.cpu_us_per_request is None else f"{m.cpu_us_per_request:.1f}"
+        kernel = "-" if m.kernel_share is None else f"{m.kernel_share:.0%}"
         lines.append(
             f"{m.name:<22}{m.load.rps:>10.0f}{m.load.p50_us:>10.0f}{m.load.p99_us:>10.0f}"
             f"{m.load.p50_us - direct.p50_us:>10.0f}{m.load.p99_us - direct.p99_us:>10.0f}"
-            f"{cpu:>12}{m.load.rps / direct.rps:>16.2f}x{m.load.errors:>8}"
+            f"{cpu:>12}{kernel:>10}{m.load.rps / direct.rps:>16.2f}x{m.load.errors:>8}"
         )
     lines.append(
         f"load generator: {direct.tool}; {results[0].rounds} turns per target, "
@@ -336,6 +345,7 @@ def main(argv: list[str]) -> None:
                         "p50_us": round(m.load.p50_us),
                         "p99_us": round(m.load.p99_us),
                         "cpu_us_per_request": m.cpu_us_per_request,
+                        "kernel_share": m.kernel_share,
                         "errors": m.load.errors,
                         "tool": m.load.tool,
                         **(
