@@ -33,6 +33,7 @@ from meshspec.cli_options import (
 )
 from meshspec.codecs import dump_json, dump_yaml
 from meshspec.diagnostics import Diagnostic, Severity, has_errors, render_json, render_text
+from meshspec.diff.command import diff
 from meshspec.errors import MeshSpecError, UnknownTarget
 from meshspec.loader import load_paths
 from meshspec.registry import PLANNED, available_targets, get_adapter, planned_targets
@@ -652,6 +653,9 @@ def _internal_error(exc: BaseException) -> int:
         err=True,
     )
     return EXIT_INTERNAL
+
+
+cli.add_command(diff)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,49 @@
+"""Which requests behave differently between two specs, found by asking the oracle.
+
+The engine: `probes` derives the requests, `compare` asks two deciders and
+groups their disagreements, `classify` names each one's kind, `render`
+writes it for people and tools. `sides` reads a side from files, git or a
+mesh's resources.
+"""
+
+from __future__ import annotations
+
+from meshspec.diff.classify import Category, classify
+from meshspec.diff.compare import (
+    BEHAVIOUR_FIELDS,
+    FIELDS,
+    Comparison,
+    Decider,
+    Difference,
+    compare,
+    guarded,
+    oracle,
+)
+from meshspec.diff.probes import DEFAULT_RANDOM, ProbeSet, probe_requests
+from meshspec.spec import Spec
+
+
+def diff_specs(
+    old: Spec, new: Spec, seed: int = 0, random_count: int = DEFAULT_RANDOM
+) -> Comparison:
+    """Every request whose decision differs between `old` and `new`, by the oracle."""
+    probes = probe_requests([old, new], seed, random_count)
+    return compare(probes.requests, oracle(old), oracle(new), boundary=len(probes.boundary))
+
+
+__all__ = [
+    "BEHAVIOUR_FIELDS",
+    "DEFAULT_RANDOM",
+    "FIELDS",
+    "Category",
+    "Comparison",
+    "Decider",
+    "Difference",
+    "ProbeSet",
+    "classify",
+    "compare",
+    "diff_specs",
+    "guarded",
+    "oracle",
+    "probe_requests",
+]
