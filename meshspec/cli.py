@@ -36,6 +36,7 @@ from meshspec.diagnostics import Diagnostic, Severity, has_errors, render_json, 
 from meshspec.diff.command import diff
 from meshspec.errors import MeshSpecError, UnknownTarget
 from meshspec.loader import load_paths
+from meshspec.plan.command import plan
 from meshspec.registry import PLANNED, available_targets, get_adapter, planned_targets
 
 __all__ = [
@@ -656,6 +657,7 @@ def _internal_error(exc: BaseException) -> int:
 
 
 cli.add_command(diff)
+cli.add_command(plan)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

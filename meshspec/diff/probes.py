@@ -31,6 +31,9 @@ OTHER_VALUE = "meshspec-other"
 #: a method no spec is likely to name
 OTHER_METHODS = ("GET", "POST", "DELETE")
 DEFAULT_RANDOM = 256
+#: targets where meshes normalise paths differently: encoded slash, fragment,
+#: doubled slash, dot segments, a malformed escape
+EDGE_TARGETS = ("/x%2Fy", "/x#f", "//x", "/x/../y", "/%zz")
 
 Shape = tuple[str, str, tuple[tuple[str, str], ...]]
 """(target, method, sorted headers): a request without its peer and port."""
@@ -101,6 +104,8 @@ def _service_probes(specs: Sequence[Spec], key: str, keys: list[str]) -> Iterabl
         for source in callers:
             yield _request(key, shape, None, source)
         yield _request(key, shape, None, None)
+    for target in EDGE_TARGETS:
+        yield _request(key, (target, "GET", ()), None, primary)
     for port in ports:
         if port is not None:
             yield _request(key, ("/", "GET", ()), port, primary)
