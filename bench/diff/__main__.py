@@ -1,0 +1,3 @@
+from bench.diff.run import main
+
+raise SystemExit(main())
