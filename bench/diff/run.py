@@ -65,22 +65,34 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.services} services; baseline: loading both specs {base:.2f} s", flush=True)
     rows: list[tuple[str, float, str]] = []
     seconds, comparison = timed(lambda: diff_specs(old, new))
-    rows.append(("diff", seconds, f"{comparison.checked} requests, "
-                 f"{len(comparison.differences)} differences"))
+    rows.append(
+        (
+            "diff",
+            seconds,
+            f"{comparison.checked} requests, {len(comparison.differences)} differences",
+        )
+    )
 
     istio = get_adapter("istio").compile(old, _options())
     native = [NativeDocument(r, Origin("istio.yaml", i)) for i, r in enumerate(istio.resources)]
     for target in plan_targets():
         seconds, plan = timed(lambda t=target: build_plan("istio", native, t, LOSSY))
-        rows.append((f"plan istio -> {target}", seconds,
-                     f"{plan.comparison.checked} requests, {len(plan.steps)} steps"))
+        rows.append(
+            (
+                f"plan istio -> {target}",
+                seconds,
+                f"{plan.comparison.checked} requests, {len(plan.steps)} steps",
+            )
+        )
 
     failed = False
     for name, seconds, what in rows:
         over = seconds > BUDGET_SECONDS
         failed |= over
-        print(f"{name:28s} {seconds:7.2f} s  {seconds / base:6.1f}x load  {what}"
-              + ("  OVER BUDGET" if over else ""))
+        print(
+            f"{name:28s} {seconds:7.2f} s  {seconds / base:6.1f}x load  {what}"
+            + ("  OVER BUDGET" if over else "")
+        )
     return 1 if failed else 0
 
 

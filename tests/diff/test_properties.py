@@ -1,4 +1,4 @@
-"""For random specs and random single edits: what diff reports is real, and real changes are found."""
+"""Random specs, random single edits: reported differences are real, real changes are found."""
 
 from __future__ import annotations
 

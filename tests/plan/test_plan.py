@@ -46,12 +46,14 @@ def test_plan_writes_a_report_and_steps_whose_differences_the_models_confirm(
     target: str, bookinfo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "plan"
-    code = main(["plan", "--from", "istio", str(bookinfo), "--to", target, "--output-dir", str(out)])
+    code = main(
+        ["plan", "--from", "istio", str(bookinfo), "--to", target, "--output-dir", str(out)]
+    )
     assert code == 0, capsys.readouterr().err
     report = json.loads((out / "plan.json").read_text())
     assert "| area | items | changed | lost | status |" in (out / "plan.md").read_text()
     steps = report["steps"]
-    assert [s["name"] for s in steps][0] == "install-beside"
+    assert steps[0]["name"] == "install-beside"
     assert [s["name"] for s in steps][-2:] == ["tighten", "remove-source"]
     for s in steps:
         assert (out / s["directory"] / "resources.yaml").is_file()
