@@ -8,6 +8,8 @@ mesh's resources.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from meshspec.diff.classify import Category, classify
 from meshspec.diff.compare import (
     BEHAVIOUR_FIELDS,
@@ -20,15 +22,26 @@ from meshspec.diff.compare import (
     oracle,
 )
 from meshspec.diff.probes import DEFAULT_RANDOM, ProbeSet, probe_requests
+from meshspec.diff.unchanged import unchanged_services
 from meshspec.spec import Spec
 
 
 def diff_specs(
-    old: Spec, new: Spec, seed: int = 0, random_count: int = DEFAULT_RANDOM
+    old: Spec,
+    new: Spec,
+    seed: int = 0,
+    random_count: int = DEFAULT_RANDOM,
+    skip_unchanged: bool = True,
 ) -> Comparison:
-    """Every request whose decision differs between `old` and `new`, by the oracle."""
-    probes = probe_requests([old, new], seed, random_count)
-    return compare(probes.requests, oracle(old), oracle(new), boundary=len(probes.boundary))
+    """Every request whose decision differs between `old` and `new`, by the oracle.
+
+    Services whose answers provably cannot differ (`unchanged`) are not asked
+    unless `skip_unchanged` is False; the comparison counts them.
+    """
+    skipped = unchanged_services(old, new) if skip_unchanged else set()
+    probes = probe_requests([old, new], seed, random_count, skip=skipped)
+    result = compare(probes.requests, oracle(old), oracle(new), boundary=len(probes.boundary))
+    return replace(result, unchanged_services=len(skipped))
 
 
 __all__ = [
@@ -46,4 +59,5 @@ __all__ = [
     "guarded",
     "oracle",
     "probe_requests",
+    "unchanged_services",
 ]

@@ -81,6 +81,8 @@ class Comparison:
     checked: int
     boundary: int
     differences: tuple[Difference, ...]
+    #: services not asked: every input of their answers is equal on both sides
+    unchanged_services: int = 0
 
     @property
     def equal(self) -> bool:

@@ -52,17 +52,25 @@ class ProbeSet:
 
 
 def probe_requests(
-    specs: Sequence[Spec], seed: int = 0, random_count: int = DEFAULT_RANDOM
+    specs: Sequence[Spec],
+    seed: int = 0,
+    random_count: int = DEFAULT_RANDOM,
+    skip: Iterable[str] = (),
 ) -> ProbeSet:
-    """The probes for comparing `specs` (usually the two sides of a change)."""
+    """The probes for comparing `specs` (usually the two sides of a change).
+
+    Destinations in `skip` are not asked (they still send requests).
+    """
     seen: set[object] = set()
     out = ProbeSet()
-    keys = _service_keys(specs)
+    every = _service_keys(specs)
+    skipped = set(skip)
+    keys = [k for k in every if k not in skipped]
     for key in keys:
-        for request in _service_probes(specs, key, keys):
+        for request in _service_probes(specs, key, every):
             _add(out.boundary, seen, request)
     rng = random.Random(seed)
-    pieces = _Pieces.of(specs, keys)
+    pieces = _Pieces.of(specs, keys, every)
     attempts = 0
     while len(out.random) < random_count and attempts < random_count * 4 and keys:
         attempts += 1
@@ -266,13 +274,14 @@ class _Pieces:
     """What random requests are built from: the names and values the specs use."""
 
     keys: list[str]
+    senders: list[str]
     segments: list[str]
     methods: list[str]
     headers: list[tuple[str, str]]
     ports: dict[str, list[int]]
 
     @classmethod
-    def of(cls, specs: Sequence[Spec], keys: list[str]) -> _Pieces:
+    def of(cls, specs: Sequence[Spec], keys: list[str], senders: list[str]) -> _Pieces:
         segments: dict[str, None] = {"x": None}
         methods: dict[str, None] = dict.fromkeys(OTHER_METHODS)
         headers: dict[tuple[str, str], None] = {}
@@ -287,11 +296,11 @@ class _Pieces:
                     path = target.split("?", 1)[0]
                     segments.update(dict.fromkeys(s for s in path.split("/") if s))
                     headers.update(dict.fromkeys(hs))
-        return cls(keys, list(segments), list(methods), list(headers), ports)
+        return cls(keys, senders, list(segments), list(methods), list(headers), ports)
 
     def random_request(self, rng: random.Random) -> Request:
         dest = rng.choice(self.keys)
-        source = rng.choice([*self.keys, None])
+        source = rng.choice([*self.senders, None])
         depth = rng.randint(0, 3)
         path = "/" + "/".join(rng.choice(self.segments) for _ in range(depth))
         if depth and rng.random() < 0.2:

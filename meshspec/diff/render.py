@@ -89,6 +89,7 @@ def to_json(c: Comparison, labels: tuple[str, str] = ("old", "new")) -> dict[str
         "checked": c.checked,
         "boundaryRequests": c.boundary,
         "randomRequests": c.checked - c.boundary,
+        "unchangedServices": c.unchanged_services,
         "equal": c.equal,
         "differences": [difference_json(d) for d in c.differences],
     }
@@ -99,10 +100,16 @@ def render_json(c: Comparison, labels: tuple[str, str] = ("old", "new")) -> str:
 
 
 def _counts(c: Comparison) -> str:
-    return (
+    text = (
         f"{c.checked} requests checked ({c.boundary} from the specs' boundaries, "
         f"{c.checked - c.boundary} seeded random)"
     )
+    if c.unchanged_services:
+        text += (
+            f"; {c.unchanged_services} services not asked: their documents and everything "
+            "their answers read are equal on both sides"
+        )
+    return text
 
 
 def render_text(c: Comparison, labels: tuple[str, str] = ("old", "new")) -> str:

@@ -46,9 +46,12 @@ def test_a_reformatted_spec_has_no_differences(example: str, tmp_path: Path) -> 
     flow = yaml.safe_dump_all(list(reversed(docs)), default_flow_style=True, sort_keys=True)
     reformatted = load_texts([("flow.yaml", flow)])
     assert reformatted.ok and reformatted.spec is not None
-    comparison = diff_specs(_spec(docs), reformatted.spec)
+    comparison = diff_specs(_spec(docs), reformatted.spec, skip_unchanged=False)
     assert comparison.equal
     assert comparison.checked > comparison.boundary > 20
+    skipping = diff_specs(_spec(docs), reformatted.spec)
+    assert skipping.equal and skipping.checked == 0
+    assert skipping.unchanged_services == len(reformatted.spec.services)
 
 
 def test_a_weight_change_is_one_traffic_difference_per_route() -> None:

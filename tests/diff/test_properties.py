@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshspec.adapter import Verdict
-from meshspec.diff import FIELDS, diff_specs
+from meshspec.diff import FIELDS, diff_specs, unchanged_services
 from meshspec.diff.compare import field_differences
 from meshspec.semantics import Request, decide
 from meshspec.spec import Spec
@@ -152,4 +152,29 @@ def test_an_edit_that_changes_a_decision_is_found(
     assert found, f"{request} changes {changed} but diff found nothing"
     assert {f for d in found for f in d.fields} >= set(changed) or any(
         set(d.fields) >= set(changed) for d in found
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(SVC, SVC, st.data())
+def test_a_service_left_out_as_unchanged_never_differs(
+    svc: dict[str, Any], peer: dict[str, Any], data: st.DataObject
+) -> None:
+    """Edit one of two services that route to each other; the skip must be sound."""
+    peer = {**peer, "routes": [{"name": "to-svc", "backends": [{"service": "svc"}]}]}
+    edited = svc if data.draw(st.booleans()) else _edit(svc, data)
+    old, new = _two(svc, peer), _two(edited, peer)
+    skipped = unchanged_services(old, new)
+    for d in diff_specs(old, new, random_count=64, skip_unchanged=False).differences:
+        assert d.request.destination not in skipped
+
+
+def _two(svc: dict[str, Any], peer: dict[str, Any]) -> Spec:
+    versions = [{"name": "v1"}, {"name": "v2"}]
+    return build(
+        service("client"),
+        service("other", namespace="elsewhere"),
+        service("svc", versions=versions, **svc),
+        service("front", **peer),
+        mesh_doc=mesh("STRICT"),
     )
