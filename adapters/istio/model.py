@@ -22,9 +22,10 @@ resources, else from the topology, else a port lands on its own number
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar, cast
 
 from adapters.istio._model_authz import Peer, applicable, evaluate
 from adapters.istio._model_breakers import breaker_policy
@@ -46,6 +47,8 @@ from meshspec.semantics import BreakerPolicy, Request, RetryPolicy, Transport
 from meshspec.spec import MtlsMode
 
 __all__ = ["IstioModel", "PathNormalization"]
+
+T = TypeVar("T")
 
 
 class UnknownWorkload(LookupError):
@@ -78,6 +81,13 @@ class IstioModel:
         self.resources = list(resources)
         self.topology = with_services(self.resources, topology)
         self.path_normalization = PathNormalization(path_normalization)
+        # The resources never change under a model: each lookup over them is kept.
+        self._lookups: dict[tuple[object, ...], Any] = {}
+
+    def _remembered(self, key: tuple[object, ...], lookup: Callable[[], T]) -> T:
+        if key not in self._lookups:
+            self._lookups[key] = lookup()
+        return cast(T, self._lookups[key])
 
     def decide(self, request: Request) -> Verdict:
         topo = self.topology
@@ -111,7 +121,7 @@ class IstioModel:
             source_namespace=client_ns,
             source_labels={"app": topo.workloads[source].name},
         )
-        vs = virtual_service_for(self.resources, dest, topo)
+        vs = self._remembered(("vs", dest), lambda: virtual_service_for(self.resources, dest, topo))
         if vs is None:
             return self._finish(
                 request,
@@ -179,13 +189,20 @@ class IstioModel:
             port = dport if dport is not None else self._port(key, request.port)
             dr = None
             if client_ns is not None:
-                dr = destination_rule_for(self.resources, key, client_ns, topo)
+                dr = self._remembered(
+                    ("dr", key, client_ns),
+                    partial(destination_rule_for, self.resources, key, client_ns, topo),
+                )
             versions = None if subset is None else _subset_versions(dr, subset, workload)
             defined = subset is None or bool(versions)
             labels = pod_labels(workload, versions[0] if versions and len(versions) == 1 else None)
             # the server sidecar sees the workload port, not the Service port
             arrival = workload.workload_port(port)
-            mode = server_mode(self.resources, workload.namespace, labels, arrival)
+            selected = tuple(sorted(labels.items()))
+            mode = self._remembered(
+                ("mode", workload.namespace, selected, arrival),
+                partial(server_mode, self.resources, workload.namespace, labels, arrival),
+            )
             conn = connection(mode, client_tls(dr, subset, port), source is not None)
             allowed, rule = None, None
             if conn is not Transport.REFUSED:
@@ -198,7 +215,11 @@ class IstioModel:
                     host=request.destination,
                     trust_domain=topo.trust_domain,
                 )
-                result = evaluate(applicable(self.resources, workload.namespace, labels), peer)
+                policies = self._remembered(
+                    ("authz", workload.namespace, selected),
+                    partial(applicable, self.resources, workload.namespace, labels),
+                )
+                result = evaluate(policies, peer)
                 allowed, rule = result.allowed, result.rule
             breaker = breaker_policy(dr, subset, port)
             shares.append(

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from meshspec.adapter import CompileOptions, Topology
 from meshspec.api import apply_lossy_policy
-from meshspec.codecs import dump_yaml
 from meshspec.diagnostics import Diagnostic
 from meshspec.diff import Decider, guarded, oracle
 from meshspec.errors import SpecError
-from meshspec.loader import load_texts
 from meshspec.registry import available_targets, get_adapter
-from meshspec.spec import Spec
+from meshspec.spec import MeshDocument, ServiceDocument, Spec
 
 REFERENCE = "reference"
 
@@ -56,12 +56,23 @@ def compile_for(
     return result.resources, apply_lossy_policy(result.diagnostics, allow_lossy)
 
 
+def reference_spec(resources: Sequence[dict[str, Any]]) -> Spec:
+    """The spec the reference control plane would serve from these documents."""
+    try:
+        docs: list[MeshDocument | ServiceDocument] = [
+            MeshDocument.model_validate(d)
+            if d.get("kind") == "Mesh"
+            else ServiceDocument.model_validate(d)
+            for d in resources
+        ]
+    except ValidationError as exc:
+        raise SpecError(f"the reference resources do not validate: {exc}") from None
+    return Spec.build(docs)
+
+
 def target_decider(target: str, resources: Sequence[dict[str, Any]], spec: Spec) -> Decider:
     """The target's behaviour over `resources`, deployed as `spec`'s services are."""
     if target == REFERENCE:
-        loaded = load_texts([("reference", dump_yaml(list(resources)))])
-        if loaded.spec is None or not loaded.ok:
-            raise SpecError("the reference resources do not load", loaded.diagnostics)
-        return oracle(loaded.spec)
+        return oracle(reference_spec(resources))
     model = get_adapter(target).model(resources, Topology.of(spec))
     return guarded(model.decide)
