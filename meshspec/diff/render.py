@@ -106,7 +106,7 @@ def _counts(c: Comparison) -> str:
     )
     if c.unchanged_services:
         text += (
-            f"; {c.unchanged_services} services not asked: their documents and everything "
+            f"; {c.unchanged_services} service(s) not asked: their documents and everything "
             "their answers read are equal on both sides"
         )
     return text
