@@ -9,7 +9,6 @@ from meshspec.codecs import dump_yaml
 from meshspec.diagnostics import Severity
 from meshspec.diff.render import (
     describe_request,
-    difference_json,
     render_markdown,
     request_json,
     value_json,
@@ -135,10 +134,6 @@ def plan_files(plan: Plan) -> dict[str, str]:
             json.dumps([check_json(c) for c in s.checks], indent=2) + "\n"
         )
     return files
-
-
-def differences_json(plan: Plan) -> list[dict[str, Any]]:
-    return [difference_json(d) for d in plan.comparison.differences]
 
 
 __all__ = ["describe_request", "plan_files", "plan_json", "plan_markdown"]
