@@ -31,6 +31,8 @@ from meshspec.spec import MtlsMode, ServiceDocument, Spec
 
 #: checks written per moved service (the first boundary probes to it)
 CHECKS_PER_SERVICE = 6
+#: more waves than this are merged, neighbours together (order kept): people run the steps
+MAX_WAVES = 8
 
 
 @dataclass
@@ -49,7 +51,16 @@ class Step:
     checks: list[Check] = field(default_factory=list)
 
 
-def waves(spec: Spec) -> list[list[str]]:
+def waves(spec: Spec, limit: int = MAX_WAVES) -> list[list[str]]:
+    """Services grouped so that each one's callees are in earlier groups or its own."""
+    levels = dependency_levels(spec)
+    size = -(-len(levels) // limit) if levels else 1
+    return [
+        [k for level in levels[i : i + size] for k in level] for i in range(0, len(levels), size)
+    ]
+
+
+def dependency_levels(spec: Spec) -> list[list[str]]:
     """Services grouped so that each one's callees are in earlier groups (cycles: together)."""
     calls = callees(spec)
     placed: set[str] = set()
