@@ -11,7 +11,7 @@ from meshspec.diff.probes import DEFAULT_RANDOM
 
 @click.command(name="plan", short_help="Plan a move from one mesh to another.")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-f", "--from", "source", required=True, help="Source mesh, e.g. istio.")
+@click.option("--from", "source", required=True, help="Source mesh, e.g. istio.")
 @click.option("--to", "target", required=True, help="Target: an installed adapter or reference.")
 @click.option(
     "--output-dir", default=None, help="Write plan.md, plan.json and steps/ here (all or none)."
