@@ -101,23 +101,50 @@ def _documents(specs: Sequence[Spec], key: str) -> list[ServiceDocument]:
 
 
 def _service_probes(specs: Sequence[Spec], key: str, keys: list[str]) -> Iterable[Request]:
+    """Every shape from the first caller; the shapes authorization reads from every peer.
+
+    A client outside the mesh has no sidecar and is never routed, so only the
+    authorization shapes matter for it; so too for the other peers, whose
+    answers differ from the first caller's only where a rule tells peers apart.
+    The rules read are the service's own and those of the services its routes
+    send to.
+    """
     docs = _documents(specs, key)
-    shapes = _shapes(docs)
-    callers = _callers(specs, key, keys, docs)
+    guarded = docs + [d for k in _route_targets(specs, key) for d in _documents(specs, k)]
+    route_shapes = _route_shapes(docs)
+    authz_shapes = _authz_shapes(guarded)
+    callers = _callers(specs, key, keys, guarded)
     ports: dict[int | None, None] = {None: None}
     for doc in docs:
         ports.update(dict.fromkeys(p.port for p in doc.spec.ports))
-    primary = callers[0] if callers else None
-    for shape in shapes:
-        for source in callers:
+    primary = callers[0]
+    for shape in dict.fromkeys([*route_shapes, *authz_shapes]):
+        yield _request(key, shape, None, primary)
+    for shape in authz_shapes:
+        for source in [*callers[1:], None]:
             yield _request(key, shape, None, source)
-        yield _request(key, shape, None, None)
     for target in EDGE_TARGETS:
         yield _request(key, (target, "GET", ()), None, primary)
     for port in ports:
         if port is not None:
             yield _request(key, ("/", "GET", ()), port, primary)
             yield _request(key, ("/", "GET", ()), port, None)
+
+
+def _route_targets(specs: Sequence[Spec], key: str) -> list[str]:
+    """Other services the routes of `key` send traffic to."""
+    out: dict[str, None] = {}
+    for spec in specs:
+        doc = spec.services.get(key)
+        if doc is None:
+            continue
+        namespace = doc.metadata.namespace
+        for route in doc.spec.routes:
+            for b in route.backends:
+                found = None if b.service is None else spec.resolve(b.service, namespace)
+                if found is not None and found != key:
+                    out[found] = None
+    return list(out)
 
 
 def _request(key: str, shape: Shape, port: int | None, source: str | None) -> Request:
@@ -159,8 +186,11 @@ def _holders(spec: Spec, identity: str) -> list[str]:
     return [k for k in spec.services if spec.identity(k) == identity]
 
 
-def _shapes(docs: list[ServiceDocument]) -> list[Shape]:
-    shapes: dict[Shape, None] = {("/", "GET", ()): None, ("/", "POST", ()): None}
+BASE_SHAPES: tuple[Shape, ...] = (("/", "GET", ()), ("/", "POST", ()))
+
+
+def _route_shapes(docs: list[ServiceDocument]) -> list[Shape]:
+    shapes: dict[Shape, None] = dict.fromkeys(BASE_SHAPES)
     matches: list[RouteMatch] = []
     for doc in docs:
         for route in doc.spec.routes:
@@ -174,10 +204,19 @@ def _shapes(docs: list[ServiceDocument]) -> list[Shape]:
             for path in _paths(a.path)[:1] + _paths(b.path)[:1]:
                 method = a.method or b.method or "GET"
                 shapes[(path, method, tuple(sorted(headers.items())))] = None
+    return list(shapes)
+
+
+def _authz_shapes(docs: list[ServiceDocument]) -> list[Shape]:
+    shapes: dict[Shape, None] = dict.fromkeys(BASE_SHAPES)
     for doc in docs:
         for rule in doc.spec.authorization.rules if doc.spec.authorization else ():
             shapes.update(dict.fromkeys(_rule_shapes(rule)))
     return list(shapes)
+
+
+def _shapes(docs: list[ServiceDocument]) -> list[Shape]:
+    return list(dict.fromkeys([*_route_shapes(docs), *_authz_shapes(docs)]))
 
 
 def _match_shapes(
