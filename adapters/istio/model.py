@@ -81,8 +81,15 @@ class IstioModel:
         self.resources = list(resources)
         self.topology = with_services(self.resources, topology)
         self.path_normalization = PathNormalization(path_normalization)
-        # The resources never change under a model: each lookup over them is kept.
+        # The resources never change under a model: each lookup over them is kept,
+        # and each reads only the kind it looks for (in the resources' order).
         self._lookups: dict[tuple[object, ...], Any] = {}
+        self._kinds: dict[str, list[Mapping[str, Any]]] = {}
+        for res in self.resources:
+            self._kinds.setdefault(str(res.get("kind")), []).append(res)
+
+    def _of(self, kind: str) -> list[Mapping[str, Any]]:
+        return self._kinds.get(kind, [])
 
     def _remembered(self, key: tuple[object, ...], lookup: Callable[[], T]) -> T:
         if key not in self._lookups:
@@ -121,7 +128,9 @@ class IstioModel:
             source_namespace=client_ns,
             source_labels={"app": topo.workloads[source].name},
         )
-        vs = self._remembered(("vs", dest), lambda: virtual_service_for(self.resources, dest, topo))
+        vs = self._remembered(
+            ("vs", dest), lambda: virtual_service_for(self._of("VirtualService"), dest, topo)
+        )
         if vs is None:
             return self._finish(
                 request,
@@ -191,7 +200,9 @@ class IstioModel:
             if client_ns is not None:
                 dr = self._remembered(
                     ("dr", key, client_ns),
-                    partial(destination_rule_for, self.resources, key, client_ns, topo),
+                    partial(
+                        destination_rule_for, self._of("DestinationRule"), key, client_ns, topo
+                    ),
                 )
             versions = None if subset is None else _subset_versions(dr, subset, workload)
             defined = subset is None or bool(versions)
@@ -201,7 +212,9 @@ class IstioModel:
             selected = tuple(sorted(labels.items()))
             mode = self._remembered(
                 ("mode", workload.namespace, selected, arrival),
-                partial(server_mode, self.resources, workload.namespace, labels, arrival),
+                partial(
+                    server_mode, self._of("PeerAuthentication"), workload.namespace, labels, arrival
+                ),
             )
             conn = connection(mode, client_tls(dr, subset, port), source is not None)
             allowed, rule = None, None
@@ -217,7 +230,9 @@ class IstioModel:
                 )
                 policies = self._remembered(
                     ("authz", workload.namespace, selected),
-                    partial(applicable, self.resources, workload.namespace, labels),
+                    partial(
+                        applicable, self._of("AuthorizationPolicy"), workload.namespace, labels
+                    ),
                 )
                 result = evaluate(policies, peer)
                 allowed, rule = result.allowed, result.rule
