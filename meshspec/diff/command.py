@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from meshspec.cli_options import EXIT_FINDINGS, EXIT_OK
 from meshspec.diff.probes import DEFAULT_RANDOM
 
 FAIL_ON = ("security", "traffic", "any")
@@ -20,7 +21,14 @@ FAIL_ON = ("security", "traffic", "any")
     default=None,
     help="Both sides are this mesh's resources (e.g. istio), imported before comparing.",
 )
-@click.option("-o", "--output", type=click.Choice(["text", "json", "markdown"]), default="text")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="markdown: a table to paste into a pull-request review.",
+)
 @click.option(
     "--fail-on",
     type=click.Choice(FAIL_ON),
@@ -72,13 +80,13 @@ def diff(
     except SideError as exc:
         emit_diagnostics(exc.diagnostics)
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FINDINGS)
     emit_diagnostics([*before.diagnostics, *after.diagnostics])
     comparison = diff_specs(before.spec, after.spec, seed, random_count)
     click.echo(RENDERERS[output](comparison, (old, new)), nl=False)
     if fail_on is None or comparison.equal:
-        sys.exit(0)
+        sys.exit(EXIT_OK)
     worst = comparison.worst()
     threshold = None if fail_on == "any" else Category(fail_on)
     failed = worst is not None and (threshold is None or worst.at_least(threshold))
-    sys.exit(1 if failed else 0)
+    sys.exit(EXIT_FINDINGS if failed else EXIT_OK)

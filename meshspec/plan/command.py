@@ -6,18 +6,38 @@ import sys
 
 import click
 
+from meshspec.cli_options import EXIT_FINDINGS, file_option, input_paths
 from meshspec.diff.probes import DEFAULT_RANDOM
 
 
 @click.command(name="plan", short_help="Plan a move from one mesh to another.")
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--from", "source", required=True, help="Source mesh, e.g. istio.")
+@click.argument("paths", nargs=-1)
+@file_option(help="File or directory of the source mesh's resources, or '-'; repeatable.")
+@click.option(
+    "--from", "source", required=True, help="Source mesh (see 'meshspec targets'), e.g. istio."
+)
 @click.option("--to", "target", required=True, help="Target: an installed adapter or reference.")
 @click.option(
-    "--output-dir", default=None, help="Write plan.md, plan.json and steps/ here (all or none)."
+    "--output-dir",
+    default=None,
+    metavar="DIR",
+    help="Write plan.md, plan.json and steps/ to DIR (all or none).",
 )
-@click.option("-o", "--output", type=click.Choice(["markdown", "json"]), default="markdown")
-@click.option("--allow-lossy", multiple=True, type=click.Choice(["mtls", "authz", "all"]))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+    help="Format of the report printed (the directory gets both).",
+)
+@click.option(
+    "--allow-lossy",
+    multiple=True,
+    type=click.Choice(["mtls", "authz", "all"]),
+    help="Accept losses of this security area (mtls, authz, all) as warnings; repeatable. "
+    "Without it a security loss is an error.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random probes.")
 @click.option(
     "--random",
@@ -29,6 +49,7 @@ from meshspec.diff.probes import DEFAULT_RANDOM
 )
 def plan(
     paths: tuple[str, ...],
+    filenames: tuple[str, ...],
     source: str,
     target: str,
     output_dir: str | None,
@@ -44,7 +65,7 @@ def plan(
 
     \b
     Example:
-      meshspec plan --from istio istio-config/ --to reference --output-dir plan/
+      meshspec plan --from istio -f istio-config/ --to reference --output-dir plan/
     """
     from meshspec.cli import emit_diagnostics
     from meshspec.errors import UnknownTarget
@@ -55,11 +76,11 @@ def plan(
 
     if target not in plan_targets():
         raise click.UsageError(f"unknown target '{target}'. Targets: {', '.join(plan_targets())}")
-    docs, problems = read_native(paths)
+    docs, problems = read_native(input_paths(paths, filenames))
     if problems:
         emit_diagnostics(problems)
         if any(d.severity == "error" for d in problems):
-            sys.exit(1)
+            sys.exit(EXIT_FINDINGS)
     lossy = frozenset(allow_lossy) | ({"mtls", "authz"} if "all" in allow_lossy else set())
     try:
         result = build_plan(source, docs, target, lossy, seed, random_count)
@@ -68,7 +89,7 @@ def plan(
     except PlanError as exc:
         emit_diagnostics(exc.diagnostics)
         click.echo(f"error: {exc}; nothing written", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FINDINGS)
     emit_diagnostics([*result.import_diagnostics, *result.compile_diagnostics])
     files = plan_files(result)
     if output_dir:
