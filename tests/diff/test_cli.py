@@ -106,20 +106,18 @@ def test_a_side_with_errors_names_file_and_line(
 def test_native_sides_are_imported_through_the_adapter(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "istio"
-    assert (
-        main(
-            [
-                "compile",
-                "--target",
-                "istio",
-                str(EXAMPLES / "bookinfo" / "mesh.yaml"),
-                "--output-dir",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    """Two versions of compiled Istio resources: the weight change and nothing else."""
+    edited = _canary(tmp_path, "weight: 90", "weight: 70")
+    edited_text = edited.read_text(encoding="utf-8").replace("weight: 10\n", "weight: 30\n")
+    edited.write_text(edited_text, encoding="utf-8")
+    sides = []
+    for name, spec in (("old", EXAMPLES / "canary" / "mesh.yaml"), ("new", edited)):
+        out = tmp_path / name
+        assert main(["compile", "--target", "istio", str(spec), "--output-dir", str(out)]) == 0
+        sides.append(str(out))
     capsys.readouterr()
-    assert main(["diff", "--from", "istio", str(out), str(out), "--fail-on", "any"]) == 0
+    assert main(["diff", "--from", "istio", *sides, "-o", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [set(d["changes"]) for d in report["differences"]] == [{"backends"}, {"backends"}]
+    assert main(["diff", "--from", "istio", sides[0], sides[0], "--fail-on", "any"]) == 0
     assert "no differences" in capsys.readouterr().out
