@@ -449,12 +449,12 @@ class IstioLoopback:
         return self
 
     def _install_crds(self) -> None:
-        from ruamel.yaml import YAML
+        import yaml
 
         with self.programs.crds.open() as handle:
             docs = [
                 d
-                for d in YAML(typ="safe", pure=True).load_all(handle)
+                for d in yaml.load_all(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
                 if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"
             ]
         self.kube.apply(

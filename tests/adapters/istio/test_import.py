@@ -303,13 +303,15 @@ def test_upstream_examples_import_with_findings_never_a_crash(upstream: Path) ->
     """Every upstream Istio example, one file at a time: findings per code, as reviewed."""
     found: dict[str, dict[str, int]] = {}
     for path in _example_files(upstream):
+        # A file YAML readers disagree on (libyaml refuses `[001:db8::]` in a flow
+        # sequence; PyYAML's pure reader makes it a mapping) is a finding, not a crash.
         documents, problems = read_native([str(path)])
-        assert not problems, path
+        assert all(p.location is not None for p in problems), path
         result = import_istio(documents)
         for d in result.diagnostics:
             if d.severity is Severity.ERROR:
                 assert d.location is not None or d.code == "MS1518", d.render()
-        counts = Counter(f"{d.code} {d.severity}" for d in result.diagnostics)
+        counts = Counter(f"{d.code} {d.severity}" for d in [*problems, *result.diagnostics])
         found[str(path.relative_to(upstream / "examples/istio"))] = dict(sorted(counts.items()))
     assert len(found) >= 100
     if os.environ.get("MESHSPEC_UPDATE_GOLDEN") == "1":
