@@ -18,18 +18,10 @@ import click
 from adapters._kube import KubeClient, KubeError
 from meshspec.cli_options import file_option, input_paths
 from meshspec.diagnostics import Severity, has_errors, render_text
+from meshspec.registry import get_adapter
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 SPEC_ID = "meshspec.io/spec-id"
-#: Kinds a target can leave behind, listed for pruning even when none is emitted now.
-PRUNABLE: Mapping[str, tuple[tuple[str, str], ...]] = {
-    "istio": (
-        ("networking.istio.io/v1", "VirtualService"),
-        ("networking.istio.io/v1", "DestinationRule"),
-        ("security.istio.io/v1", "PeerAuthentication"),
-        ("security.istio.io/v1", "AuthorizationPolicy"),
-    )
-}
 
 
 @click.command("apply", short_help="Compile a spec and apply it to a Kubernetes cluster.")
@@ -157,8 +149,9 @@ def run(
             kind, ns, name = _key(obj)
             click.echo(f"applied {kind} {ns}/{name}{suffix}")
         if prune:
+            # every kind the target writes, even those the spec no longer produces
             kinds = {(str(o["apiVersion"]), str(o["kind"])) for o in objects}
-            kinds |= set(PRUNABLE.get(target, ()))
+            kinds |= set(get_adapter(target).kinds)
             emitted = {_key(o) for o in objects}
             selector = f"{MANAGED_BY}=meshspec,{SPEC_ID}={identity}"
             for api_version, kind in sorted(kinds):

@@ -29,15 +29,15 @@ BLOCKS: tuple[tuple[int, int, str, str], ...] = (
         300,
         399,
         "compile losses, generic",
-        "Declared for adapters without a block of their own; the Istio adapter reports its "
-        "own codes (MS1000-MS1499) instead, so no installed adapter emits these today.",
+        "Retired, never handed out again: every adapter reports its losses with codes of its "
+        "own block (the Istio compiler MS1000-MS1499).",
     ),
     (
         400,
         499,
         "import findings, generic",
-        "Declared for importers without a block of their own; the Istio importer reports "
-        "MS1500-MS1999 instead, so no installed importer emits these today.",
+        "Retired, never handed out again: every importer reports its findings with codes of "
+        "its own block (the Istio importer MS1500-MS1999).",
     ),
     (500, 599, "reference implementation", ""),
     (600, 699, "conformance suite", ""),
