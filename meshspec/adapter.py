@@ -277,23 +277,50 @@ class Adapter(Protocol):
     """Everything a target provides; `tests/adapters/test_contract.py` holds every
     registered adapter to it (`docs/adapters.md` says how to write one)."""
 
-    #: the target's name (`--target`, `--from`)
-    name: str
-    description: str
-    #: the release of the mesh whose resources and behaviour it follows, e.g. "1.30"
-    mesh_version: str
-    #: the native kinds it compiles to and imports, in apply order (`apply --prune` lists these)
-    kinds: tuple[Kind, ...]
-    #: the features its model answers for ...
-    features: frozenset[Feature]
-    #: ... and every other feature of the vocabulary, with why the mesh cannot have it
-    unsupported_features: Mapping[Feature, str]
-    #: the diagnostic codes it owns; it emits no other (see `meshspec.codes`)
-    codes: CodeBlock
-    #: how workloads join the mesh
-    injection: Injection
-    #: how to read its resources from a live cluster; None when it cannot
-    cluster: ClusterReader | None
+    # Read-only members: an adapter declares them as plain class attributes.
+    @property
+    def name(self) -> str:
+        """The target's name (`--target`, `--from`)."""
+        ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def mesh_version(self) -> str:
+        """The release of the mesh whose resources and behaviour it follows, e.g. "1.30"."""
+        ...
+
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        """The native kinds it compiles to and imports, in apply order (`apply --prune`
+        lists these)."""
+        ...
+
+    @property
+    def features(self) -> frozenset[Feature]:
+        """The features its model answers for ..."""
+        ...
+
+    @property
+    def unsupported_features(self) -> Mapping[Feature, str]:
+        """... and every other feature of the vocabulary, with why the mesh cannot have it."""
+        ...
+
+    @property
+    def codes(self) -> CodeBlock:
+        """The diagnostic codes it owns; it emits no other (see `meshspec.codes`)."""
+        ...
+
+    @property
+    def injection(self) -> Injection:
+        """How workloads join the mesh."""
+        ...
+
+    @property
+    def cluster(self) -> ClusterReader | None:
+        """How to read its resources from a live cluster; None when it cannot."""
+        ...
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         """Native resources in `kinds` order; diagnostics through `options.settle`."""

@@ -14,7 +14,7 @@ from importlib import import_module
 from typing import Any, cast
 
 from meshspec.adapter import (
-    ClusterReader,
+    Adapter,
     CompileOptions,
     CompileResult,
     ImportResult,
@@ -117,8 +117,8 @@ class IstioAdapter:
     description = "Istio (networking.istio.io/v1, security.istio.io/v1)"
     mesh_version = "1.30"
     kinds = KINDS
-    features: frozenset[F] = FEATURES
-    unsupported_features: Mapping[F, str] = UNSUPPORTED_FEATURES
+    features = FEATURES
+    unsupported_features = UNSUPPORTED_FEATURES
     #: compiler MS1000-MS1499 (`codes`), importer, model and cluster reader MS1500-MS1999
     #: (`import_codes`)
     codes = CodeBlock(1000, 1999)
@@ -126,7 +126,7 @@ class IstioAdapter:
     injection = Injection(
         labels={"istio-injection": "enabled"}, outside={"istio-injection": "disabled"}
     )
-    cluster: ClusterReader | None = IstioCluster()
+    cluster = IstioCluster()
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         from adapters.istio.compiler import compile_istio
@@ -155,4 +155,4 @@ class IstioAdapter:
         return neutral_names(resources)
 
 
-adapter = IstioAdapter()
+adapter: Adapter = IstioAdapter()

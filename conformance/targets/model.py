@@ -22,9 +22,6 @@ from meshspec.errors import UnknownTarget
 from meshspec.registry import get_adapter
 from meshspec.spec import Spec
 
-#: fields a model reports in native names, observed through the adapter's `neutral_names`
-NAMED_FIELDS = frozenset({"route", "authzRule"})
-
 
 class ModelSession:
     def __init__(self, model: MeshModel, names: Mapping[str, str], instances: int = 1) -> None:
@@ -77,9 +74,7 @@ class ModelTarget:
             return f"model of the {self.name} adapter (not loadable)"
         return f"model of the {self.name} adapter: {self._adapter.description}"
 
-    @property
-    def observes(self) -> frozenset[str]:
-        return VERDICT_FIELDS if self._adapter is not None else VERDICT_FIELDS - NAMED_FIELDS
+    observes = VERDICT_FIELDS
 
     @property
     def features(self) -> frozenset[str]:

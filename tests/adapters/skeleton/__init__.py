@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from meshspec.adapter import (
-    ClusterReader,
+    Adapter,
     CompileOptions,
     CompileResult,
     ImportResult,
@@ -49,11 +49,11 @@ class FerryAdapter:
     description = "Ferry (ferry.example/v1), a fake mesh for examples and tests"
     mesh_version = "1.0"
     kinds = (ROUTE,)
-    features: frozenset[F] = FEATURES
-    unsupported_features: Mapping[F, str] = UNSUPPORTED_FEATURES
+    features = FEATURES
+    unsupported_features = UNSUPPORTED_FEATURES
     codes = codes.BLOCK
     injection = Injection(annotations={"ferry.example/inject": "true"})
-    cluster: ClusterReader | None = None
+    cluster = None
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         from tests.adapters.skeleton.compiler import compile_ferry
@@ -80,4 +80,4 @@ class FerryAdapter:
         }
 
 
-adapter = FerryAdapter()
+adapter: Adapter = FerryAdapter()

@@ -33,7 +33,7 @@ def compile_ferry(spec: Spec) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
             lost(C.MTLS_ALWAYS_ON, key, ("spec", "mtls"), "the service's mTLS stays STRICT")
         if svc.spec.resilience is not None:
             lost(C.NOT_EXPRESSIBLE, key, ("spec", "resilience"), "resilience left out")
-        rules = []
+        rules: list[tuple[tuple[int, int], int, dict[str, Any]]] = []
         for i, route in enumerate(svc.spec.routes):
             # Ferry's timeout, retries and header handling are fixed
             settings = {

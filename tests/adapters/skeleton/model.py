@@ -75,6 +75,6 @@ class FerryModel:
 
 def _matches(rule: Mapping[str, Any], path: str) -> bool:
     if "exact" in rule:
-        return path == rule["exact"]
+        return path == str(rule["exact"])
     prefix = str(rule.get("prefix", "/")).rstrip("/")
     return path == prefix or path.startswith(prefix + "/") or not prefix
