@@ -166,7 +166,7 @@ def nothing_checked(report: TargetReport) -> str:
     return ""
 
 
-def _target(name: str, kubeconfig: str | None, context: str | None, mesh: str) -> Target:
+def _target(name: str, kubeconfig: str | None, context: str | None, mesh: str | None) -> Target:
     try:
         if name == "kubernetes":
             return get_target(name, kubeconfig=kubeconfig, context=context, mesh=mesh)
