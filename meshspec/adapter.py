@@ -309,7 +309,8 @@ class Adapter(Protocol):
 
     @property
     def codes(self) -> CodeBlock:
-        """The diagnostic codes it owns; it emits no other (see `meshspec.codes`)."""
+        """The diagnostic codes it owns; it emits no other, and loading the adapter
+        registers them all (see `meshspec.codes`)."""
         ...
 
     @property

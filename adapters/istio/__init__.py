@@ -13,6 +13,9 @@ from collections.abc import Mapping, Sequence
 from importlib import import_module
 from typing import Any, cast
 
+# Loading the adapter registers its whole code block (compiler, importer and model).
+from adapters.istio import codes as _compiler_codes  # noqa: F401
+from adapters.istio import import_codes as _import_codes  # noqa: F401
 from meshspec.adapter import (
     Adapter,
     CompileOptions,

@@ -122,7 +122,6 @@ def test_its_code_block_is_its_own_and_documented(adapter: Adapter) -> None:
     assert block.first >= 1000 and block.first % 1000 == 0 and block.last == block.first + 999
     others = [a for a in ADAPTERS if a is not adapter]
     assert all(block.last < a.codes.first or a.codes.last < block.first for a in others)
-    list(emitted(adapter))  # every code module is loaded once the adapter has run
     readme = documentation(adapter)
     registered = block.registered()
     assert registered
