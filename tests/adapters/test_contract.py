@@ -44,6 +44,7 @@ from tests.fixtures.realservers import upstream_dir
 
 ADAPTERS: list[Adapter] = [*(get_adapter(n) for n in available_targets()), ferry]
 ALLOW_ALL = CompileOptions(allow_lossy=frozenset({"all"}))
+WITH_WORKLOADS = CompileOptions(allow_lossy=frozenset({"all"}), workloads=True)
 
 
 def each_adapter() -> pytest.MarkDecorator:
@@ -80,9 +81,10 @@ def as_native(resources: list[dict[str, object]]) -> list[NativeDocument]:
 
 
 def emitted(adapter: Adapter) -> Iterator[Diagnostic]:
-    """Every finding of compiling the corpus and importing the output back."""
-    for result in compiled(adapter, CompileOptions()):
-        yield from result.diagnostics
+    """Every finding of compiling the corpus and importing the output (with the platform
+    objects it assumes) back."""
+    yield from (d for result in compiled(adapter, CompileOptions()) for d in result.diagnostics)
+    for result in compiled(adapter, WITH_WORKLOADS):
         yield from adapter.import_resources(as_native(result.resources)).diagnostics
 
 
@@ -177,6 +179,8 @@ def test_kinds_agree_between_compiler_importer_cluster_reader_and_prune(adapter:
         assert set(written) <= set(order), name
         ranks = [order[k] for k in written]
         assert ranks == sorted(ranks), f"{name}: not in apply order"
+    for (name, _, _), result in zip(corpus(), compiled(adapter, WITH_WORKLOADS), strict=True):
+        # what a cluster would hold: the resources and the platform objects they assume
         back = adapter.import_resources(as_native(result.resources))
         errors = [d.render() for d in back.diagnostics if d.severity is Severity.ERROR]
         assert back.spec is not None and not errors, (name, errors)
