@@ -55,6 +55,9 @@ class Outcome(StrEnum):
     MTLS_REFUSED = "mtls_refused"
     UNKNOWN_PORT = "unknown_port"
     NOT_HTTP = "not_http"
+    #: the addressed service is not in the spec: `decide` raises UnknownService; `meshspec
+    #: diff` compares two specs, where a service may exist on one side only
+    UNKNOWN_SERVICE = "unknown_service"
 
 
 @dataclass(frozen=True)
