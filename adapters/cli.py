@@ -16,20 +16,13 @@ from typing import Any
 import click
 
 from adapters._kube import KubeClient, KubeError
+from meshspec.adapter import Adapter
 from meshspec.cli_options import file_option, input_paths
 from meshspec.diagnostics import Severity, has_errors, render_text
+from meshspec.registry import get_adapter
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 SPEC_ID = "meshspec.io/spec-id"
-#: Kinds a target can leave behind, listed for pruning even when none is emitted now.
-PRUNABLE: Mapping[str, tuple[tuple[str, str], ...]] = {
-    "istio": (
-        ("networking.istio.io/v1", "VirtualService"),
-        ("networking.istio.io/v1", "DestinationRule"),
-        ("security.istio.io/v1", "PeerAuthentication"),
-        ("security.istio.io/v1", "AuthorizationPolicy"),
-    )
-}
 
 
 @click.command("apply", short_help="Compile a spec and apply it to a Kubernetes cluster.")
@@ -140,6 +133,13 @@ def _key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     return (str(obj.get("kind")), str(meta.get("namespace") or "default"), str(meta.get("name")))
 
 
+def prune_kinds(objects: Sequence[Mapping[str, Any]], adapter: Adapter) -> list[tuple[str, str]]:
+    """What `--prune` lists: the kinds written now and every kind the target writes, since
+    an earlier apply may have made objects of a kind the spec no longer produces."""
+    kinds = {(str(o["apiVersion"]), str(o["kind"])) for o in objects}
+    return sorted(kinds | set(adapter.kinds))
+
+
 def run(
     objects: Sequence[Mapping[str, Any]],
     target: str,
@@ -157,11 +157,9 @@ def run(
             kind, ns, name = _key(obj)
             click.echo(f"applied {kind} {ns}/{name}{suffix}")
         if prune:
-            kinds = {(str(o["apiVersion"]), str(o["kind"])) for o in objects}
-            kinds |= set(PRUNABLE.get(target, ()))
             emitted = {_key(o) for o in objects}
             selector = f"{MANAGED_BY}=meshspec,{SPEC_ID}={identity}"
-            for api_version, kind in sorted(kinds):
+            for api_version, kind in prune_kinds(objects, get_adapter(target)):
                 for found in client.list(api_version, kind, selector):
                     if _key(found) not in emitted:
                         client.delete(found, dry_run)

@@ -7,10 +7,11 @@ whether a case runs, and the report is derived only from recorded results.
 """
 
 from conformance.case import Case, CaseFile, Expect, Probe
-from conformance.features import Feature, Profile
+from conformance.features import Profile
 from conformance.library import builtin_cases, load_cases
 from conformance.results import CaseResult, Result, TargetReport
 from conformance.runner import run_target
+from meshspec.features import Feature
 
 __all__ = [
     "Case",

@@ -13,8 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from conformance.features import Feature, Profile
+from conformance.features import Profile
 from meshspec.durations import parse_duration
+from meshspec.features import Feature
 from meshspec.semantics import Outcome, Transport
 from meshspec.spec import MtlsMode
 

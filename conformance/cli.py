@@ -166,7 +166,7 @@ def nothing_checked(report: TargetReport) -> str:
     return ""
 
 
-def _target(name: str, kubeconfig: str | None, context: str | None, mesh: str) -> Target:
+def _target(name: str, kubeconfig: str | None, context: str | None, mesh: str | None) -> Target:
     try:
         if name == "kubernetes":
             return get_target(name, kubeconfig=kubeconfig, context=context, mesh=mesh)
@@ -232,7 +232,7 @@ def _target(name: str, kubeconfig: str | None, context: str | None, mesh: str) -
 )
 @click.option("--context", "kube_context", default=None, help="kubernetes target: context.")
 @click.option(
-    "--mesh", default="istio", show_default=True, help="kubernetes target: the mesh installed."
+    "--mesh", default=None, help="kubernetes target: the mesh the cluster runs, e.g. istio."
 )
 def conformance(
     targets: tuple[str, ...],
@@ -247,7 +247,7 @@ def conformance(
     fuzz_adversarial: bool,
     kubeconfig: str | None,
     kube_context: str | None,
-    mesh: str,
+    mesh: str | None,
 ) -> None:
     """Run the conformance suite: every case against every target, with a report.
 

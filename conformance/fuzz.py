@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.reporting import with_reporter
 
 from conformance.targets.base import Target
-from conformance.targets.model import NAMES_HOOK, ModelTarget
+from conformance.targets.model import ModelTarget
 from meshspec.adapter import CompileOptions, Topology, Verdict
 from meshspec.codecs import dump_yaml
 from meshspec.loader import load_texts
@@ -244,17 +244,14 @@ def compare(
     if any(d.severity == "error" for d in compiled.diagnostics):
         return None
     expected = Verdict.of(decide(spec, request))
-    hook = getattr(adapter, NAMES_HOOK, None)
     try:
         got = adapter.model(compiled.resources, Topology.of(spec)).decide(request)
     except Exception as exc:  # a model crash is a disagreement too
         return Disagreement(target.name, text, request, {"exception": ("(answer)", repr(exc))})
+    names = adapter.neutral_names(compiled.resources)
+    got = replace(got, route=None if got.route is None else names.get(got.route, got.route))
     fields = ["outcome", "status", "backends", "authz", "mtls", "transport", "timeout", "retries"]
-    if hook is not None:
-        names = dict(hook(compiled.resources))
-        got = replace(got, route=None if got.route is None else names.get(got.route, got.route))
-        fields.append("route")
-    diffs = expected.differences(got, fields)
+    diffs = expected.differences(got, [*fields, "route"])
     return Disagreement(target.name, text, request, diffs) if diffs else None
 
 

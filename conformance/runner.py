@@ -9,7 +9,7 @@ matched; a target lacking a feature gets NOT_SUPPORTED naming the feature.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 
@@ -29,13 +29,11 @@ def missing_features(case: LoadedCase, target: Target) -> list[str]:
 
 #: optional target attribute: its column heading in the support matrix
 LABEL_ATTRIBUTE = "label"
-#: optional target attribute: `{feature: why the target cannot have it}`
-GAPS_ATTRIBUTE = "feature_gaps"
 
 
 def missing_reason(missing: Sequence[str], target: Target) -> str:
     """Names the missing features and, where the target says, why it cannot have them."""
-    gaps: Mapping[str, str] = getattr(target, GAPS_ATTRIBUTE, None) or {}
+    gaps = target.feature_gaps
     named = [f"{f} ({gaps[f]})" if f in gaps else f for f in missing]
     return "missing features: " + "; ".join(named)
 

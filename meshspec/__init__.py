@@ -5,7 +5,7 @@ The public API is small on purpose; everything not listed here is private.
 
 from meshspec.api import compile, explain, import_resources, load, load_text, validate
 from meshspec.diagnostics import Diagnostic, Location, Severity
-from meshspec.errors import ImportFailed, MeshSpecError, SpecError, UnknownTarget, UnsupportedError
+from meshspec.errors import MeshSpecError, SpecError, UnknownTarget
 from meshspec.semantics import Decision, Request
 from meshspec.spec import Spec
 
@@ -14,7 +14,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Decision",
     "Diagnostic",
-    "ImportFailed",
     "Location",
     "MeshSpecError",
     "Request",
@@ -22,7 +21,6 @@ __all__ = [
     "Spec",
     "SpecError",
     "UnknownTarget",
-    "UnsupportedError",
     "__version__",
     "compile",
     "explain",

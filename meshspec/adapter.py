@@ -1,4 +1,5 @@
-"""What every target adapter provides, and the neutral types it trades in.
+"""What every target adapter provides (the `Adapter` contract), and the neutral
+types it trades in.
 
 An adapter compiles a `Spec` into native resources, imports native resources
 back into a `Spec`, and carries a *model*: its own reading of the mesh's
@@ -6,16 +7,24 @@ documented behaviour over native resources. Models answer with a `Verdict`,
 the comparable part of a decision; the oracle's `Decision` projects onto the
 same type, which is how the conformance suite compares them. Models never
 call the oracle.
+
+Everything else a tool needs to know about a target is declared on the
+adapter too, so no caller keeps a table per mesh: the kinds it writes (in
+apply order), the features it has and the ones it cannot have (with why), its
+block of diagnostic codes, how workloads join the mesh, and how to read its
+resources from a cluster (when it can).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from meshspec.diagnostics import Diagnostic
-from meshspec.semantics import BreakerPolicy, Decision, Request, RetryPolicy, Transport
+from meshspec.codes import CodeBlock
+from meshspec.diagnostics import Diagnostic, Severity
+from meshspec.features import Feature
+from meshspec.semantics import BreakerPolicy, Decision, Outcome, Request, RetryPolicy, Transport
 from meshspec.spec import MtlsMode, Origin, Spec
 
 SECURITY_AREAS = frozenset({"mtls", "authz"})
@@ -44,14 +53,37 @@ class NativeDocument:
         return str(ns) if ns else "default"
 
 
+def apply_lossy_policy(
+    diagnostics: Iterable[Diagnostic], allow_lossy: Iterable[str]
+) -> list[Diagnostic]:
+    """Security losses stay errors unless their area ("mtls", "authz", or "all") is allowed."""
+    allowed = set(allow_lossy)
+    if "all" in allowed:
+        allowed |= SECURITY_AREAS
+    out = []
+    for d in diagnostics:
+        if d.area in SECURITY_AREAS and d.severity is Severity.ERROR and d.area in allowed:
+            d = replace(
+                d, severity=Severity.WARNING, hint=(d.hint + " (allowed by --allow-lossy)").strip()
+            )
+        out.append(d)
+    return out
+
+
 @dataclass(frozen=True)
 class CompileOptions:
-    #: Security areas ("mtls", "authz") whose losses are accepted as warnings.
+    #: Security areas ("mtls", "authz", or "all") whose losses are accepted as warnings.
     allow_lossy: frozenset[str] = frozenset()
     #: Also write the platform objects the mesh's resources assume (service
     #: accounts, services with their ports, workloads with their labels), where the
     #: target has such objects.
     workloads: bool = False
+
+    def settle(self, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+        """The compile's findings under these options: every adapter's `compile` returns
+        its diagnostics through this, so a direct caller gets the same fail-closed
+        answer as the command line (a disallowed security loss is an error)."""
+        return apply_lossy_policy(diagnostics, self.allow_lossy)
 
 
 @dataclass
@@ -72,7 +104,7 @@ class ImportResult:
 class Verdict:
     """The comparable outcome of one request, whoever decided it."""
 
-    outcome: str
+    outcome: Outcome
     status: int | None
     route: str | None = None
     #: share of traffic per (service key, version); versions None = all endpoints
@@ -100,7 +132,7 @@ class Verdict:
                 breakers.setdefault(key, b.breaker)
         authz = decision.authz
         return cls(
-            outcome=str(decision.outcome),
+            outcome=decision.outcome,
             status=decision.status,
             route=decision.route,
             backends=shares,
@@ -203,15 +235,103 @@ class MeshModel(Protocol):
     def decide(self, request: Request) -> Verdict: ...
 
 
+class Kind(NamedTuple):
+    """A native resource kind, as the API server names it."""
+
+    api_version: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Injection:
+    """How a workload joins the mesh: what its namespace carries.
+
+    `labels` and `annotations` put a namespace's pods in the mesh (their
+    proxy injected); `outside` labels keep a namespace out of it (clients
+    outside the mesh), for meshes that inject by default.
+    """
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    outside: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ClusterReader(Protocol):
+    """Reads a mesh's resources, and the platform objects its import needs, from a cluster."""
+
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        """Every kind it lists; includes the adapter's own `kinds`."""
+        ...
+
+    def read(
+        self, kubeconfig: str | None = None, context: str | None = None
+    ) -> tuple[list[NativeDocument], list[Diagnostic]]:
+        """The documents with their origins, and what could not be read (never raises)."""
+        ...
+
+
 @runtime_checkable
 class Adapter(Protocol):
-    name: str
-    description: str
-    #: Feature names (conformance vocabulary) the model can answer for.
-    features: frozenset[str]
+    """Everything a target provides; `tests/adapters/test_contract.py` holds every
+    registered adapter to it (`docs/adapters.md` says how to write one)."""
 
-    def compile(self, spec: Spec, options: CompileOptions) -> CompileResult: ...
+    # Read-only members: an adapter declares them as plain class attributes.
+    @property
+    def name(self) -> str:
+        """The target's name (`--target`, `--from`)."""
+        ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def mesh_version(self) -> str:
+        """The release of the mesh whose resources and behaviour it follows, e.g. "1.30"."""
+        ...
+
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        """The native kinds it compiles to and imports, in apply order (`apply --prune`
+        lists these)."""
+        ...
+
+    @property
+    def features(self) -> frozenset[Feature]:
+        """The features its model answers for ..."""
+        ...
+
+    @property
+    def unsupported_features(self) -> Mapping[Feature, str]:
+        """... and every other feature of the vocabulary, with why the mesh cannot have it."""
+        ...
+
+    @property
+    def codes(self) -> CodeBlock:
+        """The diagnostic codes it owns; it emits no other, and loading the adapter
+        registers them all (see `meshspec.codes`)."""
+        ...
+
+    @property
+    def injection(self) -> Injection:
+        """How workloads join the mesh."""
+        ...
+
+    @property
+    def cluster(self) -> ClusterReader | None:
+        """How to read its resources from a live cluster; None when it cannot."""
+        ...
+
+    def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
+        """Native resources in `kinds` order; diagnostics through `options.settle`."""
+        ...
 
     def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult: ...
 
     def model(self, resources: Sequence[Mapping[str, Any]], topology: Topology) -> MeshModel: ...
+
+    def neutral_names(self, resources: Sequence[Mapping[str, Any]]) -> Mapping[str, str]:
+        """Native names the model reports for routes and authorization rules -> the neutral
+        names they hold (an empty neutral name: no neutral rule, a default decided)."""
+        ...

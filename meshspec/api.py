@@ -7,17 +7,16 @@ layer over these.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from meshspec.adapter import (
-    SECURITY_AREAS,
     CompileOptions,
     CompileResult,
     ImportResult,
     NativeDocument,
+    apply_lossy_policy,
 )
-from meshspec.diagnostics import Diagnostic, Severity, has_errors
+from meshspec.diagnostics import Diagnostic, has_errors
 from meshspec.errors import SpecError
 from meshspec.loader import LoadResult, load_paths, load_texts
 from meshspec.registry import get_adapter
@@ -50,33 +49,14 @@ def explain(spec: Spec, request: Request) -> Decision:
     return decide(spec, request)
 
 
-def apply_lossy_policy(
-    diagnostics: Iterable[Diagnostic], allow_lossy: Iterable[str]
-) -> list[Diagnostic]:
-    """Security losses are errors unless their area is explicitly allowed."""
-    allowed = set(allow_lossy)
-    if "all" in allowed:
-        allowed |= SECURITY_AREAS
-    out = []
-    for d in diagnostics:
-        if d.area in SECURITY_AREAS and d.severity is Severity.ERROR and d.area in allowed:
-            d = replace(
-                d, severity=Severity.WARNING, hint=(d.hint + " (allowed by --allow-lossy)").strip()
-            )
-        out.append(d)
-    return out
-
-
 def compile(
     spec: Spec, target: str, allow_lossy: Iterable[str] = (), workloads: bool = False
 ) -> CompileResult:
-    """Native resources for `target`, with every loss as a diagnostic; `workloads` adds
-    the platform objects they assume (see `CompileOptions.workloads`)."""
-    adapter = get_adapter(target)
+    """Native resources for `target`, with every loss as a diagnostic (a security loss
+    is an error unless `allow_lossy` names its area); `workloads` adds the platform
+    objects they assume (see `CompileOptions.workloads`)."""
     options = CompileOptions(allow_lossy=frozenset(allow_lossy), workloads=workloads)
-    result = adapter.compile(spec, options)
-    result.diagnostics = apply_lossy_policy(result.diagnostics, options.allow_lossy)
-    return result
+    return get_adapter(target).compile(spec, options)
 
 
 def import_resources(
@@ -97,6 +77,7 @@ def ok(diagnostics: Iterable[Diagnostic]) -> bool:
 
 __all__ = [
     "LoadResult",
+    "apply_lossy_policy",
     "compile",
     "explain",
     "import_resources",

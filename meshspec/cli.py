@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from meshspec.adapter import Adapter
 from meshspec.cli_options import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
@@ -440,7 +441,7 @@ ALLOW_LOSSY_HELP = (
 )
 
 
-def _target_or_usage(name: str) -> Any:
+def _target_or_usage(name: str) -> Adapter:
     try:
         return get_adapter(name)
     except UnknownTarget as exc:
@@ -587,10 +588,9 @@ def import_command(
         )
     adapter = _target_or_usage(source)
     if live or kubeconfig:
-        reader = getattr(adapter, "read_cluster", None)
-        if reader is None:
+        if adapter.cluster is None:
             raise click.UsageError(f"target '{source}' cannot read from a cluster")
-        docs, problems = reader(kubeconfig=kubeconfig, context=context)
+        docs, problems = adapter.cluster.read(kubeconfig=kubeconfig, context=context)
     elif files:
         docs, problems = read_native(files)
     else:

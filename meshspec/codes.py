@@ -1,8 +1,10 @@
-"""The catalogue of meshspec's own diagnostic codes.
+"""The catalogue of diagnostic codes: meshspec's own, and each adapter's block.
 
 A code, once published, keeps its meaning forever; retired codes stay here
-marked retired so they are never handed out again. Adapters keep their own
-blocks (MS1000+) in their packages and register them through `register()`.
+marked retired so they are never handed out again. Each adapter owns a block
+of 1000 numbers (MS1000-MS1999 is Istio's), declares it as its `codes`
+(a `CodeBlock`), registers its codes in its package through `register()`, and
+emits no code outside it.
 """
 
 from __future__ import annotations
@@ -47,12 +49,40 @@ class Code:
 CATALOGUE: dict[str, Code] = {}
 
 
-def register(code: str, severity: Severity, title: str, area: str = "") -> Code:
+def register(
+    code: str, severity: Severity, title: str, area: str = "", *, retired: bool = False
+) -> Code:
     if code in CATALOGUE:
         raise ValueError(f"diagnostic code {code} is already registered")
-    entry = Code(code, severity, title, area)
+    entry = Code(code, severity, title, area, retired)
     CATALOGUE[code] = entry
     return entry
+
+
+def number(code: str) -> int:
+    """`MS1505` -> 1505; -1 for anything that is not an `MS` code."""
+    digits = code[2:]
+    return int(digits) if code.startswith("MS") and digits.isdigit() else -1
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """The code numbers an adapter owns (`first` to `last`, inclusive)."""
+
+    first: int
+    last: int
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and self.first <= number(code) <= self.last
+
+    def __str__(self) -> str:
+        return f"MS{self.first}-MS{self.last}"
+
+    def registered(self) -> list[Code]:
+        """The block's codes registered so far (its modules must be imported first)."""
+        return sorted(
+            (c for c in CATALOGUE.values() if c.code in self), key=lambda c: number(c.code)
+        )
 
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -89,16 +119,19 @@ TARGET_PORT_CONFLICT = register(
     "MS217", E, "service ports share a target port but differ in protocol or mTLS mode"
 )
 
-# MS3xx: compile losses (generic across targets)
-UNSUPPORTED_FIELD = register("MS301", W, "target cannot express a field")
-UNSUPPORTED_SECURITY = register("MS302", E, "target cannot express a security setting", "authz")
-APPROXIMATED = register("MS303", W, "target expresses a field only approximately")
-UNSUPPORTED_MTLS = register("MS304", E, "target cannot express an mTLS setting", "mtls")
-
-# MS4xx: import findings (generic across sources)
-IMPORT_UNSUPPORTED_FIELD = register("MS401", W, "source field has no neutral equivalent")
-IMPORT_BEHAVIOUR_CHANGE = register("MS402", W, "imported meaning differs for some requests")
-IMPORT_UNREADABLE = register("MS403", E, "source object cannot be read")
-IMPORT_UNSUPPORTED_KIND = register("MS404", W, "source kind is not imported")
-IMPORT_SECURITY_LOSS = register("MS405", E, "source security setting cannot be kept", "authz")
-IMPORT_DANGLING = register("MS406", W, "source object refers to something absent")
+# MS3xx, MS4xx: retired, never handed out again. They were meant as generic compile
+# losses and import findings; every loss is reported by the adapter that knows it, with
+# a code of its own block, so these were never emitted.
+for _code, _severity, _title, _area in (
+    ("MS301", W, "target cannot express a field", ""),
+    ("MS302", E, "target cannot express a security setting", "authz"),
+    ("MS303", W, "target expresses a field only approximately", ""),
+    ("MS304", E, "target cannot express an mTLS setting", "mtls"),
+    ("MS401", W, "source field has no neutral equivalent", ""),
+    ("MS402", W, "imported meaning differs for some requests", ""),
+    ("MS403", E, "source object cannot be read", ""),
+    ("MS404", W, "source kind is not imported", ""),
+    ("MS405", E, "source security setting cannot be kept", "authz"),
+    ("MS406", W, "source object refers to something absent", ""),
+):
+    register(_code, _severity, _title, _area, retired=True)

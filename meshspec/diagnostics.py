@@ -1,9 +1,9 @@
 """Diagnostics: every finding is data with a stable code, a place and a hint.
 
 Codes are `MS` plus a number and are never reused. Ranges:
-MS1xx reading input, MS2xx spec validation, MS3xx generic compile losses,
-MS4xx generic import findings, MS5xx reference implementation, MS6xx
-conformance, MS1000+ adapter-specific codes (each adapter gets a block of 1000).
+MS1xx reading input, MS2xx spec validation, MS3xx and MS4xx retired (see
+`meshspec.codes`), MS5xx reference implementation, MS6xx conformance,
+MS1000+ adapter codes (each adapter owns a block of 1000, its `codes`).
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
     MeshSpecError
     ├── SpecError          the input is not a valid spec (carries its diagnostics)
-    ├── UnsupportedError   a target cannot express the spec without a disallowed loss
-    ├── ImportFailed       native resources could not be read
     └── UnknownTarget      no adapter of that name is installed
 
+Compiling and importing do not raise for what a target cannot express: they
+return their result with the losses as diagnostics (a disallowed security
+loss is an error diagnostic), because the caller needs all of them at once.
 The command line never lets these escape as tracebacks: it renders their
 diagnostics and exits non-zero.
 """
@@ -23,22 +24,12 @@ class MeshSpecError(Exception):
     """Base of every error meshspec raises on purpose."""
 
 
-class _WithDiagnostics(MeshSpecError):
+class SpecError(MeshSpecError):
+    """The spec has errors; `diagnostics` says where and why."""
+
     def __init__(self, message: str, diagnostics: Sequence[Diagnostic] = ()) -> None:
         super().__init__(message)
         self.diagnostics = list(diagnostics)
-
-
-class SpecError(_WithDiagnostics):
-    """The spec has errors; `diagnostics` says where and why."""
-
-
-class UnsupportedError(_WithDiagnostics):
-    """Compiling or importing would lose meaning the caller did not allow to lose."""
-
-
-class ImportFailed(_WithDiagnostics):
-    """Native resources could not be read at all."""
 
 
 class UnknownTarget(MeshSpecError):

@@ -15,7 +15,6 @@ PACKAGES = ("meshspec", "adapters", "reference_impl", "conformance")
 CURATED_API = {
     "Decision",
     "Diagnostic",
-    "ImportFailed",
     "Location",
     "MeshSpecError",
     "Request",
@@ -23,7 +22,6 @@ CURATED_API = {
     "Spec",
     "SpecError",
     "UnknownTarget",
-    "UnsupportedError",
     "__version__",
     "compile",
     "explain",

@@ -9,7 +9,7 @@ then by namespace and name. Each object carries `meshspec.io/source`.
 from __future__ import annotations
 
 from adapters._k8s import sort_resources
-from adapters.istio import codes
+from adapters.istio import KINDS, codes
 from adapters.istio._context import Context
 from adapters.istio._routes import virtual_services
 from adapters.istio._security import authorization_policies, peer_authentications
@@ -20,11 +20,12 @@ from meshspec.gcpause import cyclic_gc_paused
 from meshspec.spec import Spec
 from meshspec.spec.bundle import PathKey
 
-KIND_ORDER = ("PeerAuthentication", "DestinationRule", "VirtualService", "AuthorizationPolicy")
+#: the adapter's apply order
+KIND_ORDER = tuple(k.kind for k in KINDS)
 
 
 def compile_istio(spec: Spec, options: CompileOptions | None = None) -> CompileResult:
-    """Istio resources for `spec`; `options.allow_lossy` is applied by the caller."""
+    """Istio resources for `spec`; the adapter settles `options.allow_lossy`."""
     ctx = Context(spec)
     with cyclic_gc_paused():  # the output is plain acyclic data: see meshspec.gcpause
         resources = [

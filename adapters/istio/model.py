@@ -43,7 +43,7 @@ from adapters.istio._model_routes import (
 )
 from adapters.istio._model_services import with_services
 from meshspec.adapter import Topology, Verdict, Workload
-from meshspec.semantics import BreakerPolicy, Request, RetryPolicy, Transport
+from meshspec.semantics import BreakerPolicy, Outcome, Request, RetryPolicy, Transport
 from meshspec.spec import MtlsMode
 
 __all__ = ["IstioModel", "PathNormalization"]
@@ -108,13 +108,13 @@ class IstioModel:
         workload = topo.workloads[dest]
         ports = dict(workload.ports)
         if request.port is not None and request.port not in ports:
-            return Verdict("unknown_port", None)
+            return Verdict(Outcome.UNKNOWN_PORT, None)
         port = self._port(dest, request.port)
         if ports[port] == "tcp":
-            return Verdict("not_http", None)
+            return Verdict(Outcome.NOT_HTTP, None)
         target = normalize(request.target, self.path_normalization)
         if isinstance(target, BadTarget):
-            return Verdict("bad_request", 400)
+            return Verdict(Outcome.BAD_REQUEST, 400)
         headers = envoy_header_values(request.headers)
         if source is None:
             return self._finish(
@@ -145,7 +145,7 @@ class IstioModel:
             )
         hit = first_matching_rule((vs.get("spec") or {}).get("http") or [], view)
         if hit is None:
-            return Verdict("no_route", 404)
+            return Verdict(Outcome.NO_ROUTE, 404)
         _, rule = hit
         vs_ns = str((vs.get("metadata") or {}).get("namespace") or "default")
         targets: list[tuple[str, str | None, int | None, int]] = []
@@ -154,7 +154,7 @@ class IstioModel:
                 continue
             targets.append((d.key, d.subset, d.port, d.weight))
         if not targets:
-            return Verdict("unavailable", 503, route=rule.get("name"))
+            return Verdict(Outcome.UNAVAILABLE, 503, route=rule.get("name"))
         return self._finish(
             request,
             source,
@@ -278,15 +278,15 @@ def _verdict(
         backends[k] = round(backends.get(k, 0.0) + s.weight / total, 6)
         breakers.setdefault(k, s.breaker)
     if live and all(not s.defined for s in live):
-        outcome, status = "unavailable", 503
+        outcome, status = Outcome.UNAVAILABLE, 503
     elif live and all(s.transport is Transport.REFUSED for s in live):
-        outcome, status = "mtls_refused", None
+        outcome, status = Outcome.MTLS_REFUSED, None
     elif live and all(s.allowed is False for s in live):
-        outcome, status = "denied", 403
+        outcome, status = Outcome.DENIED, 403
     elif any(s.allowed is not True or not s.defined for s in live):
-        outcome, status = "partially_denied", None
+        outcome, status = Outcome.PARTIALLY_DENIED, None
     else:
-        outcome, status = "forwarded", None
+        outcome, status = Outcome.FORWARDED, None
     first = live[0] if live else None
     authz = None
     if first is not None and first.allowed is not None:

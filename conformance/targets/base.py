@@ -7,6 +7,7 @@ stops them when it closes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
@@ -38,6 +39,11 @@ class Target(Protocol):
 
     @property
     def features(self) -> frozenset[str]: ...
+
+    @property
+    def feature_gaps(self) -> Mapping[str, str]:
+        """Why it lacks a feature it does not have, where it knows (feature -> reason)."""
+        ...
 
     @property
     def observes(self) -> frozenset[str]:

@@ -59,7 +59,6 @@ from conformance.targets.istio_live_mesh import (
     WorkloadPort,
 )
 from conformance.targets.istio_live_programs import ProgramsMissing, find_programs
-from conformance.targets.model import NAMES_HOOK
 from conformance.targets.reference import timeout_seen
 from meshspec.adapter import CompileOptions
 from meshspec.durations import format_duration, parse_duration
@@ -528,10 +527,10 @@ class IstioLiveTarget:
     @property
     def feature_gaps(self) -> Mapping[str, str]:
         try:
-            gaps = getattr(get_adapter("istio"), "unsupported_features", None) or {}
+            gaps = get_adapter("istio").unsupported_features
         except UnknownTarget:
             return {}
-        return {str(k): str(v) for k, v in gaps.items()}
+        return {str(k): v for k, v in gaps.items()}
 
     def check_available(self) -> None:
         if SHARED.mesh is not None:
@@ -555,8 +554,7 @@ class IstioLiveTarget:
             raise NotSupported(f"istio cannot compile the spec ({codes}): {errors[0].message}")
         if spec.mesh.trust_domain != TRUST_DOMAIN:
             raise NotSupported(f"the live mesh runs with trust domain {TRUST_DOMAIN} only")
-        hook = getattr(adapter, NAMES_HOOK, None)
-        names = {} if hook is None else dict(hook(compiled.resources))
+        names = adapter.neutral_names(compiled.resources)
         mesh = SHARED.get()
         apps: dict[str, FaultApp] = {}
         try:

@@ -26,7 +26,7 @@ from typing import Any
 from conformance.case import Probe
 from conformance.observation import Observation
 from conformance.targets.base import NotSupported, Session, TargetUnavailable
-from meshspec.adapter import CompileOptions
+from meshspec.adapter import Adapter, CompileOptions, Injection
 from meshspec.errors import UnknownTarget
 from meshspec.registry import get_adapter
 from meshspec.spec import Spec
@@ -39,13 +39,6 @@ ECHO_PORT = 3000
 READY_TIMEOUT = 300.0
 LIVE_FIELDS = frozenset({"status", "outcome", "backends"})
 OUTCOME_OF_STATUS = {200: "forwarded", 400: "bad_request", 403: "denied", 404: "no_route"}
-
-#: how each mesh is asked to inject its proxy into a namespace
-INJECTION: Mapping[str, tuple[dict[str, str], dict[str, str]]] = {
-    "istio": ({"istio-injection": "enabled"}, {}),
-    "linkerd": ({}, {"linkerd.io/inject": "enabled"}),
-    "consul": ({}, {"consul.hashicorp.com/connect-inject": "true"}),
-}
 
 
 @dataclass(frozen=True)
@@ -66,22 +59,22 @@ def _pod_spec(sa: str, container: dict[str, Any]) -> dict[str, Any]:
 
 
 def workload_manifests(
-    spec: Spec, mesh: str, run: str, images: Images = Images()
+    spec: Spec, injection: Injection, run: str, images: Images = Images()
 ) -> list[dict[str, Any]]:
-    """The platform objects a spec runs on: namespaces, accounts, services, deployments."""
-    labels, annotations = INJECTION.get(mesh, ({}, {}))
+    """The platform objects a spec runs on: namespaces (in the mesh as `injection` says,
+    and one outside it), accounts, services, deployments."""
     namespaces = sorted({svc.metadata.namespace for svc in spec.services.values()})
     out: list[dict[str, Any]] = []
     for ns in namespaces:
-        meta = _meta(ns, None, run, **labels)
-        if annotations:
-            meta["annotations"] = dict(annotations)
+        meta = _meta(ns, None, run, **injection.labels)
+        if injection.annotations:
+            meta["annotations"] = dict(injection.annotations)
         out.append({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
     out.append(
         {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": _meta(OUTSIDE_NAMESPACE, None, run, **{"istio-injection": "disabled"}),
+            "metadata": _meta(OUTSIDE_NAMESPACE, None, run, **injection.outside),
         }
     )
     for key, svc in spec.services.items():
@@ -261,7 +254,7 @@ class KubernetesTarget:
         self,
         kubeconfig: str | None = None,
         context: str | None = None,
-        mesh: str = "istio",
+        mesh: str | None = None,
         images: Images = Images(),
     ) -> None:
         self.kubeconfig = kubeconfig
@@ -271,22 +264,42 @@ class KubernetesTarget:
 
     @property
     def description(self) -> str:
-        return f"a real cluster running {self.mesh} (opt-in: --kubeconfig)"
+        return f"a real cluster running {self.mesh or 'a mesh'} (opt-in: --kubeconfig, --mesh)"
+
+    def _adapter(self) -> Adapter | None:
+        try:
+            return None if self.mesh is None else get_adapter(self.mesh)
+        except UnknownTarget:
+            return None
 
     @property
     def features(self) -> frozenset[str]:
-        try:
-            return frozenset(get_adapter(self.mesh).features)
-        except UnknownTarget:
-            return frozenset()
+        adapter = self._adapter()
+        return frozenset() if adapter is None else frozenset(adapter.features)
+
+    @property
+    def feature_gaps(self) -> Mapping[str, str]:
+        """The mesh's own gaps (its adapter's `unsupported_features`)."""
+        adapter = self._adapter()
+        return (
+            {} if adapter is None else {str(k): v for k, v in adapter.unsupported_features.items()}
+        )
 
     def check_available(self) -> None:
         if not self.kubeconfig:
             raise TargetUnavailable("opt-in target: pass --kubeconfig (and --context) of a cluster")
+        if self.mesh is None:
+            raise TargetUnavailable("opt-in target: pass --mesh, the mesh the cluster runs")
         try:
             get_adapter(self.mesh)
         except UnknownTarget as exc:
             raise TargetUnavailable(str(exc)) from None
+
+    @property
+    def adapter(self) -> Adapter:
+        self.check_available()
+        assert self.mesh is not None
+        return get_adapter(self.mesh)
 
     @contextmanager
     def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
@@ -294,14 +307,18 @@ class KubernetesTarget:
         config: Any = importlib.import_module("kubernetes.config")
         dynamic: Any = importlib.import_module("kubernetes.dynamic")
 
-        compiled = get_adapter(self.mesh).compile(spec, CompileOptions())
+        adapter = self.adapter
+        compiled = adapter.compile(spec, CompileOptions())
         errors = sorted({d.code for d in compiled.diagnostics if d.severity == "error"})
         if errors:
             raise NotSupported(f"{self.mesh} cannot compile the spec ({', '.join(errors)})")
         api = config.new_client_from_config(config_file=self.kubeconfig, context=self.context)
         dyn = dynamic.DynamicClient(api)
         run = f"r{int(time.time())}"
-        objects = [*workload_manifests(spec, self.mesh, run, self.images), *compiled.resources]
+        objects = [
+            *workload_manifests(spec, adapter.injection, run, self.images),
+            *compiled.resources,
+        ]
         applied: list[dict[str, Any]] = []
         try:
             for doc in objects:

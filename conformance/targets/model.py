@@ -22,18 +22,9 @@ from meshspec.errors import UnknownTarget
 from meshspec.registry import get_adapter
 from meshspec.spec import Spec
 
-#: optional adapter hook: `neutral_names(resources) -> {native name: neutral name}` for
-#: routes and authorization rules, so the suite can check *which* route or rule decided
-NAMES_HOOK = "neutral_names"
-NAMED_FIELDS = frozenset({"route", "authzRule"})
-#: optional adapter attribute: `{feature: why the mesh cannot express it}`
-GAPS_HOOK = "unsupported_features"
-
 
 class ModelSession:
-    def __init__(
-        self, model: MeshModel, names: Mapping[str, str] | None, instances: int = 1
-    ) -> None:
+    def __init__(self, model: MeshModel, names: Mapping[str, str], instances: int = 1) -> None:
         self.model = model
         self.names = names
         self.instances = instances
@@ -42,8 +33,6 @@ class ModelSession:
         observed = Observation.of_verdict(self.model.decide(request_of(probe)))
         if probe.fault is not None:
             observed = apply_fault(observed, probe.fault, self.instances, probe.count)
-        if self.names is None:
-            return observed
         return replace(
             observed,
             route=_rename(observed.route, self.names),
@@ -60,8 +49,8 @@ class ModelTarget:
     """The model of the adapter registered under `name` (loaded lazily).
 
     Models speak in native names (an Istio rule `api.0`, a policy
-    `default/web-allow#0`); route and rule names are observed only when the
-    adapter offers the `neutral_names` hook to map them back.
+    `default/web-allow#0`); the adapter's `neutral_names` maps them back, so
+    route and rule names are observed like every other field.
     """
 
     def __init__(self, name: str, adapter: Adapter | None = None) -> None:
@@ -85,11 +74,7 @@ class ModelTarget:
             return f"model of the {self.name} adapter (not loadable)"
         return f"model of the {self.name} adapter: {self._adapter.description}"
 
-    @property
-    def observes(self) -> frozenset[str]:
-        if self._adapter is not None and hasattr(self._adapter, NAMES_HOOK):
-            return VERDICT_FIELDS
-        return VERDICT_FIELDS - NAMED_FIELDS
+    observes = VERDICT_FIELDS
 
     @property
     def features(self) -> frozenset[str]:
@@ -97,9 +82,9 @@ class ModelTarget:
 
     @property
     def feature_gaps(self) -> Mapping[str, str]:
-        """Why the adapter lacks a feature, when it says (its `unsupported_features`)."""
-        gaps = getattr(self._adapter, GAPS_HOOK, None) or {}
-        return {str(k): str(v) for k, v in gaps.items()}
+        """Why the adapter lacks a feature (its `unsupported_features`)."""
+        gaps = {} if self._adapter is None else self._adapter.unsupported_features
+        return {str(k): v for k, v in gaps.items()}
 
     def check_available(self) -> None:
         if self._adapter is None:
@@ -120,7 +105,6 @@ class ModelTarget:
             codes = ", ".join(sorted({d.code for d in errors}))
             first = errors[0].message
             raise NotSupported(f"{self.name} cannot compile the spec ({codes}): {first}")
-        hook = getattr(adapter, NAMES_HOOK, None)
-        names = None if hook is None else dict(hook(compiled.resources))
+        names = adapter.neutral_names(compiled.resources)
         model = adapter.model(compiled.resources, Topology.of(spec))
         yield ModelSession(model, names, instances)

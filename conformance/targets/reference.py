@@ -40,18 +40,18 @@ import json
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from conformance.case import Probe
-from conformance.features import ALL_FEATURES
 from conformance.observation import Observation
 from conformance.targets.base import Session, TargetUnavailable
 from conformance.targets.fault_app import DELAY_HEADER, FAIL_HEADER, ID_HEADER, FaultApp
 from conformance.targets.limits import observe_limits
 from meshspec.durations import format_duration, parse_duration
+from meshspec.features import ALL_FEATURES
 from meshspec.spec import Spec
 
 #: what a live mesh shows: statuses, who answered, what the app received, tries it saw,
@@ -264,6 +264,8 @@ class ReferenceTarget:
     description = "meshspec's reference sidecars and control plane, over real sockets"
     features = ALL_FEATURES
     observes = LIVE_FIELDS
+    #: it has every feature
+    feature_gaps: Mapping[str, str] = {}
 
     def check_available(self) -> None:
         try:

@@ -14,7 +14,7 @@ from typing import Any
 
 from meshspec.adapter import Verdict
 from meshspec.diff.classify import Category, classify
-from meshspec.semantics import Request, UnknownService, decide
+from meshspec.semantics import Outcome, Request, UnknownService, decide
 from meshspec.spec import Spec
 
 Decider = Callable[[Request], Verdict]
@@ -37,7 +37,7 @@ FIELDS: tuple[str, ...] = (
 #: route and rule names are each mesh's own; between meshes only what they do compares
 BEHAVIOUR_FIELDS: tuple[str, ...] = tuple(f for f in FIELDS if f not in ("route", "authz_rule"))
 
-UNKNOWN = Verdict("unknown_service", None)
+UNKNOWN = Verdict(Outcome.UNKNOWN_SERVICE, None)
 
 
 def oracle(spec: Spec) -> Decider:

@@ -42,14 +42,22 @@ DEFAULT_TIMEOUT = 15.0
 
 
 class Outcome(StrEnum):
+    """What happens to a request, in words every target shares (docs/spec.md, "Outcomes")."""
+
     FORWARDED = "forwarded"
     BAD_REQUEST = "bad_request"
     NO_ROUTE = "no_route"
+    #: the chosen route's backends have no endpoints (503); a valid spec never gets here,
+    #: since its references are checked (MS204, MS205), but a mesh's own resources can
+    UNAVAILABLE = "unavailable"
     DENIED = "denied"
     PARTIALLY_DENIED = "partially_denied"
     MTLS_REFUSED = "mtls_refused"
     UNKNOWN_PORT = "unknown_port"
     NOT_HTTP = "not_http"
+    #: the addressed service is not in the spec: `decide` raises UnknownService; `meshspec
+    #: diff` compares two specs, where a service may exist on one side only
+    UNKNOWN_SERVICE = "unknown_service"
 
 
 @dataclass(frozen=True)

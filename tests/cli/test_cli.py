@@ -293,3 +293,25 @@ def test_bookinfo_compiles_to_istio_without_warnings(capsys: pytest.CaptureFixtu
     assert code == 0, err
     assert " warning " not in err and " error " not in err
     assert out.count("\nkind: ") + out.startswith("kind: ") >= 4
+
+
+def test_import_from_an_unreachable_cluster_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The adapter's cluster reader answers: its own code, no traceback, nothing written."""
+    code, out, err = _run(
+        capsys, "import", "--from", "istio", "--kubeconfig", str(tmp_path / "missing")
+    )
+    assert code == 1 and out == ""
+    assert "MS1517" in err and "nothing written" in err
+
+
+def test_import_live_from_a_target_without_a_cluster_reader_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.adapters.skeleton import adapter as ferry
+
+    monkeypatch.setattr(cli, "get_adapter", lambda name: ferry)
+    code, out, err = _run(capsys, "import", "--from", "ferry", "--live")
+    assert code == 2 and out == ""
+    assert "target 'ferry' cannot read from a cluster" in err

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from conformance.case import LoadedCase
-from conformance.features import Feature, Profile
+from conformance.features import Profile
 from conformance.library import CaseError, load_cases
+from meshspec.features import Feature
 
 GOOD = """\
 profile: routing

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from adapters.istio import IstioAdapter
 from conformance.fuzz import Disagreement, find_disagreement
 from conformance.targets.model import ModelTarget
-from meshspec.adapter import CompileOptions, CompileResult, ImportResult, NativeDocument, Topology
-from meshspec.registry import available_targets, get_adapter
+from meshspec.adapter import Topology
+from meshspec.registry import available_targets
 from meshspec.semantics import Request
-from meshspec.spec import Spec
 
 SEED = 20261126
 EXAMPLES = 100
@@ -46,21 +46,14 @@ def _no_deny(resources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-class _BrokenIstio:
+class _BrokenIstio(IstioAdapter):
     """The Istio adapter, but its model reads resources through a seeded bug."""
 
+    name = "istio-broken"
+    description = "Istio with a seeded bug"
+
     def __init__(self, bug: Any) -> None:
-        self.base = get_adapter("istio")
         self.bug = bug
-        self.name = "istio-broken"
-        self.description = "Istio with a seeded bug"
-        self.features = self.base.features
-
-    def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
-        return self.base.compile(spec, options)
-
-    def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult:
-        return self.base.import_resources(documents)
 
     def model(self, resources: Sequence[Mapping[str, Any]], topology: Topology) -> Any:
         from adapters.istio.model import IstioModel

@@ -22,6 +22,8 @@ from meshspec.loader import load_texts
 from meshspec.registry import get_adapter
 from meshspec.spec import Spec
 
+ISTIO = get_adapter("istio")
+
 
 def _spec(cases: list[LoadedCase], name: str) -> Spec:
     case = next(c for c in cases if c.name == name)
@@ -35,7 +37,7 @@ def _kinds(docs: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
 
 
 def test_workloads_for_a_spec(cases: list[LoadedCase]) -> None:
-    docs = workload_manifests(_spec(cases, "authz-namespace-source"), "istio", "r1")
+    docs = workload_manifests(_spec(cases, "authz-namespace-source"), ISTIO.injection, "r1")
     kinds = _kinds(docs)
     assert ("Namespace", "", "ops") in kinds
     assert ("Namespace", "", OUTSIDE_NAMESPACE) in kinds
@@ -45,12 +47,16 @@ def test_workloads_for_a_spec(cases: list[LoadedCase]) -> None:
         d for d in docs if d["kind"] == "Namespace" and d["metadata"]["name"] == "default"
     )
     assert ns_default["metadata"]["labels"]["istio-injection"] == "enabled"
+    outside = next(
+        d for d in docs if d["kind"] == "Namespace" and d["metadata"]["name"] == OUTSIDE_NAMESPACE
+    )
+    assert outside["metadata"]["labels"]["istio-injection"] == "disabled"
     admin = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "admin")
     assert admin["spec"]["template"]["spec"]["serviceAccountName"] == "admin-sa"
 
 
 def test_one_deployment_per_version_selected_by_its_labels(cases: list[LoadedCase]) -> None:
-    docs = workload_manifests(_spec(cases, "split-version-custom-labels"), "istio", "r1")
+    docs = workload_manifests(_spec(cases, "split-version-custom-labels"), ISTIO.injection, "r1")
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
     assert {"echo-v1", "echo-v2", "echo-v3", "echo-client"} <= set(deployments)
     labels = deployments["echo-v3"]["spec"]["template"]["metadata"]["labels"]
@@ -96,7 +102,21 @@ def test_version_from_pod_name() -> None:
 
 def test_without_kubeconfig_it_is_unavailable() -> None:
     with pytest.raises(TargetUnavailable, match="--kubeconfig"):
-        KubernetesTarget().check_available()
+        KubernetesTarget(mesh="istio").check_available()
+
+
+def test_without_a_mesh_it_is_unavailable() -> None:
+    """No mesh is assumed: the cluster's mesh is named, and its adapter says the rest."""
+    target = KubernetesTarget(kubeconfig="kubeconfig")
+    with pytest.raises(TargetUnavailable, match="--mesh"):
+        target.check_available()
+    assert target.features == frozenset()
+
+
+def test_the_mesh_adapter_gives_features_and_gaps() -> None:
+    target = KubernetesTarget(kubeconfig="kubeconfig", mesh="istio")
+    assert target.features == ISTIO.features
+    assert set(target.feature_gaps) == set(ISTIO.unsupported_features)
 
 
 @pytest.mark.realservers
@@ -110,7 +130,7 @@ def test_api_server_accepts_what_the_target_would_apply(
     rejected: list[str] = []
     for name in specs.values():
         spec = _spec(cases, name)
-        docs = workload_manifests(spec, "istio", "r1")
+        docs = workload_manifests(spec, ISTIO.injection, "r1")
         compiled = get_adapter("istio").compile(spec, CompileOptions())
         namespaces = [d for d in docs if d["kind"] == "Namespace"]
         # the mesh's own namespace (Istio's root, istio-system) exists wherever the mesh runs

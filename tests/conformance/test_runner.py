@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
 
 from conformance.case import LoadedCase, Probe
-from conformance.features import ALL_FEATURES
 from conformance.observation import VERDICT_FIELDS, Observation
 from conformance.results import Result
 from conformance.runner import run_target
 from conformance.targets.base import NotSupported, Session, TargetUnavailable
+from meshspec.features import ALL_FEATURES
 from meshspec.spec import Spec
 
 
@@ -24,6 +24,7 @@ class FakeTarget:
     name: str = "fake"
     description: str = "a fake target"
     features: frozenset[str] = ALL_FEATURES
+    feature_gaps: Mapping[str, str] = field(default_factory=dict)
     observes: frozenset[str] = VERDICT_FIELDS
     answer: Observation = field(
         default_factory=lambda: Observation(outcome="forwarded", status=200)
@@ -67,6 +68,13 @@ def test_missing_features_are_named(mtls_cases: list[LoadedCase]) -> None:
     strict, port = run_target(target, mtls_cases).cases
     assert port.result is Result.NOT_SUPPORTED and port.reason == "missing features: mtls.port"
     assert strict.result is Result.FAILED  # fake answers carry no mTLS mode
+
+
+def test_missing_features_carry_the_targets_reason(mtls_cases: list[LoadedCase]) -> None:
+    gaps = {"mtls.port": "no per-port modes"}
+    target = FakeTarget(features=ALL_FEATURES - {"mtls.port"}, feature_gaps=gaps)
+    port = run_target(target, mtls_cases).cases[1]
+    assert port.reason == "missing features: mtls.port (no per-port modes)"
 
 
 def test_cases_sharing_a_spec_share_one_session(mtls_cases: list[LoadedCase]) -> None:
