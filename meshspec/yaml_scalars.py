@@ -134,7 +134,12 @@ def numeric_tag(text: str) -> str:
     value11: Any = text
     kind11 = STR
     if _INT11.fullmatch(text):
-        kind11, value11 = INT, _int11(text)
+        try:
+            kind11, value11 = INT, _int11(text)
+        except ValueError:
+            # `0b_`, `0x_`: YAML 1.1 resolves them as int and then cannot read them
+            # (PyYAML raises), so they must be quoted like any other number.
+            kind11, value11 = INT, None
     elif _FLOAT11.fullmatch(text):
         number = _float11(text)
         if number is not None:

@@ -32,6 +32,10 @@ EXAMPLES = sorted((ROOT / "examples").glob("*/mesh.yaml"))
 
 #: plain scalars some YAML reader takes for something other than a string
 SPECIALS = [
+    # YAML 1.1 resolves these as int and then cannot read them (PyYAML raises).
+    "0b_",
+    "0x_",
+    "-0b_",
     *[
         "y",
         "Y",
