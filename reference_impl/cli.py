@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import shutil
@@ -140,6 +141,7 @@ def control_plane(
     except BootstrapError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
+        _exit_if_port_taken(exc, f"{host}:{port}")
         raise click.ClickException(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}"
         ) from None
@@ -239,7 +241,20 @@ def sidecar(
                 app.close()
 
     _use_uvloop()
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        _exit_if_port_taken(exc, "one of its ports")
+        raise
+
+
+def _exit_if_port_taken(exc: OSError, where: str) -> None:
+    """Exit with the code that tells the runner to start again on other ports."""
+    if exc.errno == errno.EADDRINUSE:
+        from reference_impl.runner import EXIT_PORT_TAKEN
+
+        click.echo(f"error: cannot listen on {where}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_PORT_TAKEN)
 
 
 STATE_HELP = "Where `up` writes its ports and pids and `call` reads them (relative to the cwd)."

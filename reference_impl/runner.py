@@ -42,10 +42,19 @@ STOP_TIMEOUT = 5.0
 RESTARTS, RESTART_WINDOW = 3, 60.0  # give up on a control plane that dies this often
 PROBE_INTERVAL, PROBE_TIMEOUT, PROBE_FAILURES = 5.0, 5.0, 3  # a live but hung control plane
 _PR_SET_PDEATHSIG = 1
+#: A part's exit code when one of its ports was taken before it could bind it
+#: (EADDRINUSE on Linux): the ports were free when planned, but another process
+#: may take a port between planning and binding, so the runner starts again.
+EXIT_PORT_TAKEN = 98
+PORT_ATTEMPTS = 5
 
 
 class StartupError(RuntimeError):
     """A part did not come up; everything started so far has been stopped."""
+
+    def __init__(self, message: str, port_taken: bool = False) -> None:
+        super().__init__(message)
+        self.port_taken = port_taken
 
 
 class MeshFailure(RuntimeError):
@@ -97,15 +106,18 @@ class State:
         }
 
 
-def free_ports(count: int) -> list[int]:
-    """Ports free right now (held open together so they are distinct)."""
-    socks = []
+def free_ports(count: int, avoid: frozenset[int] = frozenset()) -> list[int]:
+    """Ports free right now, distinct, none in `avoid` (ports planned but not bound yet)."""
+    socks: list[socket.socket] = []
+    ports: list[int] = []
     try:
-        for _ in range(count):
+        while len(ports) < count:
             s = socket.socket()
             s.bind((HOST, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+            socks.append(s)  # held open until the end, so the next bind gets another port
+            if s.getsockname()[1] not in avoid:
+                ports.append(s.getsockname()[1])
+        return ports
     finally:
         for s in socks:
             s.close()
@@ -200,7 +212,12 @@ def wait_ready(procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> list
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     sel.unregister(key.fileobj)
-                    raise StartupError(f"pid {p.pid} exited during startup (code {p.wait()})")
+                    code = p.wait()
+                    taken = code == EXIT_PORT_TAKEN
+                    why = " (a port was taken)" if taken else ""
+                    raise StartupError(
+                        f"pid {p.pid} exited during startup (code {code}){why}", taken
+                    )
                 buffers[p.pid] += chunk
                 if b"\n" in buffers[p.pid]:
                     lines[p.pid] = json.loads(buffers[p.pid].split(b"\n", 1)[0])
@@ -244,7 +261,8 @@ class Mesh:
         self.spec = spec
         self.log_dir = log_dir
         self.cert_ttl = cert_ttl
-        self.state = State(instances=plan(spec, instances, apps or {}))
+        self._instances, self._apps = instances, dict(apps or {})
+        self.state = State(instances=plan(spec, instances, self._apps))
         self.control_plane: subprocess.Popen[bytes] | None = None
         self.sidecars: list[subprocess.Popen[bytes]] = []
         self.trust_dir = trust_dir
@@ -261,16 +279,30 @@ class Mesh:
         return [*self.sidecars, *([self.control_plane] if self.control_plane else [])]
 
     def start(self, timeout: float = READY_TIMEOUT) -> State:
+        """Start every part; when a part finds a planned port taken, start over on new ports."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            self._start(timeout)
-        except BaseException:
-            self.stop()
-            raise
-        return self.state
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start(timeout)
+                return self.state
+            except StartupError as exc:
+                self.stop()
+                if not exc.port_taken or attempt == PORT_ATTEMPTS:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+            self.control_plane, self.sidecars = None, []
+            self.state = State(instances=plan(self.spec, self._instances, self._apps))
+        raise AssertionError("unreachable")
 
     def _start(self, timeout: float) -> None:
-        (cp_port,) = free_ports(1)
+        planned = frozenset(
+            port
+            for i in self.state.instances
+            for port in (i.app_port, i.inbound_port, i.outbound_port, i.admin_port)
+        ) | frozenset(p for i in self.state.instances for p in i.inbound_ports.values())
+        (cp_port,) = free_ports(1, avoid=planned)
         if self.trust_dir is None:
             self.trust_dir = Path(tempfile.mkdtemp(prefix="meshspec-trust-"))
         pki_dir = self.trust_dir / "pki"
