@@ -87,9 +87,10 @@ UNSUPPORTED_FEATURES: Mapping[F, str] = {
     "reject them with 400",
     F.PATHS_REJECT_FRAGMENT: "Istio's bootstrap turns Envoy's fragment rejection off "
     "(http_reject_path_with_fragment: false) and strips '#...' instead of answering 400",
-    F.AUTHZ_DENY_HEADER_ELEMENTS: "Envoy's RBAC matches a header condition against the "
-    "header's lines joined with ',' only (HeaderUtility::getAllOfHeaderAsString), so a DENY "
-    "on exact '1' lets 'x: 1' sent twice ('1,1') or '0, 1' through",
+    F.AUTHZ_DENY_HEADER_ELEMENTS: "Envoy's RBAC matches a header condition against each "
+    "line of the header, and Istio values are exact, prefix, suffix or presence only, so a "
+    "DENY on '1' is compiled as '1', '1,*', '*,1', '*, 1' and still lets the line '0,1,2' "
+    "through (MS1013)",
     F.PATHS_REJECT_MALFORMED_ESCAPE: "Envoy's path normalisation keeps a malformed escape "
     "such as %zz as written and forwards the request; nothing answers 400",
 }

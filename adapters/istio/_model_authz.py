@@ -31,7 +31,7 @@ class Peer:
     principal: str | None  # without `spiffe://`; None for plaintext
     method: str
     path: str
-    headers: Mapping[str, str]
+    headers: Mapping[str, tuple[str, ...]]  # each line, trimmed (`envoy_header_lines`)
     port: int  # the workload port the request arrived on (the Service's targetPort)
     host: str
     trust_domain: str
@@ -177,23 +177,30 @@ _HEADER_KEY = re.compile(r"^request\.headers\[(.+)\]$")
 
 
 def _condition_holds(cond: Mapping[str, Any], peer: Peer) -> bool:
+    """A `when` condition; a header condition holds when some line of the header matches.
+
+    Envoy's RBAC filter tests each line of a repeated header on its own, not the
+    lines joined (see `_model_headers`); a header sent once has one line.
+    """
     key = str(cond.get("key", ""))
-    value: str | None
+    candidates: tuple[str, ...]
     header = _HEADER_KEY.match(key)
     if header:
-        value = peer.headers.get(header.group(1).lower())
+        candidates = peer.headers.get(header.group(1).lower(), ())
     elif key == "source.principal":
-        value = peer.principal
+        candidates = () if peer.principal is None else (peer.principal,)
     elif key == "source.namespace":
-        value = peer.namespace
+        candidates = () if peer.namespace is None else (peer.namespace,)
     elif key == "destination.port":
-        value = str(peer.port)
+        candidates = (str(peer.port),)
     else:
-        value = None  # attributes this model does not know never match
+        candidates = ()  # attributes this model does not know never match
+
+    def some(patterns: Any) -> bool:
+        return any(security_string_match(str(p), c) for p in patterns for c in candidates)
+
     values = cond.get("values")
-    if values is not None and not any(security_string_match(str(v), value) for v in values):
+    if values is not None and not some(values):
         return False
     not_values = cond.get("notValues")
-    return not (
-        not_values is not None and any(security_string_match(str(v), value) for v in not_values)
-    )
+    return not (not_values is not None and some(not_values))

@@ -4,12 +4,18 @@ Reading (`envoy_header_values`): Envoy's HTTP/1 codec drops a value's leading
 whitespace as it arrives (`ConnectionImpl::onHeaderValue`, `StringUtil::ltrim`)
 and its trailing whitespace when the line is complete (`completeLastHeader`,
 `current_header_value_.rtrim()`), envoyproxy/envoy
-source/common/http/http1/codec_impl.cc. Route matching and RBAC then see every
-line of a name joined with `,` (`HeaderUtility::getAllOfHeaderAsString`,
+source/common/http/http1/codec_impl.cc. Route matching (as modelled here) sees
+every line of a name joined with `,` (`HeaderUtility::getAllOfHeaderAsString`,
 source/common/http/header_utility.cc; the default since the CVE-2020-25017 fix,
 https://www.envoyproxy.io/docs/envoy/latest/version_history/v1.14/v1.14.5), and
-match exact, prefix and regex against that one joined string only: a DENY on
-`1` does not match `1,1`.
+matches exact, prefix and regex against that one joined string.
+
+Authorization is different: the RBAC filter of a real Envoy (1.40, the version
+the tests run) matches a header condition against each line of the header
+separately, and holds when any line matches (`envoy_header_lines`): with lines
+`0`, `1`, `2` an exact `1` holds and a prefix `1,` does not; with the one line
+`0,1,2` neither does. tests/adapters/istio/test_deny_header_elements.py sends
+such requests to a real Envoy and compares its answers with this model.
 
 Editing (`edited_headers`):
 
@@ -42,6 +48,33 @@ def envoy_header_values(headers: Mapping[str, str | Sequence[str]]) -> dict[str,
             key = name.lower()
             trimmed = line.strip(_ENVOY_TRIMS)
             out[key] = f"{out[key]},{trimmed}" if key in out else trimmed
+    return out
+
+
+HeaderLines = Mapping[str, tuple[str, ...]]
+
+
+def envoy_header_lines(headers: Mapping[str, str | Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """Lower-case names to the lines Envoy keeps, each trimmed, in order."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, value in headers.items():
+        lines = [value] if isinstance(value, str) else list(value)
+        key = name.lower()
+        out[key] = out.get(key, ()) + tuple(line.strip(_ENVOY_TRIMS) for line in lines)
+    return out
+
+
+def edited_lines(lines: HeaderLines, rule: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
+    """`edited_headers` for lines: `set` leaves one line, `add` appends one."""
+    out = {k.lower(): v for k, v in lines.items()}
+    ops = ((rule or {}).get("headers") or {}).get("request") or {}
+    for name in ops.get("remove") or ():
+        out.pop(str(name).lower(), None)
+    for name, value in (ops.get("set") or {}).items():
+        out[str(name).lower()] = (str(value),)
+    for name, value in (ops.get("add") or {}).items():
+        key = str(name).lower()
+        out[key] = (*out.get(key, ()), str(value))
     return out
 
 

@@ -277,12 +277,61 @@ def _conditions(
             lost = True
             continue
         if h.present:
-            value = "*"
+            values = ["*"]
         elif h.prefix is not None:
-            value = _literal(ctx, key, (*at, "prefix"), h.prefix) + "*"
+            values = [_literal(ctx, key, (*at, "prefix"), h.prefix) + "*"]
+            _report_header_loss(ctx, key, (*at, "prefix"), h.name, h.prefix, deny, "starts with")
         else:
-            value = _literal(ctx, key, (*at, "exact"), h.exact or "")
-        out.append({"key": f"request.headers[{h.name}]", "values": [value]})
+            exact = _literal(ctx, key, (*at, "exact"), h.exact or "")
+            values = _deny_exact_values(exact) if deny else [exact]
+            if not deny or "," not in exact:
+                _report_header_loss(ctx, key, (*at, "exact"), h.name, exact, deny, "is")
+        out.append({"key": f"request.headers[{h.name}]", "values": values})
     if lost and not deny:
         return None
     return out
+
+
+def _deny_exact_values(value: str) -> list[str]:
+    """The Istio values closest to "some comma-separated element is `value`".
+
+    Istio turns a value into exact, prefix `x*`, suffix `*x` or presence `*` only
+    (istio.io docs/reference/config/security/conditions; istio/istio
+    pilot/pkg/security/authz/matcher/header.go `HeaderMatcher`), and Envoy's RBAC
+    tests each line of a repeated header on its own (`_model_headers`). So `v`
+    catches every line that is the element alone, `v,*` a line listing it first,
+    `*,v` and `*, v` a line listing it last; one in the middle of a line cannot
+    be caught (MS1013). A value holding ',' is never an element, only a whole
+    value, so it stays exact.
+    """
+    if "," in value:
+        return [value]
+    return [value, f"{value},*", f"*,{value}", f"*, {value}"]
+
+
+def _report_header_loss(
+    ctx: Context, key: str, path: PathKey, header: str, value: str, deny: bool, how: str
+) -> None:
+    """MS1013 or MS1014, with a request whose Istio answer differs from the spec's."""
+    if deny:
+        ctx.report(
+            codes.AUTHZ_DENY_HEADER_ELEMENT,
+            key,
+            path,
+            f"DENY when an element of header '{header}' {how} '{value}': Istio cannot catch "
+            f"such an element in the middle of a listed value; a request with the line "
+            f"'{header}: a,{value},b' gets through",
+            "deny on a header clients cannot list values in, or pass --allow-lossy authz to "
+            "accept that such requests get through",
+        )
+        return
+    ctx.report(
+        codes.AUTHZ_ALLOW_HEADER_LINES,
+        key,
+        path,
+        f"ALLOW when header '{header}' {how} '{value}' tests the header's lines joined with "
+        "',', but Envoy's RBAC holds when any one line matches; a request sending "
+        f"'{header}: {value}' and '{header}: other' (joined '{value},other') is allowed",
+        "use a header that cannot be sent twice or match on it with presence only, or pass "
+        "--allow-lossy authz to accept that such requests are allowed",
+    )

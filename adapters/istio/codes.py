@@ -22,6 +22,20 @@ AUTHZ_REGEX_HEADER = register(
 AUTHZ_WILDCARD_LITERAL = register(
     "MS1012", E, "literal would be read by Istio as a wildcard pattern", "authz"
 )
+AUTHZ_DENY_HEADER_ELEMENT = register(
+    "MS1013",
+    E,
+    "a DENY header condition holds on any comma-separated element; Istio cannot catch one "
+    "in the middle of a listed header value",
+    "authz",
+)
+AUTHZ_ALLOW_HEADER_LINES = register(
+    "MS1014",
+    E,
+    "an ALLOW header condition tests the joined value; Envoy's RBAC holds when any one line "
+    "of a repeated header matches",
+    "authz",
+)
 HEADER_EDIT_ORDER = register(
     "MS1020", W, "one header both set/added and removed: Envoy applies removals first"
 )

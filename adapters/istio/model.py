@@ -29,7 +29,13 @@ from typing import Any, TypeVar, cast
 
 from adapters.istio._model_authz import Peer, applicable, evaluate
 from adapters.istio._model_breakers import breaker_policy
-from adapters.istio._model_headers import edited_headers, envoy_header_values
+from adapters.istio._model_headers import (
+    HeaderLines,
+    edited_headers,
+    edited_lines,
+    envoy_header_lines,
+    envoy_header_values,
+)
 from adapters.istio._model_mtls import client_tls, connection, destination_rule_for, server_mode
 from adapters.istio._model_names import pod_labels, resolve
 from adapters.istio._model_paths import BadTarget, PathNormalization, normalize
@@ -116,9 +122,17 @@ class IstioModel:
         if isinstance(target, BadTarget):
             return Verdict(Outcome.BAD_REQUEST, 400)
         headers = envoy_header_values(request.headers)
+        lines = envoy_header_lines(request.headers)
         if source is None:
             return self._finish(
-                request, None, dest, target.path, headers, None, [(dest, None, None, 1)], None
+                request,
+                None,
+                dest,
+                target.path,
+                (headers, lines),
+                None,
+                [(dest, None, None, 1)],
+                None,
             )
         view = RequestView(
             method=request.method,
@@ -137,7 +151,7 @@ class IstioModel:
                 source,
                 dest,
                 target.path,
-                headers,
+                (headers, lines),
                 None,
                 [(dest, None, None, 1)],
                 None,
@@ -160,7 +174,7 @@ class IstioModel:
             source,
             dest,
             target.path,
-            edited_headers(headers, rule),
+            (edited_headers(headers, rule), edited_lines(lines, rule)),
             rule.get("name"),
             targets,
             route_timeout(rule),
@@ -180,13 +194,14 @@ class IstioModel:
         source: str | None,
         dest: str,
         path: str,
-        headers: Mapping[str, str],
+        received: tuple[Mapping[str, str], HeaderLines],
         route: str | None,
         targets: list[tuple[str, str | None, int | None, int]],
         timeout: float | None,
         retries: RetryPolicy | None = None,
     ) -> Verdict:
         topo = self.topology
+        headers, lines = received
         client_ns = None if source is None else topo.workloads[source].namespace
         principal = None
         if source is not None:
@@ -223,7 +238,7 @@ class IstioModel:
                     principal=principal if conn is Transport.MTLS else None,
                     method=request.method,
                     path=path,
-                    headers=headers,
+                    headers=lines,
                     port=arrival,
                     host=request.destination,
                     trust_domain=topo.trust_domain,

@@ -224,9 +224,10 @@ def test_neutral_names_leave_hand_written_objects_alone() -> None:
     assert adapter.neutral_names([policy, route]) == {"a.b": "a.b", "api.12": "api"}
 
 
-def test_envoy_reads_header_values_trimmed_and_joined_and_denies_only_the_joined_value() -> None:
-    """Envoy trims each line and matches RBAC against the lines joined with ',' only, so a
-    DENY on '1' lets '1' sent twice through: the model says so (the neutral spec denies it)."""
+def test_envoy_rbac_reads_each_header_line_trimmed_and_never_splits_a_line() -> None:
+    """Envoy trims each line and its RBAC matches each line on its own (a real Envoy does,
+    test_deny_header_elements.py), so a DENY on exactly '1' holds for '1' sent twice but
+    not for the one line '0, 1': the model says so (the neutral spec denies both)."""
     policy = {
         "apiVersion": "security.istio.io/v1",
         "kind": "AuthorizationPolicy",
@@ -245,5 +246,7 @@ def test_envoy_reads_header_values_trimmed_and_joined_and_denies_only_the_joined
 
     assert status("1 ") == 403
     assert status("\t1") == 403
-    assert status(["1", "1"]) is None  # Envoy sees "1,1"
+    assert status(["1", "1"]) == 403
+    assert status(["0", " 1"]) == 403
+    assert status("1,1") is None
     assert status("0, 1") is None

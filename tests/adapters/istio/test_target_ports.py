@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from adapters.istio.codes import AUTHZ_ALLOW_HEADER_LINES, AUTHZ_DENY_HEADER_ELEMENT
 from adapters.istio.model import IstioModel
 from conformance.library import builtin_cases
 from conformance.targets.requests import request_of
@@ -39,7 +40,10 @@ CASE_FILES = sorted({c.source: c.spec_text for c in builtin_cases()}.items())
 
 def _compiled(spec: Spec) -> list[dict[str, Any]]:
     result = api.compile(spec, "istio")
-    assert not [d.render() for d in result.diagnostics if d.severity is Severity.ERROR]
+    # Header conditions compile as close as Istio can (MS1013, MS1014) whatever the ports.
+    header_losses = {AUTHZ_DENY_HEADER_ELEMENT.code, AUTHZ_ALLOW_HEADER_LINES.code}
+    errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
+    assert not [d.render() for d in errors if d.code not in header_losses]
     return result.resources
 
 
