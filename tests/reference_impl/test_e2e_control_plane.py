@@ -270,9 +270,14 @@ def test_certificate_rotation_under_load_fails_no_request(tmp_path: Path) -> Non
     run(scenario)
 
 
+RENEWED_WITHIN = 15.0  # seconds; renewal by expiry would come after half an hour
+AFTER_SWITCH = 50  # requests that must all succeed once the new identity is in
+
+
 def test_a_service_account_edit_renews_the_identity_at_once_under_load(tmp_path: Path) -> None:
-    """A valid edit of cart's serviceAccount: its sidecars hold the new identity within
-    two seconds (they used to keep renewing the old one), and traffic keeps flowing."""
+    """A valid edit of cart's serviceAccount: its sidecars hold the new identity at once,
+    not when the old certificate (one hour) is due (they used to keep renewing the old
+    one), and traffic keeps flowing: every request after the switch succeeds."""
     spec = tmp_path / "mesh.yaml"
     write_spec(spec, 50, 50)
     new_identity = "/ns/shop/sa/cart-payments"
@@ -297,14 +302,19 @@ def test_a_service_account_edit_renews_the_identity_at_once_under_load(tmp_path:
             st = spec.stat()
             os.utime(spec, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
             start = loop.time()
+            # a bound far below any renewal by expiry (the certificates live an hour), wide
+            # enough for a loaded machine
             await until(
-                lambda: all(c.identity and c.identity.endswith(new_identity) for c in carts), 5.0
+                lambda: all(c.identity and c.identity.endswith(new_identity) for c in carts),
+                RENEWED_WITHIN,
             )
             timings["renewed"] = loop.time() - start
             assert mesh.cp is not None and mesh.cp.snapshot is not None
             await mesh.cp.wait_acked(mesh.cp.snapshot.version, 3, 5)
             counts["ok"], counts["failed"] = load_ref[0].ok, len(load_ref[0].failures)
-            await asyncio.sleep(1.5)
+            # requests after the switch, on connections opened every few requests: counted
+            # until enough went through, not for a time that depends on the machine's load
+            await until(lambda: load_ref[0].ok - counts["ok"] >= AFTER_SWITCH, 60.0)
 
         load_ref: list[Load] = []
         load = Load(mesh.sidecars[0].outbound_port)
@@ -316,11 +326,11 @@ def test_a_service_account_edit_renews_the_identity_at_once_under_load(tmp_path:
             load.running = False
             await asyncio.gather(*clients)
             await mesh.stop()
-        assert timings["renewed"] < 2.0
+        assert timings["renewed"] < RENEWED_WITHIN
         # once the new identity and snapshot are in, new connections (every few requests)
         # verify cart against its new identity and succeed
         assert load.failures[counts["failed"] :] == []
-        assert load.ok - counts["ok"] > 50
+        assert load.ok - counts["ok"] >= AFTER_SWITCH
         timings["failed_during_switch"] = counts["failed"]
         assert set(load.versions) == {"v1", "v2"}
 

@@ -22,6 +22,16 @@ from tests.reference_impl.conftest import (
 
 pytestmark = pytest.mark.loopback
 
+
+async def until(condition: Callable[[], bool], timeout: float) -> None:
+    """Wait for `condition`; a timeout means the sidecars stopped answering."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
 HEAD = """
 apiVersion: meshspec.io/v1alpha1
 kind: Mesh
@@ -120,6 +130,9 @@ ROTATION = (
 )
 
 
+STEPS, PER_STEP = 6, 20  # rotations; answers each must see before the next
+
+
 def test_certificate_rotation_under_load_drops_nothing(
     loopback_mesh: Callable[[str], LoopbackMesh], ca: CertificateAuthority
 ) -> None:
@@ -135,23 +148,30 @@ def test_certificate_rotation_under_load_drops_nothing(
             mesh.publish()
             stop = asyncio.Event()
             results: Counter[int] = Counter()
+            step = [0]
+            per_step: Counter[int] = Counter()  # answers completed under each step's certs
 
             async def load() -> None:
                 http = client.client()
                 while not stop.is_set():
-                    results[(await http.request("/x", "api.ns")).status] += 1
+                    status = (await http.request("/x", "api.ns")).status
+                    results[status] += 1
+                    per_step[step[0]] += 1
                 await http.close()
 
             async def rotate() -> Credentials:
                 last: Credentials | None = None
-                for step in range(6):
-                    authority = ca if step < 3 else new_ca
+                for n in range(STEPS):
+                    step[0] = n
+                    authority = ca if n < STEPS // 2 else new_ca
                     for workload, account in ((client, "client"), (api, "api")):
                         creds = authority.issue(spiffe("ns", account))
                         workload.sidecar.set_credentials(creds.cert_pem, creds.key_pem, bundle)
                         if account == "api":
                             last = creds
+                    # requests in flight across the switch, however slow the machine
                     await asyncio.sleep(0.15)
+                    await until(lambda: per_step[step[0]] >= PER_STEP, 30.0)
                 stop.set()
                 assert last is not None
                 return last
@@ -160,7 +180,7 @@ def test_certificate_rotation_under_load_drops_nothing(
             last_api = await rotate()
             await asyncio.gather(*workers)
             assert set(results) == {200}, results
-            assert results[200] > 100
+            assert all(per_step[n] >= PER_STEP for n in range(STEPS)), per_step
             served = await server_certificate(api.sidecar.inbound_port, client_creds(new_ca))
             expected = x509.load_pem_x509_certificate(last_api.cert_pem)
             assert served == expected.public_bytes(serialization.Encoding.DER)
