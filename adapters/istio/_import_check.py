@@ -219,9 +219,8 @@ def _check_authz(
             if isinstance(target, RejectedTarget):
                 continue
             headers = dict(probe.headers)
-            peer = Peer(
-                probe.principal, probe.method, target.path, headers, workload_port, host, td
-            )
+            lines = {name: (value,) for name, value in headers.items()}  # one line each
+            peer = Peer(probe.principal, probe.method, target.path, lines, workload_port, host, td)
             istio = evaluate(policies, peer)
             identity = None if probe.principal is None else "spiffe://" + probe.principal
             neutral = authorize(spec, key, identity, probe.method, target, headers)
