@@ -53,7 +53,7 @@ def _hooks() -> list[dict[str, Any]]:
 
 def test_pre_commit_hooks_are_well_formed_and_name_real_commands() -> None:
     hooks = _hooks()
-    assert [h["id"] for h in hooks] == ["meshspec-validate"]
+    assert [h["id"] for h in hooks] == ["meshspec-validate", "meshspec-diff-security"]
     for hook in hooks:
         assert {"id", "name", "entry", "language"} <= set(hook)
         program, command, *_ = shlex.split(hook["entry"])
@@ -66,7 +66,7 @@ def test_pre_commit_hooks_are_well_formed_and_name_real_commands() -> None:
 def test_the_validate_hook_fails_exactly_when_the_spec_does(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, spec: str, code: int
 ) -> None:
-    (hook,) = _hooks()
+    hook = _hooks()[0]
     mesh = tmp_path / "mesh"
     mesh.mkdir()
     if spec == "bookinfo":
@@ -135,3 +135,22 @@ def test_the_gitlab_script_runs_on_a_project(tmp_path: Path) -> None:
         assert int(root.get("tests") or sum(int(s.get("tests", 0)) for s in root)) > 0
         assert root.get("failures", "0") == "0"
     assert (tmp_path / "gl-meshspec.sarif").stat().st_size > 0
+
+
+@pytest.mark.parametrize(("edit", "code"), [("none", 0), ("relax-mtls", 1)])
+def test_the_diff_hook_fails_exactly_when_a_change_weakens_security(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, edit: str, code: int
+) -> None:
+    hook = _hooks()[1]
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    text = (ROOT / "examples" / "zero-trust" / "mesh.yaml").read_text()
+    (old / "mesh.yaml").write_text(text)
+    if edit == "relax-mtls":
+        assert "STRICT" in text
+        text = text.replace("STRICT", "PERMISSIVE")
+    (new / "mesh.yaml").write_text(text)
+    args = [*shlex.split(hook["entry"])[1:], str(old), str(new)]
+    assert main(args) == code
+    capsys.readouterr()
