@@ -390,6 +390,8 @@ def _control(probe: Probe, request_id: str) -> dict[str, str]:
     out = {ID_HEADER: request_id}
     if probe.fault is not None and probe.fault.status is not None:
         out[FAIL_HEADER] = f"{probe.fault.status}x{probe.fault.times}"
+    if probe.fault is not None and probe.fault.reset:
+        out[FAIL_HEADER] = f"resetx{probe.fault.times}"
     if probe.fault is not None and probe.fault.delay is not None:
         out[DELAY_HEADER] = str(probe.fault.delay_seconds)
     return out

@@ -124,14 +124,17 @@ def run_spec(
     probes: Sequence[Probe],
     source: str,
     report: DifferentialReport,
+    instances: int = 1,
 ) -> None:
+    """Both sides run the spec with the instances per version its case file asks
+    for; what the live target cannot run (it says why) is skipped, not compared."""
     from conformance.targets.base import NotSupported
 
     spec = with_target_ports(spec)  # what the live target runs; the model reads the same
     with ExitStack() as stack:
         try:
-            model_session = stack.enter_context(model.open(spec, spec_text))
-            live_session = stack.enter_context(live.open(spec, spec_text))
+            model_session = stack.enter_context(model.open(spec, spec_text, instances))
+            live_session = stack.enter_context(live.open(spec, spec_text, instances))
         except NotSupported as exc:
             report.skipped.append(f"{source}: {exc}")
             return
@@ -151,15 +154,15 @@ def run_cases(
 ) -> DifferentialReport:
     """Every probe of every case the Istio adapter can compile."""
     report = DifferentialReport()
-    groups: dict[str, list[LoadedCase]] = {}
+    groups: dict[tuple[str, int], list[LoadedCase]] = {}
     for case in cases:
-        groups.setdefault(case.spec_text, []).append(case)
-    for spec_text, group in groups.items():
+        groups.setdefault((case.spec_text, case.instances), []).append(case)
+    for (spec_text, instances), group in groups.items():
         probes = [p for case in group for p in case.case.probes]
         loaded = load_texts([(f"{group[0].source}#spec", spec_text)])
         if not loaded.ok or loaded.spec is None:
             raise ValueError(f"{group[0].source}: the spec has errors")
-        run_spec(live, model, loaded.spec, spec_text, probes, group[0].source, report)
+        run_spec(live, model, loaded.spec, spec_text, probes, group[0].source, report, instances)
     return report
 
 
