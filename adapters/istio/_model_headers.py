@@ -4,18 +4,17 @@ Reading (`envoy_header_values`): Envoy's HTTP/1 codec drops a value's leading
 whitespace as it arrives (`ConnectionImpl::onHeaderValue`, `StringUtil::ltrim`)
 and its trailing whitespace when the line is complete (`completeLastHeader`,
 `current_header_value_.rtrim()`), envoyproxy/envoy
-source/common/http/http1/codec_impl.cc. Route matching (as modelled here) sees
-every line of a name joined with `,` (`HeaderUtility::getAllOfHeaderAsString`,
-source/common/http/header_utility.cc; the default since the CVE-2020-25017 fix,
-https://www.envoyproxy.io/docs/envoy/latest/version_history/v1.14/v1.14.5), and
-matches exact, prefix and regex against that one joined string.
+source/common/http/http1/codec_impl.cc. `envoy_header_values` joins a name's
+lines with `,` (as the destination application reads them, RFC 9110 §5.3).
 
-Authorization is different: the RBAC filter of a real Envoy (1.40, the version
-the tests run) matches a header condition against each line of the header
-separately, and holds when any line matches (`envoy_header_lines`): with lines
+Matching reads lines: both the route matcher and the RBAC filter of a real
+Envoy (1.40, the version the tests run) match a header condition against each
+line of the header separately, and hold when any line matches
+(`envoy_header_lines`): with lines
 `0`, `1`, `2` an exact `1` holds and a prefix `1,` does not; with the one line
-`0,1,2` neither does. tests/adapters/istio/test_deny_header_elements.py sends
-such requests to a real Envoy and compares its answers with this model.
+`0,1,2` neither does. tests/adapters/istio/test_deny_header_elements.py (RBAC)
+and tests/realservers/test_istio_live_differential.py (routes) send such
+requests to a real Envoy and compare its answers with this model.
 
 Editing (`edited_headers`):
 

@@ -101,7 +101,8 @@ def virtual_service_for(
 class RequestView:
     method: str
     target: IstioTarget
-    headers: Mapping[str, str]
+    #: each header's lines, trimmed (`envoy_header_lines`)
+    headers: Mapping[str, tuple[str, ...]]
     port: int
     source_namespace: str | None
     source_labels: Mapping[str, str]
@@ -148,12 +149,18 @@ def _match_holds(m: Mapping[str, Any], request: RequestView) -> bool:
     return all(request.source_labels.get(str(k)) == str(v) for k, v in labels.items())
 
 
-def _header_holds(cond: Any, value: str | None) -> bool:
-    if value is None:
+def _header_holds(cond: Any, lines: tuple[str, ...] | None) -> bool:
+    """A route header condition holds when any one line of the header matches it.
+
+    Measured on the real Envoy the tests run (1.40): with the lines `0` and `1`
+    an exact `1` route is taken; the lines are not joined for route matching
+    (tests/realservers/test_istio_live_differential.py compares this model with
+    real Istio on repeated header lines)."""
+    if not lines:
         return False
     if not cond:
         return True
-    return string_match(cond, value)
+    return any(string_match(cond, line) for line in lines)
 
 
 @dataclass(frozen=True)

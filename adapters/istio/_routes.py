@@ -95,6 +95,7 @@ def _rule(
         requests = _match_requests(match)
         if requests:
             rule["match"] = requests
+        _report_header_lines(ctx, key, route_index, match_index or 0, match)
     rule["route"] = _destinations(ctx, key, svc, route_index, route)
     if route.timeout is None:
         rule["timeout"] = duration(DEFAULT_TIMEOUT)
@@ -107,6 +108,29 @@ def _rule(
         if edits:
             rule["headers"] = {"request": edits}
     return rule
+
+
+def _report_header_lines(
+    ctx: Context, key: str, route_index: int, match_index: int, match: RouteMatch
+) -> None:
+    """MS1015 for each header value, prefix or regex condition of a route.
+
+    The spec matches the header's lines joined with ',' (docs/spec.md, header
+    values); a real Envoy's route matcher tests each line and takes the route
+    when any one matches, so `x: 0` sent beside `x: 1` takes a route on `x`
+    exact `1`. Presence is the same either way."""
+    for index, header in enumerate(match.headers or ()):
+        if header.present:
+            continue
+        ctx.report(
+            codes.ROUTE_HEADER_LINES,
+            key,
+            ("spec", "routes", route_index, "matches", match_index, "headers", index),
+            f"the route on header {header.name!r} is also taken when the value is one line "
+            "of several; the spec matches the lines joined with ','",
+            "if clients may repeat the header, match on a header they send once, or accept "
+            "that any one line selects the route",
+        )
 
 
 def _match_requests(match: RouteMatch) -> list[dict[str, Any]]:

@@ -36,6 +36,12 @@ AUTHZ_ALLOW_HEADER_LINES = register(
     "of a repeated header matches",
     "authz",
 )
+ROUTE_HEADER_LINES = register(
+    "MS1015",
+    W,
+    "a route header condition tests the joined value; Envoy's route matcher takes the route "
+    "when any one line of a repeated header matches",
+)
 HEADER_EDIT_ORDER = register(
     "MS1020", W, "one header both set/added and removed: Envoy applies removals first"
 )

@@ -137,7 +137,7 @@ class IstioModel:
         view = RequestView(
             method=request.method,
             target=target,
-            headers=headers,
+            headers=lines,
             port=port,
             source_namespace=client_ns,
             source_labels={"app": topo.workloads[source].name},
