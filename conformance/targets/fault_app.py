@@ -124,7 +124,13 @@ class FaultApp:
 
 
 def _reset(handler: http.server.BaseHTTPRequestHandler) -> None:
-    """Drop the connection with a TCP reset (linger 0), answering nothing."""
+    """Drop the connection with a TCP reset (linger 0), answering nothing.
+
+    The request was read first, so the try is counted, and Envoy's
+    `reset-before-request` condition (the retry of Istio's inbound route,
+    pilot/pkg/networking/core/route/route.go BuildDefaultHTTPInboundRoute)
+    does not apply: the inbound sidecar answers 503 and only the client's
+    route decides whether to retry."""
     handler.close_connection = True
     sock = handler.connection
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
