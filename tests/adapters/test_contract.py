@@ -134,7 +134,12 @@ def test_its_code_block_is_its_own_and_documented(adapter: Adapter) -> None:
 def test_every_code_it_emits_lies_in_its_block(adapter: Adapter) -> None:
     readme = documentation(adapter)
     codes = {d.code for d in emitted(adapter)}
-    assert sorted(c for c in codes if c not in adapter.codes) == []
+    # An import also reports what meshspec's own validation finds in the neutral spec
+    # it produced (MS1xx-MS2xx, documented with the spec); every other code is the
+    # adapter's own.
+    foreign = sorted(c for c in codes if c not in adapter.codes)
+    assert [c for c in foreign if int(c[2:]) >= 300] == []
+    codes -= set(foreign)
     assert sorted(c for c in codes if c not in CATALOGUE or CATALOGUE[c].retired) == []
     assert sorted(c for c in codes if c not in readme) == []
 
