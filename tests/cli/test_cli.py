@@ -288,10 +288,14 @@ def test_installed_console_script(tmp_path: Path) -> None:
 
 
 def test_bookinfo_compiles_to_istio_without_warnings(capsys: pytest.CaptureFixture[str]) -> None:
-    """The README's first command: it must succeed with no warning or error."""
+    """The README's first command: it must succeed with no error, and its only warning
+    is the one Istio owes its users: Envoy matches the `end-user` route per header line
+    (MS1015), where the spec matches the joined value."""
     code, out, err = _run(capsys, "compile", "--target", "istio", BOOKINFO)
     assert code == 0, err
-    assert " warning " not in err and " error " not in err
+    warnings = [line for line in err.splitlines() if " warning " in line]
+    assert warnings and all("MS1015" in line for line in warnings), err
+    assert " error " not in err
     assert out.count("\nkind: ") + out.startswith("kind: ") >= 4
 
 
