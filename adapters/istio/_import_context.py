@@ -76,12 +76,24 @@ class ImportContext:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     #: whether some route got Istio's default retry policy written out
     default_retries_written: bool = False
+    #: services by namespace, built when first asked for (see `in_namespace`)
+    _by_namespace: dict[str, list[ServiceDraft]] | None = field(default=None, repr=False)
 
     def service(self, namespace: str, name: str) -> ServiceDraft:
         key = f"{namespace}/{name}"
         if key not in self.services:
             self.services[key] = ServiceDraft(namespace, name)
+            self._by_namespace = None
         return self.services[key]
+
+    def in_namespace(self, namespace: str) -> list[ServiceDraft]:
+        """The services of one namespace, in the order they were found: an index, so
+        that reading every namespace-wide policy costs its own namespace, not the mesh."""
+        if self._by_namespace is None:
+            self._by_namespace = {}
+            for svc in self.services.values():
+                self._by_namespace.setdefault(svc.namespace, []).append(svc)
+        return self._by_namespace.get(namespace, [])
 
     def report(
         self,

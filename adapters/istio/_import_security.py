@@ -30,15 +30,25 @@ _DNS = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 def _targets(
     ctx: ImportContext, doc: NativeDocument, selector: Any
 ) -> tuple[list[ServiceDraft], bool]:
-    """Services a policy applies to, and whether the selector narrows to part of one."""
+    """Services a policy applies to, and whether the selector narrows to part of one.
+
+    Looked up by namespace and name, not scanned: a mesh has about as many policies
+    as services, so a scan of every service per policy grows with their square."""
     labels = (selector or {}).get("matchLabels") if isinstance(selector, Mapping) else None
     ns = doc.namespace
-    in_scope = [s for s in ctx.services.values() if ns == ROOT_NAMESPACE or s.namespace == ns]
+    root = ns == ROOT_NAMESPACE
+    in_scope = list(ctx.services.values()) if root else ctx.in_namespace(ns)
     if not labels:
         return in_scope, False
     labels = {str(k): str(v) for k, v in labels.items()}
     app = labels.pop("app", None)
-    chosen = [s for s in in_scope if app is None or s.name == app]
+    if app is None:
+        chosen = in_scope
+    elif root:
+        chosen = [s for s in in_scope if s.name == app]
+    else:
+        found = ctx.services.get(f"{ns}/{app}")
+        chosen = [found] if found is not None else []
     if not labels:
         return chosen, False
     # With the service's pods known, the selector is read against them: all of them,
