@@ -14,7 +14,7 @@ from typing import Any
 from adapters.istio import import_codes as C
 from adapters.istio._import_context import ImportContext
 from adapters.istio._import_validate import port_number
-from adapters.istio._import_workloads import pod_template, selects
+from adapters.istio._import_workloads import PodTemplate, pod_template, selects
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Severity
 
@@ -58,9 +58,19 @@ def assign_workloads(ctx: ImportContext, docs: list[NativeDocument]) -> None:
     """Pods behind each service (its Service's selector, else `app: <name>`), and the
     container ports its named target ports mean."""
     pods = [t for t in (pod_template(d) for d in docs) if t is not None]
+    # Candidates by (namespace, label, value), in input order: a selector's pods carry
+    # each of its labels, so one of its pairs narrows the search without scanning every
+    # pod of the mesh for every service.
+    by_label: dict[tuple[str, str, str], list[PodTemplate]] = {}
+    for pod in pods:
+        for label, value in pod.labels.items():
+            by_label.setdefault((pod.namespace, label, value), []).append(pod)
     for svc in ctx.services.values():
         selector = svc.selector or {"app": svc.name}
-        svc.pods = [p for p in pods if p.namespace == svc.namespace and selects(selector, p.labels)]
+        candidates = min(
+            (by_label.get((svc.namespace, k, v), []) for k, v in selector.items()), key=len
+        )
+        svc.pods = [p for p in candidates if selects(selector, p.labels)]
         for service_port, name in svc.named_target_ports.items():
             for pod in svc.pods:
                 if name in pod.port_names:
