@@ -36,6 +36,7 @@ from meshspec.codecs import dump_json, dump_yaml
 from meshspec.diagnostics import Diagnostic, Severity, has_errors, render_json, render_text
 from meshspec.diff.command import diff
 from meshspec.errors import MeshSpecError, UnknownTarget
+from meshspec.gcpause import cyclic_gc_paused
 from meshspec.loader import load_paths
 from meshspec.plan.command import plan
 from meshspec.registry import PLANNED, available_targets, get_adapter, planned_targets
@@ -597,7 +598,8 @@ def import_command(
         raise click.UsageError(
             "name the resources to import: PATH arguments, -f FILE, '-' for stdin, or --live"
         )
-    imported = adapter.import_resources(docs)
+    with cyclic_gc_paused():  # drafts and plain data, as compiling: see meshspec.gcpause
+        imported = adapter.import_resources(docs)
     diags = apply_lossy_policy([*problems, *imported.diagnostics], allow_lossy)
     emit_diagnostics(diags)
     if has_errors(diags):

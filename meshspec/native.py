@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from meshspec import codes
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Diagnostic, Location
+from meshspec.gcpause import cyclic_gc_paused
 from meshspec.loader import expand_paths, read_text, yaml_problem
 from meshspec.spec import Origin
 from meshspec.yaml_positions import PositionsWithin
@@ -15,6 +16,11 @@ from meshspec.yaml_source import YamlProblem, load_documents
 
 def read_native(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagnostic]]:
     """Every mapping document in the files; lists of kind `List` are unpacked."""
+    with cyclic_gc_paused():  # plain data, no cycles: see meshspec.gcpause
+        return _read_native(paths)
+
+
+def _read_native(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagnostic]]:
     files, problems = expand_paths(paths, "the mesh's resources (YAML or JSON)")
     docs: list[NativeDocument] = []
     for name in files:
