@@ -114,12 +114,11 @@ def _source_names(
             continue
         deny = rule.action is AuthzAction.DENY
         found.add(
-            C.IDENTITY_NOT_A_SERVICE,
+            C.IDENTITY_NOT_A_SERVICE if deny else C.IDENTITY_ALLOW_NARROWED,
             key,
             (*where, "identities"),
             f"{ident} is the identity of no service of the spec: left out"
             + (", so the DENY does not hold for it" if deny else ""),
-            severity=None if deny else Severity.WARNING,
         )
     return out
 

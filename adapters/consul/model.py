@@ -248,7 +248,10 @@ class ConsulModel:
         """The caller's upstream config for the service it addressed."""
         if caller is None:
             return BreakerPolicy()
-        defaults = self.entries.get(("service-defaults", caller.name)) or {}
+        return self._breaker_for(caller.name, upstream)
+
+    def _breaker_for(self, caller: str, upstream: str) -> BreakerPolicy:
+        defaults = self.entries.get(("service-defaults", caller)) or {}
         upstream_config = defaults.get("UpstreamConfig") or {}
         chosen = upstream_config.get("Defaults") or {}
         for o in upstream_config.get("Overrides") or []:
