@@ -126,7 +126,7 @@ DEFAULT_POLICY = register(
 )
 L7_ON_TCP = register(
     "MS4036",
-    E,
+    W,
     "Consul allows L7 permissions only on HTTP services: a rule on paths, methods or headers "
     "of a TCP service is left out",
     "authz",

@@ -24,8 +24,8 @@ from adapters.kit import (
     ServiceDraft,
     documents,
     keep_order,
-    mesh_document,
     merge_segment_pairs,
+    mesh_document,
     string_prefix_pieces,
     to_spec,
 )
@@ -269,12 +269,12 @@ def _router(
     for (name, _, body), pieces in zip(groups, result.pieces, strict=True):
         unique = name if name not in seen else f"{name}-{len(seen)}"
         seen.add(unique)
-        route: dict[str, Any] = {"name": unique}
+        neutral: dict[str, Any] = {"name": unique}
         matches = [p.to_match() for p in pieces]
         if any(matches):
-            route["matches"] = [m for m in matches]
-        route.update(body)
-        routes.append(route)
+            neutral["matches"] = matches
+        neutral.update(body)
+        routes.append(neutral)
     svc.routes = routes
 
 
@@ -475,31 +475,24 @@ def _resilience(
     entries: Mapping[tuple[str, str], Any],
     virtual: set[str],
 ) -> None:
+    """Consul keys limits and health checks by the caller; the spec by the service called.
+    Each service gets what its callers agree on (the first caller's, reported when they
+    differ), read through the model so that Consul's defaults count too."""
     model = ConsulModel([e for e, _ in entries.values()], Topology("cluster.local", {}))
-    callers = [n for (k, n) in entries if k == "service-defaults" and n not in virtual]
-    for key, svc in ctx.services.items():
-        seen = {}
-        for caller in callers:
-            chosen: Any = {}
-            upstream = entries[("service-defaults", caller)][0].get("UpstreamConfig") or {}
-            chosen = upstream.get("Defaults")
-            for o in upstream.get("Overrides") or []:
-                if str(o.get("Name")) == svc.name:
-                    chosen = o
-            seen[caller] = repr(chosen)
-        if len(set(seen.values())) > 1:
+    callers = sorted(n for (k, n) in entries if k == "service-defaults" and n not in virtual)
+    if not callers:
+        return
+    for svc in ctx.services.values():
+        policies = {caller: model.breaker_for(caller, svc.name) for caller in callers}
+        if len(set(map(repr, policies.values()))) > 1:
             _, doc = entries[("service-defaults", callers[0])]
             ctx.report(
                 C.CALLER_KEYED,
                 doc,
                 ("UpstreamConfig",),
-                f"for {svc.name}: {', '.join(sorted(seen))}",
+                f"callers of {svc.name} differ ({', '.join(callers)}): {callers[0]}'s is kept",
             )
-        del model
-        model = ConsulModel([e for e, _ in entries.values()], Topology("cluster.local", {}))
-        if not callers:
-            continue
-        policy = model._breaker_for(callers[0], svc.name)  # noqa: SLF001
+        policy = policies[callers[0]]
         res: dict[str, Any] = {}
         if policy.outlier_detection is not None:
             res["outlierDetection"] = policy.outlier_detection.model_dump(

@@ -30,8 +30,8 @@ from adapters.consul._model_paths import Normalisation, Target, read_target
 from adapters.consul._names import read_names
 from adapters.consul.entries import CONFIG_API, ENTRY_OF_CRD, enveloped, from_crd
 from meshspec.adapter import Topology, Verdict, Workload
-from meshspec.semantics import BreakerPolicy, Outcome, Request, RetryPolicy, Transport
 from meshspec.durations import format_duration
+from meshspec.semantics import BreakerPolicy, Outcome, Request, RetryPolicy, Transport
 from meshspec.spec import ConnectionLimits, MtlsMode, OutlierDetection
 
 #: Envoy's outlier detection defaults, which Consul leaves in force when a caller sets no
@@ -248,9 +248,10 @@ class ConsulModel:
         """The caller's upstream config for the service it addressed."""
         if caller is None:
             return BreakerPolicy()
-        return self._breaker_for(caller.name, upstream)
+        return self.breaker_for(caller.name, upstream)
 
-    def _breaker_for(self, caller: str, upstream: str) -> BreakerPolicy:
+    def breaker_for(self, caller: str, upstream: str) -> BreakerPolicy:
+        """What `caller`'s sidecar applies to the upstream it addresses as `upstream`."""
         defaults = self.entries.get(("service-defaults", caller)) or {}
         upstream_config = defaults.get("UpstreamConfig") or {}
         chosen = upstream_config.get("Defaults") or {}
