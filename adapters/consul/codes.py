@@ -144,6 +144,12 @@ PER_VERSION_RESILIENCE = register(
 REQUESTS_PER_CONNECTION = register(
     "MS4042", W, "Consul has no limit of requests per connection: left out"
 )
+ROUTED_RESILIENCE = register(
+    "MS4043",
+    W,
+    "Consul applies the caller's settings for the addressed service to every backend its "
+    "routes reach: a backend of another service gets the addressed service's",
+)
 # --- importing
 KIND_SKIPPED = register("MS4501", W, "not a Consul config entry this importer reads: skipped")
 FIELD_DROPPED = register("MS4502", W, "Consul field with no neutral equivalent: dropped")

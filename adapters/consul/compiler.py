@@ -63,6 +63,7 @@ def compile_entries(
                 hint="",
             )
         elif svc.spec.routes:
+            _routed_resilience(spec, key, found)
             routing = chain(spec, key, found, version)
             for name, splitter in routing.splitters:
                 made.append(virtual_defaults(name))
@@ -112,6 +113,26 @@ def compile_entries(
             e.setdefault("Meta", {})
             e["Meta"] = {SOURCE_META: where, **e["Meta"]}
     return out, found.diagnostics
+
+
+def _routed_resilience(spec: Spec, key: str, found: CompileContext) -> None:
+    """Consul builds every cluster of a discovery chain from the caller's upstream config
+    for the chain's service (consul `agent/xds/clusters.go`,
+    `makeUpstreamClustersForDiscoveryChain` takes the one upstream's config for all targets)."""
+    svc = spec.service(key)
+    own = svc.spec.resilience
+    for i, route in enumerate(svc.spec.routes):
+        for j, b in enumerate(route.backends):
+            other = spec.resolve(b.service, svc.metadata.namespace) if b.service else None
+            if other is not None and other != key and spec.service(other).spec.resilience != own:
+                found.report(
+                    C.ROUTED_RESILIENCE,
+                    key,
+                    ("spec", "routes", i, "backends", j),
+                    f"requests routed to {spec.service(other).metadata.name} get the limits and "
+                    f"health check callers set for {svc.metadata.name}",
+                    hint="give both services the same resilience",
+                )
 
 
 def _check_names(spec: Spec, found: CompileContext) -> None:

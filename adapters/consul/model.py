@@ -94,7 +94,14 @@ class ConsulModel:
             return Verdict(Outcome.UNKNOWN_PORT, None)
         if self._protocol(dest.name) == "tcp":
             return Verdict(Outcome.NOT_HTTP, None)
-        target = read_target(request.target, self.normalisation)
+        if caller is None and self._mode(dest.name) is MtlsMode.PERMISSIVE:
+            # the permissive filter chain is a plain TCP proxy to the application: no HTTP
+            # handling, no normalisation, no intentions (consul `agent/xds/listeners.go`,
+            # `makePermissiveFilterChain`)
+            path, _, query = request.target.partition("?")
+            target: Target | None = Target(path, query)
+        else:
+            target = read_target(request.target, self.normalisation)
         if target is None:
             return Verdict(Outcome.BAD_REQUEST, 400)
         lines = header_lines(request.headers)
@@ -238,6 +245,7 @@ class ConsulModel:
         if caller is None:
             if mode is MtlsMode.STRICT:
                 return mode, Transport.REFUSED, None
+            # plaintext through the permissive filter chain: intentions are not applied
             return mode, Transport.PLAINTEXT, Authz(True, None)
         authz = decide_intention(
             self.entries, w.name, caller.name, method, target, lines, self.default_allow
