@@ -14,6 +14,7 @@ of a repeated header (Envoy RBAC `header` matcher; Consul's warning on `Header[]
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from adapters.consul import codes as C
@@ -181,7 +182,7 @@ def _permission_http(
     paths = [c for p in op.paths for c in path_conditions(p)] if op.paths else [{}]
     out = []
     for path in paths:
-        http = {**path, **common}
+        http = {**path, **copy.deepcopy(common)}
         out.append(http or dict(_CATCH_ALL))
     return out
 

@@ -13,6 +13,7 @@ filtered on the service instances' `Meta` (service-resolver reference, `Subsets.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -147,7 +148,7 @@ def _matches(
             )
     if match.query_params:
         common["QueryParam"] = [_query(q) for q in match.query_params]
-    return [{**path, **common} for path in path_conditions(match.path)]
+    return [{**path, **copy.deepcopy(common)} for path in path_conditions(match.path)]
 
 
 def path_conditions(path: PathMatch | None) -> list[dict[str, str]]:
@@ -187,12 +188,14 @@ def _destination(
 ) -> tuple[dict[str, Any], tuple[str, dict[str, Any]] | None]:
     svc = spec.service(key)
     namespace = svc.metadata.namespace
-    targets: list[tuple[str, str | None, int]] = []
+    weights: dict[tuple[str, str | None], int] = {}
     for b in route.backends:
         if b.weight <= 0:
             continue
         target = key if b.service is None else spec.resolve(b.service, namespace) or key
-        targets.append((spec.service(target).metadata.name, b.version, b.weight))
+        at = (spec.service(target).metadata.name, b.version)
+        weights[at] = weights.get(at, 0) + b.weight
+    targets = [(service, version, w) for (service, version), w in weights.items()]
     if not targets:
         targets = [(svc.metadata.name, None, 1)]
     dest: dict[str, Any] = {}
