@@ -116,6 +116,19 @@ def chain(spec: Spec, key: str, found: CompileContext, version: str) -> Chain:
             "prefix, so the path reaches the service unchanged",
             hint="drop the PrefixRewrite once the agents run a release with hashicorp/consul#23395",
         )
+    if any(
+        m.path is not None and (m.path.prefix or "/").rstrip("/")
+        for r in svc.spec.routes
+        for m in r.matches
+    ):
+        found.report(
+            C.ROUTING_RAW_PATH,
+            key,
+            ("spec", "routes"),
+            f"a request to {name} for a path such as //x or /a/../x takes the route of that "
+            "path as written; the spec routes on the normalised path",
+            hint="clients that send normalised paths are routed as the spec says",
+        )
     if not catch_all:
         found.report(
             C.FALL_THROUGH,

@@ -53,6 +53,12 @@ PREFIX_REWRITE = register(
 ROUTES_ON_TCP = register(
     "MS4016", W, "routes on a TCP service: Consul routes and splits only HTTP, HTTP/2 and gRPC"
 )
+ROUTING_RAW_PATH = register(
+    "MS4018",
+    W,
+    "Consul routes on the path as sent: the caller's sidecar does not normalise it, only the "
+    "destination's does (before intentions)",
+)
 # --- compiling: mTLS
 MTLS_DISABLE = register(
     "MS4020",

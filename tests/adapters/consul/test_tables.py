@@ -102,7 +102,7 @@ UpstreamConfig: {{Defaults: {{PassiveHealthCheck: {{EnforcingConsecutive5xx: 0}}
             routes_table.ORDERED,
             routes_table.ISTIO_ORDERED,
             CONSUL_ORDERED,
-            ["MS4004", "MS4015", "MS4035"],
+            ["MS4004", "MS4015", "MS4018", "MS4035"],
             id="precedence-and-segment-prefix",
         ),
         pytest.param(
