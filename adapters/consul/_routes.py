@@ -116,11 +116,7 @@ def chain(spec: Spec, key: str, found: CompileContext, version: str) -> Chain:
             "prefix, so the path reaches the service unchanged",
             hint="drop the PrefixRewrite once the agents run a release with hashicorp/consul#23395",
         )
-    if any(
-        m.path is not None and (m.path.prefix or "/").rstrip("/")
-        for r in svc.spec.routes
-        for m in r.matches
-    ):
+    if any(_path_sensitive(m.path) for r in svc.spec.routes for m in r.matches):
         found.report(
             C.ROUTING_RAW_PATH,
             key,
@@ -139,6 +135,13 @@ def chain(spec: Spec, key: str, found: CompileContext, version: str) -> Chain:
         )
     router = entry(SERVICE_ROUTER, name, Meta=names_meta(names), Routes=routes)
     return Chain(router, splitters)
+
+
+def _path_sensitive(path: PathMatch | None) -> bool:
+    """Whether a match can tell a path as sent from its normalised form (not `/` itself)."""
+    if path is None:
+        return False
+    return path.prefix is None or bool(path.prefix.rstrip("/"))
 
 
 def _matches(

@@ -31,8 +31,8 @@ from adapters.kit import (
 )
 from meshspec.adapter import ImportResult, NativeDocument, Topology
 from meshspec.durations import format_duration
-from meshspec.semantics import Request, decide
-from meshspec.spec import RetryOn
+from meshspec.semantics import Request, decide, precedence_key
+from meshspec.spec import RetryOn, RouteMatch
 
 KNOWN: dict[str, set[str]] = {
     "proxy-defaults": {"Name", "Meta", "MutualTLSMode", "Config"},
@@ -264,9 +264,10 @@ def _router(
             f"{groups[c.later][0]}",
             example={**c.sample, "destination": svc.name},
         )
+    merged = _merge_same_routes(groups, result.pieces)
     routes = []
     seen: set[str] = set()
-    for (name, _, body), pieces in zip(groups, result.pieces, strict=True):
+    for name, body, pieces in merged:
         unique = name if name not in seen else f"{name}-{len(seen)}"
         seen.add(unique)
         neutral: dict[str, Any] = {"name": unique}
@@ -276,6 +277,29 @@ def _router(
         neutral.update(body)
         routes.append(neutral)
     svc.routes = routes
+
+
+def _rank(piece: Piece) -> tuple[int, ...]:
+    return precedence_key(RouteMatch.model_validate(piece.to_match()), 0, 0)[:5]
+
+
+def _merge_same_routes(
+    groups: list[tuple[str, list[Piece] | None, dict[str, Any]]], pieces: list[list[Piece]]
+) -> list[tuple[str, dict[str, Any], list[Piece]]]:
+    """Consul routes of one neutral route that the precedence order put apart become one
+    neutral route again, where that cannot change a decision: a later group's pieces move to
+    the earlier route only when no route in between has a piece of equal rank (the earlier
+    route would then win a tie the in-between route wins in Consul)."""
+    out: list[tuple[str, dict[str, Any], list[Piece]]] = []
+    for (name, _, body), mine in zip(groups, pieces, strict=True):
+        target = next((j for j, (n, b, _) in enumerate(out) if n == name and b == body), None)
+        if target is not None:
+            between = {_rank(p) for _, _, ps in out[target + 1 :] for p in ps}
+            if not between & {_rank(p) for p in mine}:
+                out[target][2].extend(p for p in mine if p not in out[target][2])
+                continue
+        out.append((name, body, list(mine)))
+    return out
 
 
 def _pieces(

@@ -176,7 +176,7 @@ class ConsulModel:
             edited = _edit(_edit(dict(lines), routed.headers), leg.headers)
             inbound = self._inbound(w, caller, request.method, request.target, edited)
             if inbound is None:
-                return Verdict(Outcome.BAD_REQUEST, 400, route=routed.route)
+                return Verdict(Outcome.BAD_REQUEST, 400)
             results.append(inbound)
         live = results
         mode, transport, authz = live[0]
