@@ -56,6 +56,7 @@ from adapters.kit.drafts import documents, mesh_document, to_spec
 from adapters.kit.first_match import sample_of
 from meshspec.adapter import ImportResult, NativeDocument
 from meshspec.diagnostics import sorted_diagnostics
+from meshspec.semantics import host_parts
 
 IMPORTED = ("VirtualService", "DestinationRule", "PeerAuthentication", "AuthorizationPolicy")
 ISTIO_GROUPS = ("networking.istio.io", "security.istio.io")
@@ -64,19 +65,20 @@ ISTIO_GROUPS = ("networking.istio.io", "security.istio.io")
 _SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 
 
+#: what may follow `name.ns` in a host that names a cluster Service
+_SERVICE_SUFFIXES = frozenset({("svc",), ("svc", "cluster", "local")})
+
+
 def host_to_key(host: str, namespace: str) -> str | None:
     """`name`, `name.ns`, `name.ns.svc[.cluster.local]` -> `ns/name`; else None."""
     h = host.strip().lower().rstrip(".")
     if not h or "*" in h:
         return None
-    parts = h.split(".")
-    if len(parts) == 1:
-        return f"{namespace}/{parts[0]}"
-    if len(parts) == 2 or (len(parts) >= 3 and parts[2] == "svc"):
-        if len(parts) > 3 and ".".join(parts[3:]) != "cluster.local":
-            return None
-        return f"{parts[1]}/{parts[0]}"
-    return None
+    parts = host_parts(h, _SERVICE_SUFFIXES.__contains__)
+    if parts is None:
+        return None
+    name, host_namespace = parts
+    return f"{host_namespace or namespace}/{name}"
 
 
 def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
