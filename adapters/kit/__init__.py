@@ -31,6 +31,7 @@ from adapters.kit.import_context import (
     ImportContext,
     ServiceDraft,
     describe,
+    native_finding,
     shown_request,
 )
 from adapters.kit.kube_cluster import read_cluster
@@ -50,6 +51,7 @@ __all__ = [
     "keep_order",
     "merge_segment_pairs",
     "mesh_document",
+    "native_finding",
     "plain",
     "read_cluster",
     "sample_of",

@@ -89,6 +89,29 @@ def shown_request(example: Mapping[str, Any]) -> str:
     return shown
 
 
+def native_finding(
+    code: Code,
+    doc: NativeDocument,
+    path: PathKey,
+    message: str,
+    *,
+    target: str,
+    hint: str = "",
+    extra: dict[str, object] | None = None,
+    severity: Severity | None = None,
+) -> Diagnostic:
+    """A finding about field `path` of a native document, at its file:line."""
+    return code(
+        f"{describe(doc)}: {message}",
+        location=doc.origin.locate(path),
+        path=".".join(str(p) for p in path),
+        target=target,
+        hint=hint,
+        extra=extra,
+        severity=severity,
+    )
+
+
 @dataclass
 class ImportContext(Generic[D]):
     #: the adapter's name, written into every finding
@@ -117,16 +140,16 @@ class ImportContext(Generic[D]):
     ) -> None:
         """A finding about field `path` of `doc`, at its file:line; `example` is a
         request that shows it (kept as `extra.request` and said in the message)."""
-        text = f"{describe(doc)}: {message}"
         extra: dict[str, object] = {}
         if example is not None:
             extra["request"] = example
-            text += f" (for example {shown_request(example)})"
+            message += f" (for example {shown_request(example)})"
         self.diagnostics.append(
-            code(
-                text,
-                location=doc.origin.locate(path),
-                path=".".join(str(p) for p in path),
+            native_finding(
+                code,
+                doc,
+                path,
+                message,
                 target=self.target,
                 hint=hint,
                 extra=extra,
