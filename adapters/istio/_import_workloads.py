@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.istio.resources import MESH_CONFIG
 from meshspec.adapter import NativeDocument
 
 #: kind -> apiVersions whose objects carry a pod (template).
@@ -32,9 +33,6 @@ PLATFORM_KINDS: Mapping[str, tuple[str, ...]] = {
     "ServiceAccount": ("v1",),
     "ConfigMap": ("v1",),
 }
-#: Istio's mesh config: ConfigMap `istio` in the root namespace, key `mesh` (istio.io
-#: docs/reference/config/istio.mesh.v1alpha1); `trustDomain` names the mesh's identities.
-MESH_CONFIG = ("istio-system", "istio")
 DEFAULT_ACCOUNT = "default"
 
 

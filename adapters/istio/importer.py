@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.istio import import_codes as C
+from adapters.istio import resources as R
 from adapters.istio._import_check import check_import
 from adapters.istio._import_context import ImportContext, ServiceDraft
 from adapters.istio._import_gamma import (
@@ -33,7 +34,6 @@ from adapters.istio._import_platform import (
     read_kubernetes_service,
 )
 from adapters.istio._import_routes import (
-    READ_SPEC_FIELDS,
     default_route,
     import_virtual_service,
     report_unread,
@@ -58,8 +58,7 @@ from meshspec.adapter import ImportResult, NativeDocument
 from meshspec.diagnostics import sorted_diagnostics
 from meshspec.semantics import host_parts
 
-IMPORTED = ("VirtualService", "DestinationRule", "PeerAuthentication", "AuthorizationPolicy")
-ISTIO_GROUPS = ("networking.istio.io", "security.istio.io")
+IMPORTED = tuple(k.kind for k in R.KINDS)
 #: Kubernetes' own namespaces: their Services (and `default/kubernetes`, the API
 #: server) are not mesh services.
 _SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -151,7 +150,7 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
         group = str(doc.data.get("apiVersion", "")).split("/")[0]
         if is_platform(doc) or is_http_route(doc):
             out.append(doc)
-        elif doc.kind in IMPORTED and group in ISTIO_GROUPS:
+        elif doc.kind in IMPORTED and group in R.GROUPS:
             found = problems(doc.kind, doc.data.get("spec") or {})
             for where, what in found:
                 ctx.report(
@@ -163,7 +162,7 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
                 )
             if not found:
                 out.append(doc)
-        elif doc.kind == "RequestAuthentication" and group in ISTIO_GROUPS:
+        elif doc.kind == "RequestAuthentication" and group in R.GROUPS:
             # istio.io docs/reference/config/security/request_authentication: a request
             # with an invalid token is rejected (401) even when no policy requires one.
             spec = doc.data.get("spec") or {}
@@ -213,7 +212,7 @@ def _inventory(ctx: ImportContext, docs: list[NativeDocument]) -> None:
         elif doc.kind == "VirtualService":
             if not _mesh_bound(doc):
                 continue
-            report_unread(ctx, doc, ("spec",), spec, READ_SPEC_FIELDS)
+            report_unread(ctx, doc, ("spec",), spec, R.VIRTUAL_SERVICE_SPEC)
             _virtual_service_scope(ctx, doc)
             for i, host in enumerate(spec.get("hosts") or []):
                 key = host_to_key(str(host), doc.namespace)
