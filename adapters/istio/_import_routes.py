@@ -16,7 +16,6 @@ from adapters._k8s import SOURCE_ANNOTATION
 from adapters.istio import import_codes as C
 from adapters.istio import resources as R
 from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
-from adapters.istio._model_routes import DEFAULT_RETRY_ON
 from adapters.istio.resources import Message
 from adapters.kit import envoy
 from adapters.kit.first_match import (
@@ -41,7 +40,7 @@ def default_route(service: ServiceDraft) -> dict[str, Any]:
 
 
 def default_retries() -> dict[str, Any]:
-    return _retries_from(2, None, DEFAULT_RETRY_ON)
+    return _retries_from(R.DEFAULT_ATTEMPTS, None, R.DEFAULT_RETRY_ON)
 
 
 def _retries_from(attempts: int, per_try: str | None, retry_on: str) -> dict[str, Any]:
@@ -299,7 +298,7 @@ def _retries(
     per_try = None
     if retries.get("perTryTimeout") is not None:
         per_try = _duration(ctx, doc, (*path, "perTryTimeout"), retries["perTryTimeout"])
-    retry_on = str(retries.get("retryOn") or DEFAULT_RETRY_ON)
+    retry_on = str(retries.get("retryOn") or R.DEFAULT_RETRY_ON)
     items = [i.strip() for i in retry_on.split(",") if i.strip()]
     known = {envoy.RETRIABLE_STATUS_CODES, *envoy.RETRY_ON_NAMES}
     for item in items:

@@ -50,7 +50,6 @@ from adapters.istio._import_workloads import (
     mesh_trust_domain,
     service_accounts,
 )
-from adapters.istio._model_routes import DEFAULT_RETRY_ON
 from adapters.istio.resources import ROOT_NAMESPACE, TARGET
 from adapters.kit.drafts import documents, mesh_document, to_spec
 from adapters.kit.first_match import sample_of
@@ -375,7 +374,7 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
         ctx.diagnostics.append(
             C.RETRY_CONDITION(
                 "Istio's default retry policy (retryOn "
-                f"{DEFAULT_RETRY_ON}) also retries on `unavailable` and `cancelled`, gRPC "
+                f"{R.DEFAULT_RETRY_ON}) also retries on `unavailable` and `cancelled`, gRPC "
                 "statuses the neutral spec has no name for; the imported retries keep "
                 "connect-failure and refused-stream (503 is not retried by default: "
                 "EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY)",

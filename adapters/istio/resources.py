@@ -41,6 +41,13 @@ KINDS = (PEER_AUTHENTICATION, DESTINATION_RULE, VIRTUAL_SERVICE, AUTHORIZATION_P
 #: docs/reference/config/istio.mesh.v1alpha1); `trustDomain` names the mesh's identities.
 MESH_CONFIG = (ROOT_NAMESPACE, "istio")
 
+#: Istio's retries when a rule sets none: istio/istio
+#: `pilot/pkg/networking/core/route/retry/retry.go` `DefaultPolicy`, 2 retries on these
+#: conditions; its 503 status code is left out because
+#: `EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY` defaults to true (pilot features).
+DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+DEFAULT_ATTEMPTS = 2
+
 
 @dataclass(frozen=True)
 class Message:
