@@ -71,6 +71,8 @@ class ServiceDraft:
 
 
 D = TypeVar("D", bound=ServiceDraft)
+#: the draft of an adapter that needs no fields of its own
+_PLAIN_DRAFT: Callable[[str, str], Any] = ServiceDraft
 
 
 def describe(doc: NativeDocument) -> str:
@@ -116,9 +118,10 @@ def native_finding(
 class ImportContext(Generic[D]):
     #: the adapter's name, written into every finding
     target: str
-    #: makes the draft of a service not seen before: `(namespace, name) -> draft`
-    draft: Callable[[str, str], D]
     trust_domain: str = DEFAULT_TRUST_DOMAIN
+    #: makes the draft of a service not seen before, `(namespace, name) -> draft`: an
+    #: adapter passes its `ServiceDraft` subclass here
+    draft: Callable[[str, str], D] = _PLAIN_DRAFT
     services: dict[str, D] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 

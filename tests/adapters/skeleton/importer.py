@@ -35,7 +35,7 @@ Context = ImportContext[ServiceDraft]
 
 
 def import_ferry(documents_in: Sequence[NativeDocument]) -> ImportResult:
-    ctx: Context = ImportContext("ferry", ServiceDraft)
+    ctx: Context = ImportContext("ferry")
     for doc in documents_in:
         if (doc.data.get("apiVersion"), doc.kind) != ("ferry.example/v1", "FerryRoute"):
             ctx.report(C.KIND_SKIPPED, doc, ("kind",), f"{doc.kind} skipped")
