@@ -16,6 +16,7 @@ from typing import Any, cast
 # Loading the adapter registers its whole code block (compiler, importer and model).
 from adapters.istio import codes as _compiler_codes  # noqa: F401
 from adapters.istio import import_codes as _import_codes  # noqa: F401
+from adapters.istio.resources import KINDS
 from meshspec.adapter import (
     Adapter,
     CompileOptions,
@@ -31,16 +32,6 @@ from meshspec.codes import CodeBlock
 from meshspec.diagnostics import Diagnostic
 from meshspec.features import Feature as F
 from meshspec.spec import Spec
-
-#: What the compiler writes and the importer reads, in apply order: peers' mTLS first,
-#: then the client side (DestinationRule) before the routes that name its subsets, then
-#: authorization.
-KINDS = (
-    Kind("security.istio.io/v1", "PeerAuthentication"),
-    Kind("networking.istio.io/v1", "DestinationRule"),
-    Kind("networking.istio.io/v1", "VirtualService"),
-    Kind("security.istio.io/v1", "AuthorizationPolicy"),
-)
 
 FEATURES = frozenset(
     {
