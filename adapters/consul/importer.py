@@ -124,7 +124,7 @@ def _sanitized(value: Any, doc: NativeDocument, ctx: _Context, path: PathKey = (
 
 
 def import_consul(documents_in: Sequence[NativeDocument]) -> ImportResult:
-    ctx = _Context("consul", ServiceDraft)
+    ctx = _Context("consul")
     entries: dict[tuple[str, str], tuple[dict[str, Any], NativeDocument]] = {}
     for doc in documents_in:
         [raw] = as_entries([doc.data])
