@@ -88,6 +88,21 @@ assert set(FEATURES) | set(UNSUPPORTED_FEATURES) == ALL_FEATURES
 _INJECTION = Injection(annotations={"consul.hashicorp.com/connect-inject": "true"})
 
 
+class ConsulK8sCluster:
+    """The consul-k8s resources of a live Kubernetes cluster (`meshspec import --from
+    consul-k8s --live`), through the kit's reader."""
+
+    kinds: tuple[Kind, ...] = K8S_KINDS
+
+    def read(
+        self, kubeconfig: str | None = None, context: str | None = None
+    ) -> tuple[list[NativeDocument], list[Any]]:
+        read_cluster = import_module("adapters.kit").read_cluster
+        return read_cluster(  # type: ignore[no-any-return]
+            kubeconfig, context, self.kinds, target="consul-k8s", unreachable=codes.UNREACHABLE
+        )
+
+
 def _version() -> str:
     return os.environ.get("MESHSPEC_CONSUL_VERSION", CONSUL_VERSION)
 
@@ -95,13 +110,14 @@ def _version() -> str:
 class _Consul:
     """What both targets share: features, codes, import and model."""
 
+    cluster: Any = None
+
     name = "consul"
     mesh_version = CONSUL_VERSION
     features = FEATURES
     unsupported_features = UNSUPPORTED_FEATURES
     codes = codes.BLOCK
     injection = _INJECTION
-    cluster = None
 
     def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult:
         return import_module("adapters.consul.importer").import_consul(documents)  # type: ignore[no-any-return]
@@ -135,11 +151,16 @@ class ConsulAdapter(_Consul):
         """JSON, YAML and HCL files of config entries or consul-k8s resources."""
         return import_module("adapters.consul.files").read_files(paths)  # type: ignore[no-any-return]
 
+    def read_agent(self, address: str) -> tuple[list[NativeDocument], list[Any]]:
+        """A live agent's entries and registrations (`import --live --consul-addr`)."""
+        return import_module("adapters.consul.agent").read_agent(address)  # type: ignore[no-any-return]
+
 
 class ConsulK8sAdapter(_Consul):
     name = "consul-k8s"
     description = "Consul service mesh on Kubernetes (consul-k8s custom resources)"
     kinds: tuple[Kind, ...] = K8S_KINDS
+    cluster = ConsulK8sCluster()
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         compiler = import_module("adapters.consul.compiler")

@@ -64,6 +64,16 @@ NAMES_META = "meshspec.io/names"
 SOURCE_META = "meshspec.io/source"
 
 
+_META_KEY = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def meta_key(label: str) -> str:
+    """The service meta key a version label is registered as: Consul allows only letters,
+    digits, `-` and `_` in meta keys (consul `agent/structs` `validateMetaPair`), so every other
+    character becomes `_` (`app.kubernetes.io/version` -> `app_kubernetes_io_version`)."""
+    return _META_KEY.sub("_", label)
+
+
 def entry(kind: str, name: str, **fields: Any) -> dict[str, Any]:
     """An entry as meshspec carries it (envelope keys first, then Consul's fields)."""
     return {"apiVersion": CONFIG_API, "kind": kind, "Name": name, **fields}

@@ -65,19 +65,28 @@ def _value(value: Any, depth: int) -> str:
 
 
 def read_files(paths: Sequence[str]) -> tuple[list[NativeDocument], list[Diagnostic]]:
-    """HCL files through python-hcl2, everything else as YAML/JSON documents."""
-    hcl = [p for p in paths if p.endswith(".hcl")]
-    others = [p for p in paths if not p.endswith(".hcl")]
+    """HCL files through python-hcl2, everything else as YAML/JSON documents; a directory
+    stands for its `.hcl`, `.json`, `.yaml` and `.yml` files."""
+    files: list[str] = []
     for p in paths:
-        if Path(p).is_dir():
-            hcl += sorted(str(f) for f in Path(p).rglob("*.hcl"))
+        if p != "-" and Path(p).is_dir():
+            found = sorted(
+                str(f)
+                for f in Path(p).rglob("*")
+                if f.is_file() and f.suffix in (".hcl", ".json", ".yaml", ".yml")
+            )
+            files += found or [p]  # an empty directory: read_native says so
+        else:
+            files.append(p)
+    hcl = [f for f in files if f.endswith(".hcl")]
+    others = [f for f in files if not f.endswith(".hcl")]
     docs: list[NativeDocument] = []
     problems: list[Diagnostic] = []
     if others:
         docs, problems = read_native(others)
     for name in hcl:
-        found, problem = read_hcl(name)
-        docs.extend(found)
+        found_docs, problem = read_hcl(name)
+        docs.extend(found_docs)
         if problem is not None:
             problems.append(problem)
     return docs, problems

@@ -10,6 +10,7 @@ imported spec would allow where Consul denies is an error (it widens access).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from adapters.consul import codes as C
 from adapters.consul._model_chain import seconds
 from adapters.consul._names import read_names
+from adapters.consul.agent import CATALOG_SERVICE
 from adapters.consul.entries import ENTRY_KINDS, ENTRY_OF_CRD, lower_camel
 from adapters.consul.model import ConsulModel, as_entries
 from adapters.kit import (
@@ -126,9 +128,13 @@ def _sanitized(value: Any, doc: NativeDocument, ctx: _Context, path: PathKey = (
 def import_consul(documents_in: Sequence[NativeDocument]) -> ImportResult:
     ctx = _Context("consul")
     entries: dict[tuple[str, str], tuple[dict[str, Any], NativeDocument]] = {}
+    registered: dict[str, dict[str, Any]] = {}
     for doc in documents_in:
         [raw] = as_entries([doc.data])
         kind = str(raw.get("kind", ""))
+        if kind == CATALOG_SERVICE:
+            registered[str(raw.get("Name", ""))] = raw
+            continue
         if kind not in ENTRY_KINDS:
             ctx.report(C.KIND_SKIPPED, doc, ("kind",), f"kind {kind or '(none)'} is not read")
             continue
@@ -139,7 +145,7 @@ def import_consul(documents_in: Sequence[NativeDocument]) -> ImportResult:
         for field in sorted(set(e) - KNOWN[kind] - {"apiVersion", "kind"}):
             ctx.report(C.FIELD_DROPPED, doc, (field,), f"{field} has no neutral equivalent")
         entries[(kind, str(e.get("Name", "")))] = (e, doc)
-    if not entries:
+    if not entries and not registered:
         return ImportResult(None, ctx.diagnostics)
     virtual = {
         str(d.get("Service"))
@@ -175,6 +181,8 @@ def import_consul(documents_in: Sequence[NativeDocument]) -> ImportResult:
                     _permissive(ctx, entries, doc)
         elif kind == "service-resolver":
             _resolver(ctx, draft(name), e, doc)
+    for name, reg in sorted(registered.items()):
+        _registration(draft(name), reg, entries)
     for (kind, name), (e, doc) in sorted(entries.items()):
         if kind == "service-router":
             _router(ctx, draft(name), e, doc, entries)
@@ -214,6 +222,22 @@ def import_consul(documents_in: Sequence[NativeDocument]) -> ImportResult:
     if spec is not None:
         _check_access(ctx, spec, [e for e, _ in entries.values()], entries)
     return ImportResult(spec, [*ctx.diagnostics, *found], docs)
+
+
+def _registration(
+    svc: ServiceDraft, reg: Mapping[str, Any], entries: Mapping[tuple[str, str], Any]
+) -> None:
+    """Ports and version labels from the service's registrations (the platform's facts)."""
+    defaults = entries.get(("service-defaults", svc.name))
+    proto = _PROTOCOLS.get(str((defaults[0] if defaults else {}).get("Protocol", "tcp")), "tcp")
+    ports = sorted({int(i["Port"]) for i in reg.get("Instances") or [] if i.get("Port")})
+    if ports:
+        svc.ports = {p: proto for p in ports}
+        svc.declared = True
+    for i in reg.get("Instances") or []:
+        version = (i.get("Meta") or {}).get("version")
+        if version and str(version) not in svc.versions:
+            svc.versions[str(version)] = {"version": str(version)}
 
 
 def _permissive(
@@ -289,6 +313,10 @@ def _split_backends(
             b["version"] = str(s["ServiceSubset"])
         b["weight"] = round(float(s.get("Weight") or 0) * 100)
         out.append(b)
+    # the smallest integers with the same shares (90 and 10, not 9000 and 1000)
+    common = math.gcd(*(int(b["weight"]) for b in out)) if out else 1
+    for b in out:
+        b["weight"] = int(b["weight"]) // (common or 1)
     return out
 
 

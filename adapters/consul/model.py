@@ -29,7 +29,7 @@ from adapters.consul._model_intentions import Authz, decide_intention
 from adapters.consul._model_match import Lines, header_lines, http_holds, joined
 from adapters.consul._model_paths import Normalisation, Target, as_sent, read_target
 from adapters.consul._names import read_names
-from adapters.consul.entries import CONFIG_API, ENTRY_OF_CRD, enveloped, from_crd
+from adapters.consul.entries import CONFIG_API, ENTRY_OF_CRD, enveloped, from_crd, meta_key
 from meshspec.adapter import Topology, Verdict, Workload
 from meshspec.durations import format_duration
 from meshspec.semantics import BreakerPolicy, Outcome, Request, RetryPolicy, Transport
@@ -211,10 +211,13 @@ class ConsulModel:
         spec = (res.get("Subsets") or {}).get(subset)
         if not isinstance(spec, Mapping):
             return False
+        # instances carry their version labels as service meta (`meta_key`)
         chosen = [
             v
             for v, labels in w.versions.items()
-            if _filter_holds(str(spec.get("Filter", "")), labels)
+            if _filter_holds(
+                str(spec.get("Filter", "")), {meta_key(k): x for k, x in labels.items()}
+            )
         ]
         if len(chosen) == 1:
             return chosen[0]
