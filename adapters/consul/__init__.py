@@ -79,6 +79,13 @@ UNSUPPORTED_FEATURES: Mapping[F, str] = {
     F.MTLS_PORT: "Consul's MutualTLSMode is per service (service-defaults), not per port",
     F.PATHS_REJECT_MALFORMED_ESCAPE: "Envoy's path normalisation keeps a malformed escape "
     "such as %zz and forwards the request",
+    F.ROUTING_NO_MATCH_404: "Consul's router sends a request no route matches to the service "
+    "itself (the discovery chain's default route); nothing in a service-router answers 404",
+    F.ROUTING_NORMALIZED_PATH: "Consul normalises paths only where a request comes in, before "
+    "intentions (mesh HTTP.Incoming.RequestNormalization); the caller's sidecar routes on the "
+    "path as sent",
+    F.RESILIENCE_PER_VERSION: "a caller's UpstreamConfig is keyed by service, not by resolver "
+    "subset: every version gets the service's limits and passive health check",
 }
 assert set(FEATURES) | set(UNSUPPORTED_FEATURES) == ALL_FEATURES
 
