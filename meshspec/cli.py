@@ -607,7 +607,7 @@ def import_command(
       meshspec import --from istio -f istio/ > mesh.yaml
     """
     from meshspec.api import apply_lossy_policy
-    from meshspec.native import read_native
+    from meshspec.native import read_native_for
 
     files = input_paths(paths, filenames, required=False)
     if Path(source).suffix in (".yaml", ".yml", ".json") or Path(source).is_dir():
@@ -624,11 +624,8 @@ def import_command(
         if adapter.cluster is None:
             raise click.UsageError(f"target '{source}' cannot read from a cluster")
         docs, problems = adapter.cluster.read(kubeconfig=kubeconfig, context=context)
-    elif files and hasattr(adapter, "read_files"):
-        # a target with file formats of its own (e.g. Consul's HCL)
-        docs, problems = adapter.read_files(files)
     elif files:
-        docs, problems = read_native(files)
+        docs, problems = read_native_for(source, files)
     else:
         raise click.UsageError(
             "name the resources to import: PATH arguments, -f FILE, '-' for stdin, or --live"
