@@ -130,3 +130,10 @@ def test_import_from_a_live_agent_keeps_every_decision(
                 for (k, v), x in Verdict.of(before).backends.items()
             }
             assert shares == dict(Verdict.of(after).backends), target
+
+
+def test_apply_points_config_entries_to_consul_not_to_kubernetes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = _run(capsys, "apply", "--target", "consul", CANARY, "--dry-run=server")
+    assert code == 2 and "consul-k8s" in err
