@@ -30,11 +30,13 @@ SERVICE_SPLITTER = "service-splitter"
 SERVICE_ROUTER = "service-router"
 SERVICE_INTENTIONS = "service-intentions"
 
-#: Apply order: protocols before the chain entries that need them, subsets before the
-#: splits that name them, splitters before the routes that lead to them.
+#: Apply order: the mesh entry before proxy-defaults (Consul refuses a permissive
+#: `MutualTLSMode` until mesh `AllowEnablingPermissiveMutualTLS` is set), protocols before
+#: the chain entries that need them, subsets before the splits that name them, splitters
+#: before the routes that lead to them.
 ENTRY_KINDS = (
-    PROXY_DEFAULTS,
     MESH,
+    PROXY_DEFAULTS,
     SERVICE_DEFAULTS,
     SERVICE_RESOLVER,
     SERVICE_SPLITTER,

@@ -39,7 +39,7 @@ def test_one_file_per_entry_in_apply_order_and_back(
     )
     assert code == 0, err
     names = sorted(p.name for p in out_dir.iterdir() if not p.name.startswith("."))
-    assert names[0].startswith("01-proxy-defaults-global.") and names[1].startswith("02-mesh")
+    assert names[0].startswith("01-mesh-mesh.") and names[1].startswith("02-proxy-defaults-global")
     assert all(n.endswith("." + fmt) for n in names)
     kinds = [n.split("-", 1)[1] for n in names]
     assert kinds.index(next(k for k in kinds if k.startswith("service-router"))) > kinds.index(
@@ -54,7 +54,7 @@ def test_stdout_holds_the_entries_one_after_another(capsys: pytest.CaptureFixtur
     code, out, _ = _run(capsys, "compile", "-t", "consul", CANARY)
     assert code == 0
     entries = [json.loads(chunk) for chunk in out.replace("}\n{", "}\n\x00{").split("\x00")]
-    assert entries[0] == {"Kind": "proxy-defaults", "Name": "global", "MutualTLSMode": "strict"}
+    assert entries[1] == {"Kind": "proxy-defaults", "Name": "global", "MutualTLSMode": "strict"}
     assert {e["Kind"] for e in entries} >= {"service-router", "service-resolver", "mesh"}
 
 

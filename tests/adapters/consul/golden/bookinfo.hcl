@@ -4,11 +4,7 @@
 # warning MS4023 at examples/bookinfo/mesh.yaml:32:3: spec.authorization
 # warning MS4011 at examples/bookinfo/mesh.yaml:85:11: spec.routes[0].matches[0].headers
 # warning MS4013 at examples/bookinfo/mesh.yaml:135:9: spec.routes[0].retries.perTryTimeout
-# --- 01-proxy-defaults-global.hcl
-Kind = "proxy-defaults"
-Name = "global"
-MutualTLSMode = "strict"
-# --- 02-mesh-mesh.hcl
+# --- 01-mesh-mesh.hcl
 Kind = "mesh"
 AllowEnablingPermissiveMutualTLS = true
 HTTP = {
@@ -20,6 +16,10 @@ HTTP = {
     }
   }
 }
+# --- 02-proxy-defaults-global.hcl
+Kind = "proxy-defaults"
+Name = "global"
+MutualTLSMode = "strict"
 # --- 03-service-defaults-details.hcl
 Kind = "service-defaults"
 Name = "details"

@@ -11,11 +11,7 @@
 # warning MS4011 at examples/canary/mesh.yaml:51:11: spec.routes[0].matches[0].headers
 # warning MS4013 at examples/canary/mesh.yaml:81:9: spec.routes[2].retries.perTryTimeout
 # warning MS4042 at examples/canary/mesh.yaml:93:7: spec.resilience.connectionLimits.maxRequestsPerConnection
-# --- 01-proxy-defaults-global.hcl
-Kind = "proxy-defaults"
-Name = "global"
-MutualTLSMode = "strict"
-# --- 02-mesh-mesh.hcl
+# --- 01-mesh-mesh.hcl
 Kind = "mesh"
 HTTP = {
   Incoming = {
@@ -26,6 +22,10 @@ HTTP = {
     }
   }
 }
+# --- 02-proxy-defaults-global.hcl
+Kind = "proxy-defaults"
+Name = "global"
+MutualTLSMode = "strict"
 # --- 03-service-defaults-checkout.hcl
 Kind = "service-defaults"
 Name = "checkout"

@@ -7,11 +7,7 @@
 # warning MS4018 at examples/zero-trust/mesh.yaml:41:3: spec.routes
 # warning MS4034 at examples/zero-trust/mesh.yaml:90:13: spec.authorization.rules[0].from[0].namespaces
 # warning MS4021 at examples/zero-trust/mesh.yaml:107:5: spec.mtls.ports
-# --- 01-proxy-defaults-global.hcl
-Kind = "proxy-defaults"
-Name = "global"
-MutualTLSMode = "strict"
-# --- 02-mesh-mesh.hcl
+# --- 01-mesh-mesh.hcl
 Kind = "mesh"
 HTTP = {
   Incoming = {
@@ -22,6 +18,10 @@ HTTP = {
     }
   }
 }
+# --- 02-proxy-defaults-global.hcl
+Kind = "proxy-defaults"
+Name = "global"
+MutualTLSMode = "strict"
 # --- 03-service-defaults-accounts.hcl
 Kind = "service-defaults"
 Name = "accounts"
