@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,16 +97,6 @@ def _same(sent: Any, read: Any, key: str = "") -> bool:
         got = read / 1e9 if isinstance(read, int) else _go_seconds(str(read))
         return abs(got - seconds) < 1e-9
     return bool(sent == read)
-
-
-@pytest.fixture
-def clean_agent(consul_agent: ConsulAgent) -> Iterator[ConsulAgent]:
-    yield consul_agent
-    client = consul_agent.client()
-    order = ["service-intentions", "service-router", "service-splitter", "service-resolver"]
-    for kind in [*order, "service-defaults", "proxy-defaults", "mesh"]:
-        for e in client.config.list(kind):
-            client.config.delete(kind, e.get("Name", "mesh"))
 
 
 def _write(agent: ConsulAgent, entry: dict[str, Any]) -> None:

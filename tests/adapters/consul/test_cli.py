@@ -84,8 +84,9 @@ def _put(agent: ConsulAgent, path: str, body: dict[str, Any]) -> None:
 
 @pytest.mark.realservers
 def test_import_from_a_live_agent_keeps_every_decision(
-    consul_agent: ConsulAgent, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    clean_agent: ConsulAgent, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    consul_agent = clean_agent
     spec = load(CANARY)
     for resource in compile_spec(spec, "consul", ["all"]).resources:
         _put(consul_agent, "/v1/config", config_entry(resource))
