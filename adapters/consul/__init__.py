@@ -137,6 +137,14 @@ class _Consul:
         model = import_module("adapters.consul.model")
         return model.neutral_names(model.as_entries(resources))  # type: ignore[no-any-return]
 
+    def known_differences(
+        self, diagnostics: Sequence[Any], spec: Spec, request: Any
+    ) -> frozenset[str] | None:
+        """The answer's fields that may differ from the spec's for `request`, by the
+        compile's findings (None: all of them); see `differences.py`."""
+        differences = import_module("adapters.consul.differences")
+        return differences.known_differences(diagnostics, spec, request)  # type: ignore[no-any-return]
+
 
 class ConsulAdapter(_Consul):
     name = "consul"

@@ -19,15 +19,12 @@ from meshspec.adapter import CompileOptions, NativeDocument, Topology, Verdict
 from meshspec.codecs import dump_yaml
 from meshspec.loader import load_texts
 from meshspec.registry import get_adapter
-from meshspec.semantics import Outcome, Request, decide, normalize_target
-from meshspec.semantics.paths import NormalizedTarget
+from meshspec.semantics import Request, decide
 from meshspec.spec import Origin, Spec
 
 ADAPTER = get_adapter("consul")
 FIELDS = ["outcome", "status", "route", "backends", "authz", "mtls", "transport", "timeout"]
 FIELDS += ["retries", "breakers", "headers"]
-#: the adapter lists it as unsupported: Envoy forwards a malformed escape
-MALFORMED = "%zz"
 
 
 def _strict(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -47,30 +44,10 @@ def _load(docs: list[dict[str, Any]]) -> Spec | None:
     return loaded.spec if loaded.ok else None
 
 
-def _compared(codes: set[str], spec: Spec, request: Request) -> list[str] | None:
-    """The fields to compare for this request, or None when a diagnostic covers it all."""
-    if codes & {"MS4021", "MS4022"}:
-        return None  # one mTLS mode per service; permissive needs transparent proxy
-    if MALFORMED in request.target:
-        return None
-    norm = normalize_target(request.target)
-    if request.source is None and not isinstance(norm, NormalizedTarget):
-        # Known difference, reported: the oracle answers 400 to a plaintext client whose
-        # connection STRICT mTLS refuses before any HTTP is read (Consul: mtls_refused).
-        return None
-    raw = request.target.split("?")[0]
-    if "MS4018" in codes and isinstance(norm, NormalizedTarget) and norm.path != raw:
-        return None  # the caller routes on the path as sent
-    if "MS4010" in codes and decide(spec, request).outcome is Outcome.NO_ROUTE:
-        return None  # falls through to the service instead of 404
-    fields = list(FIELDS)
-    if "MS4014" in codes:
-        fields.remove("backends")  # shares rounded to hundredths of a percent
-    if codes & {"MS4041", "MS4043"}:
-        fields.remove("breakers")
-    if "MS4013" in codes:
-        fields.remove("retries")  # no per-try timeout
-    return fields
+def _compared(compiled: Any, spec: Spec, request: Request) -> list[str] | None:
+    """The fields to compare: all but those the adapter says its findings announce."""
+    excused = ADAPTER.known_differences(compiled.diagnostics, spec, request)  # type: ignore[attr-defined]
+    return None if excused is None else [f for f in FIELDS if f not in excused]
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
@@ -85,7 +62,7 @@ def test_the_consul_model_answers_as_the_oracle_unless_a_diagnostic_says_why_not
     compiled = ADAPTER.compile(spec, CompileOptions())
     if any(d.severity == "error" for d in compiled.diagnostics):
         return
-    fields = _compared({d.code for d in compiled.diagnostics}, spec, request)
+    fields = _compared(compiled, spec, request)
     if fields is None:
         return
     expected = Verdict.of(decide(spec, request))
@@ -113,7 +90,6 @@ def test_compile_then_import_keeps_every_decision(
     compiled = ADAPTER.compile(spec, CompileOptions())
     if any(d.severity == "error" for d in compiled.diagnostics):
         return
-    codes = {d.code for d in compiled.diagnostics}
     native = [NativeDocument(r, Origin("<compiled>", i)) for i, r in enumerate(compiled.resources)]
     back = import_consul(native)
     assert back.spec is not None
@@ -122,7 +98,7 @@ def test_compile_then_import_keeps_every_decision(
     request = replace(request, port=None, target=target)
     if request.source is None:
         return  # plaintext clients: the import keeps the mesh's mode, checked above
-    fields = _compared(codes, spec, request)
+    fields = _compared(compiled, spec, request)
     if fields is None:
         return
     fields = [f for f in fields if f not in ("mtls", "transport")]
