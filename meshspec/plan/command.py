@@ -69,14 +69,14 @@ def plan(
     """
     from meshspec.cli import emit_diagnostics
     from meshspec.errors import UnknownTarget
-    from meshspec.native import read_native
+    from meshspec.native import read_native_for
     from meshspec.plan import PlanError, build_plan, plan_targets
     from meshspec.plan.render import plan_files
     from meshspec.plan.write import write_tree
 
     if target not in plan_targets():
         raise click.UsageError(f"unknown target '{target}'. Targets: {', '.join(plan_targets())}")
-    docs, problems = read_native(input_paths(paths, filenames))
+    docs, problems = read_native_for(source, input_paths(paths, filenames))
     if problems:
         emit_diagnostics(problems)
         if any(d.severity == "error" for d in problems):
