@@ -34,10 +34,26 @@ def _inputs(paths: list[str]) -> list[Path]:
 
 
 def _output_objects(path: str | None) -> list[Any]:
+    """The objects a command wrote: a YAML stream, or JSON objects one after another
+    (as some targets write their own config entries)."""
     if not path:
         return []
-    with open(path, encoding="utf-8") as fh:
-        return [d for d in yaml.load_all(fh, Loader=Loader) if d is not None]
+    text = Path(path).read_text(encoding="utf-8")
+    if text.lstrip().startswith(("{", "[")):
+        return _json_stream(text)
+    return [d for d in yaml.load_all(text, Loader=Loader) if d is not None]
+
+
+def _json_stream(text: str) -> list[Any]:
+    decoder, at = json.JSONDecoder(), 0
+    out: list[Any] = []
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return out
+        value, at = decoder.raw_decode(text, at)
+        out.append(value)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,6 +153,21 @@ def commands(spec_dir: Path, scratch: Path) -> list[Command]:
     return out
 
 
+def prepare(cmd: Command) -> Command | None:
+    """Write a command's input (not measured), named by its format: a target's reader
+    tells YAML from JSON by the file's extension."""
+    assert cmd.prepare is not None
+    raw = cmd.inputs[0].with_suffix(".out")
+    if not meshspec(cmd.prepare, raw).ok:
+        return None
+    with raw.open("rb") as fh:
+        head = fh.read(4096).lstrip()
+    named = raw.with_suffix(".json" if head.startswith((b"{", b"[")) else ".yaml")
+    raw.rename(named)
+    args = [named.as_posix() if a == str(cmd.inputs[0]) else a for a in cmd.args]
+    return Command(cmd.name, args, [named], cmd.writes_output)
+
+
 HEADER = (
     f"{'command':<24} {'services':>8} {'cpu s':>7} {'(wall)':>7} {'floor s':>8} {'x floor':>8} "
     f"{'peak MB':>8} {'floor MB':>9} {'x floor':>8} {'time growth':>12} {'mem growth':>11}"
@@ -162,6 +177,9 @@ HEADER = (
 def row(name: str, n: int, run: Run, base: Run, previous: Run | None) -> str:
     if not run.ok:
         return f"{name:<24} {n:>8} failed ({run.problem})"
+    if not base.ok:
+        said = f"floor failed ({base.problem})"
+        return f"{name:<24} {n:>8} {run.seconds:>7.2f} {run.wall:>7.2f} {said}"
     growth_t = f"{run.seconds / previous.seconds:.1f}x" if previous and previous.ok else "-"
     growth_m = f"{run.peak_mb / previous.peak_mb:.1f}x" if previous and previous.ok else "-"
     return (
@@ -204,14 +222,16 @@ def main(argv: list[str] | None = None) -> int:
             size_mb = sum(f.stat().st_size for f in files) / 2**20
             print(f"# {n} services in {len(files)} files, {size_mb:.1f} MB", flush=True)
             for cmd in commands(spec_dir, scratch):
-                if only and not any(cmd.name.startswith(o) for o in only):
+                name = cmd.name
+                if only and not any(name.startswith(o) for o in only):
                     continue
                 output = scratch / f"{cmd.name}.out"
                 if cmd.prepare is not None:
-                    prepared = meshspec(cmd.prepare, cmd.inputs[0])
-                    if not prepared.ok:
-                        print(f"{cmd.name:<24} {n:>8} no input ({prepared.problem})", flush=True)
+                    ready = prepare(cmd)
+                    if ready is None:
+                        print(f"{name:<24} {n:>8} no input (compiling it failed)", flush=True)
                         continue
+                    cmd = ready
                 run = meshspec(cmd.args, output)
                 base = floor(cmd.inputs, output if cmd.writes_output and run.ok else None, scratch)
                 print(row(cmd.name, n, run, base, previous.get(cmd.name)), flush=True)
