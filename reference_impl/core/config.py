@@ -6,7 +6,9 @@ changes the rules under a request that is already on its way.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 from meshspec.spec import Spec
 from reference_impl.snapshot import Endpoint, Snapshot, SnapshotError
@@ -21,6 +23,8 @@ class Config:
         default_factory=dict, compare=False, repr=False
     )
     _identities: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    #: what the spec answered for exact requests (see `OutboundCore`): bounded, per snapshot
+    plans: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def version(self) -> int:

@@ -63,6 +63,11 @@ from reference_impl.core.outlier import OutlierDetector
 from reference_impl.core.pool import Connection, ConnState, Pool
 from reference_impl.snapshot import Endpoint, Snapshot
 
+#: exact requests whose answer a snapshot remembers, and the largest one remembered
+#: (target plus header names and values, in characters): bounded whatever clients send
+MAX_PLANS = 4096
+MAX_PLAN_KEY = 1024
+
 # A failure without a response is counted by outlier detection as this status.
 _LOCAL_FAILURE_STATUS = 503
 _TIMEOUT_STATUS = 504
@@ -100,6 +105,70 @@ class _Flight:
 
     def endpoints(self) -> tuple[Endpoint, ...]:
         return self.config.endpoints_of(self.backend.service, self.backend.version)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The oracle's answer for one exact request, in the form the core uses it.
+
+    `local` set: answer the application with (status, reason, route) and send
+    nothing. Otherwise the request goes to one of `shares` (weights in
+    `weights`), to `target`, with `headers`. Built only from `decide`'s
+    answer, so a remembered plan is what `decide` says for that request.
+    """
+
+    local: tuple[int, str, str | None] | None
+    decision: Decision | None = None
+    shares: tuple[BackendShare, ...] = ()
+    weights: tuple[int, ...] = ()
+    clusters: tuple[str, ...] = ()
+    target: str = ""
+    headers: Headers = ()
+
+
+def _plan(config: Config, source: str, host: str, ev: RequestReceived) -> _Plan:
+    """Ask the oracle what `ev` means (the one place the outbound side does)."""
+    request = Request(
+        destination=host,
+        target=ev.target,
+        method=ev.method,
+        headers=join_headers(ev.headers),
+        port=host_port(host),
+        source=source,
+    )
+    try:
+        decision = decide(config.spec, request)
+    except UnknownService as exc:
+        return _Plan((404, str(exc), None))
+    if decision.outcome is Outcome.BAD_REQUEST:
+        return _Plan((400, decision.reason, None))
+    if decision.outcome in (Outcome.NO_ROUTE, Outcome.UNKNOWN_PORT):
+        return _Plan((404, decision.reason, decision.route))
+    if decision.outcome is Outcome.NOT_HTTP:
+        return _Plan((502, decision.reason, None))
+    # DENIED and PARTIALLY_DENIED are enforced by the destination's sidecar.
+    shares = decision.weighted_backends
+    if not shares:
+        return _Plan((503, "route has no backend with weight", decision.route))
+    query = ev.target.partition("?")[2]
+    return _Plan(
+        None,
+        decision,
+        shares,
+        tuple(s.weight for s in shares),
+        tuple(cluster_name(s) for s in shares),
+        (decision.path or "/") + (f"?{query}" if query else ""),
+        tuple(decision.headers.items()),
+    )
+
+
+def _plan_key(ev: RequestReceived) -> tuple[str, str, Headers] | None:
+    """What `decide` reads of a request (its Host is among the headers); None when
+    the request is too large to remember."""
+    size = len(ev.target)
+    for name, value in ev.headers:
+        size += len(name) + len(value)
+    return None if size > MAX_PLAN_KEY else (ev.method, ev.target, ev.headers)
 
 
 def _written(timeout: float | None) -> str:
@@ -179,43 +248,32 @@ class OutboundCore:
         host = next((v for k, v in ev.headers if k.lower() == "host"), None)
         if not host:
             return [Respond(rid, 400, "request has no Host header")]
-        request = Request(
-            destination=host,
-            target=ev.target,
-            method=ev.method,
-            headers=join_headers(ev.headers),
-            port=host_port(host),
-            source=self.service,
-        )
-        try:
-            decision = decide(config.spec, request)
-        except UnknownService as exc:
-            return [Respond(rid, 404, str(exc))]
-        if decision.outcome is Outcome.BAD_REQUEST:
-            return [Respond(rid, 400, decision.reason)]
-        if decision.outcome in (Outcome.NO_ROUTE, Outcome.UNKNOWN_PORT):
-            return [Respond(rid, 404, decision.reason, route=decision.route)]
-        if decision.outcome is Outcome.NOT_HTTP:
-            return [Respond(rid, 502, decision.reason)]
-        # DENIED and PARTIALLY_DENIED are enforced by the destination's sidecar.
-        shares = decision.weighted_backends
-        if not shares:
-            return [Respond(rid, 503, "route has no backend with weight", route=decision.route)]
-        if len(shares) == 1:
-            backend = shares[0]  # a single backend with weight takes every request
-        else:
-            backend = shares[weighted_choice([s.weight for s in shares], ev.random)]
-        query = ev.target.partition("?")[2]
-        target = (decision.path or "/") + (f"?{query}" if query else "")
+        key = _plan_key(ev)
+        plans = config.plans
+        plan = None if key is None else plans.get(key)
+        if plan is None:
+            plan = _plan(config, self.service, host, ev)
+            if key is not None:
+                if len(plans) >= MAX_PLANS:
+                    plans.clear()
+                plans[key] = plan
+        if plan.local is not None:
+            status, reason, route = plan.local
+            return [Respond(rid, status, reason, route=route)]
+        assert plan.decision is not None
+        decision = plan.decision
+        # A single backend with weight takes every request.
+        index = 0 if len(plan.shares) == 1 else weighted_choice(plan.weights, ev.random)
+        backend = plan.shares[index]
         flight = _Flight(
             request_id=rid,
             config=config,
             decision=decision,
             backend=backend,
-            cluster=cluster_name(backend),
+            cluster=plan.clusters[index],
             method=ev.method,
-            target=target,
-            headers=tuple(decision.headers.items()),
+            target=plan.target,
+            headers=plan.headers,
             deadline=None if decision.timeout is None else ev.now + decision.timeout,
         )
         self._flights[rid] = flight
@@ -258,7 +316,7 @@ class OutboundCore:
         return OpenConnection(conn.conn_id, endpoint, flight.tls_identity, port)
 
     def _send(self, flight: _Flight, conn: Connection) -> SendRequest:
-        conn.state = ConnState.BUSY
+        self.pool.set_busy(conn)
         conn.request_id = flight.request_id
         flight.state = FlightState.SENT
         flight.conn_id = conn.conn_id
@@ -275,7 +333,7 @@ class OutboundCore:
         flight = self._flight_on(conn)
         if flight is not None and flight.state is FlightState.CONNECTING:
             return [self._send(flight, conn)]
-        conn.state = ConnState.IDLE
+        self.pool.set_idle(conn)
         conn.request_id = None
         return self._connection_free(conn, ev.now)
 
@@ -308,7 +366,7 @@ class OutboundCore:
                 actions.append(CloseConnection(conn.conn_id, reason))
                 actions.extend(self._slot_freed(ev.now))
             else:
-                conn.state = ConnState.IDLE
+                self.pool.set_idle(conn)
         assert flight.endpoint is not None
         actions.extend(self._record(flight.endpoint, flight.cluster, ev.status, ev.now))
         policy = flight.decision.retries

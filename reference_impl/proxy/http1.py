@@ -177,9 +177,12 @@ class MessageReader:
     """Reads successive requests (or responses) from one connection."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, *, responses: bool = False, heads: bool = False
+        self, reader: asyncio.StreamReader | None, *, responses: bool = False, heads: bool = False
     ) -> None:
-        """`heads`: the caller reads each request's head first (`next_head`, then `rest`)."""
+        """`heads`: the caller reads each request's head first (`next_head`, then `rest`).
+
+        `reader` None: the caller feeds the bytes (`feed`) and takes messages (`pop`).
+        """
         self._reader = reader
         self._collector = _Collector()
         if heads:
@@ -200,6 +203,7 @@ class MessageReader:
         """The next whole message; None at a clean end of stream between messages."""
         collector = self._collector
         done = collector.done
+        assert self._reader is not None, "a MessageReader without a stream is fed"
         while not done:
             data = await self._reader.read(_READ_CHUNK)
             if not data:
@@ -246,6 +250,7 @@ class MessageReader:
 
     async def _read_some(self) -> bool:
         """Read and parse one chunk; False at a clean end of stream between messages."""
+        assert self._reader is not None, "a MessageReader without a stream is fed"
         data = await self._reader.read(_READ_CHUNK)
         if not data:
             if self._collector.in_message:
