@@ -296,6 +296,12 @@ class MessageReader:
         """The oldest whole message parsed so far, if any."""
         return self._collector.done.popleft() if self._collector.done else None
 
+    def pop_head(self) -> HttpMessage | None:
+        """The oldest message whose head is complete and not taken yet (`heads=True`)."""
+        heads = self._collector.heads
+        assert heads is not None, "MessageReader(heads=True) reads heads"
+        return heads.popleft() if heads else None
+
 
 #: after an answer that leaves input unread, what is still read and dropped (bounded)
 LINGER_SECONDS = 1.0
@@ -323,6 +329,20 @@ async def close_after_answer(reader: asyncio.StreamReader, writer: asyncio.Strea
         writer.close()
 
 
+def linger(transport: asyncio.Transport) -> None:
+    """Stop writing and close a moment later: a client still sending (a refused body,
+    an oversized head) then reads the answer before the close resets the connection.
+    The caller drops what arrives meanwhile, and stops reading after LINGER_BYTES."""
+    loop = asyncio.get_running_loop()
+    if transport.can_write_eof():
+        try:
+            transport.write_eof()
+        except (OSError, RuntimeError):
+            transport.close()
+            return
+    loop.call_later(LINGER_SECONDS, transport.close)
+
+
 async def read_response_head(reader: asyncio.StreamReader) -> HttpMessage:
     """Status line and headers only: what answers a HEAD request, whatever its Content-Length."""
     try:
@@ -331,6 +351,11 @@ async def read_response_head(reader: asyncio.StreamReader) -> HttpMessage:
         raise HttpError("connection closed before a response", 502) from None
     except asyncio.LimitOverrunError:
         raise HttpError("response head too large", 502) from None
+    return parse_response_head(head)
+
+
+def parse_response_head(head: bytes) -> HttpMessage:
+    """A status line and headers ending in an empty line, parsed alone (the answer to HEAD)."""
     collector = _Collector()
     parser = httptools.HttpResponseParser(collector)
     collector.parser = parser

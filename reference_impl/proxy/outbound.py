@@ -47,12 +47,12 @@ from reference_impl.proxy.deadlines import Deadlines
 from reference_impl.proxy.gate import Gate
 from reference_impl.proxy.http1 import (
     LINGER_BYTES,
-    LINGER_SECONDS,
     HttpError,
     HttpMessage,
     MessageReader,
     encode_request,
     encode_response,
+    linger,
     local_reply,
     read_response_head,
 )
@@ -497,8 +497,9 @@ class _ClientConnection(asyncio.Protocol):
             return
         if self._lingering or self._error is not None:
             self._dropped += len(data)
-            if self._dropped > LINGER_BYTES:
-                self.abort()
+            if self._dropped > LINGER_BYTES and self._transport is not None:
+                # Enough read for nothing: stop reading and let the close come on time.
+                self._transport.pause_reading()
             return
         try:
             self._messages.feed(data)
@@ -609,17 +610,3 @@ class _ClientConnection(asyncio.Protocol):
         self._closed = True
         if self._transport is not None:
             self._transport.close()
-
-
-def linger(transport: asyncio.Transport) -> None:
-    """Stop writing and close a moment later: a client still sending (a refused body,
-    an oversized head) then reads the answer before the close resets the connection.
-    The caller drops what arrives meanwhile (at most LINGER_BYTES)."""
-    loop = asyncio.get_running_loop()
-    if transport.can_write_eof():
-        try:
-            transport.write_eof()
-        except (OSError, RuntimeError):
-            transport.close()
-            return
-    loop.call_later(LINGER_SECONDS, transport.close)

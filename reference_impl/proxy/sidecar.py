@@ -209,6 +209,7 @@ class Sidecar:
         for task in list(self._tasks):
             task.cancel()
         await self._outbound.close()
+        self._inbound.close()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for server in self._servers:
@@ -263,13 +264,7 @@ class Sidecar:
                 continue
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._spawn(self._serve_inbound(conn, service_port, gate))
-
-    async def _serve_inbound(self, conn: socket.socket, port: int | None, gate: Gate) -> None:
-        try:
-            await self._inbound.serve(conn, port)
-        finally:
-            gate.leave()
+            self._spawn(self._inbound.serve(conn, service_port, gate))
 
     async def _tick_loop(self) -> None:
         loop = asyncio.get_running_loop()
