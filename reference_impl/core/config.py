@@ -13,6 +13,11 @@ from typing import Any
 from meshspec.spec import Spec
 from reference_impl.snapshot import Endpoint, Snapshot, SnapshotError
 
+#: exact requests whose answer a snapshot remembers, and the largest one remembered
+#: (target plus header names and values, in characters): bounded whatever clients send
+MAX_PLANS = 4096
+MAX_PLAN_KEY = 1024
+
 
 @dataclass(frozen=True)
 class Config:

@@ -45,7 +45,7 @@ from reference_impl.core.actions import (
     SendRequest,
 )
 from reference_impl.core.balancer import RoundRobin, weighted_choice
-from reference_impl.core.config import Config, load_config
+from reference_impl.core.config import MAX_PLAN_KEY, MAX_PLANS, Config, load_config
 from reference_impl.core.events import (
     FailureKind,
     Headers,
@@ -62,11 +62,6 @@ from reference_impl.core.events import (
 from reference_impl.core.outlier import OutlierDetector
 from reference_impl.core.pool import Connection, ConnState, Pool
 from reference_impl.snapshot import Endpoint, Snapshot
-
-#: exact requests whose answer a snapshot remembers, and the largest one remembered
-#: (target plus header names and values, in characters): bounded whatever clients send
-MAX_PLANS = 4096
-MAX_PLAN_KEY = 1024
 
 # A failure without a response is counted by outlier detection as this status.
 _LOCAL_FAILURE_STATUS = 503
@@ -90,18 +85,14 @@ class _Flight:
     target: str
     headers: Headers
     deadline: float | None
+    tls_identity: str | None = None
+    timeout_text: str = "none"
     state: FlightState = FlightState.WAITING
     attempt: int = 0
     attempt_deadline: float | None = None
     endpoint: Endpoint | None = None
     conn_id: int | None = None
     tried: frozenset[str] = frozenset()
-
-    @property
-    def tls_identity(self) -> str | None:
-        if self.backend.transport is Transport.MTLS:
-            return self.config.identity(self.backend.service)
-        return None
 
     def endpoints(self) -> tuple[Endpoint, ...]:
         return self.config.endpoints_of(self.backend.service, self.backend.version)
@@ -122,12 +113,18 @@ class _Plan:
     shares: tuple[BackendShare, ...] = ()
     weights: tuple[int, ...] = ()
     clusters: tuple[str, ...] = ()
+    #: per share: the SPIFFE ID its server must present (None: plaintext)
+    identities: tuple[str | None, ...] = ()
     target: str = ""
     headers: Headers = ()
+    timeout: str = "none"
 
 
-def _plan(config: Config, source: str, host: str, ev: RequestReceived) -> _Plan:
+def _plan(config: Config, source: str, ev: RequestReceived) -> _Plan:
     """Ask the oracle what `ev` means (the one place the outbound side does)."""
+    host = next((v for k, v in ev.headers if k.lower() == "host"), None)
+    if not host:
+        return _Plan((400, "request has no Host header", None))
     request = Request(
         destination=host,
         target=ev.target,
@@ -157,8 +154,12 @@ def _plan(config: Config, source: str, host: str, ev: RequestReceived) -> _Plan:
         shares,
         tuple(s.weight for s in shares),
         tuple(cluster_name(s) for s in shares),
+        tuple(
+            config.identity(s.service) if s.transport is Transport.MTLS else None for s in shares
+        ),
         (decision.path or "/") + (f"?{query}" if query else ""),
         tuple(decision.headers.items()),
+        _written(decision.timeout),
     )
 
 
@@ -245,14 +246,11 @@ class OutboundCore:
         config = self.config
         if config is None:
             return [Respond(rid, 503, "sidecar has no configuration yet")]
-        host = next((v for k, v in ev.headers if k.lower() == "host"), None)
-        if not host:
-            return [Respond(rid, 400, "request has no Host header")]
         key = _plan_key(ev)
         plans = config.plans
         plan = None if key is None else plans.get(key)
         if plan is None:
-            plan = _plan(config, self.service, host, ev)
+            plan = _plan(config, self.service, ev)
             if key is not None:
                 if len(plans) >= MAX_PLANS:
                     plans.clear()
@@ -274,6 +272,8 @@ class OutboundCore:
             method=ev.method,
             target=plan.target,
             headers=plan.headers,
+            tls_identity=plan.identities[index],
+            timeout_text=plan.timeout,
             deadline=None if decision.timeout is None else ev.now + decision.timeout,
         )
         self._flights[rid] = flight
@@ -424,7 +424,7 @@ class OutboundCore:
                 backend=flight.cluster,
                 upstream_attempt=flight.attempt if relay else None,
                 endpoint=None if flight.endpoint is None else flight.endpoint.instance,
-                timeout=_written(flight.decision.timeout),
+                timeout=flight.timeout_text,
             )
         ]
 
