@@ -42,6 +42,8 @@ HOP_BY_HOP = frozenset(
     }
 )
 
+_HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
+
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -61,6 +63,9 @@ class HttpMessage:
     method: str = ""
     target: str = ""
     status: int = 0
+    #: filled by the parser as headers arrive: those not hop-by-hop, and `Connection`'s values
+    forward: list[tuple[str, str]] | None = None
+    connection: list[str] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -68,6 +73,8 @@ class HttpMessage:
 
     def end_to_end_headers(self) -> Headers:
         """Headers a proxy forwards: hop-by-hop ones (and those `Connection` names) removed."""
+        if self.forward is not None and not self.connection:
+            return tuple(self.forward)  # sorted out while parsing
         named = [v for k, v in self.headers if k.lower() == "connection"]
         dropped = HOP_BY_HOP
         if named:
@@ -93,7 +100,7 @@ class _Collector:
         self.parser: httptools.HttpRequestParser | httptools.HttpResponseParser | None = None
 
     def on_message_begin(self) -> None:
-        self.current = HttpMessage()
+        self.current = HttpMessage(forward=[])
         self.in_message = True
         self.head_done = False
         self.begun += 1
@@ -113,11 +120,19 @@ class _Collector:
         # Sizes are checked once the head is complete; until then `MessageReader.feed`
         # bounds what a head still arriving may take.
         self._head_size += len(name) + len(value)
-        if len(name) == 4 and name.lower() == b"host":
+        lowered = name.lower()
+        if lowered == b"host":
             self._hosts += 1
         # RFC 9110 §5.5: whitespace around a value is not part of it (the parser keeps
         # trailing whitespace; Envoy's codec strips it too).
-        self.current.headers.append((name.decode("latin-1"), value.strip(_OWS).decode("latin-1")))
+        pair = (name.decode("latin-1"), value.strip(_OWS).decode("latin-1"))
+        message = self.current
+        message.headers.append(pair)
+        if lowered not in _HOP_BY_HOP_BYTES:
+            assert message.forward is not None
+            message.forward.append(pair)
+        elif lowered == b"connection":
+            message.connection.append(pair[1])
 
     def on_headers_complete(self) -> None:
         parser = self.parser
