@@ -396,6 +396,7 @@ class _AppLink(asyncio.Protocol):
         self._head_only = False
         self._head = bytearray()
         self._timer: asyncio.TimerHandle | None = None
+        self._due = 0.0
         self.ended = False
         loop = asyncio.get_running_loop()
         self._opening: asyncio.Task[None] | None = loop.create_task(self._open(address))
@@ -414,11 +415,24 @@ class _AppLink(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self._answer = answer
         self._head_only = head_only
-        self._timer = loop.call_later(APP_TIMEOUT, self._fail, "no answer in time")
+        # One timer per connection, moved lazily: an exchange costs no timer of its own.
+        self._due = loop.time() + APP_TIMEOUT
+        if self._timer is None:
+            self._timer = loop.call_at(self._due, self._check_due)
         if self._transport is None:
             self._waiting = (data, head_only, answer)
             return
         self._send(data)
+
+    def _check_due(self) -> None:
+        self._timer = None
+        if self._answer is None or self.ended:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._due:
+            self._fail("no answer in time")
+        else:
+            self._timer = loop.call_at(self._due, self._check_due)
 
     def _send(self, data: bytes) -> None:
         assert self._transport is not None
@@ -473,9 +487,6 @@ class _AppLink(asyncio.Protocol):
 
     def _deliver(self, response: HttpMessage | None, error: str | None) -> None:
         answer, self._answer = self._answer, None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         if answer is not None:
             answer(response, error)
 
@@ -485,6 +496,9 @@ class _AppLink(asyncio.Protocol):
 
     def close(self) -> None:
         self.ended = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._transport is not None:
             self._transport.close()
         elif self._opening is not None:
