@@ -1,4 +1,4 @@
-"""HTTP/1.1 messages on asyncio streams: httptools parses, this module frames and encodes.
+"""HTTP/1.1 messages from protocols or streams: httptools parses, this module frames and encodes.
 
 One parser lives as long as its connection, so pipelined and keep-alive
 messages are read in order. Bodies are buffered whole (the reference sidecar
@@ -321,27 +321,6 @@ class MessageReader:
 #: after an answer that leaves input unread, what is still read and dropped (bounded)
 LINGER_SECONDS = 1.0
 LINGER_BYTES = 1 << 20
-
-
-async def close_after_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Close a connection whose client may still be sending (a refused body, an oversized
-    head): stop writing, then read and drop what arrives for a moment, so the answer
-    already written is not lost to the TCP reset that closing on unread data causes."""
-    try:
-        await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-        dropped = 0
-        async with asyncio.timeout(LINGER_SECONDS):
-            while dropped < LINGER_BYTES:
-                data = await reader.read(_READ_CHUNK)
-                if not data:
-                    break
-                dropped += len(data)
-    except (TimeoutError, ConnectionError, OSError, RuntimeError):
-        pass
-    finally:
-        writer.close()
 
 
 def linger(transport: asyncio.Transport) -> None:
