@@ -20,12 +20,13 @@ target's model gives over that step's resources.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from meshspec.adapter import NativeDocument, Verdict
 from meshspec.diff import Decider
+from meshspec.registry import get_adapter
 from meshspec.semantics import Request
 from meshspec.spec import MtlsMode, ServiceDocument, Spec
 
@@ -139,12 +140,24 @@ def checks_for(
 
 
 def removal(source: str, documents: Sequence[NativeDocument]) -> list[dict[str, Any]]:
-    """What to delete from the source mesh: each resource by kind, namespace and name."""
-    out = []
+    """What to delete from the source mesh: each of its own resources (the kinds its
+    adapter compiles to, in any served version) by kind, namespace and name, in the
+    reverse of the adapter's apply order whatever order they were read in. The
+    platform objects read with them (Services, Deployments, accounts, ConfigMaps: the
+    workloads keep running on the target) are never on the list."""
+    kinds = [(_group(k.api_version), k.kind) for k in get_adapter(source).kinds]
+    order = {kind: i for i, kind in enumerate(reversed(kinds))}
+    found = []
     for d in documents:
         api = d.data.get("apiVersion")
-        if not api or not d.kind:
-            continue
-        meta: Mapping[str, Any] = {"name": d.name, "namespace": d.namespace}
-        out.append({"apiVersion": api, "kind": d.kind, "metadata": dict(meta)})
-    return out
+        rank = order.get((_group(str(api)), d.kind)) if api else None
+        if rank is not None:
+            found.append((rank, d.namespace, d.name, str(api), d.kind))
+    return [
+        {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": ns}}
+        for _, ns, name, api, kind in sorted(found)
+    ]
+
+
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
