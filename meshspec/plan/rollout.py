@@ -140,22 +140,24 @@ def checks_for(
 
 
 def removal(source: str, documents: Sequence[NativeDocument]) -> list[dict[str, Any]]:
-    """What to delete from the source mesh: each of its own resources (the kinds its
-    adapter compiles to, in any served version) by kind, namespace and name, in the
-    reverse of the adapter's apply order whatever order they were read in. The
-    platform objects read with them (Services, Deployments, accounts, ConfigMaps: the
-    workloads keep running on the target) are never on the list."""
+    """What to delete from the source mesh: each of its resources (any kind of the API
+    groups its adapter compiles to, so also those the import left out, such as Istio's
+    Gateways) by kind, namespace and name: those its adapter does not apply first, then
+    the reverse of its apply order, whatever order they were read in. The platform
+    objects read with them (Services, Deployments, accounts, ConfigMaps: the workloads
+    keep running on the target) are never on the list."""
     kinds = [(_group(k.api_version), k.kind) for k in get_adapter(source).kinds]
+    groups = {group for group, _ in kinds}
     order = {kind: i for i, kind in enumerate(reversed(kinds))}
     found = []
     for d in documents:
-        api = d.data.get("apiVersion")
-        rank = order.get((_group(str(api)), d.kind)) if api else None
-        if rank is not None:
-            found.append((rank, d.namespace, d.name, str(api), d.kind))
+        api = str(d.data.get("apiVersion") or "")
+        if _group(api) in groups and d.kind:
+            rank = order.get((_group(api), d.kind), -1)
+            found.append((rank, d.kind, d.namespace, d.name, api))
     return [
         {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": ns}}
-        for _, ns, name, api, kind in sorted(found)
+        for _, kind, ns, name, api in sorted(found)
     ]
 
 

@@ -73,10 +73,12 @@ def test_removal_deletes_the_source_meshs_resources_never_the_workloads() -> Non
         _doc("networking.istio.io/v1beta1", "DestinationRule", "b"),
         _doc("networking.istio.io/v1", "VirtualService", "a"),
         _doc("security.istio.io/v1", "AuthorizationPolicy", "b"),
+        _doc("networking.istio.io/v1", "Gateway", "ingress"),
     ]
     removed = [(d["kind"], d["metadata"]["name"]) for d in removal("istio", docs)]
-    # the reverse of the apply order: authorization, routes, destination rules, mTLS
+    # what the adapter does not apply, then the reverse of its apply order
     assert removed == [
+        ("Gateway", "ingress"),
         ("AuthorizationPolicy", "b"),
         ("VirtualService", "a"),
         ("VirtualService", "b"),
