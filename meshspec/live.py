@@ -31,13 +31,15 @@ class ClusterRef:
     kubeconfig: str | None = None
     context: str | None = None
 
-    def label(self) -> str:
-        """How reports name it: the side spelling `live:` or `live:CONTEXT`."""
-        return LIVE_PREFIX + (self.context or "")
-
 
 def is_live(location: str) -> bool:
     return location.startswith(LIVE_PREFIX)
+
+
+def live_label(cluster: ClusterRef) -> str:
+    """How reports name a live side: `live` (the current context) or `live:CONTEXT`, so
+    "live: forwarded" reads as the cluster's answer."""
+    return f"{LIVE_PREFIX}{cluster.context}" if cluster.context else LIVE_PREFIX.rstrip(":")
 
 
 def parse_live(location: str, default: ClusterRef) -> ClusterRef:

@@ -21,7 +21,7 @@ from pathlib import Path
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Diagnostic, has_errors
 from meshspec.errors import MeshSpecError
-from meshspec.live import ClusterRef, is_live, parse_live, read_live
+from meshspec.live import ClusterRef, is_live, live_label, parse_live, read_live
 from meshspec.loader import load_texts
 from meshspec.native import read_native
 from meshspec.registry import get_adapter
@@ -55,10 +55,11 @@ def read_side(
     if is_live(location):
         if source_mesh is None:
             raise SideError(f"{location}: a live side needs --from MESH (e.g. --from istio)")
-        docs, problems = read_live(source_mesh, parse_live(location, cluster or ClusterRef()))
+        where = parse_live(location, cluster or ClusterRef())
+        docs, problems = read_live(source_mesh, where)
         if has_errors(problems):
-            raise SideError(f"cannot read the cluster ({location})", problems)
-        return _imported(location, source_mesh, docs, problems)
+            raise SideError(f"cannot read the cluster ({live_label(where)})", problems)
+        return _imported(live_label(where), source_mesh, docs, problems)
     from_git = location.startswith("git:")
     if source_mesh is None:
         return _neutral(location, _git_texts(location) if from_git else _file_texts(location))

@@ -158,7 +158,7 @@ def test_live_against_an_edit_shows_exactly_the_edit(
         code, out, err = _run(capsys, "diff", "--from", "istio", "--live", new, "-o", "json")
         assert code == 0, err
         report = json.loads(out)
-        assert (report["old"], report["new"]) == ("live:", new)
+        assert (report["old"], report["new"]) == ("live", new)
         assert _differences(report) == _differences(expected)
 
 
@@ -169,7 +169,7 @@ def test_fail_on_gates_a_relaxed_mtls_against_the_cluster(
     args = ["diff", "--from", "istio", "--live", str(edited), "-o", "markdown"]
     code, out, _ = _run(capsys, *args, "--fail-on", "security")
     assert code == 1
-    assert "`live:` → `" in out and "security" in out
+    assert "`live` → `" in out and "security" in out
 
 
 def test_a_context_names_the_cluster(
@@ -187,11 +187,14 @@ def test_a_context_names_the_cluster(
     path.write_text(json.dumps(config))
     base = ["diff", "--from", "istio", "--kubeconfig", str(path)]
     assert _run(capsys, *base, "live:meshspec", str(EXAMPLE), "--fail-on", "any")[0] == 0
-    assert _run(capsys, *base, "--context", "meshspec", "--live", str(EXAMPLE))[0] == 0
+    code, out, _ = _run(
+        capsys, *base, "--context", "meshspec", "--live", str(EXAMPLE), "-o", "json"
+    )
+    assert (code, json.loads(out)["old"]) == (0, "live:meshspec")
     code, _, err = _run(capsys, *base, "--live", str(EXAMPLE))
     assert code == 1
     assert "cannot reach the Kubernetes API server at https://127.0.0.1:1" in err
-    assert "cannot read the cluster (live:)" in err and "Traceback" not in err
+    assert "cannot read the cluster (live)" in err and "Traceback" not in err
     code, _, err = _run(capsys, *base, "live:no-such-context", str(EXAMPLE))
     assert code == 1 and "no-such-context" in err and "Traceback" not in err
 
