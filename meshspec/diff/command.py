@@ -76,11 +76,11 @@ def diff(
     Each side is spec files, a directory, or git:REVISION:PATH; with --from,
     a mesh's native resources, or a live cluster: live: (the current kubeconfig
     context) or live:CONTEXT. With --from, a side whose documents are all
-    neutral spec documents is still read as a spec. Every request whose route, backends, status,
-    authorization, mTLS, timeout, retries, breakers or header edits differ is
-    printed with both answers and classified as security (a request newly
-    allowed, mTLS weakened), traffic or resilience. Kinds rank security >
-    traffic > resilience; --fail-on traffic also fails on security.
+    neutral spec documents is still read as a spec. Every request whose route,
+    backends, status, authorization, mTLS, timeout, retries, breakers or header
+    edits differ is printed with both answers and classified as security (a
+    request newly allowed, mTLS weakened), traffic or resilience. Kinds rank
+    security > traffic > resilience; --fail-on traffic also fails on security.
 
     \b
     Examples:
