@@ -60,3 +60,22 @@ def read_native(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagno
                 )
             )
     return docs, problems
+
+
+def read_native_for(
+    source: str, paths: Iterable[str]
+) -> tuple[list[NativeDocument], list[Diagnostic]]:
+    """`read_native`, or the source adapter's own reader where it has one (`read_files`:
+    file formats besides YAML and JSON, such as Consul's HCL)."""
+    from meshspec.errors import UnknownTarget
+    from meshspec.registry import get_adapter
+
+    try:
+        adapter = get_adapter(source)
+    except UnknownTarget:
+        return read_native(paths)
+    reader = getattr(adapter, "read_files", None)
+    if reader is None:
+        return read_native(paths)
+    docs, problems = reader(list(paths))
+    return list(docs), list(problems)

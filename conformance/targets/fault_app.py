@@ -42,6 +42,9 @@ class FaultApp:
         #: per group: the most requests of it served at once
         self.peaks: Counter[str] = Counter()
         self.lock = threading.Lock()
+        #: a crowd's arrivals, for requests held until their group goes quiet
+        self.changed = threading.Condition(threading.Lock())
+        self.last_arrival: dict[str, float] = {}
         app = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -69,6 +72,23 @@ class FaultApp:
         self.server.server_close()
         self.thread.join(5)
 
+    def _hold(self, group: str, quiet: float) -> None:
+        """Keeps a crowd's request until `quiet` seconds pass with no new request of its
+        group, counting how many are held at once.
+
+        Holding until the group goes quiet, not for a fixed time, makes the peak
+        the number the sidecar let through, however slowly a loaded machine
+        delivers the crowd: a request that arrived late is still held beside
+        the first ones instead of finding them already answered."""
+        with self.changed:
+            self.serving[group] += 1
+            self.peaks[group] = max(self.peaks[group], self.serving[group])
+            self.last_arrival[group] = time.monotonic()
+            self.changed.notify_all()
+            while (left := self.last_arrival[group] + quiet - time.monotonic()) > 0:
+                self.changed.wait(left)
+            self.serving[group] -= 1
+
     def answer(self, handler: http.server.BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("content-length") or 0)
         if length:
@@ -88,16 +108,11 @@ class FaultApp:
                     return None
                 status = int(code)
         group = handler.headers.get(GROUP_HEADER)
-        if group:
-            with self.lock:
-                self.serving[group] += 1
-                self.peaks[group] = max(self.peaks[group], self.serving[group])
         delay = handler.headers.get(DELAY_HEADER)
-        if delay:
-            time.sleep(float(delay))
         if group:
-            with self.lock:
-                self.serving[group] -= 1
+            self._hold(group, float(delay or 0))
+        elif delay:
+            time.sleep(float(delay))
         headers: dict[str, str] = {}
         for name, value in handler.headers.items():
             key = name.lower()

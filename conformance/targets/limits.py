@@ -4,8 +4,8 @@ The client sidecar opens at most `maxConnections` connections to a backend
 (one request each, HTTP/1.1); a request that finds none free waits, unless
 `maxPendingRequests` already wait, in which case the sidecar answers 503 at
 once (overflow). So with `CROWD` requests sent together to an app that
-answers each after `DELAY` seconds: the most the app serves at once is
-`maxConnections`, the answers that are the sidecar's own 503 are the
+holds them until `DELAY` seconds pass with no new one: the most the app
+serves at once is `maxConnections`, the answers that are the sidecar's own 503 are the
 overflow, and the rest served waited: `maxPendingRequests`. All served at
 once and no overflow shows no limit at all (up to `CROWD`: higher limits
 look like none).
@@ -23,7 +23,8 @@ from conformance.targets.fault_app import DELAY_HEADER, GROUP_HEADER, ID_HEADER
 
 #: requests sent together; more than any limit a conformance case writes
 CROWD = 24
-#: how long the app takes with each; far longer than opening the sidecar's connections
+#: how long the app holds a crowd after its last request arrived; far longer than
+#: opening the sidecar's connections
 DELAY = 2.0
 OVERFLOW_STATUS = 503
 LOCAL_REPLY_HEADER = "x-meshspec-local-reply"

@@ -23,7 +23,7 @@ from meshspec.diagnostics import Diagnostic, has_errors
 from meshspec.errors import MeshSpecError
 from meshspec.live import ClusterRef, is_live, live_label, parse_live, read_live
 from meshspec.loader import load_texts
-from meshspec.native import read_native
+from meshspec.native import read_native_for
 from meshspec.registry import get_adapter
 from meshspec.spec import Origin, Spec
 from meshspec.spec.document import API_VERSION
@@ -69,7 +69,7 @@ def read_side(
     else:
         if not Path(location).exists():
             raise SideError(f"{location}: no such file or directory")
-        docs, problems = read_native([location])
+        docs, problems = read_native_for(source_mesh, [location])
     neutral = [d for d in docs if str(d.data.get("apiVersion", "")) == API_VERSION]
     if docs and len(neutral) == len(docs):
         return _neutral(location, texts if from_git else _file_texts(location))

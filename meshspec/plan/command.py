@@ -87,7 +87,7 @@ def plan(
     from meshspec.cli import emit_diagnostics
     from meshspec.errors import UnknownTarget
     from meshspec.live import ClusterRef, NoClusterReader, read_live
-    from meshspec.native import read_native
+    from meshspec.native import read_native_for
     from meshspec.plan import PlanError, build_plan, plan_targets
     from meshspec.plan.render import plan_files
     from meshspec.plan.write import write_tree
@@ -105,7 +105,7 @@ def plan(
     elif sources:
         if context:
             raise click.UsageError("--context reads a cluster: add --live")
-        docs, problems = read_native(sources)
+        docs, problems = read_native_for(source, sources)
     else:
         raise click.UsageError("name the source: PATH arguments, -f FILE, '-' for stdin, or --live")
     if problems:
