@@ -46,6 +46,9 @@ class FaultApp:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle's algorithm the
+            # body waits for the peer's delayed ACK (40 ms) on a kept-alive connection.
+            disable_nagle_algorithm = True
 
             def _answer(self) -> None:
                 app.answer(self)
@@ -58,7 +61,7 @@ class FaultApp:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     def start(self) -> FaultApp:
         self.thread.start()

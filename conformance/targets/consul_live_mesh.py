@@ -1,0 +1,374 @@
+"""Real Consul on loopback: one dev agent configuring real Envoy sidecars.
+
+Each instance is an application (the conformance fault app, in this process)
+registered with `/v1/agent/service/register`: its service name, its version
+in `Meta.version` (what a service-resolver subset filters on), and a
+`Connect.SidecarService` whose upstreams bind one local port per service it
+may call. Each sidecar gets its own 1 s checks (a TCP check on its public
+port and an alias of its application): with the default checks a restarted
+sidecar stays critical, and requests get 503, for up to 10 s.
+
+A sidecar is Envoy started by `consul connect envoy -sidecar-for <id>`:
+- `-ignore-envoy-compatibility`: Consul 1.22 supports Envoy 1.33-1.35 and
+  refuses a newer one, yet exits 0 doing so, so readiness is checked on
+  Envoy's admin `/ready`, never on the exit code;
+- `--disable-hot-restart` passed by us: with any drain option given Consul
+  stops adding it itself, and a hot-restart Envoy leaves `/dev/shm` files;
+- `--drain-time-s 1 --drain-strategy immediate`: a replaced listener (new
+  intentions) closes its pooled connections within a second instead of
+  keeping the old filter chain for 20 s or more;
+- `--concurrency 1`: one worker, on a machine running many sidecars.
+
+Sidecars are kept across specs: `set_instances` starts the missing ones,
+re-registers the kept ones whose upstreams changed (Consul updates their
+listeners in place) and stops the rest. Config entries are replaced as a
+whole by `set_config`, which waits until every Envoy holds the new config
+(its config dump stops changing, no listener is warming or draining).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import json
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.targets.consul_live_agent import ConsulAgent, Leaf
+from conformance.targets.consul_live_programs import ConsulPrograms
+from conformance.targets.istio_live_process import Process, StartupError, free_ports
+
+STARTUP_TIMEOUT = 60.0
+SYNC_TIMEOUT = 30.0
+#: seconds every config dump must stay the same before the sidecars count as in sync
+SETTLE = 0.4
+#: how long a write may take to reach any Envoy before it counts as changing nothing
+NO_CHANGE_GRACE = 1.5
+DRAIN_SECONDS = 1
+ENVOY_OPTIONS = (
+    "--disable-hot-restart",
+    "--drain-time-s",
+    str(DRAIN_SECONDS),
+    "--drain-strategy",
+    "immediate",
+    "--concurrency",
+    "1",
+    "--log-level",
+    "warn",
+)
+
+
+class ConfigRejected(Exception):
+    """An Envoy refused what Consul sent it."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One instance to run: an application on `app_port` and its sidecar."""
+
+    id: str
+    service: str
+    version: str | None
+    app_port: int
+    #: Consul services its sidecar has an upstream listener for
+    upstreams: tuple[str, ...] = ()
+
+
+@dataclass
+class Sidecar:
+    instance: Instance
+    #: its public (mTLS) listener, where other sidecars and plaintext clients connect
+    port: int
+    admin_port: int
+    #: upstream service -> the local port its listener is bound to
+    upstream_ports: dict[str, int] = field(default_factory=dict)
+    process: Process | None = None
+    #: when its Envoy was started (monotonic clock)
+    started: float = 0.0
+
+    @property
+    def proxy_id(self) -> str:
+        return f"{self.instance.id}-sidecar-proxy"
+
+    def admin(self, path: str, timeout: float = 5) -> bytes:
+        url = f"http://127.0.0.1:{self.admin_port}{path}"
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body: bytes = response.read()
+            return body
+
+    def config_dump(self) -> dict[str, Any]:
+        dump: dict[str, Any] = json.loads(self.admin("/config_dump"))
+        return dump
+
+    def ready(self) -> bool:
+        return self.admin("/ready", timeout=2).strip() == b"LIVE"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+
+def registration(instance: Instance, sidecar: Sidecar) -> dict[str, Any]:
+    """The agent service registration of an instance with its sidecar."""
+    upstreams = [
+        {"DestinationName": name, "LocalBindAddress": "127.0.0.1", "LocalBindPort": port}
+        for name, port in sorted(sidecar.upstream_ports.items())
+    ]
+    return {
+        "ID": instance.id,
+        "Name": instance.service,
+        "Address": "127.0.0.1",
+        "Port": instance.app_port,
+        "Meta": {} if instance.version is None else {"version": instance.version},
+        "Connect": {
+            "SidecarService": {
+                "Port": sidecar.port,
+                "Checks": [
+                    {
+                        "Name": "public listener",
+                        "TCP": f"127.0.0.1:{sidecar.port}",
+                        "Interval": "1s",
+                    },
+                    {"Name": "application", "AliasService": instance.id},
+                ],
+                "Proxy": {"Upstreams": upstreams},
+            }
+        },
+    }
+
+
+def _without_volatile(node: Any) -> Any:
+    """A config dump without what changes on its own (times, certificates)."""
+    if isinstance(node, dict):
+        if "SecretsConfigDump" in str(node.get("@type", "")):
+            return None
+        return {k: _without_volatile(v) for k, v in node.items() if k not in ("last_updated",)}
+    if isinstance(node, list):
+        return [_without_volatile(v) for v in node]
+    return node
+
+
+def dump_digest(dump: Mapping[str, Any]) -> str:
+    text = json.dumps(_without_volatile(dump), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _states(node: Any, key: str) -> Iterator[Any]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key:
+                yield v
+            else:
+                yield from _states(v, key)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _states(v, key)
+
+
+def in_transition(dump: Mapping[str, Any]) -> bool:
+    """A listener still warming, or an old one still draining its connections."""
+    return any(True for _ in _states(dump, "warming_state")) or any(
+        True for _ in _states(dump, "draining_state")
+    )
+
+
+def error_states(dump: Mapping[str, Any]) -> list[str]:
+    return [json.dumps(s)[:300] for s in _states(dump, "error_state")]
+
+
+@dataclass
+class Timings:
+    agent_ready: float = 0.0
+    #: seconds each `set_config` took to reach every Envoy
+    config: list[float] = field(default_factory=list)
+    #: seconds each newly started sidecar took until it served
+    sidecars: list[float] = field(default_factory=list)
+
+
+class ConsulLoopback:
+    """The agent and the sidecars of the instances currently set."""
+
+    def __init__(self, programs: ConsulPrograms, workdir: Path) -> None:
+        self.programs = programs
+        self.workdir = workdir
+        self.agent = ConsulAgent(programs.consul, workdir / "agent")
+        self.sidecars: dict[str, Sidecar] = {}
+        self.timings = Timings()
+        self._started = 0
+        #: every process started, stopped ones included (a test checks none outlives stop)
+        self._pids: list[int] = []
+
+    def start(self) -> ConsulLoopback:
+        self.agent.start()
+        if self.agent.process is not None:
+            self._pids.append(self.agent.process.pid)
+        self.timings.agent_ready = self.agent.ready_seconds
+        return self
+
+    def stop(self) -> None:
+        """Every sidecar, then the agent, each by its own process group."""
+        for sidecar in self.sidecars.values():
+            sidecar.stop()
+        self.sidecars.clear()
+        self.agent.stop()
+
+    # ---- instances ---------------------------------------------------------------
+
+    def set_instances(self, instances: Sequence[Instance]) -> None:
+        """Run exactly `instances`: keep the sidecars that match, start the others."""
+        wanted = {i.id: i for i in instances}
+        for sid in [s for s in self.sidecars if s not in wanted]:
+            self._remove(sid)
+        for instance in instances:
+            sidecar = self.sidecars.get(instance.id)
+            if sidecar is None:
+                self._add(instance)
+            elif sidecar.instance != instance:
+                self._reregister(sidecar, instance)
+        for sidecar in self.sidecars.values():
+            self._wait_serving(sidecar)
+
+    def pids(self) -> set[int]:
+        return set(self._pids)
+
+    def _ports(self, count: int) -> list[int]:
+        return free_ports(count, "127.0.0.1")
+
+    def _add(self, instance: Instance) -> None:
+        port, admin = self._ports(2)
+        sidecar = Sidecar(instance, port, admin)
+        sidecar.upstream_ports = dict(
+            zip(instance.upstreams, self._ports(len(instance.upstreams)), strict=True)
+        )
+        self.agent.register(registration(instance, sidecar))
+        self.sidecars[instance.id] = sidecar
+        self._started += 1
+        sidecar.started = time.monotonic()
+        sidecar.process = Process(
+            f"envoy for {instance.id}",
+            [
+                self.programs.consul,
+                "connect",
+                "envoy",
+                "-sidecar-for",
+                instance.id,
+                "-admin-bind",
+                f"127.0.0.1:{admin}",
+                "-envoy-binary",
+                self.programs.envoy,
+                "-ignore-envoy-compatibility",
+                "-http-addr",
+                self.agent.http_addr,
+                "-grpc-addr",
+                self.agent.grpc_addr,
+                "--",
+                *ENVOY_OPTIONS,
+            ],
+            self.workdir / "envoy" / f"{self._started}-{instance.id}.log",
+            cwd=self.workdir,
+        )
+        self._pids.append(sidecar.process.pid)
+
+    def _reregister(self, sidecar: Sidecar, instance: Instance) -> None:
+        """A kept sidecar with a new application port or upstreams: Consul updates
+        its Envoy's local cluster and listeners in place."""
+        ports = dict(sidecar.upstream_ports)
+        new = [u for u in instance.upstreams if u not in ports]
+        ports.update(zip(new, self._ports(len(new)), strict=True))
+        sidecar.upstream_ports = {u: ports[u] for u in instance.upstreams}
+        sidecar.instance = instance
+        self.agent.register(registration(instance, sidecar))
+
+    def _remove(self, service_id: str) -> None:
+        sidecar = self.sidecars.pop(service_id)
+        sidecar.stop()
+        with contextlib.suppress(Exception):
+            self.agent.deregister(service_id)
+
+    def _wait_serving(self, sidecar: Sidecar) -> None:
+        """Envoy LIVE with every upstream listener bound, and both checks passing."""
+        process = sidecar.process
+        assert process is not None
+
+        def serving() -> bool:
+            if not sidecar.ready():
+                return False
+            for port in [sidecar.port, *sidecar.upstream_ports.values()]:
+                with contextlib.closing(http.client.HTTPConnection("127.0.0.1", port, 1)) as c:
+                    c.connect()
+            return self.agent.service_passing(sidecar.proxy_id)
+
+        process.wait_until(f"{sidecar.proxy_id} serving", serving, STARTUP_TIMEOUT)
+        if sidecar.started:
+            self.timings.sidecars.append(time.monotonic() - sidecar.started)
+            sidecar.started = 0.0
+
+    def leaf(self, service: str) -> Leaf:
+        return self.agent.leaf(service)
+
+    # ---- configuration -----------------------------------------------------------
+
+    def _digests(self) -> dict[str, str]:
+        return {sid: dump_digest(s.config_dump()) for sid, s in self.sidecars.items()}
+
+    def set_config(self, entries: Sequence[Mapping[str, Any]]) -> float:
+        """Replace every config entry by `entries` (in order); seconds until every
+        Envoy holds the result."""
+        before = self._digests()
+        began = time.monotonic()
+        self.agent.delete_entries()
+        for entry in entries:
+            self.agent.write_entry(dict(entry))
+        self.wait_synced(before, began)
+        took = time.monotonic() - began
+        self.timings.config.append(took)
+        return took
+
+    def wait_synced(self, before: Mapping[str, str], began: float) -> None:
+        """Until some Envoy's config changed (or none did within the grace), every
+        dump then stayed the same for SETTLE seconds with no listener warming or
+        draining, and no Envoy reported a rejected update."""
+        stable_since: float | None = None
+        last: dict[str, str] = {}
+        while True:
+            now = time.monotonic()
+            dumps = {sid: s.config_dump() for sid, s in self.sidecars.items()}
+            for sid, dump in dumps.items():
+                errors = error_states(dump)
+                if errors:
+                    raise ConfigRejected(f"{sid}: {errors[0]}")
+            digests = {sid: dump_digest(d) for sid, d in dumps.items()}
+            changed = any(before.get(sid) != d for sid, d in digests.items())
+            moving = any(in_transition(d) for d in dumps.values())
+            if digests != last or moving:
+                stable_since, last = now, digests
+            started = changed or now - began > NO_CHANGE_GRACE
+            if started and stable_since is not None and now - stable_since >= SETTLE:
+                return
+            if now - began > SYNC_TIMEOUT:
+                raise StartupError(f"the sidecars did not settle within {SYNC_TIMEOUT:.0f}s")
+            time.sleep(0.05)
+
+    def memory_bytes(self) -> dict[str, int]:
+        out = {}
+        if self.agent.process is not None:
+            out["consul agent"] = self.agent.process.rss_bytes()
+        for sid, sidecar in self.sidecars.items():
+            if sidecar.process is not None:
+                out[sid] = sidecar.process.rss_bytes()
+        return out
+
+
+@contextlib.contextmanager
+def consul_loopback(programs: ConsulPrograms, workdir: Path) -> Iterator[ConsulLoopback]:
+    mesh = ConsulLoopback(programs, workdir)
+    try:
+        yield mesh.start()
+    finally:
+        mesh.stop()
