@@ -60,6 +60,9 @@ REQUEST_TIMEOUT = 20.0
 #: requests in a row through each upstream that must agree before probing
 STABLE_REQUESTS = 3
 STABLE_TIMEOUT = 15.0
+#: Envoy's answer while a cluster has no endpoint yet; one that lasts this long is meant
+NO_HEALTHY_UPSTREAM = (503, "no healthy upstream")
+NO_HEALTHY_GRACE = 3.0
 #: envelope keys meshspec puts around a native resource; Consul takes the entry without them
 ENVELOPE_KEYS = ("apiVersion", "kind")
 
@@ -268,8 +271,9 @@ class Connections:
 
 def settle(mesh: ConsulLoopback, running: Mapping[str, list[Running]]) -> float:
     """Until STABLE_REQUESTS requests in a row through every upstream listener of
-    every sending instance get the same status (a new listener or cluster can
-    answer 503 for a moment); seconds it took."""
+    every sending instance get the same answer, other than Envoy's "no healthy
+    upstream" of a cluster whose endpoints are still on their way (unless that
+    lasts NO_HEALTHY_GRACE seconds); seconds it took."""
     began = time.monotonic()
     ports = [
         port
@@ -277,25 +281,32 @@ def settle(mesh: ConsulLoopback, running: Mapping[str, list[Running]]) -> float:
         for port in mesh.sidecars[instances[0].instance.id].upstream_ports.values()
     ]
     for port in ports:
-        seen: list[int | None] = []
+        seen: list[tuple[int | None, str]] = []
         while len(seen) < STABLE_REQUESTS or len(set(seen[-STABLE_REQUESTS:])) != 1:
-            if time.monotonic() - began > STABLE_TIMEOUT:
-                raise TimeoutError(f"upstream port {port}: statuses keep changing: {seen[-6:]}")
-            seen.append(_status_of_get(port))
+            waited = time.monotonic() - began
+            if waited > STABLE_TIMEOUT:
+                raise TimeoutError(f"upstream port {port}: answers keep changing: {seen[-6:]}")
+            answer = _answer_to_get(port)
+            if answer == NO_HEALTHY_UPSTREAM and waited < NO_HEALTHY_GRACE:
+                seen.clear()
+                time.sleep(0.02)
+                continue
+            seen.append(answer)
     return time.monotonic() - began
 
 
-def _status_of_get(port: int) -> int | None:
+def _answer_to_get(port: int) -> tuple[int | None, str]:
+    """Status of a plain GET, with Envoy's own answer text (an echo shows as "")."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
     try:
         conn.request("GET", "/")
         response = conn.getresponse()
-        response.read()
-        return response.status
+        body = response.read()
     except (OSError, http.client.HTTPException):
-        return None
+        return None, ""
     finally:
         conn.close()
+    return response.status, "" if _echo(body) is not None else body.decode(errors="replace")
 
 
 # --------------------------------------------------------------------------

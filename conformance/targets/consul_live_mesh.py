@@ -102,7 +102,7 @@ class Sidecar:
             return body
 
     def config_dump(self) -> dict[str, Any]:
-        dump: dict[str, Any] = json.loads(self.admin("/config_dump"))
+        dump: dict[str, Any] = json.loads(self.admin("/config_dump?include_eds"))
         return dump
 
     def ready(self) -> bool:
