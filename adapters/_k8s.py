@@ -11,7 +11,7 @@ from typing import Any
 
 from meshspec.durations import format_duration
 from meshspec.spec import Spec
-from meshspec.spec.bundle import PathKey
+from meshspec.spec.bundle import PathKey, dotted
 
 #: Label that selects a service's pods. The neutral spec names services, not pods;
 #: compiled policies assume the Deployment labels its pods `app: <service name>`
@@ -33,14 +33,6 @@ def workload_selector(name: str) -> dict[str, str]:
 def duration(seconds: float) -> str:
     """Go/protobuf duration text, shortest exact form (deterministic output)."""
     return format_duration(seconds)
-
-
-def dotted(path: PathKey) -> str:
-    """`("spec", "routes", 0, "timeout")` -> `spec.routes[0].timeout`."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def source_of(spec: Spec, key: str, path: PathKey = ()) -> str:

@@ -479,6 +479,14 @@ def _target_or_usage(name: str) -> Adapter:
     is_flag=True,
     help="Also write the service accounts, services and deployments the output assumes.",
 )
+@click.option(
+    "--format",
+    "file_format",
+    default=None,
+    metavar="FORMAT",
+    help="The target's own file format, for targets that have one (consul: json, hcl); "
+    "one file per resource with --output-dir. Replaces --output.",
+)
 def compile_command(
     paths: tuple[str, ...],
     filenames: tuple[str, ...],
@@ -487,6 +495,7 @@ def compile_command(
     output_dir: str | None,
     allow_lossy: tuple[str, ...],
     with_workloads: bool,
+    file_format: str | None,
 ) -> None:
     """Compile a spec into the target mesh's resources (see 'meshspec targets').
 
@@ -501,7 +510,11 @@ def compile_command(
     from meshspec.api import compile as compile_spec
 
     inputs = input_paths(paths, filenames)
-    _target_or_usage(target)
+    adapter = _target_or_usage(target)
+    formats: tuple[str, ...] = tuple(getattr(adapter, "formats", ()))
+    if file_format is not None and file_format not in formats:
+        known = ", ".join(formats) or "none (use --output)"
+        raise click.UsageError(f"--format {file_format}: the formats of '{target}' are {known}")
     result = load_paths(inputs)
     if not result.ok or result.spec is None:
         emit_diagnostics(result.diagnostics)
@@ -513,6 +526,15 @@ def compile_command(
     if has_errors(diags):
         click.echo(_nothing_written(diags), err=True)
         sys.exit(EXIT_FINDINGS)
+    if formats:
+        # a target with its own files (one resource a file, e.g. Consul's config entries)
+        rendered = adapter.render(compiled.resources, file_format or formats[0])  # type: ignore[attr-defined]
+        if output_dir:
+            _write_outputs(dict(rendered), output_dir)
+            click.echo(f"wrote {len(rendered)} files to {output_dir}", err=True)
+        else:
+            click.echo("".join(text for _, text in rendered), nl=False)
+        return
     if output_dir:
         if output == "json":
             files = {_file_name(r)[:-5] + ".json": _json_text(r) for r in compiled.resources}
@@ -591,6 +613,9 @@ def import_command(
         if adapter.cluster is None:
             raise click.UsageError(f"target '{source}' cannot read from a cluster")
         docs, problems = adapter.cluster.read(kubeconfig=kubeconfig, context=context)
+    elif files and hasattr(adapter, "read_files"):
+        # a target with file formats of its own (e.g. Consul's HCL)
+        docs, problems = adapter.read_files(files)
     elif files:
         docs, problems = read_native(files)
     else:

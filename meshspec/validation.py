@@ -25,7 +25,7 @@ from meshspec.spec import (
     ServiceDocument,
     Spec,
 )
-from meshspec.spec.bundle import PathKey, service_key
+from meshspec.spec.bundle import PathKey, dotted, service_key
 
 _UNCLEAN = ("//", "/./", "/../", "%2f", "%2F", "%5c", "%5C", "#", "?", "\\")
 
@@ -48,13 +48,6 @@ class _Checker:
 
     def add(self, diag: Diagnostic) -> None:
         self.found.append(diag)
-
-
-def _dotted(path: PathKey) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def validate_documents(
@@ -128,7 +121,7 @@ def _target_port_conflicts(spec: Spec, key: str, origin: Origin) -> list[Diagnos
                     f"ports {other.port} and {p.port} of service {key} disagree about workload "
                     f"port {p.workload_port}: {conflict}",
                     location=origin.locate(("spec", "ports", i, field)),
-                    path=_dotted(("spec", "ports", i, field)),
+                    path=dotted(("spec", "ports", i, field)),
                     hint="give them the same protocol and mTLS mode, or different targetPorts",
                 )
             )
@@ -154,7 +147,7 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
                     codes.DUPLICATE_NAME(
                         f"{what} '{name}' appears twice in service {key}",
                         location=at(*p),
-                        path=_dotted(p),
+                        path=dotted(p),
                         hint="names must be unique within a service",
                     )
                 )
@@ -186,7 +179,7 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
                     codes.BAD_PORT(
                         f"mTLS override for port {port}, which service {key} does not have",
                         location=at(*p),
-                        path=_dotted(p),
+                        path=dotted(p),
                         hint="ports: " + ", ".join(str(n) for n in sorted(port_numbers)),
                     )
                 )
@@ -213,7 +206,7 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
                     codes.DANGLING_SERVICE(
                         f"backend service '{b.service}' does not exist",
                         location=at(*bp, "service"),
-                        path=_dotted((*bp, "service")),
+                        path=dotted((*bp, "service")),
                         hint=_known_services(spec),
                     )
                 )
@@ -224,7 +217,7 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
                     codes.DANGLING_VERSION(
                         f"service {target} has no version '{b.version}'",
                         location=at(*bp, "version"),
-                        path=_dotted((*bp, "version")),
+                        path=dotted((*bp, "version")),
                         hint=("versions: " + ", ".join(versions))
                         if versions
                         else f"declare versions under {target}'s spec.versions",
@@ -235,7 +228,7 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
                 codes.BAD_WEIGHTS(
                     f"every backend of route '{route.name}' has weight 0",
                     location=at(*rp, "backends"),
-                    path=_dotted((*rp, "backends")),
+                    path=dotted((*rp, "backends")),
                     hint="give at least one backend a positive weight",
                 )
             )
@@ -248,7 +241,7 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
                     f"per-try timeout of route '{route.name}' is longer than its timeout "
                     f"({format_duration(timeout)}): no retry can follow a per-try timeout",
                     location=at(*p),
-                    path=_dotted(p),
+                    path=dotted(p),
                     hint="make perTryTimeout shorter than timeout",
                 )
             )
@@ -265,7 +258,7 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
                             codes.DANGLING_SERVICE(
                                 f"authorization source service '{ref}' does not exist",
                                 location=at(*p),
-                                path=_dotted(p),
+                                path=dotted(p),
                                 hint=_known_services(spec),
                             )
                         )
@@ -280,7 +273,7 @@ def _check_service(spec: Spec, key: str) -> list[Diagnostic]:
                     codes.UNREACHABLE_AUTHZ_RULE(
                         f"rule '{rule.name}' repeats rule '{seen_rules[ident]}' and never decides",
                         location=at(*rp),
-                        path=_dotted(rp),
+                        path=dotted(rp),
                         hint="remove the duplicate",
                     )
                 )
@@ -319,7 +312,7 @@ def _shadowed_matches(svc: ServiceDocument, key: str, origin: Origin) -> list[Di
                     f"{what} can never be selected: {winner} ranks before it and "
                     "matches every request it matches",
                     location=origin.locate(where),
-                    path=_dotted(where),
+                    path=dotted(where),
                     hint="remove it, or make it more specific than the match that wins",
                 )
             )
@@ -374,7 +367,7 @@ def _check_path(pm: PathMatch, origin: Origin, path: PathKey) -> list[Diagnostic
                 codes.BAD_REGEX(
                     f"path regex {pm.regex!r} {why}",
                     location=origin.locate(p),
-                    path=_dotted(p),
+                    path=dotted(p),
                     hint="use RE2 syntax: no look-around, no back-references",
                 )
             ]
@@ -386,7 +379,7 @@ def _check_path(pm: PathMatch, origin: Origin, path: PathKey) -> list[Diagnostic
             codes.BAD_PATH(
                 f"path {pm.value!r} {why}",
                 location=origin.locate(p),
-                path=_dotted(p),
+                path=dotted(p),
                 hint="write the path as it looks after normalisation, e.g. '/api/v1'",
             )
         ]
@@ -406,7 +399,7 @@ def _check_string(
         codes.BAD_REGEX(
             f"regex {m.regex!r} for '{m.name}' {why}",
             location=origin.locate(p),
-            path=_dotted(p),
+            path=dotted(p),
             hint="use RE2 syntax: no look-around, no back-references",
         )
     ]

@@ -24,7 +24,7 @@ from adapters.istio import import_codes as C
 from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft, describe
 from adapters.istio._model_authz import Peer, applicable, evaluate
 from adapters.istio._model_mtls import server_mode
-from adapters.istio._model_names import ROOT_NAMESPACE
+from adapters.istio.resources import ROOT_NAMESPACE, TARGET
 from meshspec.adapter import NativeDocument
 from meshspec.codes import Code
 from meshspec.diagnostics import Diagnostic
@@ -307,13 +307,13 @@ def _finding(
     code: Code, found: tuple[NativeDocument, PathKey] | None, message: str, **kw: Any
 ) -> Diagnostic:
     if found is None:
-        return code(message, target="istio", **kw)
+        return code(message, target=TARGET, **kw)
     doc, path = found
     return code(
         f"{describe(doc)}: {message}",
         location=doc.origin.locate(path),
         path=".".join(str(p) for p in path),
-        target="istio",
+        target=TARGET,
         **kw,
     )
 

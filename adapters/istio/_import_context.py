@@ -1,27 +1,22 @@
-"""What the importer collects while it reads: services found so far and findings."""
+"""The kit's import context and service draft, with what only Istio's reading needs:
+Kubernetes selectors and pods, and mTLS modes by the scope that set them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshspec.adapter import NativeDocument
-from meshspec.codes import Code
-from meshspec.diagnostics import Diagnostic, Severity
+from adapters.istio.resources import TARGET
+from adapters.kit import ImportContext as KitImportContext
+from adapters.kit import ServiceDraft as KitServiceDraft
+from adapters.kit import describe
+from meshspec.spec.bundle import PathKey
 
-PathKey = tuple[str | int, ...]
+__all__ = ["ImportContext", "PathKey", "ServiceDraft", "describe"]
 
 
 @dataclass
-class ServiceDraft:
-    namespace: str
-    name: str
-    ports: dict[int, str] = field(default_factory=dict)
-    #: Service port -> workload (container) port, from Kubernetes Services' targetPort
-    #: (Istio's portLevelMtls and AuthorizationPolicy `ports` name the latter)
-    target_ports: dict[int, int] = field(default_factory=dict)
-    #: ports come from a Kubernetes Service, not from guesses
-    declared: bool = False
+class ServiceDraft(KitServiceDraft):
     #: the Kubernetes Service's pod selector (None: no Service, pods carry `app: <name>`)
     selector: dict[str, str] | None = None
     #: named `targetPort`s of the Kubernetes Service: Service port -> container port name
@@ -30,89 +25,22 @@ class ServiceDraft:
     source_doc: Any = None
     #: the workloads (pod templates) behind the service
     pods: list[Any] = field(default_factory=list)
-    #: the service account the imported spec says (None: not known, assumed)
-    service_account: str | None = None
-    versions: dict[str, dict[str, str]] = field(default_factory=dict)
-    version_resilience: dict[str, dict[str, Any]] = field(default_factory=dict)
-    routes: list[dict[str, Any]] | None = None
-    mtls: dict[str, Any] = field(default_factory=dict)
-    authz_rules: list[dict[str, Any]] = field(default_factory=list)
-    authz_default_deny: bool = False
-    has_authz: bool = False
-    resilience: dict[str, Any] = field(default_factory=dict)
-    #: mTLS modes by scope: "namespace" / "workload"; per-port overrides.
+    #: mTLS modes by PeerAuthentication scope: namespace-wide, this workload
     mtls_namespace: str | None = None
     mtls_workload: str | None = None
-    mtls_ports: dict[int, str] = field(default_factory=dict)
     #: modes of PeerAuthentications that select only some pods (one version)
     mtls_partial: list[str] = field(default_factory=list)
     #: DestinationRule client TLS modes: port (None = every port) -> (mode, doc, path)
     client_tls: dict[int | None, tuple[str, Any, PathKey]] = field(default_factory=dict)
 
-    def workload_port(self, port: int) -> int:
-        return self.target_ports.get(port, port)
-
-    def service_ports(self, workload_port: int) -> list[int]:
-        """The Service ports that land on a workload port (the port itself without a
-        Kubernetes Service)."""
-        found = [p for p in sorted(self.ports) if self.workload_port(p) == workload_port]
-        if found or self.declared:
-            return found
-        return [workload_port]
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-
-def describe(doc: NativeDocument) -> str:
-    return f"{doc.kind} {doc.namespace}/{doc.name}"
+    def service_mtls_mode(self) -> str | None:
+        """A workload's own PeerAuthentication wins over its namespace's."""
+        return self.mtls_workload or self.mtls_namespace
 
 
 @dataclass
-class ImportContext:
-    trust_domain: str = "cluster.local"
-    services: dict[str, ServiceDraft] = field(default_factory=dict)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+class ImportContext(KitImportContext[ServiceDraft]):
+    target: str = TARGET
+    draft: Any = ServiceDraft
     #: whether some route got Istio's default retry policy written out
     default_retries_written: bool = False
-
-    def service(self, namespace: str, name: str) -> ServiceDraft:
-        key = f"{namespace}/{name}"
-        if key not in self.services:
-            self.services[key] = ServiceDraft(namespace, name)
-        return self.services[key]
-
-    def report(
-        self,
-        code: Code,
-        doc: NativeDocument,
-        path: PathKey,
-        message: str,
-        hint: str = "",
-        example: dict[str, Any] | None = None,
-        severity: Severity | None = None,
-    ) -> None:
-        text = f"{describe(doc)}: {message}"
-        extra: dict[str, object] = {}
-        if example is not None:
-            extra["request"] = example
-            shown = f"{example.get('method', 'GET')} {example.get('target', '/')}"
-            headers = example.get("headers") or {}
-            if headers:
-                shown += " with " + ", ".join(f"{k}: {v}" for k, v in headers.items())
-            for key, word in (("destination", "to"), ("port", "port"), ("source", "from")):
-                if example.get(key) is not None:
-                    shown += f" {word} {example[key]}"
-            text += f" (for example {shown})"
-        self.diagnostics.append(
-            code(
-                text,
-                location=doc.origin.locate(path),
-                path=".".join(str(p) for p in path),
-                target="istio",
-                hint=hint,
-                extra=extra,
-                severity=severity,
-            )
-        )

@@ -15,6 +15,7 @@ from adapters.istio import import_codes as C
 from adapters.istio._import_context import ImportContext
 from adapters.istio._import_validate import port_number
 from adapters.istio._import_workloads import pod_template, selects
+from adapters.istio.resources import TARGET
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Severity
 
@@ -159,7 +160,7 @@ def read_identities(ctx: ImportContext, accounts: set[tuple[str, str]]) -> None:
         diagnostic = C.IDENTITY_ASSUMED(
             what,
             location=None if origin is None else origin[0].origin.locate(origin[1]),
-            target="istio",
+            target=TARGET,
             hint="import the Deployments (or Pods) and ServiceAccounts together with the "
             "Istio resources, or read them with --live",
             severity=Severity.ERROR if affected else Severity.INFO,

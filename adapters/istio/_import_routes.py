@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from adapters._k8s import SOURCE_ANNOTATION
 from adapters.istio import import_codes as C
 from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
-from adapters.istio._import_matches import Piece, StringCond, path_pieces
-from adapters.istio._import_order import keep_order
-from adapters.istio._model_routes import DEFAULT_RETRY_ON, RETRY_ON_NAMES
+from adapters.istio._model_routes import DEFAULT_RETRY_ON
+from adapters.kit import envoy
+from adapters.kit.first_match import (
+    Piece,
+    StringCond,
+    keep_order,
+    merge_segment_pairs,
+    string_prefix_pieces,
+)
 from meshspec.adapter import NativeDocument
 from meshspec.durations import format_duration, parse_duration
 from meshspec.regex import check_regex
@@ -77,9 +82,9 @@ def default_retries() -> dict[str, Any]:
 
 
 def _retries_from(attempts: int, per_try: str | None, retry_on: str) -> dict[str, Any]:
-    on = [RETRY_ON_NAMES[i].value for i in retry_on.split(",") if i.strip() in RETRY_ON_NAMES]
-    codes = [int(i) for i in retry_on.split(",") if i.strip().isdigit()]
-    out: dict[str, Any] = {"attempts": attempts, "retryOn": list(dict.fromkeys(on))}
+    read = envoy.read_retry_on(retry_on)
+    codes = list(read.numbers)
+    out: dict[str, Any] = {"attempts": attempts, "retryOn": [c.value for c in read.conditions]}
     if per_try is not None:
         out["perTryTimeout"] = per_try
     if codes:
@@ -230,23 +235,6 @@ def _body(route: Mapping[str, Any]) -> Any:
     return out
 
 
-def merge_segment_pairs(pieces: list[Piece]) -> list[Piece]:
-    """`exact: /a` next to `prefix: /a/` (same other conditions) is the neutral segment
-    prefix `/a` exactly: the pair a segment-aware prefix compiles to."""
-    out = list(pieces)
-    for exact in pieces:
-        if exact.path is None or exact.path[0] != "exact":
-            continue
-        value = exact.path[1]
-        partner = replace(exact, path=("str", value + "/"))
-        if partner in out and exact in out:
-            index = min(out.index(exact), out.index(partner))
-            out.remove(exact)
-            out.remove(partner)
-            out.insert(index, replace(exact, path=("prefix", value)))
-    return out
-
-
 def _without_name(draft: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in draft.items() if k != "name"}
 
@@ -358,7 +346,7 @@ def _retries(
         per_try = _duration(ctx, doc, (*path, "perTryTimeout"), retries["perTryTimeout"])
     retry_on = str(retries.get("retryOn") or DEFAULT_RETRY_ON)
     items = [i.strip() for i in retry_on.split(",") if i.strip()]
-    known = {"retriable-status-codes", *RETRY_ON_NAMES}
+    known = {envoy.RETRIABLE_STATUS_CODES, *envoy.RETRY_ON_NAMES}
     for item in items:
         if not item.isdigit() and item not in known and retries.get("retryOn"):
             ctx.report(
@@ -479,7 +467,7 @@ def _paths(
         return [("regex", "(?i)" + re.escape(value) + tail)]
     if kind == "exact":
         return [("exact", value)]
-    return list(path_pieces(value))
+    return list(string_prefix_pieces(value))
 
 
 def _methods(ctx: ImportContext, doc: NativeDocument, path: PathKey, cond: Any) -> list[str | None]:

@@ -18,9 +18,9 @@ from typing import Any
 
 from adapters.istio import import_codes as C
 from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
-from adapters.istio._import_matches import path_pieces
-from adapters.istio._model_names import ROOT_NAMESPACE
 from adapters.istio._security import RULES_ANNOTATION
+from adapters.istio.resources import ROOT_NAMESPACE
+from adapters.kit.first_match import string_prefix_pieces
 from meshspec.adapter import NativeDocument
 
 _STRICTNESS = {"DISABLE": 0, "PERMISSIVE": 1, "STRICT": 2}
@@ -374,7 +374,7 @@ def _authz_path(value: str) -> list[dict[str, str]] | None:
         return [{"regex": rx}]
     if value.endswith("*"):
         out = []
-        for piece in path_pieces(value[:-1]):
+        for piece in string_prefix_pieces(value[:-1]):
             if piece is None:
                 return None
             kind, v = piece

@@ -21,7 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.istio._model_names import ROOT_NAMESPACE, security_string_match, selector_matches
+from adapters.istio._model_names import security_string_match, selector_matches
+from adapters.istio.resources import ROOT_NAMESPACE
 
 
 @dataclass(frozen=True)

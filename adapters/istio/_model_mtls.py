@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adapters.istio._model_names import ROOT_NAMESPACE, host_covers, selector_matches
+from adapters.istio._model_names import host_covers, selector_matches
+from adapters.istio.resources import ROOT_NAMESPACE
 from meshspec.adapter import Topology
 from meshspec.semantics import Transport
 from meshspec.spec import MtlsMode

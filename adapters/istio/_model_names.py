@@ -14,8 +14,6 @@ from typing import Any
 from meshspec.adapter import Topology, Workload
 from meshspec.regex import full_match
 
-ROOT_NAMESPACE = "istio-system"
-
 
 def host_key(host: str, namespace: str, topology: Topology) -> str | None:
     """The workload key a host means, or None when it names none of the topology."""

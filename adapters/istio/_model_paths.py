@@ -25,10 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import unquote
 
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_HEX = frozenset("0123456789abcdefABCDEF")
+from adapters.kit import envoy
 
 
 class PathNormalization(StrEnum):
@@ -36,6 +34,17 @@ class PathNormalization(StrEnum):
     BASE = "BASE"
     MERGE_SLASHES = "MERGE_SLASHES"
     DECODE_AND_MERGE_SLASHES = "DECODE_AND_MERGE_SLASHES"
+
+
+#: The Envoy listener settings each mode stands for (normalization page above).
+ENVOY_OPTIONS = {
+    PathNormalization.NONE: envoy.PathOptions(),
+    PathNormalization.BASE: envoy.PathOptions(normalize_path=True),
+    PathNormalization.MERGE_SLASHES: envoy.PathOptions(normalize_path=True, merge_slashes=True),
+    PathNormalization.DECODE_AND_MERGE_SLASHES: envoy.PathOptions(
+        unescape_slashes=True, normalize_path=True, merge_slashes=True
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -46,11 +55,7 @@ class IstioTarget:
     query: tuple[tuple[str, str], ...]
 
     def query_value(self, name: str) -> str | None:
-        # Envoy reads the first value of a repeated parameter (QueryParamsMulti::getFirstValue).
-        for key, value in self.query:
-            if key == name:
-                return value
-        return None
+        return envoy.first_query_value(self.query, name)
 
 
 @dataclass(frozen=True)
@@ -65,59 +70,5 @@ def normalize(target: str, mode: PathNormalization) -> IstioTarget | BadTarget:
         return BadTarget("path contains NUL (%00), which Istio always rejects")
     if not raw_path.startswith("/"):
         return BadTarget("request target must start with '/' (HPE_INVALID_URL)")
-    path = raw_path
-    if mode is PathNormalization.DECODE_AND_MERGE_SLASHES:
-        path = _unescape_slashes(path)
-    if mode is not PathNormalization.NONE:
-        path = _canonical(path)
-    if mode in (PathNormalization.MERGE_SLASHES, PathNormalization.DECODE_AND_MERGE_SLASHES):
-        while "//" in path:
-            path = path.replace("//", "/")
-    return IstioTarget(path, _parse_query(raw_query))
-
-
-def _unescape_slashes(path: str) -> str:
-    for escaped, plain in (("%2F", "/"), ("%2f", "/"), ("%5C", "\\"), ("%5c", "\\")):
-        path = path.replace(escaped, plain)
-    return path
-
-
-def _canonical(path: str) -> str:
-    """Envoy `normalize_path`: decode unreserved escapes, `\\` -> `/`, remove dot segments."""
-    out: list[str] = []
-    i = 0
-    while i < len(path):
-        ch = path[i]
-        pair = path[i + 1 : i + 3]
-        if ch == "%" and len(pair) == 2 and set(pair) <= _HEX:
-            decoded = chr(int(pair, 16))
-            out.append(decoded if decoded in _UNRESERVED else "%" + pair.upper())
-            i += 3
-            continue
-        out.append("/" if ch == "\\" else ch)
-        i += 1
-    return _remove_dot_segments("".join(out))
-
-
-def _remove_dot_segments(path: str) -> str:
-    segments = path.split("/")[1:]
-    kept: list[str] = []
-    for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        if segment in (".", ".."):
-            if segment == ".." and kept:
-                kept.pop()
-            if last:
-                kept.append("")
-            continue
-        kept.append(segment)
-    return "/" + "/".join(kept)
-
-
-def _parse_query(raw: str) -> tuple[tuple[str, str], ...]:
-    pairs: list[tuple[str, str]] = []
-    for part in raw.split("&") if raw else ():
-        if part:
-            name, _, value = part.partition("=")
-            pairs.append((unquote(name), unquote(value)))
-    return tuple(pairs)
+    path = envoy.apply_path_options(raw_path, ENVOY_OPTIONS[mode])
+    return IstioTarget(path, envoy.parse_query(raw_query))

@@ -20,20 +20,11 @@ from typing import Any
 
 from adapters.istio._model_names import host_covers, host_key, string_match
 from adapters.istio._model_paths import IstioTarget
+from adapters.kit import envoy
 from meshspec.adapter import Topology
 from meshspec.durations import parse_duration
 from meshspec.semantics import RetryPolicy
-from meshspec.spec import RetryOn
 
-#: Envoy `x-envoy-retry-on` names with a neutral counterpart; the others
-#: (`unavailable`, `cancelled`, `retriable-status-codes`, ...) have none.
-RETRY_ON_NAMES: Mapping[str, RetryOn] = {
-    "connect-failure": RetryOn.CONNECT_FAILURE,
-    "refused-stream": RetryOn.REFUSED_STREAM,
-    "reset": RetryOn.RESET,
-    "gateway-error": RetryOn.GATEWAY_ERROR,
-    "5xx": RetryOn.SERVER_ERROR,
-}
 #: retry.go `DefaultPolicy`: 2 retries on these conditions; its 503 status code is left
 #: out because `EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY` defaults to true (pilot features).
 DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
@@ -60,15 +51,11 @@ def retry_policy(retries: Any) -> RetryPolicy:
 
 
 def _policy(attempts: int, per_try: float | None, retry_on: str) -> RetryPolicy:
-    on: list[RetryOn] = []
-    codes: list[int] = []
-    for item in (part.strip() for part in retry_on.split(",")):
-        if item.isdigit() and int(item) in _KNOWN_STATUSES:
-            # retry.go `parseRetryOn`: only integers Go knows as statuses become codes.
-            codes.append(int(item))
-        elif item in RETRY_ON_NAMES and RETRY_ON_NAMES[item] not in on:
-            on.append(RETRY_ON_NAMES[item])
-    return RetryPolicy(attempts, per_try, tuple(on), tuple(codes))
+    """Envoy reads the names (`adapters.kit.envoy`); the integers are Istio's: retry.go
+    `parseRetryOn` makes only those Go knows as statuses into retriable status codes."""
+    read = envoy.read_retry_on(retry_on)
+    codes = tuple(n for n in read.numbers if n in _KNOWN_STATUSES)
+    return RetryPolicy(attempts, per_try, read.conditions, codes)
 
 
 def route_timeout(rule: Mapping[str, Any]) -> float | None:

@@ -18,7 +18,8 @@ from typing import Any
 
 from adapters._k8s import duration, fqdn, metadata, resource, source_of
 from adapters.istio import codes
-from adapters.istio._context import NETWORKING, Context
+from adapters.istio.resources import NETWORKING
+from adapters.kit import CompileContext, envoy
 from meshspec.semantics import DEFAULT_TIMEOUT, ordered_candidates
 from meshspec.spec import (
     Backend,
@@ -31,21 +32,12 @@ from meshspec.spec import (
     ServiceDocument,
 )
 
-#: Neutral retry conditions -> Envoy `x-envoy-retry-on` names (same words, same meaning).
-RETRY_ON = {
-    "connect-failure": "connect-failure",
-    "refused-stream": "refused-stream",
-    "reset": "reset",
-    "gateway-error": "gateway-error",
-    "5xx": "5xx",
-}
-
 #: Presence of a query parameter: Envoy's RE2 full match of `.*` holds for any value,
 #: including the empty one, and fails only when the parameter is absent.
 QUERY_PRESENT = {"regex": ".*"}
 
 
-def virtual_services(ctx: Context) -> list[dict[str, Any]]:
+def virtual_services(ctx: CompileContext) -> list[dict[str, Any]]:
     out = []
     for key, svc in ctx.spec.services.items():
         if all(p.protocol is Protocol.TCP for p in svc.spec.ports):
@@ -54,7 +46,7 @@ def virtual_services(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def _virtual_service(ctx: Context, key: str, svc: ServiceDocument) -> dict[str, Any]:
+def _virtual_service(ctx: CompileContext, key: str, svc: ServiceDocument) -> dict[str, Any]:
     name, ns = svc.metadata.name, svc.metadata.namespace
     host = fqdn(name, ns)
     if svc.spec.routes:
@@ -79,7 +71,7 @@ def _virtual_service(ctx: Context, key: str, svc: ServiceDocument) -> dict[str, 
 
 
 def _rule(
-    ctx: Context,
+    ctx: CompileContext,
     key: str,
     svc: ServiceDocument,
     route_index: int,
@@ -111,7 +103,7 @@ def _rule(
 
 
 def _report_header_lines(
-    ctx: Context, key: str, route_index: int, match_index: int, match: RouteMatch
+    ctx: CompileContext, key: str, route_index: int, match_index: int, match: RouteMatch
 ) -> None:
     """MS1015 for each header value, prefix or regex condition of a route.
 
@@ -178,7 +170,7 @@ def _kind(match_type: str) -> str:
 
 
 def _destinations(
-    ctx: Context, key: str, svc: ServiceDocument, route_index: int, route: Route
+    ctx: CompileContext, key: str, svc: ServiceDocument, route_index: int, route: Route
 ) -> list[dict[str, Any]]:
     """Weighted destinations; the same (host, subset) twice is merged by adding weights."""
     backends = route.backends or (Backend(),)
@@ -202,7 +194,7 @@ def _destinations(
     return out
 
 
-def _backend_key(ctx: Context, svc: ServiceDocument, backend: Backend) -> str:
+def _backend_key(ctx: CompileContext, svc: ServiceDocument, backend: Backend) -> str:
     ns = svc.metadata.namespace
     if backend.service is None:
         return f"{ns}/{svc.metadata.name}"
@@ -212,7 +204,9 @@ def _backend_key(ctx: Context, svc: ServiceDocument, backend: Backend) -> str:
     return resolved
 
 
-def _check_backend_port(ctx: Context, key: str, target: str, path: tuple[str | int, ...]) -> None:
+def _check_backend_port(
+    ctx: CompileContext, key: str, target: str, path: tuple[str | int, ...]
+) -> None:
     """Istio sends to the listener's port when another service has several ports
     (istio/istio `GetDestinationCluster`); the spec picks the request's port if the
     backend has it, else its first HTTP port. Those agree only when both services
@@ -235,14 +229,16 @@ def _retries(retries: Retries | None) -> dict[str, Any]:
     out: dict[str, Any] = {"attempts": retries.attempts}
     if retries.per_try_timeout is not None:
         out["perTryTimeout"] = duration(retries.per_try_timeout)
-    conditions = [RETRY_ON[str(o)] for o in retries.retry_on]
+    conditions = [envoy.RETRY_ON_OF[o] for o in retries.retry_on]
     # Integers in retryOn are status codes; Istio adds `retriable-status-codes` itself.
     conditions += [str(code) for code in retries.status_codes]
     out["retryOn"] = ",".join(conditions)
     return out
 
 
-def _header_edits(ctx: Context, key: str, route_index: int, edits: HeaderEdits) -> dict[str, Any]:
+def _header_edits(
+    ctx: CompileContext, key: str, route_index: int, edits: HeaderEdits
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if edits.set:
         out["set"] = dict(edits.set)

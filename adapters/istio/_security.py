@@ -32,7 +32,8 @@ from typing import Any
 
 from adapters._k8s import metadata, resource, source_of, workload_selector
 from adapters.istio import codes
-from adapters.istio._context import ROOT_NAMESPACE, SECURITY, Context
+from adapters.istio.resources import ROOT_NAMESPACE, SECURITY
+from adapters.kit import CompileContext
 from meshspec.semantics import port_mode
 from meshspec.spec import (
     AuthzAction,
@@ -49,7 +50,7 @@ from meshspec.spec.bundle import PathKey
 RULES_ANNOTATION = "meshspec.io/rules"
 
 
-def peer_authentications(ctx: Context) -> list[dict[str, Any]]:
+def peer_authentications(ctx: CompileContext) -> list[dict[str, Any]]:
     mesh_mode = ctx.spec.mesh.mtls.mode
     mesh_source = source_of(ctx.spec, "mesh", ("spec", "mtls"))
     out = [
@@ -88,7 +89,7 @@ def peer_authentications(ctx: Context) -> list[dict[str, Any]]:
     return out
 
 
-def authorization_policies(ctx: Context) -> list[dict[str, Any]]:
+def authorization_policies(ctx: CompileContext) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for key, svc in ctx.spec.services.items():
         authz = svc.spec.authorization
@@ -125,7 +126,7 @@ def _policy_meta(name: str, ns: str, source: str, rules: list[AuthzRule]) -> dic
     return metadata(name, ns, source, **extra)
 
 
-def _rule(ctx: Context, key: str, index: int, rule: AuthzRule) -> dict[str, Any] | None:
+def _rule(ctx: CompileContext, key: str, index: int, rule: AuthzRule) -> dict[str, Any] | None:
     """The Istio rule, or None when an ALLOW rule cannot be kept without allowing more."""
     base: PathKey = ("spec", "authorization", "rules", index)
     deny = rule.action is AuthzAction.DENY
@@ -151,7 +152,7 @@ def _rule(ctx: Context, key: str, index: int, rule: AuthzRule) -> dict[str, Any]
     return out
 
 
-def _http_ports(ctx: Context, key: str) -> list[str]:
+def _http_ports(ctx: CompileContext, key: str) -> list[str]:
     """The workload ports (targetPorts) behind the service's HTTP ports.
 
     Istio matches `to.operation.ports` against the port the connection arrives on
@@ -164,7 +165,7 @@ def _http_ports(ctx: Context, key: str) -> list[str]:
     return [str(n) for n in numbers]
 
 
-def _source(ctx: Context, key: str, path: PathKey, src: Source) -> dict[str, Any]:
+def _source(ctx: CompileContext, key: str, path: PathKey, src: Source) -> dict[str, Any]:
     ns = ctx.spec.service(key).metadata.namespace
     if src.authenticated:
         return {"principals": ["*"]}
@@ -191,7 +192,7 @@ def _principal(spiffe: str) -> str:
     return spiffe.removeprefix("spiffe://")
 
 
-def _literal(ctx: Context, key: str, path: PathKey, value: str) -> str:
+def _literal(ctx: CompileContext, key: str, path: PathKey, value: str) -> str:
     """`value` unchanged, after checking Istio would not read it as a wildcard."""
     if "*" in value:
         ctx.report(
@@ -205,7 +206,7 @@ def _literal(ctx: Context, key: str, path: PathKey, value: str) -> str:
 
 
 def _operation(
-    ctx: Context, key: str, path: PathKey, op: Operation, deny: bool
+    ctx: CompileContext, key: str, path: PathKey, op: Operation, deny: bool
 ) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     if op.methods:
@@ -225,7 +226,7 @@ def _operation(
     return out
 
 
-def _paths(ctx: Context, key: str, path: PathKey, match: PathMatch) -> list[str]:
+def _paths(ctx: CompileContext, key: str, path: PathKey, match: PathMatch) -> list[str]:
     if match.regex is not None:
         ctx.report(
             codes.AUTHZ_REGEX_PATH,
@@ -245,7 +246,7 @@ def _paths(ctx: Context, key: str, path: PathKey, match: PathMatch) -> list[str]
     return [base, base + "/*"]  # segment-aware prefix: the path itself or below it
 
 
-def _path_literal(ctx: Context, key: str, path: PathKey, value: str) -> str:
+def _path_literal(ctx: CompileContext, key: str, path: PathKey, value: str) -> str:
     if "{" in value or "}" in value:
         ctx.report(
             codes.AUTHZ_WILDCARD_LITERAL,
@@ -258,7 +259,7 @@ def _path_literal(ctx: Context, key: str, path: PathKey, value: str) -> str:
 
 
 def _conditions(
-    ctx: Context, key: str, path: PathKey, headers: tuple[HeaderMatch, ...], deny: bool
+    ctx: CompileContext, key: str, path: PathKey, headers: tuple[HeaderMatch, ...], deny: bool
 ) -> list[dict[str, Any]] | None:
     out = []
     lost = False
@@ -310,7 +311,7 @@ def _deny_exact_values(value: str) -> list[str]:
 
 
 def _report_header_loss(
-    ctx: Context, key: str, path: PathKey, header: str, value: str, deny: bool, how: str
+    ctx: CompileContext, key: str, path: PathKey, header: str, value: str, deny: bool, how: str
 ) -> None:
     """MS1013 or MS1014, with a request whose Istio answer differs from the spec's."""
     if deny:

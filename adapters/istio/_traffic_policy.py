@@ -13,16 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 from adapters._k8s import duration, fqdn, metadata, resource, source_of
-from adapters.istio._context import NETWORKING, Context
+from adapters.istio.resources import NETWORKING
+from adapters.kit import CompileContext
 from meshspec.semantics import port_mode
 from meshspec.spec import ConnectionLimits, MtlsMode, OutlierDetection, Resilience
 
 
-def destination_rules(ctx: Context) -> list[dict[str, Any]]:
+def destination_rules(ctx: CompileContext) -> list[dict[str, Any]]:
     return [_destination_rule(ctx, key) for key in ctx.spec.services]
 
 
-def _destination_rule(ctx: Context, key: str) -> dict[str, Any]:
+def _destination_rule(ctx: CompileContext, key: str) -> dict[str, Any]:
     svc = ctx.spec.service(key)
     name, ns = svc.metadata.name, svc.metadata.namespace
     policy: dict[str, Any] = {"tls": _tls(port_mode(ctx.spec, key, None))}

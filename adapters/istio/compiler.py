@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from adapters._k8s import sort_resources
 from adapters.istio import KINDS, codes
-from adapters.istio._context import Context
 from adapters.istio._routes import virtual_services
 from adapters.istio._security import authorization_policies, peer_authentications
 from adapters.istio._traffic_policy import destination_rules
+from adapters.istio.resources import TARGET
+from adapters.kit import CompileContext
 from meshspec.adapter import CompileOptions, CompileResult
 from meshspec.diagnostics import sorted_diagnostics
 from meshspec.gcpause import cyclic_gc_paused
@@ -26,7 +27,7 @@ KIND_ORDER = tuple(k.kind for k in KINDS)
 
 def compile_istio(spec: Spec, options: CompileOptions | None = None) -> CompileResult:
     """Istio resources for `spec`; the adapter settles `options.allow_lossy`."""
-    ctx = Context(spec)
+    ctx = CompileContext(spec, TARGET)
     with cyclic_gc_paused():  # the output is plain acyclic data: see meshspec.gcpause
         resources = [
             *peer_authentications(ctx),
@@ -38,7 +39,7 @@ def compile_istio(spec: Spec, options: CompileOptions | None = None) -> CompileR
     return CompileResult(sort_resources(resources, KIND_ORDER), sorted_diagnostics(ctx.diagnostics))
 
 
-def _note_path_normalization(ctx: Context) -> None:
+def _note_path_normalization(ctx: CompileContext) -> None:
     """Routing and authz paths mean the neutral thing only with merged slashes.
 
     The spec normalises every path (dot segments, backslashes, merged slashes)
@@ -66,7 +67,7 @@ def _note_path_normalization(ctx: Context) -> None:
     )
 
 
-def _first_path(ctx: Context) -> tuple[str, PathKey] | None:
+def _first_path(ctx: CompileContext) -> tuple[str, PathKey] | None:
     for key, svc in ctx.spec.services.items():
         for ri, route in enumerate(svc.spec.routes):
             for mi, match in enumerate(route.matches):

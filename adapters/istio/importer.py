@@ -14,7 +14,6 @@ mTLS over the input with the imported spec, so an import never widens silently.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -51,12 +50,12 @@ from adapters.istio._import_workloads import (
     mesh_trust_domain,
     service_accounts,
 )
-from adapters.istio._model_names import ROOT_NAMESPACE
 from adapters.istio._model_routes import DEFAULT_RETRY_ON
+from adapters.istio.resources import ROOT_NAMESPACE, TARGET
+from adapters.kit.drafts import documents, mesh_document, to_spec
+from adapters.kit.first_match import sample_of
 from meshspec.adapter import ImportResult, NativeDocument
 from meshspec.diagnostics import sorted_diagnostics
-from meshspec.loader import load_data
-from meshspec.spec import API_VERSION
 
 IMPORTED = ("VirtualService", "DestinationRule", "PeerAuthentication", "AuthorizationPolicy")
 ISTIO_GROUPS = ("networking.istio.io", "security.istio.io")
@@ -124,15 +123,8 @@ def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
     if trust_domain is None:
         check_trust_domains(ctx, docs)
     documents_out = _documents(ctx, mesh_mode)
-    # Plain data (a JSON round trip drops the drafts' private objects), validated as a
-    # file would be, without parsing it again.
-    plain = json.loads(json.dumps(documents_out))
-    loaded = load_data(plain, "<imported from istio>") if documents_out else None
-    diagnostics = list(ctx.diagnostics)
-    spec = None
-    if loaded is not None:
-        diagnostics.extend(loaded.diagnostics)
-        spec = loaded.spec
+    spec, found = to_spec(documents_out, "<imported from istio>")
+    diagnostics = [*ctx.diagnostics, *found]
     if spec is not None:
         diagnostics.extend(check_import(ctx, docs, spec))
     return ImportResult(spec, sorted_diagnostics(diagnostics), documents_out)
@@ -353,17 +345,9 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
     if not ctx.services:
         return []
     explicit: list[str] = []
-    mesh: dict[str, Any] = {
-        "apiVersion": API_VERSION,
-        "kind": "Mesh",
-        "metadata": {"name": "mesh"},
-        "spec": {"mtls": {"mode": mesh_mode or "PERMISSIVE"}},
-    }
-    if ctx.trust_domain != "cluster.local":
-        mesh["spec"] = {"trustDomain": ctx.trust_domain, **mesh["spec"]}
+    mesh = mesh_document(mesh_mode or "PERMISSIVE", ctx.trust_domain)
     if mesh_mode is None:
         explicit.append("mesh mTLS PERMISSIVE (no mesh-wide PeerAuthentication)")
-    out = [mesh]
     inferred_ports = []
     for key in sorted(ctx.services):
         svc = ctx.services[key]
@@ -376,14 +360,13 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
             explicit.append(f"{key}: Istio's default route (no timeout, 2 retries)")
     for key in sorted(ctx.services):
         ctx.services[key].routes = _drop_missing_versions(ctx, ctx.services[key])
-    for key in sorted(ctx.services):
-        out.append(_service_document(ctx, ctx.services[key]))
+    out = documents(mesh, ctx.services.values())
     if inferred_ports:
         ctx.diagnostics.append(
             C.PORT_INFERRED(
                 "Istio resources do not declare service ports; assumed 80/http for "
                 + ", ".join(inferred_ports),
-                target="istio",
+                target=TARGET,
                 hint="edit the ports in the imported spec to match the Kubernetes Services",
             )
         )
@@ -395,68 +378,17 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
                 "statuses the neutral spec has no name for; the imported retries keep "
                 "connect-failure and refused-stream (503 is not retried by default: "
                 "EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY)",
-                target="istio",
+                target=TARGET,
                 hint="write `retries` on the Istio rules to choose the conditions explicitly",
             )
         )
     if explicit:
         ctx.diagnostics.append(
             C.DEFAULT_MADE_EXPLICIT(
-                "Istio defaults written explicitly: " + "; ".join(explicit), target="istio"
+                "Istio defaults written explicitly: " + "; ".join(explicit), target=TARGET
             )
         )
     return out
-
-
-def _port(svc: ServiceDraft, port: int, protocol: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"port": port, "protocol": protocol}
-    if svc.workload_port(port) != port:
-        out["targetPort"] = svc.workload_port(port)
-    return out
-
-
-def _service_document(ctx: ImportContext, svc: ServiceDraft) -> dict[str, Any]:
-    spec: dict[str, Any] = {}
-    if svc.service_account is not None and svc.service_account != svc.name:
-        spec["serviceAccount"] = svc.service_account
-    spec["ports"] = [_port(svc, p, proto) for p, proto in sorted(svc.ports.items())]
-    if svc.versions:
-        versions = []
-        for name, labels in svc.versions.items():
-            v: dict[str, Any] = {"name": name}
-            if labels and labels != {"version": name}:
-                v["labels"] = labels
-            if name in svc.version_resilience:
-                v["resilience"] = svc.version_resilience[name]
-            versions.append(v)
-        spec["versions"] = versions
-    spec["routes"] = svc.routes or []
-    mode = svc.mtls_workload or svc.mtls_namespace
-    if mode or svc.mtls_ports:
-        mtls: dict[str, Any] = {}
-        if mode:
-            mtls["mode"] = mode
-        if svc.mtls_ports:
-            mtls["ports"] = {str(p): m for p, m in sorted(svc.mtls_ports.items())}
-        spec["mtls"] = mtls
-    if svc.has_authz:
-        rules = [{k: v for k, v in r.items() if k != "_origin"} for r in svc.authz_rules]
-        default_deny = svc.authz_default_deny
-        # An ALLOW rule for everything after the DENY rules is `default: allow` (the
-        # form meshspec's compiler writes it in): same decisions, said plainly.
-        allow_all = [r for r in rules if set(r) == {"name", "action"} and r["action"] == "ALLOW"]
-        if default_deny and allow_all:
-            rules = [r for r in rules if r not in allow_all]
-            default_deny = False
-        spec["authorization"] = {"default": "deny" if default_deny else "allow", "rules": rules}
-    if svc.resilience:
-        spec["resilience"] = svc.resilience
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Service",
-        "metadata": {"name": svc.name, "namespace": svc.namespace},
-        "spec": spec,
-    }
 
 
 def _drop_missing_versions(ctx: ImportContext, svc: ServiceDraft) -> list[dict[str, Any]]:
@@ -499,6 +431,4 @@ def _drop_missing_versions(ctx: ImportContext, svc: ServiceDraft) -> list[dict[s
 
 def _route_sample(route: Mapping[str, Any]) -> dict[str, Any]:
     """A request the route takes (the first match's sample)."""
-    from adapters.istio._import_matches import sample_of
-
     return sample_of((route.get("matches") or [{}])[0])

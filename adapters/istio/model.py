@@ -29,13 +29,7 @@ from typing import Any, TypeVar, cast
 
 from adapters.istio._model_authz import Peer, applicable, evaluate
 from adapters.istio._model_breakers import breaker_policy
-from adapters.istio._model_headers import (
-    HeaderLines,
-    edited_headers,
-    edited_lines,
-    envoy_header_lines,
-    envoy_header_values,
-)
+from adapters.istio._model_headers import HeaderLines, edited_headers, edited_lines
 from adapters.istio._model_mtls import client_tls, connection, destination_rule_for, server_mode
 from adapters.istio._model_names import pod_labels, resolve
 from adapters.istio._model_paths import BadTarget, PathNormalization, normalize
@@ -48,6 +42,7 @@ from adapters.istio._model_routes import (
     virtual_service_for,
 )
 from adapters.istio._model_services import with_services
+from adapters.kit.envoy import header_lines, header_values
 from meshspec.adapter import Topology, Verdict, Workload
 from meshspec.semantics import BreakerPolicy, Outcome, Request, RetryPolicy, Transport
 from meshspec.spec import MtlsMode
@@ -121,8 +116,8 @@ class IstioModel:
         target = normalize(request.target, self.path_normalization)
         if isinstance(target, BadTarget):
             return Verdict(Outcome.BAD_REQUEST, 400)
-        headers = envoy_header_values(request.headers)
-        lines = envoy_header_lines(request.headers)
+        headers = header_values(request.headers)
+        lines = header_lines(request.headers)
         if source is None:
             return self._finish(
                 request,

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapters.kit import envoy
 from conformance.case import Probe
 from conformance.observation import Observation
 from conformance.targets.base import NotSupported, Session, TargetUnavailable
@@ -65,17 +66,13 @@ from meshspec.durations import format_duration, parse_duration
 from meshspec.errors import UnknownTarget
 from meshspec.registry import get_adapter
 from meshspec.semantics import RetryPolicy
-from meshspec.spec import RetryOn, Spec
+from meshspec.spec import Spec
 
 LIVE_FIELDS = frozenset(
     {"status", "outcome", "backends", "headers", "attempts", "route", "timeout", "retries"}
 )
 OUTCOME_OF_STATUS = {200: "forwarded", 400: "bad_request", 403: "denied", 404: "no_route"}
 REQUEST_TIMEOUT = 20.0
-#: Envoy's route timeout when the route sets none (RouteAction.timeout)
-ENVOY_DEFAULT_TIMEOUT = 15.0
-#: Envoy's retries when a retry policy sets no num_retries (RetryPolicy.num_retries)
-ENVOY_DEFAULT_NUM_RETRIES = 1
 ACCESS_LOG_WAIT = 5.0
 #: Envoy's response flag of a request no route matched (a 404)
 NO_ROUTE_FLAG = "NR"
@@ -85,8 +82,6 @@ BAD_REQUEST = 400
 #: upstream reset before the request was sent (Istio's inbound route retries
 #: these twice: pilot/pkg/networking/core/route/route.go BuildDefaultHTTPInboundRoute)
 UNSEEN_RETRIES = frozenset({"reset-before-request"})
-#: Envoy `retry_on` conditions with a neutral counterpart
-RETRY_ON_NAMES: Mapping[str, RetryOn] = {str(o): o for o in RetryOn}
 
 
 def target_port_of(port: int) -> int:
@@ -364,7 +359,7 @@ def _duration(value: Any) -> float | None:
 def _route_timeout(action: Mapping[str, Any]) -> float | None:
     seconds = _duration(action.get("timeout"))
     if seconds is None:
-        return ENVOY_DEFAULT_TIMEOUT
+        return envoy.DEFAULT_ROUTE_TIMEOUT
     return seconds or None
 
 
@@ -372,18 +367,14 @@ def _retry_policy(action: Mapping[str, Any]) -> RetryPolicy:
     policy = action.get("retry_policy")
     if not policy:
         return RetryPolicy()
-    attempts = int(policy.get("num_retries", ENVOY_DEFAULT_NUM_RETRIES))
+    attempts = int(policy.get("num_retries", envoy.DEFAULT_NUM_RETRIES))
     conditions = {c.strip() for c in str(policy.get("retry_on") or "").split(",")} - {""}
     if attempts <= 0 or conditions <= UNSEEN_RETRIES:
         return RetryPolicy()
-    on: list[RetryOn] = []
-    for item in str(policy.get("retry_on") or "").split(","):
-        cond = RETRY_ON_NAMES.get(item.strip())
-        if cond is not None and cond not in on:
-            on.append(cond)
+    on = envoy.read_retry_on(str(policy.get("retry_on") or "")).conditions
     per_try = _duration(policy.get("per_try_timeout"))
     codes = tuple(int(c) for c in policy.get("retriable_status_codes") or ())
-    return RetryPolicy(attempts, per_try or None, tuple(on), codes)
+    return RetryPolicy(attempts, per_try or None, on, codes)
 
 
 def _control(probe: Probe, request_id: str) -> dict[str, str]:

@@ -17,6 +17,14 @@ from meshspec.spec.service import Version
 PathKey = tuple[str | int, ...]
 
 
+def dotted(path: PathKey) -> str:
+    """`("spec", "routes", 0, "timeout")` -> `spec.routes[0].timeout`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 @dataclass(frozen=True)
 class Origin:
     """The file a document came from and the positions of its fields."""

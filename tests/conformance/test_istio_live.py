@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from adapters.kit.envoy import DEFAULT_ROUTE_TIMEOUT
 from conformance.case import Probe
 from conformance.observation import Observation
 from conformance.targets import default_target_names, get_target, target_names
 from conformance.targets.discovery import live_installed
 from conformance.targets.istio_live import (
-    ENVOY_DEFAULT_TIMEOUT,
     _find_route,
     _retry_policy,
     _route_timeout,
@@ -167,7 +167,7 @@ def test_a_route_is_found_in_the_virtual_host_of_the_request() -> None:
 
 
 def test_route_timeouts_as_envoy_applies_them() -> None:
-    assert _route_timeout({}) == ENVOY_DEFAULT_TIMEOUT == 15.0  # RouteAction.timeout default
+    assert _route_timeout({}) == DEFAULT_ROUTE_TIMEOUT == 15.0  # RouteAction.timeout default
     assert _route_timeout({"timeout": "0s"}) is None  # zero disables it
     assert _route_timeout({"timeout": "2.500s"}) == 2.5
 

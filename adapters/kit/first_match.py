@@ -1,20 +1,44 @@
-"""Istio match conditions as neutral matches, and their intersections.
+"""A mesh's first-match route list as the neutral most-specific-wins routes.
 
-An Istio `uri.prefix` is a plain string prefix; the neutral prefix is
-segment-aware. The translation is exact: `/api` becomes the segment prefix `/api`
-plus the regex `/api[^/].*` (what the string prefix adds: `/apix`), and a prefix
-ending in `/` becomes the regex `<prefix>.*`. Each piece remembers which of these
-shapes it has, so that intersections of pieces can be computed exactly (used to
-keep Istio's first-match order, see `_import_order`).
+Istio's VirtualService, Consul's service-router, App Mesh's route priorities and
+Linkerd's ServiceProfiles pick the first rule that matches; the neutral spec
+picks the most specific match (`meshspec.semantics.precedence_key`). An importer
+turns each rule's conditions into `Piece`s (path, method, headers, query) and
+`keep_order` adds what is needed so that no request is routed differently, or
+reports a conflict with a concrete request.
+
+Paths: exact, the neutral segment prefix, regex, and a plain string prefix (what
+most meshes call `prefix`). A string prefix translates exactly: `/api` becomes
+the segment prefix `/api` plus the regex `/api[^/].*` (what the string prefix
+adds: `/apix`), and a prefix ending in `/` becomes the regex `<prefix>.*`
+(`string_prefix_pieces`). Each piece remembers which of these shapes it has, so
+that intersections of pieces are computed exactly.
+
+Keeping the order: for every later piece P that the neutral order would rank
+before an earlier, overlapping piece Q, the requests in both belong to Q's route
+in the mesh. The intersection P∧Q is added to Q's route; it ranks at least as
+high as P, and on a tie the earlier route wins, so those requests stay where the
+mesh sends them. When the intersection would rank below P (a regex never beats a
+prefix) or cannot be computed (two different user regexes), the conflict is
+reported with a concrete request. At the fixpoint no request is routed
+differently (decisions.md §3).
+
+The other direction happens too: a later piece without a path condition (the
+default route after `prefix: /api`) counts as prefix `/` and outranks the regex
+`/api[^/].*` that an earlier string prefix needs. Such a piece is written as the
+path regex `.*` instead: it matches the same requests and ranks below every other
+path, so the earlier rule keeps `/apix` as the mesh does.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from meshspec.regex import full_match
+from meshspec.semantics import precedence_key
+from meshspec.spec import RouteMatch
 
 # Path kinds: exact value, segment prefix, "cont" = q[^/].*, "str" = q.* (string prefix),
 # "regex" = a regex written by the user (intersections with it are not computed).
@@ -123,8 +147,8 @@ def _regex_sample(rx: str) -> str:
     return literal
 
 
-def path_pieces(prefix: str) -> list[PathCond]:
-    """An Istio string prefix as exact neutral path conditions (ORed)."""
+def string_prefix_pieces(prefix: str) -> list[PathCond]:
+    """A plain string prefix as exact neutral path conditions (ORed)."""
     if prefix in ("", "/"):
         return [None]
     if prefix.endswith("/"):
@@ -245,3 +269,95 @@ def intersect(a: Piece, b: Piece) -> Piece | object:
         return query
     assert isinstance(headers, tuple) and isinstance(query, tuple)
     return Piece(path, a.method or b.method, headers, query)  # type: ignore[arg-type]
+
+
+def merge_segment_pairs(pieces: list[Piece]) -> list[Piece]:
+    """`exact: /a` next to `prefix: /a/` (same other conditions) is the neutral segment
+    prefix `/a` exactly: the pair a segment-aware prefix compiles to."""
+    out = list(pieces)
+    for exact in pieces:
+        if exact.path is None or exact.path[0] != "exact":
+            continue
+        value = exact.path[1]
+        partner = replace(exact, path=("str", value + "/"))
+        if partner in out and exact in out:
+            index = min(out.index(exact), out.index(partner))
+            out.remove(exact)
+            out.remove(partner)
+            out.insert(index, replace(exact, path=("prefix", value)))
+    return out
+
+
+MAX_PIECES = 400
+
+
+@dataclass
+class Conflict:
+    earlier: int
+    later: int
+    sample: dict[str, object]
+    decided: bool
+
+
+@dataclass
+class OrderResult:
+    pieces: list[list[Piece]]
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+def _rank(piece: Piece | None) -> tuple[int, ...]:
+    if piece is None:
+        return precedence_key(None, 0, 0)[:5]
+    return precedence_key(RouteMatch.model_validate(piece.to_match()), 0, 0)[:5]
+
+
+def _place(
+    pieces: list[list[Piece]],
+    i: int,
+    p: Piece,
+    conflicts: list[Conflict],
+    seen: set[tuple[int, int, Piece, Piece]],
+) -> bool:
+    """Keep the earlier routes' claim on what piece `p` of route `i` overlaps; True
+    when the pieces changed."""
+    changed = False
+    for j in range(i):
+        for q in list(pieces[j]):
+            if _rank(p) >= _rank(q):
+                continue
+            both = intersect(p, q)
+            if both is EMPTY:
+                continue
+            if isinstance(both, Piece) and _rank(both) <= _rank(p):
+                if both not in pieces[j]:
+                    pieces[j].append(both)
+                    changed = True
+                continue
+            if p.path is None and isinstance(both, Piece):
+                # Rank the path-less later piece below every path instead.
+                pieces[i][pieces[i].index(p)] = replace(p, path=ANY_PATH)
+                return True
+            key = (j, i, p, q)
+            if key not in seen:
+                seen.add(key)
+                sample = both.sample() if isinstance(both, Piece) else p.sample()
+                conflicts.append(Conflict(j, i, sample, both is not UNKNOWN))
+    return changed
+
+
+def keep_order(routes: list[list[Piece] | None]) -> OrderResult:
+    """`routes[i]` is the pieces of Istio rule i (None: a rule without match)."""
+    pieces: list[list[Piece]] = [list(r) if r is not None else [Piece()] for r in routes]
+    conflicts: list[Conflict] = []
+    seen_conflicts: set[tuple[int, int, Piece, Piece]] = set()
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(pieces)):
+            for p in list(pieces[i]):
+                if _place(pieces, i, p, conflicts, seen_conflicts):
+                    changed = True
+                if sum(len(x) for x in pieces) > MAX_PIECES:
+                    conflicts.append(Conflict(0, i, {}, False))
+                    return OrderResult(pieces, conflicts)
+    return OrderResult(pieces, conflicts)

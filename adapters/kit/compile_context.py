@@ -1,24 +1,21 @@
-"""What every part of the Istio compiler shares while compiling one spec."""
+"""What every part of a compiler shares while compiling one spec: the spec and the
+findings so far, each located in the spec's own files."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from adapters._k8s import dotted
 from meshspec.codes import Code
 from meshspec.diagnostics import Diagnostic
 from meshspec.spec import Spec
-from meshspec.spec.bundle import PathKey
-
-TARGET = "istio"
-ROOT_NAMESPACE = "istio-system"
-NETWORKING = "networking.istio.io/v1"
-SECURITY = "security.istio.io/v1"
+from meshspec.spec.bundle import PathKey, dotted
 
 
 @dataclass
-class Context:
+class CompileContext:
     spec: Spec
+    #: the adapter's name, written into every finding (`Diagnostic.target`)
+    target: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def report(self, code: Code, key: str, path: PathKey, message: str, hint: str) -> None:
@@ -28,7 +25,7 @@ class Context:
                 message,
                 location=self.spec.locate(key, path),
                 path=dotted(path),
-                target=TARGET,
+                target=self.target,
                 hint=hint,
             )
         )

@@ -1,0 +1,60 @@
+"""The adapter kit: what every adapter reuses, so that an adapter holds only its mesh.
+
+An adapter writes its contract (`meshspec.adapter.Adapter`), its native resource
+types, a compiler, an importer and a model. It reuses from here:
+
+* `CompileContext` - the spec being compiled and the findings, located in the spec;
+* `ImportContext`, `ServiceDraft` - services found while importing and the findings,
+  located in the native files, with a counterexample request when there is one;
+* `drafts` - service drafts -> the neutral documents and the typed `Spec`;
+* `first_match` - a first-match rule list -> most-specific-wins routes that send
+  every request where the mesh does, or a conflict with a concrete request;
+* `envoy` - Envoy's retry names, defaults, path and header handling, for meshes
+  whose data plane is Envoy;
+* `kube_cluster` - reading a live Kubernetes cluster by a list of kinds.
+"""
+
+from adapters.kit import envoy, first_match
+from adapters.kit.compile_context import CompileContext
+from adapters.kit.drafts import documents, mesh_document, plain, service_document, to_spec
+from adapters.kit.first_match import (
+    Conflict,
+    OrderResult,
+    Piece,
+    keep_order,
+    merge_segment_pairs,
+    sample_of,
+    string_prefix_pieces,
+)
+from adapters.kit.import_context import (
+    DEFAULT_TRUST_DOMAIN,
+    ImportContext,
+    ServiceDraft,
+    describe,
+    shown_request,
+)
+from adapters.kit.kube_cluster import read_cluster
+
+__all__ = [
+    "DEFAULT_TRUST_DOMAIN",
+    "CompileContext",
+    "Conflict",
+    "ImportContext",
+    "OrderResult",
+    "Piece",
+    "ServiceDraft",
+    "describe",
+    "documents",
+    "envoy",
+    "first_match",
+    "keep_order",
+    "merge_segment_pairs",
+    "mesh_document",
+    "plain",
+    "read_cluster",
+    "sample_of",
+    "service_document",
+    "shown_request",
+    "string_prefix_pieces",
+    "to_spec",
+]
