@@ -63,13 +63,6 @@ STABLE_TIMEOUT = 15.0
 #: Envoy's answer while a cluster has no endpoint yet; one that lasts this long is meant
 NO_HEALTHY_UPSTREAM = (503, "no healthy upstream")
 NO_HEALTHY_GRACE = 3.0
-#: envelope keys meshspec puts around a native resource; Consul takes the entry without them
-ENVELOPE_KEYS = ("apiVersion", "kind")
-
-
-def config_entry(resource: Mapping[str, Any]) -> dict[str, Any]:
-    """A compiled resource as `PUT /v1/config` takes it."""
-    return {k: v for k, v in resource.items() if k not in ENVELOPE_KEYS}
 
 
 def consul_name(spec: Spec, key: str) -> str:
@@ -89,7 +82,8 @@ class Running:
 
 def instances_of(spec: Spec, apps: dict[str, FaultApp]) -> dict[str, list[Running]]:
     """One instance per service version (one for a service without versions), each
-    with a started fault app and an upstream to every service of the spec."""
+    with a started fault app, the version's labels as its `Meta`, and an upstream to
+    every service of the spec."""
     names = {key: consul_name(spec, key) for key in spec.services}
     clashes = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
     if clashes:
@@ -100,12 +94,15 @@ def instances_of(spec: Spec, apps: dict[str, FaultApp]) -> dict[str, list[Runnin
     upstreams = tuple(sorted(set(names.values())))
     out: dict[str, list[Running]] = {}
     for key, svc in spec.services.items():
-        versions: list[str | None] = [v.name for v in svc.spec.versions] or [None]
-        for version in versions:
+        versions: list[tuple[str | None, dict[str, str]]] = [
+            (v.name, v.selector) for v in svc.spec.versions
+        ] or [(None, {})]
+        for version, labels in versions:
             label = key if version is None else f"{key}:{version}"
             app = apps[label] = FaultApp(key, version).start()
             service_id = names[key] if version is None else f"{names[key]}-{version}"
-            instance = Instance(service_id, names[key], version, app.port, upstreams)
+            meta = tuple(sorted(labels.items()))
+            instance = Instance(service_id, names[key], version, app.port, upstreams, meta)
             out.setdefault(key, []).append(Running(key, version, instance, app))
     return out
 
@@ -403,6 +400,8 @@ class ConsulLiveTarget:
 
     def compile(self, spec: Spec) -> list[dict[str, Any]]:
         """The config entries of `spec`, in apply order; NotSupported on errors."""
+        from adapters.consul.entries import config_entry
+
         compiled = get_adapter("consul").compile(spec, CompileOptions())
         errors = [d for d in compiled.diagnostics if d.severity == "error"]
         if errors:

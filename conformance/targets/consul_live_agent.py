@@ -99,6 +99,11 @@ def agent_config(ports: dict[str, int], data_dir: Path) -> str:
     )
 
 
+def _key(entry: dict[str, Any]) -> tuple[str, str]:
+    kind = str(entry["Kind"])
+    return kind, str(entry.get("Name") or kind)
+
+
 class ConsulAgent:
     """One `consul agent -dev`; `start` returns once it leads and its CA has roots."""
 
@@ -190,10 +195,30 @@ class ConsulAgent:
         deleted = 0
         for kind in kinds:
             for entry in self.entries(kind):
-                name = urllib.parse.quote(str(entry["Name"]), safe="")
-                self.call("DELETE", f"/v1/config/{kind}/{name}")
+                # The one mesh entry is listed without a name; its name is "mesh".
+                self.delete_entry(kind, str(entry.get("Name") or kind))
                 deleted += 1
         return deleted
+
+    def replace_entries(self, entries: Sequence[dict[str, Any]]) -> None:
+        """Make `entries` (in apply order) the only config entries, changing no more
+        than needed: routers and splitters go first (they name resolver subsets the
+        new entries may no longer have), then every entry is written, then what is
+        left of the old ones is deleted. Deleting all and writing again would flip
+        each service's protocol to tcp and back: its Envoy listeners are replaced
+        twice, and a listener can then wait Envoy's 15 s initial fetch timeout for
+        a route Consul already sent."""
+        keep = {_key(e) for e in entries}
+        self.delete_entries(("service-router", "service-splitter"))
+        for entry in entries:
+            self.write_entry(entry)
+        for kind in DELETE_ORDER:
+            for old in self.entries(kind):
+                if _key({**old, "Kind": kind}) not in keep:
+                    self.delete_entry(kind, str(old.get("Name") or kind))
+
+    def delete_entry(self, kind: str, name: str) -> None:
+        self.call("DELETE", f"/v1/config/{kind}/{urllib.parse.quote(name, safe='')}")
 
     def leaf(self, service: str) -> Leaf:
         """A leaf certificate for `service` from the agent's CA."""

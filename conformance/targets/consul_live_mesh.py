@@ -2,7 +2,7 @@
 
 Each instance is an application (the conformance fault app, in this process)
 registered with `/v1/agent/service/register`: its service name, its version
-in `Meta.version` (what a service-resolver subset filters on), and a
+labels in `Meta` (what a service-resolver subset filters on), and a
 `Connect.SidecarService` whose upstreams bind one local port per service it
 may call. Each sidecar gets its own 1 s checks (a TCP check on its public
 port and an alias of its application): with the default checks a restarted
@@ -47,8 +47,11 @@ STARTUP_TIMEOUT = 60.0
 SYNC_TIMEOUT = 30.0
 #: seconds every config dump must stay the same before the sidecars count as in sync
 SETTLE = 0.4
-#: how long a write may take to reach any Envoy before it counts as changing nothing
-NO_CHANGE_GRACE = 1.5
+#: a service of no spec that every sidecar has an upstream to: each config change
+#: ends with a route of its own generation for it, so an Envoy holding that route
+#: has been sent the change (config entries reach the Envoys in 0.2-0.7 s, but one
+#: Envoy can lag the others by seconds on a busy machine)
+SYNC_SERVICE = "meshspec-config-sync"
 DRAIN_SECONDS = 1
 ENVOY_OPTIONS = (
     "--disable-hot-restart",
@@ -77,6 +80,15 @@ class Instance:
     app_port: int
     #: Consul services its sidecar has an upstream listener for
     upstreams: tuple[str, ...] = ()
+    #: its registration's `Meta` (a version's labels, which resolver subsets filter
+    #: on); without it, `version` as `Meta.version`
+    meta: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def meta_map(self) -> dict[str, str]:
+        if self.meta:
+            return dict(self.meta)
+        return {} if self.version is None else {"version": self.version}
 
 
 @dataclass
@@ -87,6 +99,8 @@ class Sidecar:
     admin_port: int
     #: upstream service -> the local port its listener is bound to
     upstream_ports: dict[str, int] = field(default_factory=dict)
+    #: its upstream listener of SYNC_SERVICE
+    sync_port: int = 0
     process: Process | None = None
     #: when its Envoy was started (monotonic clock)
     started: float = 0.0
@@ -116,16 +130,17 @@ class Sidecar:
 
 def registration(instance: Instance, sidecar: Sidecar) -> dict[str, Any]:
     """The agent service registration of an instance with its sidecar."""
+    ports = {**sidecar.upstream_ports, SYNC_SERVICE: sidecar.sync_port}
     upstreams = [
         {"DestinationName": name, "LocalBindAddress": "127.0.0.1", "LocalBindPort": port}
-        for name, port in sorted(sidecar.upstream_ports.items())
+        for name, port in sorted(ports.items())
     ]
     return {
         "ID": instance.id,
         "Name": instance.service,
         "Address": "127.0.0.1",
         "Port": instance.app_port,
-        "Meta": {} if instance.version is None else {"version": instance.version},
+        "Meta": instance.meta_map,
         "Connect": {
             "SidecarService": {
                 "Port": sidecar.port,
@@ -141,6 +156,21 @@ def registration(instance: Instance, sidecar: Sidecar) -> dict[str, Any]:
             }
         },
     }
+
+
+def sync_entries(generation: int) -> list[dict[str, Any]]:
+    return [
+        {"Kind": "service-defaults", "Name": SYNC_SERVICE, "Protocol": "http"},
+        {
+            "Kind": "service-router",
+            "Name": SYNC_SERVICE,
+            "Routes": [{"Match": {"HTTP": {"PathExact": f"/{SYNC_SERVICE}/{generation}"}}}],
+        },
+    ]
+
+
+def holds_generation(dump: Mapping[str, Any], generation: int) -> bool:
+    return f'"/{SYNC_SERVICE}/{generation}"' in json.dumps(dump)
 
 
 def _without_volatile(node: Any) -> Any:
@@ -179,7 +209,14 @@ def in_transition(dump: Mapping[str, Any]) -> bool:
 
 
 def error_states(dump: Mapping[str, Any]) -> list[str]:
-    return [json.dumps(s)[:300] for s in _states(dump, "error_state")]
+    """Why Envoy refused an update, for each refused resource."""
+    out = []
+    for state in _states(dump, "error_state"):
+        failed = state.get("failed_configuration") or {} if isinstance(state, dict) else {}
+        name = failed.get("name", "?") if isinstance(failed, dict) else "?"
+        details = state.get("details", "") if isinstance(state, dict) else state
+        out.append(f"{name}: {details}")
+    return out
 
 
 @dataclass
@@ -201,6 +238,9 @@ class ConsulLoopback:
         self.sidecars: dict[str, Sidecar] = {}
         self.timings = Timings()
         self._started = 0
+        self._given: set[int] = set()
+        #: how many times the config entries were replaced
+        self.generation = 0
         #: every process started, stopped ones included (a test checks none outlives stop)
         self._pids: list[int] = []
 
@@ -238,11 +278,17 @@ class ConsulLoopback:
         return set(self._pids)
 
     def _ports(self, count: int) -> list[int]:
-        return free_ports(count, "127.0.0.1")
+        """Free ports never handed out before: a sidecar binds its ports only once
+        Consul configures it, so a port chosen earlier may look free still."""
+        while True:
+            ports = free_ports(count, "127.0.0.1")
+            if not self._given.intersection(ports):
+                self._given.update(ports)
+                return ports
 
     def _add(self, instance: Instance) -> None:
-        port, admin = self._ports(2)
-        sidecar = Sidecar(instance, port, admin)
+        port, admin, sync = self._ports(3)
+        sidecar = Sidecar(instance, port, admin, sync_port=sync)
         sidecar.upstream_ports = dict(
             zip(instance.upstreams, self._ports(len(instance.upstreams)), strict=True)
         )
@@ -314,27 +360,24 @@ class ConsulLoopback:
 
     # ---- configuration -----------------------------------------------------------
 
-    def _digests(self) -> dict[str, str]:
-        return {sid: dump_digest(s.config_dump()) for sid, s in self.sidecars.items()}
-
     def set_config(self, entries: Sequence[Mapping[str, Any]]) -> float:
         """Replace every config entry by `entries` (in order); seconds until every
         Envoy holds the result."""
-        before = self._digests()
         began = time.monotonic()
-        self.agent.delete_entries()
-        for entry in entries:
-            self.agent.write_entry(dict(entry))
-        self.wait_synced(before, began)
+        self.generation += 1
+        self.agent.replace_entries([*(dict(e) for e in entries), *sync_entries(self.generation)])
+        self.wait_synced(self.generation)
         took = time.monotonic() - began
         self.timings.config.append(took)
         return took
 
-    def wait_synced(self, before: Mapping[str, str], began: float) -> None:
-        """Until some Envoy's config changed (or none did within the grace), every
-        dump then stayed the same for SETTLE seconds with no listener warming or
-        draining, and no Envoy reported a rejected update."""
-        stable_since: float | None = None
+    def wait_synced(self, generation: int) -> None:
+        """Until every Envoy holds the sync route of `generation` (written after
+        everything else) and then its config dump stayed the same for SETTLE
+        seconds with no listener warming or draining. ConfigRejected when an
+        Envoy refuses an update."""
+        began = time.monotonic()
+        stable_since = began
         last: dict[str, str] = {}
         while True:
             now = time.monotonic()
@@ -344,15 +387,17 @@ class ConsulLoopback:
                 if errors:
                     raise ConfigRejected(f"{sid}: {errors[0]}")
             digests = {sid: dump_digest(d) for sid, d in dumps.items()}
-            changed = any(before.get(sid) != d for sid, d in digests.items())
-            moving = any(in_transition(d) for d in dumps.values())
-            if digests != last or moving:
+            marked = all(holds_generation(d, generation) for d in dumps.values())
+            if digests != last or not marked or any(in_transition(d) for d in dumps.values()):
                 stable_since, last = now, digests
-            started = changed or now - began > NO_CHANGE_GRACE
-            if started and stable_since is not None and now - stable_since >= SETTLE:
+            elif now - stable_since >= SETTLE:
                 return
             if now - began > SYNC_TIMEOUT:
-                raise StartupError(f"the sidecars did not settle within {SYNC_TIMEOUT:.0f}s")
+                missing = sorted(s for s, d in dumps.items() if not holds_generation(d, generation))
+                raise StartupError(
+                    f"the sidecars did not settle within {SYNC_TIMEOUT:.0f}s "
+                    f"(without the latest config: {', '.join(missing) or 'none'})"
+                )
             time.sleep(0.05)
 
     def memory_bytes(self) -> dict[str, int]:

@@ -58,7 +58,7 @@ class FaultApp:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
@@ -124,6 +124,13 @@ class FaultApp:
                 handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             return None
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    """A sidecar closing a pooled connection is no error worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None
 
 
 def _reset(handler: http.server.BaseHTTPRequestHandler) -> None:
