@@ -34,7 +34,6 @@ import contextlib
 import http.client
 import json
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -57,12 +56,6 @@ from meshspec.spec import Spec
 LIVE_FIELDS = frozenset({"status", "outcome", "backends", "headers", "attempts", "failed"})
 OUTCOME_OF_STATUS = {200: "forwarded", 400: "bad_request", 403: "denied", 404: "no_route"}
 REQUEST_TIMEOUT = 20.0
-#: requests in a row through each upstream that must agree before probing
-STABLE_REQUESTS = 3
-STABLE_TIMEOUT = 15.0
-#: Envoy's answer while a cluster has no endpoint yet; one that lasts this long is meant
-NO_HEALTHY_UPSTREAM = (503, "no healthy upstream")
-NO_HEALTHY_GRACE = 3.0
 
 
 def consul_name(spec: Spec, key: str) -> str:
@@ -266,46 +259,6 @@ class Connections:
         return None, b""
 
 
-def settle(mesh: ConsulLoopback, running: Mapping[str, list[Running]]) -> float:
-    """Until STABLE_REQUESTS requests in a row through every upstream listener of
-    every sending instance get the same answer, other than Envoy's "no healthy
-    upstream" of a cluster whose endpoints are still on their way (unless that
-    lasts NO_HEALTHY_GRACE seconds); seconds it took."""
-    began = time.monotonic()
-    ports = [
-        port
-        for instances in running.values()
-        for port in mesh.sidecars[instances[0].instance.id].upstream_ports.values()
-    ]
-    for port in ports:
-        seen: list[tuple[int | None, str]] = []
-        while len(seen) < STABLE_REQUESTS or len(set(seen[-STABLE_REQUESTS:])) != 1:
-            waited = time.monotonic() - began
-            if waited > STABLE_TIMEOUT:
-                raise TimeoutError(f"upstream port {port}: answers keep changing: {seen[-6:]}")
-            answer = _answer_to_get(port)
-            if answer == NO_HEALTHY_UPSTREAM and waited < NO_HEALTHY_GRACE:
-                seen.clear()
-                time.sleep(0.02)
-                continue
-            seen.append(answer)
-    return time.monotonic() - began
-
-
-def _answer_to_get(port: int) -> tuple[int | None, str]:
-    """Status of a plain GET, with Envoy's own answer text (an echo shows as "")."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
-    try:
-        conn.request("GET", "/")
-        response = conn.getresponse()
-        body = response.read()
-    except (OSError, http.client.HTTPException):
-        return None, ""
-    finally:
-        conn.close()
-    return response.status, "" if _echo(body) is not None else body.decode(errors="replace")
-
-
 # --------------------------------------------------------------------------
 # The target
 # --------------------------------------------------------------------------
@@ -420,7 +373,11 @@ class ConsulLiveTarget:
             running = instances_of(spec, apps)
             mesh.set_instances([r.instance for rs in running.values() for r in rs])
             mesh.set_config(entries)
-            settle(mesh, running)
+            mesh.settle(
+                port
+                for instances in running.values()
+                for port in mesh.sidecars[instances[0].instance.id].upstream_ports.values()
+            )
             yield ConsulLiveSession(mesh, spec, running, apps)
         finally:
             for app in apps.values():

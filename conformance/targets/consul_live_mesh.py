@@ -34,7 +34,7 @@ import http.client
 import json
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,13 @@ SETTLE = 0.4
 #: has been sent the change (config entries reach the Envoys in 0.2-0.7 s, but one
 #: Envoy can lag the others by seconds on a busy machine)
 SYNC_SERVICE = "meshspec-config-sync"
+#: requests in a row through each upstream that must agree before probing
+STABLE_REQUESTS = 3
+STABLE_TIMEOUT = 15.0
+#: answers of a cluster without endpoints (yet): Envoy's 503 at L7, a closed connection at L4
+NO_ENDPOINT_YET = frozenset({(503, "no healthy upstream"), (None, "")})
+#: how long such an answer counts as endpoints on their way, not as what the config says
+NO_HEALTHY_GRACE = 3.0
 DRAIN_SECONDS = 1
 ENVOY_OPTIONS = (
     "--disable-hot-restart",
@@ -158,6 +165,22 @@ def registration(instance: Instance, sidecar: Sidecar) -> dict[str, Any]:
     }
 
 
+def answer_to_get(port: int) -> tuple[int | None, str]:
+    """Status of a plain GET, with Envoy's own answer text (an application's shows
+    as ""); None when the connection is closed."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        body = response.read()
+    except (OSError, http.client.HTTPException):
+        return None, ""
+    finally:
+        conn.close()
+    text = body.decode(errors="replace")
+    return response.status, "" if text.startswith("{") else text
+
+
 def sync_entries(generation: int) -> list[dict[str, Any]]:
     return [
         {"Kind": "service-defaults", "Name": SYNC_SERVICE, "Protocol": "http"},
@@ -226,6 +249,8 @@ class Timings:
     config: list[float] = field(default_factory=list)
     #: seconds each newly started sidecar took until it served
     sidecars: list[float] = field(default_factory=list)
+    #: seconds until requests through every upstream agreed, after each change
+    settle: list[float] = field(default_factory=list)
 
 
 class ConsulLoopback:
@@ -399,6 +424,28 @@ class ConsulLoopback:
                     f"(without the latest config: {', '.join(missing) or 'none'})"
                 )
             time.sleep(0.05)
+
+    def settle(self, ports: Iterable[int]) -> float:
+        """Until STABLE_REQUESTS requests in a row through each upstream listener
+        `ports` get the same answer, other than an empty cluster's (Envoy's "no
+        healthy upstream", or a closed connection at L4) while endpoints may still
+        be on their way (NO_HEALTHY_GRACE seconds); seconds it took."""
+        began = time.monotonic()
+        for port in ports:
+            seen: list[tuple[int | None, str]] = []
+            while len(seen) < STABLE_REQUESTS or len(set(seen[-STABLE_REQUESTS:])) != 1:
+                waited = time.monotonic() - began
+                if waited > STABLE_TIMEOUT:
+                    raise StartupError(f"upstream port {port}: answers keep changing: {seen[-6:]}")
+                answer = answer_to_get(port)
+                if answer in NO_ENDPOINT_YET and waited < NO_HEALTHY_GRACE:
+                    seen.clear()
+                    time.sleep(0.02)
+                    continue
+                seen.append(answer)
+        took = time.monotonic() - began
+        self.timings.settle.append(took)
+        return took
 
     def memory_bytes(self) -> dict[str, int]:
         out = {}

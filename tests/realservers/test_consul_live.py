@@ -84,8 +84,9 @@ def _http_defaults() -> list[dict[str, Any]]:
     ]
 
 
-def test_the_first_request_after_bring_up_is_served(running: ConsulLoopback) -> None:
+def test_the_first_request_after_settling_is_served(running: ConsulLoopback) -> None:
     running.set_config([])
+    running.settle([_upstream(running)])
     status, echo = _send(_upstream(running))
     assert status == 200, echo
     assert isinstance(echo, dict) and echo["service"] == "default/api"
