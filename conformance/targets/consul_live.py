@@ -56,11 +56,19 @@ from meshspec.spec import Spec
 LIVE_FIELDS = frozenset({"status", "outcome", "backends", "headers", "attempts", "failed"})
 OUTCOME_OF_STATUS = {200: "forwarded", 400: "bad_request", 403: "denied", 404: "no_route"}
 REQUEST_TIMEOUT = 20.0
+#: instances per version a case file may ask for (each is an Envoy)
+MAX_INSTANCES = 4
 
 
 def consul_name(spec: Spec, key: str) -> str:
     """The Consul service of a spec service: its name (Consul CE has one namespace)."""
     return spec.services[key].metadata.name
+
+
+def versions_of(spec: Spec, key: str) -> list[tuple[str | None, dict[str, str]]]:
+    """Each version's name and labels; one nameless version for a service without any."""
+    versions = spec.services[key].spec.versions
+    return [(v.name, dict(v.selector)) for v in versions] or [(None, {})]
 
 
 @dataclass(frozen=True)
@@ -73,10 +81,13 @@ class Running:
     app: FaultApp
 
 
-def instances_of(spec: Spec, apps: dict[str, FaultApp]) -> dict[str, list[Running]]:
-    """One instance per service version (one for a service without versions), each
-    with a started fault app, the version's labels as its `Meta`, and an upstream to
-    every service of the spec."""
+def instances_of(
+    spec: Spec, mesh: ConsulLoopback, apps: dict[str, FaultApp], per_version: int = 1
+) -> dict[str, list[Running]]:
+    """`per_version` instances per service version (per service without versions),
+    each with a started fault app, the version's labels as its `Meta`, and an
+    upstream to every service of the spec; on sidecars already running where
+    there are some (`ConsulLoopback.reuse_ids`)."""
     names = {key: consul_name(spec, key) for key in spec.services}
     clashes = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
     if clashes:
@@ -85,18 +96,21 @@ def instances_of(spec: Spec, apps: dict[str, FaultApp]) -> dict[str, list[Runnin
             "(Consul CE has one namespace)"
         )
     upstreams = tuple(sorted(set(names.values())))
+    wanted = [
+        (key, version, tuple(sorted(labels.items())), n)
+        for key in spec.services
+        for version, labels in versions_of(spec, key)
+        for n in range(per_version)
+    ]
+    ids = mesh.reuse_ids([(names[k], v, meta, n) for k, v, meta, n in wanted])
     out: dict[str, list[Running]] = {}
-    for key, svc in spec.services.items():
-        versions: list[tuple[str | None, dict[str, str]]] = [
-            (v.name, v.selector) for v in svc.spec.versions
-        ] or [(None, {})]
-        for version, labels in versions:
-            label = key if version is None else f"{key}:{version}"
-            app = apps[label] = FaultApp(key, version).start()
-            service_id = names[key] if version is None else f"{names[key]}-{version}"
-            meta = tuple(sorted(labels.items()))
-            instance = Instance(service_id, names[key], version, app.port, upstreams, meta)
-            out.setdefault(key, []).append(Running(key, version, instance, app))
+    for (key, version, meta, n), service_id in zip(wanted, ids, strict=True):
+        label = key if version is None else f"{key}:{version}"
+        label = label if per_version == 1 else f"{label}#{n}"
+        # One application per instance, so a fault can hit some instances only.
+        app = apps[label] = FaultApp(key, version, n).start()
+        instance = Instance(service_id, names[key], version, app.port, upstreams, meta)
+        out.setdefault(key, []).append(Running(key, version, instance, app))
     return out
 
 
@@ -364,13 +378,13 @@ class ConsulLiveTarget:
 
     @contextmanager
     def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
-        if instances != 1:
-            raise NotSupported("the live Consul target runs one instance per version")
+        if not 1 <= instances <= MAX_INSTANCES:
+            raise NotSupported(f"the live Consul target runs 1 to {MAX_INSTANCES} instances")
         entries = self.compile(spec)
         mesh = SHARED.get()
         apps: dict[str, FaultApp] = {}
         try:
-            running = instances_of(spec, apps)
+            running = instances_of(spec, mesh, apps, instances)
             mesh.set_instances([r.instance for rs in running.values() for r in rs])
             mesh.set_config(entries)
             mesh.settle(

@@ -28,7 +28,7 @@ from typing import Any
 from conformance.targets.istio_live_process import Process, free_ports
 
 STARTUP_TIMEOUT = 60.0
-API_TIMEOUT = 10.0
+API_TIMEOUT = 30.0
 #: config entry kinds in the order they may be deleted: a router or splitter
 #: refers to a resolver's subsets, and all of them need the service's protocol
 #: (service-defaults, proxy-defaults) to stay HTTP while they exist

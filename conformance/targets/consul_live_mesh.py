@@ -20,22 +20,27 @@ A sidecar is Envoy started by `consul connect envoy -sidecar-for <id>`:
 - `--concurrency 1`: one worker, on a machine running many sidecars.
 
 Sidecars are kept across specs: `set_instances` starts the missing ones,
-re-registers the kept ones whose upstreams changed (Consul updates their
-listeners in place) and stops the rest. Config entries are replaced as a
-whole by `set_config`, which waits until every Envoy holds the new config
-(its config dump stops changing, no listener is warming or draining).
+re-registers the kept ones whose application port or upstreams changed
+(Consul updates their Envoy in place) and stops the rest. `set_config`
+replaces the config entries and ends each change with a route of a service
+of its own that every sidecar calls, numbered by generation; it returns once
+every Envoy holds that route and then took no update for a while, with no
+listener warming or draining (an Envoy can lag the others by seconds on a
+busy machine, so a fixed wait is not enough). `settle` then sends requests
+through the upstream listeners until they agree.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import json
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +57,12 @@ SETTLE = 0.4
 #: has been sent the change (config entries reach the Envoys in 0.2-0.7 s, but one
 #: Envoy can lag the others by seconds on a busy machine)
 SYNC_SERVICE = "meshspec-config-sync"
+#: Envoy stats that move on every xDS update, and its listener transition gauges
+UPDATE_STATS = "(update_success|update_rejected|listeners_warming|listeners_draining)$"
+TRANSITION_GAUGES = ("total_listeners_warming", "total_listeners_draining")
+POLL = 0.05
+#: Envoy's admin answers within milliseconds, but a loaded machine can stall it
+ADMIN_TIMEOUT = 10.0
 #: requests in a row through each upstream that must agree before probing
 STABLE_REQUESTS = 3
 STABLE_TIMEOUT = 15.0
@@ -116,15 +127,41 @@ class Sidecar:
     def proxy_id(self) -> str:
         return f"{self.instance.id}-sidecar-proxy"
 
-    def admin(self, path: str, timeout: float = 5) -> bytes:
+    def admin(self, path: str, timeout: float = ADMIN_TIMEOUT) -> bytes:
         url = f"http://127.0.0.1:{self.admin_port}{path}"
         with urllib.request.urlopen(url, timeout=timeout) as response:
             body: bytes = response.read()
             return body
 
     def config_dump(self) -> dict[str, Any]:
-        dump: dict[str, Any] = json.loads(self.admin("/config_dump?include_eds"))
+        dump: dict[str, Any] = json.loads(self.admin("/config_dump"))
         return dump
+
+    def update_counters(self) -> dict[str, int]:
+        """Envoy's xDS update counters (every accepted or refused update moves one)
+        and its warming and draining listener gauges."""
+        text = self.admin(f"/stats?filter={UPDATE_STATS}").decode()
+        out = {}
+        for line in text.splitlines():
+            name, _, value = line.rpartition(": ")
+            if name and value.strip().isdigit():
+                out[name] = int(value)
+        return out
+
+    def holds_generation(self, generation: int) -> bool:
+        """Whether it holds the sync route of `generation`."""
+        path = f"/config_dump?resource=dynamic_route_configs&name_regex={SYNC_SERVICE}"
+        try:
+            held = self.admin(path).decode()
+        except urllib.error.HTTPError as exc:
+            if exc.code == HTTPStatus.NOT_FOUND:  # no such route (yet)
+                return False
+            raise
+        return f'"/{SYNC_SERVICE}/{generation}"' in held
+
+    def refusals(self) -> str:
+        """Why it refused its latest updates (the error states in its config)."""
+        return "; ".join(error_states(self.config_dump())) or "no error state kept"
 
     def ready(self) -> bool:
         return self.admin("/ready", timeout=2).strip() == b"LIVE"
@@ -192,26 +229,6 @@ def sync_entries(generation: int) -> list[dict[str, Any]]:
     ]
 
 
-def holds_generation(dump: Mapping[str, Any], generation: int) -> bool:
-    return f'"/{SYNC_SERVICE}/{generation}"' in json.dumps(dump)
-
-
-def _without_volatile(node: Any) -> Any:
-    """A config dump without what changes on its own (times, certificates)."""
-    if isinstance(node, dict):
-        if "SecretsConfigDump" in str(node.get("@type", "")):
-            return None
-        return {k: _without_volatile(v) for k, v in node.items() if k not in ("last_updated",)}
-    if isinstance(node, list):
-        return [_without_volatile(v) for v in node]
-    return node
-
-
-def dump_digest(dump: Mapping[str, Any]) -> str:
-    text = json.dumps(_without_volatile(dump), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _states(node: Any, key: str) -> Iterator[Any]:
     if isinstance(node, dict):
         for k, v in node.items():
@@ -224,11 +241,13 @@ def _states(node: Any, key: str) -> Iterator[Any]:
             yield from _states(v, key)
 
 
-def in_transition(dump: Mapping[str, Any]) -> bool:
+def in_transition(counters: Mapping[str, int]) -> bool:
     """A listener still warming, or an old one still draining its connections."""
-    return any(True for _ in _states(dump, "warming_state")) or any(
-        True for _ in _states(dump, "draining_state")
-    )
+    return any(v for k, v in counters.items() if k.endswith(TRANSITION_GAUGES))
+
+
+def rejected(counters: Mapping[str, int]) -> int:
+    return sum(v for k, v in counters.items() if k.endswith(".update_rejected"))
 
 
 def error_states(dump: Mapping[str, Any]) -> list[str]:
@@ -264,6 +283,8 @@ class ConsulLoopback:
         self.timings = Timings()
         self._started = 0
         self._given: set[int] = set()
+        self._ids_by_key: dict[Hashable, str] = {}
+        self._slots = 0
         #: how many times the config entries were replaced
         self.generation = 0
         #: every process started, stopped ones included (a test checks none outlives stop)
@@ -298,6 +319,28 @@ class ConsulLoopback:
                 self._reregister(sidecar, instance)
         for sidecar in self.sidecars.values():
             self._wait_serving(sidecar)
+
+    def reuse_ids(self, keys: Sequence[Hashable]) -> list[str]:
+        """A service ID for each instance to run (keys name them, e.g. service and
+        version): the ID whose sidecar ran the same key before, else one whose
+        sidecar runs something not needed any more, else a new one. Starting an
+        Envoy costs seconds of CPU, re-registering its ID as another service
+        costs nothing: Consul sends it the new service's config and certificate."""
+        ids: list[str | None] = [self._ids_by_key.get(k) for k in keys]
+        taken = {i for i in ids if i is not None and i in self.sidecars}
+        spare = [i for i in self.sidecars if i not in taken]
+        out = []
+        for key, known in zip(keys, ids, strict=True):
+            sid = known if known in taken else None
+            if sid is None:
+                if spare:
+                    sid = spare.pop(0)
+                else:
+                    self._slots += 1
+                    sid = f"slot-{self._slots}"
+            self._ids_by_key[key] = sid
+            out.append(sid)
+        return out
 
     def pids(self) -> set[int]:
         return set(self._pids)
@@ -398,32 +441,40 @@ class ConsulLoopback:
 
     def wait_synced(self, generation: int) -> None:
         """Until every Envoy holds the sync route of `generation` (written after
-        everything else) and then its config dump stayed the same for SETTLE
-        seconds with no listener warming or draining. ConfigRejected when an
-        Envoy refuses an update."""
+        everything else), and then took no update for SETTLE seconds with no
+        listener warming or draining. ConfigRejected when an Envoy refuses an
+        update. Read from Envoy's update counters, not its whole config: a config
+        dump of every sidecar every few milliseconds costs more CPU than the mesh."""
         began = time.monotonic()
         stable_since = began
-        last: dict[str, str] = {}
+        last: dict[str, dict[str, int]] = {}
+        marked: set[str] = set()
         while True:
             now = time.monotonic()
-            dumps = {sid: s.config_dump() for sid, s in self.sidecars.items()}
-            for sid, dump in dumps.items():
-                errors = error_states(dump)
-                if errors:
-                    raise ConfigRejected(f"{sid}: {errors[0]}")
-            digests = {sid: dump_digest(d) for sid, d in dumps.items()}
-            marked = all(holds_generation(d, generation) for d in dumps.values())
-            if digests != last or not marked or any(in_transition(d) for d in dumps.values()):
-                stable_since, last = now, digests
-            elif now - stable_since >= SETTLE:
-                return
+            try:
+                counters = {sid: s.update_counters() for sid, s in self.sidecars.items()}
+            except OSError:  # an admin answer slower than its timeout: not settled yet
+                stable_since = now
+                counters = last
             if now - began > SYNC_TIMEOUT:
-                missing = sorted(s for s, d in dumps.items() if not holds_generation(d, generation))
+                missing = sorted(set(self.sidecars) - marked)
                 raise StartupError(
                     f"the sidecars did not settle within {SYNC_TIMEOUT:.0f}s "
                     f"(without the latest config: {', '.join(missing) or 'none'})"
                 )
-            time.sleep(0.05)
+            for sid, seen in counters.items():
+                if rejected(seen) > rejected(last.get(sid, seen)):
+                    raise ConfigRejected(f"{sid}: {self.sidecars[sid].refusals()}")
+            for sid, sidecar in self.sidecars.items():
+                with contextlib.suppress(OSError):
+                    if sid not in marked and sidecar.holds_generation(generation):
+                        marked.add(sid)
+            busy = any(in_transition(c) for c in counters.values())
+            if counters != last or busy or len(marked) < len(self.sidecars):
+                stable_since, last = now, counters
+            elif now - stable_since >= SETTLE:
+                return
+            time.sleep(POLL)
 
     def settle(self, ports: Iterable[int]) -> float:
         """Until STABLE_REQUESTS requests in a row through each upstream listener

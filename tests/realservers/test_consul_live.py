@@ -120,7 +120,7 @@ def test_routes_and_splits_reach_the_versions_they_name(running: ConsulLoopback)
     for _ in range(5):
         status, echo = _send(port, "/a", headers={"x-canary": "yes"})
         assert status == 200 and isinstance(echo, dict) and echo["version"] == "v2", echo
-    versions = Counter()
+    versions: Counter[str] = Counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     for _ in range(300):
         conn.request("GET", "/a")
