@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.consul import codes as C
-from adapters.consul._findings import Findings
 from adapters.consul.entries import MESH, PROXY_DEFAULTS, SERVICE_DEFAULTS, entry
+from adapters.kit import CompileContext
 from meshspec.durations import format_duration
 from meshspec.spec import MtlsMode, Protocol, Spec
 from meshspec.spec.resilience import Resilience
@@ -37,16 +37,17 @@ NORMALIZATION = {
 }
 
 
-def protocol(spec: Spec, key: str, found: Findings) -> str:
+def protocol(spec: Spec, key: str, found: CompileContext) -> str:
     ports = spec.service(key).spec.ports
     kinds = [p.protocol for p in ports]
     if len(set(kinds)) > 1:
-        found.add(
+        found.report(
             C.MIXED_PROTOCOLS,
             key,
             ("spec", "ports"),
             f"ports of {', '.join(sorted(set(map(str, kinds))))}: the service is written as "
             f"{_consul_protocol(_l7_first(kinds))}",
+            hint="",
         )
     return _consul_protocol(_l7_first(kinds))
 
@@ -62,7 +63,7 @@ def _consul_protocol(p: Protocol) -> str:
     return {Protocol.HTTP: "http", Protocol.GRPC: "grpc", Protocol.TCP: "tcp"}[p]
 
 
-def service_mtls(spec: Spec, key: str, found: Findings) -> MtlsMode | None:
+def service_mtls(spec: Spec, key: str, found: CompileContext) -> MtlsMode | None:
     """The service's own mode (None: the mesh's), the strictest where its ports differ."""
     mtls = spec.service(key).spec.mtls
     if mtls is None:
@@ -71,19 +72,22 @@ def service_mtls(spec: Spec, key: str, found: Findings) -> MtlsMode | None:
     modes = {base, *mtls.ports.values()} if mtls.ports else {base}
     if len(modes) > 1:
         chosen = min(modes, key=lambda m: _STRICTNESS[m])
-        found.add(
+        found.report(
             C.MTLS_PER_PORT,
             key,
             ("spec", "mtls", "ports"),
             f"every port of the service gets {chosen}",
+            hint="",
         )
         return chosen
     return mtls.mode
 
 
-def mode_value(mode: MtlsMode, key: str, where: tuple[str | int, ...], found: Findings) -> str:
+def mode_value(
+    mode: MtlsMode, key: str, where: tuple[str | int, ...], found: CompileContext
+) -> str:
     if mode is MtlsMode.DISABLE:
-        found.add(
+        found.report(
             C.MTLS_DISABLE,
             key,
             where,
@@ -93,17 +97,18 @@ def mode_value(mode: MtlsMode, key: str, where: tuple[str | int, ...], found: Fi
         )
         return "strict"
     if mode is MtlsMode.PERMISSIVE:
-        found.add(
+        found.report(
             C.MTLS_PERMISSIVE,
             key,
             where,
             "clients outside the mesh reach the service in plaintext only with transparent proxy",
+            hint="",
         )
         return "permissive"
     return "strict"
 
 
-def upstream_overrides(spec: Spec, found: Findings) -> list[dict[str, Any]]:
+def upstream_overrides(spec: Spec, found: CompileContext) -> list[dict[str, Any]]:
     """What every caller writes for the services with resilience (the same for each)."""
     return [o for o in (_override(spec, k, found) for k in spec.services) if o is not None]
 
@@ -114,7 +119,7 @@ def service_defaults(
     proto: str,
     mode: MtlsMode | None,
     overrides: list[dict[str, Any]],
-    found: Findings,
+    found: CompileContext,
 ) -> dict[str, Any]:
     svc = spec.service(key)
     fields: dict[str, Any] = {"Protocol": proto}
@@ -132,15 +137,16 @@ def virtual_defaults(name: str) -> dict[str, Any]:
     return entry(SERVICE_DEFAULTS, name, Protocol="http")
 
 
-def _override(spec: Spec, key: str, found: Findings) -> dict[str, Any] | None:
+def _override(spec: Spec, key: str, found: CompileContext) -> dict[str, Any] | None:
     svc = spec.service(key)
     res = svc.spec.resilience
     if any(v.resilience is not None for v in svc.spec.versions):
-        found.add(
+        found.report(
             C.PER_VERSION_RESILIENCE,
             key,
             ("spec", "versions"),
             "the versions' own resilience is left out; every version gets the service's",
+            hint="",
         )
     if res is None:
         return None
@@ -149,7 +155,7 @@ def _override(spec: Spec, key: str, found: Findings) -> dict[str, Any] | None:
     return out
 
 
-def _resilience(res: Resilience, key: str, found: Findings) -> dict[str, Any]:
+def _resilience(res: Resilience, key: str, found: CompileContext) -> dict[str, Any]:
     out: dict[str, Any] = {}
     od = res.outlier_detection
     if od is not None:
@@ -165,11 +171,12 @@ def _resilience(res: Resilience, key: str, found: Findings) -> dict[str, Any]:
             check["EnforcingConsecutive5xx"] = 0
         out["PassiveHealthCheck"] = check
         if od.consecutive_gateway_errors is not None:
-            found.add(
+            found.report(
                 C.GATEWAY_ERRORS,
                 key,
                 ("spec", "resilience", "outlierDetection", "consecutiveGatewayErrors"),
                 "left out",
+                hint="",
             )
     cl = res.connection_limits
     if cl is not None:
@@ -181,16 +188,17 @@ def _resilience(res: Resilience, key: str, found: Findings) -> dict[str, Any]:
         if limits:
             out["Limits"] = limits
         if cl.max_requests_per_connection is not None:
-            found.add(
+            found.report(
                 C.REQUESTS_PER_CONNECTION,
                 key,
                 ("spec", "resilience", "connectionLimits", "maxRequestsPerConnection"),
                 "left out",
+                hint="",
             )
     return out
 
 
-def proxy_defaults(spec: Spec, found: Findings) -> dict[str, Any]:
+def proxy_defaults(spec: Spec, found: CompileContext) -> dict[str, Any]:
     mode = mode_value(spec.mesh.mtls.mode, "mesh", ("spec", "mtls", "mode"), found)
     return entry(PROXY_DEFAULTS, "global", MutualTLSMode=mode)
 

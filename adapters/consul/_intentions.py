@@ -14,14 +14,14 @@ of a repeated header (Envoy RBAC `header` matcher; Consul's warning on `Header[]
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from adapters.consul import codes as C
-from adapters.consul._findings import Findings
 from adapters.consul._names import names_meta
 from adapters.consul._routes import path_conditions
 from adapters.consul.entries import SERVICE_INTENTIONS, entry
-from meshspec.diagnostics import Severity
+from adapters.kit import CompileContext
 from meshspec.spec import AuthzAction, AuthzRule, DefaultAction, HeaderMatch, Spec
 from meshspec.spec.authz import Source
 
@@ -29,7 +29,7 @@ ANY = "*"
 _CATCH_ALL = {"PathPrefix": "/"}
 
 
-def intentions(spec: Spec, key: str, found: Findings, l7: bool) -> dict[str, Any] | None:
+def intentions(spec: Spec, key: str, found: CompileContext, l7: bool) -> dict[str, Any] | None:
     svc = spec.service(key)
     authz = svc.spec.authorization
     if authz is None:
@@ -54,7 +54,7 @@ def intentions(spec: Spec, key: str, found: Findings, l7: bool) -> dict[str, Any
 
 
 def _callers(
-    spec: Spec, key: str, rule: AuthzRule, where: tuple[str | int, ...], found: Findings
+    spec: Spec, key: str, rule: AuthzRule, where: tuple[str | int, ...], found: CompileContext
 ) -> set[str]:
     """The Consul service names (or `*`) a rule's sources stand for."""
     if not rule.from_:
@@ -78,17 +78,18 @@ def _source_names(
     rule: AuthzRule,
     where: tuple[str | int, ...],
     key: str,
-    found: Findings,
+    found: CompileContext,
 ) -> set[str]:
     if src.authenticated:
         # every Connect caller presents its certificate: `*` is every authenticated peer
         return {ANY}
     if src.unauthenticated:
-        found.add(
+        found.report(
             C.NO_PLAINTEXT_SOURCE,
             key,
             (*where, "unauthenticated"),
             "left out: with STRICT mTLS no plaintext peer reaches the service",
+            hint="",
         )
         return set()
     out: set[str] = set()
@@ -99,7 +100,7 @@ def _source_names(
     for ns in src.namespaces:
         members = {svc.metadata.name for svc in spec if svc.metadata.namespace == ns}
         out |= members
-        found.add(
+        found.report(
             C.NAMESPACE_EXPANDED,
             key,
             (*where, "namespaces"),
@@ -113,13 +114,13 @@ def _source_names(
             out |= set(names)
             continue
         deny = rule.action is AuthzAction.DENY
-        found.add(
-            C.IDENTITY_NOT_A_SERVICE,
+        found.report(
+            C.IDENTITY_NOT_A_SERVICE if deny else C.IDENTITY_ALLOW_NARROWED,
             key,
             (*where, "identities"),
             f"{ident} is the identity of no service of the spec: left out"
             + (", so the DENY does not hold for it" if deny else ""),
-            severity=None if deny else Severity.WARNING,
+            hint="",
         )
     return out
 
@@ -129,7 +130,7 @@ def _source(
     rules: list[tuple[int, AuthzRule]],
     default: str,
     key: str,
-    found: Findings,
+    found: CompileContext,
     l7: bool,
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     permissions: list[dict[str, Any]] = []
@@ -139,12 +140,12 @@ def _source(
         where = ("spec", "authorization", "rules", i, "to")
         https = _permission_http(rule, key, where, found)
         if not l7 and https != [dict(_CATCH_ALL)]:
-            found.add(
+            found.report(
                 C.L7_ON_TCP,
                 key,
                 where,
                 f"rule {rule.name} is left out for callers {caller}",
-                severity=Severity.WARNING,
+                hint="",
             )
             continue
         for http in https:
@@ -165,7 +166,7 @@ def _source(
 
 
 def _permission_http(
-    rule: AuthzRule, key: str, where: tuple[str | int, ...], found: Findings
+    rule: AuthzRule, key: str, where: tuple[str | int, ...], found: CompileContext
 ) -> list[dict[str, Any]]:
     op = rule.to
     if op is None:
@@ -181,13 +182,13 @@ def _permission_http(
     paths = [c for p in op.paths for c in path_conditions(p)] if op.paths else [{}]
     out = []
     for path in paths:
-        http = {**path, **common}
+        http = {**path, **copy.deepcopy(common)}
         out.append(http or dict(_CATCH_ALL))
     return out
 
 
 def _header(
-    h: HeaderMatch, deny: bool, key: str, where: tuple[str | int, ...], found: Findings
+    h: HeaderMatch, deny: bool, key: str, where: tuple[str | int, ...], found: CompileContext
 ) -> dict[str, Any]:
     if h.present:
         return {"Name": h.name, "Present": True}
@@ -196,7 +197,7 @@ def _header(
     if deny and h.prefix is not None:
         return {"Name": h.name, "Regex": element_regex(_re2_escape(h.prefix) + "[^,]*")}
     if deny:
-        found.add(
+        found.report(
             C.AUTHZ_DENY_REGEX_ELEMENT,
             key,
             (*where, "regex"),
@@ -205,7 +206,7 @@ def _header(
             hint="use exact or prefix, which the compiler turns into element regexes",
         )
         return {"Name": h.name, "Regex": h.regex}
-    found.add(
+    found.report(
         C.AUTHZ_ALLOW_HEADER_LINES,
         key,
         where,

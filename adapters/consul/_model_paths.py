@@ -1,20 +1,24 @@
-"""How a Consul sidecar's Envoy reads a request target before routing and RBAC see it.
+"""How the Envoys of a Consul mesh read a request target, on each side.
 
-Consul writes the inbound and outbound HTTP connection managers from mesh
-`HTTP.Incoming.RequestNormalization` (Consul 1.20.1+; mesh reference page, "Request
-normalization"): `normalize_path` unless `InsecureDisablePathNormalization`, `merge_slashes`
-when `MergeSlashes`, and `path_with_escaped_slashes_action`. What Envoy then does
-(envoy `api/envoy/extensions/filters/network/http_connection_manager/v3/
-http_connection_manager.proto`, fields `normalize_path`, `merge_slashes`,
-`path_with_escaped_slashes_action`; `source/common/http/path_utility.cc`):
+The caller's sidecar routes on the target as sent: Consul configures no path normalisation on
+outbound listeners (consul `agent/xds/listeners_test.go`, case
+`connect-proxy-with-mesh-config-request-normalization-all-envoy-options-enabled`: "outbound
+HTTP listener ... normalization is not applied"), and Envoy's own defaults leave
+`normalize_path` and `merge_slashes` off (envoy `http_connection_manager.proto`). Only a
+`#fragment` is refused there with 400 (runtime `http_reject_path_with_fragment`, on by default),
+as is a target that does not start with `/`.
 
-* a `#fragment` is refused with 400 (runtime `http_reject_path_with_fragment`, on by default);
+The destination's sidecar normalises before its intentions (mesh
+`HTTP.Incoming.RequestNormalization`, Consul 1.20.1+; mesh reference page): `normalize_path`
+unless `InsecureDisablePathNormalization`, `merge_slashes` when `MergeSlashes`, and
+`path_with_escaped_slashes_action`. What Envoy then does (envoy
+`source/common/http/path_utility.cc`, `http_connection_manager.proto`):
+
 * `REJECT_REQUEST` answers 400 to `%2F`/`%5C` in any case; `UNESCAPE_AND_*` decodes them;
 * `normalize_path` (RFC 3986 through the Chromium URL canonicaliser): escapes of unreserved
   characters decoded, other escapes upper-cased, a malformed escape kept as written, a
   backslash read as `/`, dot segments removed; an escaped NUL fails it (400);
-* `merge_slashes` then collapses runs of `/`;
-* a target that does not start with `/` is refused with 400 by the codec.
+* `merge_slashes` then collapses runs of `/`.
 """
 
 from __future__ import annotations
@@ -51,13 +55,22 @@ class Target:
     query: str
 
 
-def read_target(raw: str, norm: Normalisation) -> Target | None:
-    """The path and query Envoy routes on, or None where it answers 400."""
+def as_sent(raw: str) -> Target | None:
+    """The path and query the caller's sidecar routes on, or None where it answers 400."""
     if "#" in raw:
         return None
     path, _, query = raw.partition("?")
     if not path.startswith("/"):
         return None
+    return Target(path, query)
+
+
+def read_target(raw: str, norm: Normalisation) -> Target | None:
+    """The path and query the destination's sidecar checks and forwards, or None (400)."""
+    sent = as_sent(raw)
+    if sent is None:
+        return None
+    path, query = sent.path, sent.query
     lowered = path.lower()
     if norm.escaped_slashes == "REJECT_REQUEST" and ("%2f" in lowered or "%5c" in lowered):
         return None

@@ -13,14 +13,15 @@ filtered on the service instances' `Meta` (service-resolver reference, `Subsets.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from adapters.consul import codes as C
-from adapters.consul._findings import Findings
 from adapters.consul._names import names_meta, split_name
 from adapters.consul.entries import SERVICE_RESOLVER, SERVICE_ROUTER, SERVICE_SPLITTER, entry
+from adapters.kit import CompileContext
 from meshspec.durations import format_duration
 from meshspec.semantics.routing import ordered_candidates
 from meshspec.spec import HeaderMatch, PathMatch, QueryParamMatch, Spec
@@ -66,7 +67,7 @@ def _meta_filter(label: str, value: str) -> str:
     return f"{selector} == {json.dumps(value)}"
 
 
-def chain(spec: Spec, key: str, found: Findings, version: str) -> Chain:
+def chain(spec: Spec, key: str, found: CompileContext, version: str) -> Chain:
     """The router of a service with routes, and the splitters its routes lead to."""
     svc = spec.service(key)
     name = svc.metadata.name
@@ -107,7 +108,7 @@ def chain(spec: Spec, key: str, found: Findings, version: str) -> Chain:
     if not routes:
         return Chain(None, splitters)
     if rewrote:
-        found.add(
+        found.report(
             C.PREFIX_REWRITE,
             key,
             ("spec", "routes"),
@@ -115,8 +116,17 @@ def chain(spec: Spec, key: str, found: Findings, version: str) -> Chain:
             "prefix, so the path reaches the service unchanged",
             hint="drop the PrefixRewrite once the agents run a release with hashicorp/consul#23395",
         )
+    if any(_path_sensitive(m.path) for r in svc.spec.routes for m in r.matches):
+        found.report(
+            C.ROUTING_RAW_PATH,
+            key,
+            ("spec", "routes"),
+            f"a request to {name} for a path such as //x or /a/../x takes the route of that "
+            "path as written; the spec routes on the normalised path",
+            hint="clients that send normalised paths are routed as the spec says",
+        )
     if not catch_all:
-        found.add(
+        found.report(
             C.FALL_THROUGH,
             key,
             ("spec", "routes"),
@@ -127,8 +137,15 @@ def chain(spec: Spec, key: str, found: Findings, version: str) -> Chain:
     return Chain(router, splitters)
 
 
+def _path_sensitive(path: PathMatch | None) -> bool:
+    """Whether a match can tell a path as sent from its normalised form (not `/` itself)."""
+    if path is None:
+        return False
+    return path.prefix is None or bool(path.prefix.rstrip("/"))
+
+
 def _matches(
-    match: RouteMatch, key: str, where: tuple[str | int, ...], found: Findings
+    match: RouteMatch, key: str, where: tuple[str | int, ...], found: CompileContext
 ) -> list[dict[str, Any]]:
     """One `Match.HTTP` per path condition (a segment prefix needs two)."""
     common: dict[str, Any] = {}
@@ -137,16 +154,17 @@ def _matches(
     if match.headers:
         common["Header"] = [_route_header(h) for h in match.headers]
         if any(not h.present for h in match.headers):
-            found.add(
+            found.report(
                 C.ROUTE_HEADER_LINES,
                 key,
                 (*where, "headers"),
                 "Envoy tests each line of a repeated header on its own: a request that sends the "
                 "header twice can take this route where the spec does not",
+                hint="",
             )
     if match.query_params:
         common["QueryParam"] = [_query(q) for q in match.query_params]
-    return [{**path, **common} for path in path_conditions(match.path)]
+    return [{**path, **copy.deepcopy(common)} for path in path_conditions(match.path)]
 
 
 def path_conditions(path: PathMatch | None) -> list[dict[str, str]]:
@@ -182,16 +200,18 @@ def _query(q: QueryParamMatch) -> dict[str, Any]:
 
 
 def _destination(
-    spec: Spec, key: str, route: Route, where: tuple[str | int, ...], found: Findings
+    spec: Spec, key: str, route: Route, where: tuple[str | int, ...], found: CompileContext
 ) -> tuple[dict[str, Any], tuple[str, dict[str, Any]] | None]:
     svc = spec.service(key)
     namespace = svc.metadata.namespace
-    targets: list[tuple[str, str | None, int]] = []
+    weights: dict[tuple[str, str | None], int] = {}
     for b in route.backends:
         if b.weight <= 0:
             continue
         target = key if b.service is None else spec.resolve(b.service, namespace) or key
-        targets.append((spec.service(target).metadata.name, b.version, b.weight))
+        at = (spec.service(target).metadata.name, b.version)
+        weights[at] = weights.get(at, 0) + b.weight
+    targets = [(service, version, w) for (service, version), w in weights.items()]
     if not targets:
         targets = [(svc.metadata.name, None, 1)]
     dest: dict[str, Any] = {}
@@ -216,7 +236,7 @@ def _destination(
 
 
 def _retries(
-    retries: Retries, key: str, where: tuple[str | int, ...], found: Findings
+    retries: Retries, key: str, where: tuple[str | int, ...], found: CompileContext
 ) -> dict[str, Any]:
     """NumRetries and the conditions (service-router reference, `Destination.RetryOn`)."""
     out: dict[str, Any] = {"NumRetries": retries.attempts}
@@ -225,7 +245,7 @@ def _retries(
     if retries.status_codes:
         out["RetryOnStatusCodes"] = list(retries.status_codes)
     if retries.per_try_timeout is not None:
-        found.add(
+        found.report(
             C.PER_TRY_TIMEOUT,
             key,
             (*where, "perTryTimeout"),
@@ -236,7 +256,7 @@ def _retries(
 
 
 def _header_edits(
-    edits: HeaderEdits, key: str, where: tuple[str | int, ...], found: Findings
+    edits: HeaderEdits, key: str, where: tuple[str | int, ...], found: CompileContext
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if edits.set:
@@ -249,11 +269,12 @@ def _header_edits(
     both = sorted(n for n in [*edits.set, *edits.add] if n.lower() in removed)
     both += sorted(n for n in edits.set if n.lower() in {a.lower() for a in edits.add})
     if both:
-        found.add(
+        found.report(
             C.HEADER_EDIT_ORDER,
             key,
             where,
             f"header {both[0]} is edited twice; Envoy removes first, then sets, then adds",
+            hint="",
         )
     return out
 
@@ -263,7 +284,7 @@ def _splitter(
     targets: list[tuple[str, str | None, int]],
     key: str,
     where: tuple[str | int, ...],
-    found: Findings,
+    found: CompileContext,
 ) -> dict[str, Any]:
     """Weights as percentages with two decimals summing to exactly 100
     (service-splitter reference, `Splits[].Weight`)."""
@@ -279,7 +300,7 @@ def _splitter(
             f"{t[0]}{'/' + t[1] if t[1] else ''} {r / 100:g}%"
             for t, r in zip(targets, rounded, strict=True)
         )
-        found.add(
+        found.report(
             C.SPLIT_ROUNDED,
             key,
             where,

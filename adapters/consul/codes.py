@@ -53,6 +53,12 @@ PREFIX_REWRITE = register(
 ROUTES_ON_TCP = register(
     "MS4016", W, "routes on a TCP service: Consul routes and splits only HTTP, HTTP/2 and gRPC"
 )
+ROUTING_RAW_PATH = register(
+    "MS4018",
+    W,
+    "Consul routes on the path as sent: the caller's sidecar does not normalise it, only the "
+    "destination's does (before intentions)",
+)
 # --- compiling: mTLS
 MTLS_DISABLE = register(
     "MS4020",
@@ -106,6 +112,12 @@ IDENTITY_NOT_A_SERVICE = register(
     "an identity source names no service of the spec: Consul intentions name services",
     "authz",
 )
+IDENTITY_ALLOW_NARROWED = register(
+    "MS4037",
+    W,
+    "an ALLOW identity source names no service of the spec: left out (narrower access)",
+    "authz",
+)
 NAMESPACE_EXPANDED = register(
     "MS4034",
     W,
@@ -120,7 +132,7 @@ DEFAULT_POLICY = register(
 )
 L7_ON_TCP = register(
     "MS4036",
-    E,
+    W,
     "Consul allows L7 permissions only on HTTP services: a rule on paths, methods or headers "
     "of a TCP service is left out",
     "authz",
@@ -137,4 +149,46 @@ PER_VERSION_RESILIENCE = register(
 )
 REQUESTS_PER_CONNECTION = register(
     "MS4042", W, "Consul has no limit of requests per connection: left out"
+)
+ROUTED_RESILIENCE = register(
+    "MS4043",
+    W,
+    "Consul applies the caller's settings for the addressed service to every backend its "
+    "routes reach: a backend of another service gets the addressed service's",
+)
+# --- importing
+KIND_SKIPPED = register("MS4501", W, "not a Consul config entry this importer reads: skipped")
+FIELD_DROPPED = register("MS4502", W, "Consul field with no neutral equivalent: dropped")
+ORDER_CHANGED = register(
+    "MS4503", W, "Consul's first match differs from the most specific match for some requests"
+)
+ACCESS_WIDENED = register(
+    "MS4504",
+    E,
+    "the imported spec allows a request Consul denies",
+    "authz",
+)
+ACCESS_NARROWED = register("MS4505", W, "the imported spec denies a request Consul allows", "authz")
+CALLER_KEYED = register(
+    "MS4506",
+    W,
+    "callers set different upstream limits or health checks for one service: the spec keys "
+    "them by the service",
+)
+FILTER_UNREAD = register(
+    "MS4507", W, "a resolver subset filter other than Service.Meta equalities: version guessed"
+)
+NORMALISATION_DIFFERS = register(
+    "MS4508",
+    W,
+    "mesh request normalisation weaker than the spec's: routes and rules see other paths",
+)
+MTLS_WIDENED = register(
+    "MS4509",
+    E,
+    "permissive mTLS is imported as PERMISSIVE, which accepts plaintext where this Consul does not",
+    "mtls",
+)
+FALLS_THROUGH = register(
+    "MS4510", I, "Consul's fall-through to the service is written as a final catch-all route"
 )

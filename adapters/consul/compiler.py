@@ -20,7 +20,6 @@ from adapters.consul._defaults import (
     upstream_overrides,
     virtual_defaults,
 )
-from adapters.consul._findings import Findings
 from adapters.consul._intentions import intentions
 from adapters.consul._routes import chain, resolver
 from adapters.consul.entries import (
@@ -30,6 +29,7 @@ from adapters.consul.entries import (
     SOURCE_META,
     to_crd,
 )
+from adapters.kit import CompileContext
 from meshspec.diagnostics import Diagnostic
 from meshspec.spec import MtlsMode, Spec
 
@@ -37,7 +37,7 @@ from meshspec.spec import MtlsMode, Spec
 def compile_entries(
     spec: Spec, version: str, target: str = "consul"
 ) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
-    found = Findings(spec, target)
+    found = CompileContext(spec, target)
     _check_names(spec, found)
     out: list[dict[str, Any]] = [proxy_defaults(spec, found)]
     permissive = spec.mesh.mtls.mode is MtlsMode.PERMISSIVE
@@ -55,13 +55,15 @@ def compile_entries(
         if res is not None:
             made.append(res)
         if svc.spec.routes and proto == "tcp":
-            found.add(
+            found.report(
                 C.ROUTES_ON_TCP,
                 key,
                 ("spec", "routes"),
                 "the routes are left out: every request goes to the service",
+                hint="",
             )
         elif svc.spec.routes:
+            _routed_resilience(spec, key, found)
             routing = chain(spec, key, found, version)
             for name, splitter in routing.splitters:
                 made.append(virtual_defaults(name))
@@ -73,7 +75,7 @@ def compile_entries(
             open_services.append(svc.metadata.name)
         else:
             if effective is MtlsMode.PERMISSIVE:
-                found.add(
+                found.report(
                     C.PERMISSIVE_SKIPS_INTENTIONS,
                     key,
                     ("spec", "authorization"),
@@ -87,7 +89,7 @@ def compile_entries(
             sources[(str(made_entry["kind"]), str(made_entry["Name"]))] = source_of(spec, key)
         out.extend(made)
     if open_services:
-        found.add(
+        found.report(
             C.DEFAULT_POLICY,
             "",
             (),
@@ -96,11 +98,12 @@ def compile_entries(
             hint="give the service an authorization block to write its intentions",
         )
     out.append(mesh(permissive))
-    found.add(
+    found.report(
         C.GLOBAL_ENTRIES,
         "",
         (),
         "proxy-defaults 'global' and the mesh entry replace the ones in place",
+        hint="",
     )
     rank = {k: i for i, k in enumerate(ENTRY_KINDS)}
     out.sort(key=lambda e: (rank[str(e["kind"])], str(e["Name"])))
@@ -109,16 +112,36 @@ def compile_entries(
         if where is not None:
             e.setdefault("Meta", {})
             e["Meta"] = {SOURCE_META: where, **e["Meta"]}
-    return out, found.items
+    return out, found.diagnostics
 
 
-def _check_names(spec: Spec, found: Findings) -> None:
+def _routed_resilience(spec: Spec, key: str, found: CompileContext) -> None:
+    """Consul builds every cluster of a discovery chain from the caller's upstream config
+    for the chain's service (consul `agent/xds/clusters.go`,
+    `makeUpstreamClustersForDiscoveryChain` takes the one upstream's config for all targets)."""
+    svc = spec.service(key)
+    own = svc.spec.resilience
+    for i, route in enumerate(svc.spec.routes):
+        for j, b in enumerate(route.backends):
+            other = spec.resolve(b.service, svc.metadata.namespace) if b.service else None
+            if other is not None and other != key and spec.service(other).spec.resilience != own:
+                found.report(
+                    C.ROUTED_RESILIENCE,
+                    key,
+                    ("spec", "routes", i, "backends", j),
+                    f"requests routed to {spec.service(other).metadata.name} get the limits and "
+                    f"health check callers set for {svc.metadata.name}",
+                    hint="give both services the same resilience",
+                )
+
+
+def _check_names(spec: Spec, found: CompileContext) -> None:
     seen: dict[str, str] = {}
     namespaces = sorted({svc.metadata.namespace for svc in spec})
     for key, svc in spec.services.items():
         other = seen.setdefault(svc.metadata.name, key)
         if other != key:
-            found.add(
+            found.report(
                 C.NAME_CLASH,
                 key,
                 ("metadata", "name"),
@@ -126,11 +149,12 @@ def _check_names(spec: Spec, found: Findings) -> None:
                 hint="rename one of them",
             )
     if namespaces != ["default"]:
-        found.add(
+        found.report(
             C.NAMESPACES_FLATTENED,
             "",
             (),
             f"namespaces {', '.join(namespaces)} become Consul's one namespace 'default'",
+            hint="",
         )
 
 

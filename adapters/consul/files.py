@@ -102,7 +102,7 @@ def read_hcl(name: str) -> tuple[NativeDocument | None, Diagnostic | None]:
 
 
 def parse_hcl(text: str) -> tuple[dict[str, Any] | None, str]:
-    import hcl2  # type: ignore[import-untyped]
+    import hcl2
 
     try:
         raw = hcl2.loads(_as_hcl2(text))

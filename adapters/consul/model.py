@@ -1,12 +1,13 @@
 """The Consul model: what Consul 1.22 and its Envoy sidecars do with a request, read from
 Consul's docs and source (each step's module cites them), over config entries.
 
-A caller's sidecar normalises the target (mesh `RequestNormalization`), walks the addressed
+A caller's sidecar routes on the target as sent (no normalisation outbound), walks the addressed
 service's discovery chain (router, splitter, resolver; `_model_chain`), applies the route's
 timeout, retries and header edits and the caller's upstream limits and passive health check
 for the addressed service (service-defaults `UpstreamConfig`, keyed by the upstream the caller
 addressed); each backend's sidecar accepts mTLS (plaintext only where a service is permissive
-and transparent proxy is on) and applies the one intention that decides (`_model_intentions`).
+and transparent proxy is on), normalises the path (mesh `RequestNormalization`; 400 where it
+refuses it) and applies the one intention that decides (`_model_intentions`).
 A client outside the mesh has no sidecar: it reaches the service's own sidecar directly.
 """
 
@@ -26,12 +27,12 @@ from adapters.consul._model_chain import (
 )
 from adapters.consul._model_intentions import Authz, decide_intention
 from adapters.consul._model_match import Lines, header_lines, http_holds, joined
-from adapters.consul._model_paths import Normalisation, Target, read_target
+from adapters.consul._model_paths import Normalisation, Target, as_sent, read_target
 from adapters.consul._names import read_names
 from adapters.consul.entries import CONFIG_API, ENTRY_OF_CRD, enveloped, from_crd
 from meshspec.adapter import Topology, Verdict, Workload
-from meshspec.semantics import BreakerPolicy, Outcome, Request, RetryPolicy, Transport
 from meshspec.durations import format_duration
+from meshspec.semantics import BreakerPolicy, Outcome, Request, RetryPolicy, Transport
 from meshspec.spec import ConnectionLimits, MtlsMode, OutlierDetection
 
 #: Envoy's outlier detection defaults, which Consul leaves in force when a caller sets no
@@ -94,16 +95,16 @@ class ConsulModel:
             return Verdict(Outcome.UNKNOWN_PORT, None)
         if self._protocol(dest.name) == "tcp":
             return Verdict(Outcome.NOT_HTTP, None)
-        target = read_target(request.target, self.normalisation)
-        if target is None:
-            return Verdict(Outcome.BAD_REQUEST, 400)
         lines = header_lines(request.headers)
         if caller is None:
             # no sidecar on the client's side: no chain, no retries, no timeout
             routed = Routed(None, (Leg(dest.name, None, 1.0),), None, RetryPolicy(), {})
         else:
-            routed = self._route(dest.name, request.method, target, lines)
-        return self._finish(request, dest, caller, routed, target, lines)
+            sent = as_sent(request.target)
+            if sent is None:
+                return Verdict(Outcome.BAD_REQUEST, 400)
+            routed = self._route(dest.name, request.method, sent, lines)
+        return self._finish(request, dest, caller, routed, lines)
 
     def _workload(self, ref: str) -> Workload | None:
         host = ref.lower().split(":")[0].rstrip(".")
@@ -156,7 +157,6 @@ class ConsulModel:
         dest: Workload,
         caller: Workload | None,
         routed: Routed,
-        target: Target,
         lines: Lines,
     ) -> Verdict:
         shares: dict[tuple[str, str | None], float] = {}
@@ -174,7 +174,10 @@ class ConsulModel:
             shares[key] = round(shares.get(key, 0.0) + leg.weight, 6)
             breakers.setdefault(key, self._breaker(caller, dest.name))
             edited = _edit(_edit(dict(lines), routed.headers), leg.headers)
-            results.append(self._inbound(w, caller, request.method, target, edited))
+            inbound = self._inbound(w, caller, request.method, request.target, edited)
+            if inbound is None:
+                return Verdict(Outcome.BAD_REQUEST, 400)
+            results.append(inbound)
         live = results
         mode, transport, authz = live[0]
         if all(t is Transport.REFUSED for _, t, _ in live):
@@ -232,13 +235,20 @@ class ConsulModel:
         return MtlsMode.STRICT
 
     def _inbound(
-        self, w: Workload, caller: Workload | None, method: str, target: Target, lines: Lines
-    ) -> tuple[MtlsMode, Transport, Authz | None]:
+        self, w: Workload, caller: Workload | None, method: str, raw: str, lines: Lines
+    ) -> tuple[MtlsMode, Transport, Authz | None] | None:
+        """What the backend's sidecar does: None where it answers 400."""
         mode = self._mode(w.name)
         if caller is None:
             if mode is MtlsMode.STRICT:
                 return mode, Transport.REFUSED, None
+            # the permissive filter chain is a plain TCP proxy to the application: no HTTP
+            # handling, no normalisation, no intentions (consul `agent/xds/listeners.go`,
+            # `makePermissiveFilterChain`)
             return mode, Transport.PLAINTEXT, Authz(True, None)
+        target = read_target(raw, self.normalisation)
+        if target is None:
+            return None
         authz = decide_intention(
             self.entries, w.name, caller.name, method, target, lines, self.default_allow
         )
@@ -248,7 +258,11 @@ class ConsulModel:
         """The caller's upstream config for the service it addressed."""
         if caller is None:
             return BreakerPolicy()
-        defaults = self.entries.get(("service-defaults", caller.name)) or {}
+        return self.breaker_for(caller.name, upstream)
+
+    def breaker_for(self, caller: str, upstream: str) -> BreakerPolicy:
+        """What `caller`'s sidecar applies to the upstream it addresses as `upstream`."""
+        defaults = self.entries.get(("service-defaults", caller)) or {}
         upstream_config = defaults.get("UpstreamConfig") or {}
         chosen = upstream_config.get("Defaults") or {}
         for o in upstream_config.get("Overrides") or []:
