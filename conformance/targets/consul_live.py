@@ -3,12 +3,14 @@
 The `consul` column of the report is the adapter's model of Consul; this one
 is Consul. Once per run it starts a `consul agent -dev`
 (`conformance.targets.consul_live_mesh`); per case file it compiles the spec
-with the Consul adapter, runs one instance per service version (the
-conformance fault app behind a sidecar registered with `Meta.version`), writes
-the compiled config entries into the agent in place of the previous ones and
-waits until every Envoy holds them, then until a few requests in a row
-through every client's upstream listener agree (pooled connections of a
-replaced listener drain within a second). Then every probe is sent for real.
+with the Consul adapter, runs one instance per service version, or as many as
+the case file asks for (the conformance fault app behind a sidecar registered
+with the version's labels as `Meta`; sidecars of the previous case file are
+re-registered rather than restarted), writes the compiled config entries into
+the agent in place of the previous ones and waits until every Envoy holds
+them, then until a few requests in a row through every client's upstream
+listener agree (pooled connections of a replaced listener drain within a
+second). Then every probe is sent for real.
 
 In-mesh probes go to the sending service's upstream listener for the
 destination (Consul binds one local port per upstream). A probe from a
@@ -35,7 +37,7 @@ import http.client
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -396,8 +398,3 @@ class ConsulLiveTarget:
         finally:
             for app in apps.values():
                 app.stop()
-
-
-def entries_written(mesh: ConsulLoopback, kinds: Sequence[str]) -> list[dict[str, Any]]:
-    """The entries the agent holds now (for reading back what was written)."""
-    return [e for kind in kinds for e in mesh.agent.entries(kind)]

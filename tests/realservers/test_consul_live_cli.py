@@ -42,6 +42,17 @@ spec: |
           action: DENY
           from: [{services: [client]}]
           to: {paths: [{prefix: /private}]}
+  ---
+  apiVersion: meshspec.io/v1alpha1
+  kind: Service
+  metadata: {name: vault}
+  spec:
+    authorization:
+      default: deny
+      rules:
+        - name: client-only
+          action: ALLOW
+          from: [{services: [client]}]
 cases:
   - name: header-route
     description: A header picks the canary version; everything else goes to v1.
@@ -56,6 +67,12 @@ cases:
     probes:
       - {from: client, to: api, path: /private/x, expect: {status: 403, outcome: denied}}
       - {from: client, to: api, path: /public, expect: {status: 200}}
+  - name: only-the-client-gets-in
+    description: A caller with a valid certificate of another service is refused.
+    features: [authz.allow, authz.default_deny]
+    probes:
+      - {from: client, to: vault, path: /a, expect: {status: 200}}
+      - {from: intruder, to: vault, path: /a, expect: {status: 403, outcome: denied}}
   - name: wrong-on-purpose
     description: An expectation real Consul cannot meet fails the run.
     features: [routing.headers]
@@ -90,6 +107,7 @@ def test_a_users_case_file_runs_against_real_consul(
     assert {n: c["result"] for n, c in results.items()} == {
         "header-route": "passed",
         "deny-private": "passed",
+        "only-the-client-gets-in": "passed",
         "wrong-on-purpose": "failed",
     }
     # Routes have no name in Consul's Envoy config: observed as versions, listed unchecked.
@@ -98,4 +116,8 @@ def test_a_users_case_file_runs_against_real_consul(
     assert canary["observed"]["backends"] == {"default/api:v2": 1.0}
     denied = results["deny-private"]["probes"][0]["observed"]
     assert (denied["status"], denied["outcome"]) == (403, "denied")
-    assert "consul-live: 2 passed, 1 failed" in run.stdout
+    # "intruder" runs nowhere: the target acts as it with a leaf certificate of its name.
+    intruder = results["only-the-client-gets-in"]["probes"][1]
+    assert intruder["request"]["from"] == "intruder"
+    assert (intruder["observed"]["status"], intruder["observed"]["outcome"]) == (403, "denied")
+    assert "consul-live: 3 passed, 1 failed" in run.stdout
