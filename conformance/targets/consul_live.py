@@ -116,6 +116,16 @@ def instances_of(
     return out
 
 
+#: what real Consul answered to each probe in this process, by case file (spec text and
+#: instances per version) and probe: the model-against-Consul differential compares with
+#: these instead of running the same case files again
+OBSERVED: dict[tuple[str, int, str], Observation] = {}
+
+
+def observed_key(spec_text: str, instances: int, probe: Probe) -> tuple[str, int, str]:
+    return spec_text, instances, probe.model_dump_json()
+
+
 class ConsulLiveSession:
     def __init__(
         self,
@@ -123,12 +133,15 @@ class ConsulLiveSession:
         spec: Spec,
         running: Mapping[str, list[Running]],
         apps: Mapping[str, FaultApp],
+        case_file: tuple[str, int] | None = None,
     ) -> None:
         self.mesh = mesh
         self.spec = spec
         self.running = running
         self.apps = apps
         self.sent = 0
+        #: (spec text, instances) under which observations are kept in OBSERVED
+        self.case_file = case_file
 
     def _key(self, ref: str) -> str | None:
         key = self.spec.resolve(ref) if "/" in ref else self.spec.resolve(ref, "default")
@@ -160,6 +173,12 @@ class ConsulLiveSession:
         return [(self._sidecar(r).port, identity) for r in instances], True
 
     def probe(self, probe: Probe) -> Observation:
+        observation = self._probe(probe)
+        if self.case_file is not None:
+            OBSERVED[observed_key(*self.case_file, probe)] = observation
+        return observation
+
+    def _probe(self, probe: Probe) -> Observation:
         endpoints, in_mesh = self._endpoints(probe)
         statuses: Counter[int | None] = Counter()
         answered: Counter[tuple[str, str | None]] = Counter()
@@ -394,7 +413,7 @@ class ConsulLiveTarget:
                 for instances in running.values()
                 for port in mesh.sidecars[instances[0].instance.id].upstream_ports.values()
             )
-            yield ConsulLiveSession(mesh, spec, running, apps)
+            yield ConsulLiveSession(mesh, spec, running, apps, (spec_text, instances))
         finally:
             for app in apps.values():
                 app.stop()

@@ -264,8 +264,10 @@ def error_states(dump: Mapping[str, Any]) -> list[str]:
 @dataclass
 class Timings:
     agent_ready: float = 0.0
-    #: seconds each `set_config` took to reach every Envoy
+    #: seconds each `set_config` took, writes and settling included
     config: list[float] = field(default_factory=list)
+    #: seconds from the last write of each change until every Envoy held it
+    propagation: list[float] = field(default_factory=list)
     #: seconds each newly started sidecar took until it served
     sidecars: list[float] = field(default_factory=list)
     #: seconds until requests through every upstream agreed, after each change
@@ -469,6 +471,8 @@ class ConsulLoopback:
                 with contextlib.suppress(OSError):
                     if sid not in marked and sidecar.holds_generation(generation):
                         marked.add(sid)
+                        if len(marked) == len(self.sidecars):
+                            self.timings.propagation.append(now - began)
             busy = any(in_transition(c) for c in counters.values())
             if counters != last or busy or len(marked) < len(self.sidecars):
                 stable_since, last = now, counters
