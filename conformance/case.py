@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 from conformance.features import Profile
 from meshspec.durations import parse_duration
 from meshspec.features import Feature
-from meshspec.semantics import Outcome, Transport
+from meshspec.semantics import Outcome, Transport, host_parts
 from meshspec.spec import MtlsMode
 
 NAME = r"^[a-z0-9]([-a-z0-9]{0,78}[a-z0-9])?$"
@@ -146,9 +146,10 @@ class Probe(CaseModel):
         """`ns/name` of the addressed service, read from a name, `ns/name` or host name."""
         if "/" in self.to:
             return self.to
-        parts = self.to.strip().lower().rstrip(".").split(".")
-        namespace = parts[1] if len(parts) >= 2 else "default"
-        return f"{namespace}/{parts[0]}"
+        parts = host_parts(self.to.strip().lower().rstrip("."), lambda _suffix: True)
+        assert parts is not None  # every suffix is accepted
+        name, namespace = parts
+        return f"{namespace or 'default'}/{name}"
 
     def label(self, index: int) -> str:
         return self.name or f"probe-{index + 1}"

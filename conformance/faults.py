@@ -33,24 +33,11 @@ from dataclasses import replace
 
 from conformance.case import Fault
 from conformance.observation import Observation
-from meshspec.semantics import RetryPolicy
-from meshspec.spec import RetryOn
+from meshspec.semantics import PER_TRY_TIMEOUT, RetryPolicy, retriable_failure, retriable_status
 
 TIMEOUT_STATUS = 504
 #: what the client sees when the backend's application resets the connection
 RESET_STATUS = 503
-#: conditions under which a try reset by the backend's application is retried
-RESET_RETRIED_ON = frozenset({RetryOn.RESET, RetryOn.SERVER_ERROR, RetryOn.GATEWAY_ERROR})
-#: conditions under which a try cut by the per-try timeout is retried
-PER_TRY_TIMEOUT_RETRIED_ON = frozenset({RetryOn.RESET, RetryOn.SERVER_ERROR, RetryOn.GATEWAY_ERROR})
-
-
-def retriable(policy: RetryPolicy, status: int) -> bool:
-    if status in policy.status_codes:
-        return True
-    if RetryOn.SERVER_ERROR in policy.retry_on and 500 <= status <= 599:
-        return True
-    return RetryOn.GATEWAY_ERROR in policy.retry_on and status in (502, 503, 504)
 
 
 def _failed(observation: Observation, fault: Fault, instances: int, count: int) -> int | None:
@@ -58,7 +45,7 @@ def _failed(observation: Observation, fault: Fault, instances: int, count: int) 
     assert fault.instances is not None and fault.status is not None
     failing = min(fault.instances, instances)
     policy = observation.retries or RetryPolicy()
-    if policy.attempts and retriable(policy, fault.status):
+    if policy.attempts and retriable_status(policy, fault.status):
         return None
     od = observation.outlier_detection
     if not od or fault.status < 500:
@@ -88,7 +75,7 @@ def apply_fault(
     if fault.instances is not None:
         return replace(observation, failed=_failed(observation, fault, instances, count))
     if fault.reset:
-        retried = bool(RESET_RETRIED_ON & set(policy.retry_on))
+        retried = retriable_failure(policy, "reset")
         retried = retried or RESET_STATUS in policy.status_codes
         retries = min(fault.times, policy.attempts) if retried else 0
         failed = fault.times > retries
@@ -98,7 +85,7 @@ def apply_fault(
             attempts=1 + retries,
         )
     if fault.status is not None:
-        retries = min(fault.times, policy.attempts) if retriable(policy, fault.status) else 0
+        retries = min(fault.times, policy.attempts) if retriable_status(policy, fault.status) else 0
         failed = fault.times > retries
         return replace(
             observation,
@@ -108,7 +95,7 @@ def apply_fault(
     timeout = observation.timeout
     per_try = policy.per_try_timeout
     if per_try is not None and fault.delay_seconds > per_try:
-        retried = bool(PER_TRY_TIMEOUT_RETRIED_ON & set(policy.retry_on))
+        retried = retriable_failure(policy, PER_TRY_TIMEOUT)
         tries = 1 + policy.attempts if retried else 1
         known = timeout is None or tries * per_try < timeout
         return replace(observation, status=TIMEOUT_STATUS, attempts=tries if known else None)

@@ -576,6 +576,12 @@ def compile_command(
 @click.option("--context", default=None, help="Kubeconfig context (with --kubeconfig or --live).")
 @click.option("--live", is_flag=True, help="Read from the current kubeconfig context.")
 @click.option(
+    "--consul-addr",
+    default=None,
+    metavar="ADDR",
+    help="Read from this Consul agent's HTTP API (host:port or URL; --from consul).",
+)
+@click.option(
     "--allow-lossy",
     multiple=True,
     type=click.Choice(["mtls", "authz", "all"]),
@@ -590,6 +596,7 @@ def import_command(
     kubeconfig: str | None,
     context: str | None,
     live: bool,
+    consul_addr: str | None,
     allow_lossy: tuple[str, ...],
 ) -> None:
     """Import a mesh's resources (files, directories, '-', or a cluster) into the neutral spec.
@@ -609,7 +616,11 @@ def import_command(
             "give the files as arguments or with -f"
         )
     adapter = _target_or_usage(source)
-    if live or kubeconfig:
+    if consul_addr is not None:
+        if not hasattr(adapter, "read_agent"):
+            raise click.UsageError(f"target '{source}' does not read a Consul agent")
+        docs, problems = adapter.read_agent(consul_addr)
+    elif live or kubeconfig:
         if adapter.cluster is None:
             raise click.UsageError(f"target '{source}' cannot read from a cluster")
         docs, problems = adapter.cluster.read(kubeconfig=kubeconfig, context=context)

@@ -79,6 +79,13 @@ UNSUPPORTED_FEATURES: Mapping[F, str] = {
     F.MTLS_PORT: "Consul's MutualTLSMode is per service (service-defaults), not per port",
     F.PATHS_REJECT_MALFORMED_ESCAPE: "Envoy's path normalisation keeps a malformed escape "
     "such as %zz and forwards the request",
+    F.ROUTING_NO_MATCH_404: "Consul's router sends a request no route matches to the service "
+    "itself (the discovery chain's default route); nothing in a service-router answers 404",
+    F.ROUTING_NORMALIZED_PATH: "Consul normalises paths only where a request comes in, before "
+    "intentions (mesh HTTP.Incoming.RequestNormalization); the caller's sidecar routes on the "
+    "path as sent",
+    F.RESILIENCE_PER_VERSION: "a caller's UpstreamConfig is keyed by service, not by resolver "
+    "subset: every version gets the service's limits and passive health check",
 }
 assert set(FEATURES) | set(UNSUPPORTED_FEATURES) == ALL_FEATURES
 
@@ -88,6 +95,21 @@ assert set(FEATURES) | set(UNSUPPORTED_FEATURES) == ALL_FEATURES
 _INJECTION = Injection(annotations={"consul.hashicorp.com/connect-inject": "true"})
 
 
+class ConsulK8sCluster:
+    """The consul-k8s resources of a live Kubernetes cluster (`meshspec import --from
+    consul-k8s --live`), through the kit's reader."""
+
+    kinds: tuple[Kind, ...] = K8S_KINDS
+
+    def read(
+        self, kubeconfig: str | None = None, context: str | None = None
+    ) -> tuple[list[NativeDocument], list[Any]]:
+        read_cluster = import_module("adapters.kit").read_cluster
+        return read_cluster(  # type: ignore[no-any-return]
+            kubeconfig, context, self.kinds, target="consul-k8s", unreachable=codes.UNREACHABLE
+        )
+
+
 def _version() -> str:
     return os.environ.get("MESHSPEC_CONSUL_VERSION", CONSUL_VERSION)
 
@@ -95,13 +117,14 @@ def _version() -> str:
 class _Consul:
     """What both targets share: features, codes, import and model."""
 
+    cluster: Any = None
+
     name = "consul"
     mesh_version = CONSUL_VERSION
     features = FEATURES
     unsupported_features = UNSUPPORTED_FEATURES
     codes = codes.BLOCK
     injection = _INJECTION
-    cluster = None
 
     def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult:
         return import_module("adapters.consul.importer").import_consul(documents)  # type: ignore[no-any-return]
@@ -135,11 +158,16 @@ class ConsulAdapter(_Consul):
         """JSON, YAML and HCL files of config entries or consul-k8s resources."""
         return import_module("adapters.consul.files").read_files(paths)  # type: ignore[no-any-return]
 
+    def read_agent(self, address: str) -> tuple[list[NativeDocument], list[Any]]:
+        """A live agent's entries and registrations (`import --live --consul-addr`)."""
+        return import_module("adapters.consul.agent").read_agent(address)  # type: ignore[no-any-return]
+
 
 class ConsulK8sAdapter(_Consul):
     name = "consul-k8s"
     description = "Consul service mesh on Kubernetes (consul-k8s custom resources)"
     kinds: tuple[Kind, ...] = K8S_KINDS
+    cluster = ConsulK8sCluster()
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         compiler = import_module("adapters.consul.compiler")

@@ -25,12 +25,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.kit.envoy import DEFAULT_NUM_RETRIES, DEFAULT_ROUTE_TIMEOUT, RETRY_ON_NAMES
 from meshspec.durations import parse_duration
 from meshspec.semantics import RetryPolicy
 from meshspec.spec import RetryOn
 
-DEFAULT_TIMEOUT = 15.0
-_RETRY_ON = {str(r): r for r in RetryOn}
+DEFAULT_TIMEOUT = DEFAULT_ROUTE_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,10 @@ def retry_policy(dest: Mapping[str, Any]) -> RetryPolicy:
         return RetryPolicy()
     conditions: list[RetryOn] = []
     for name in (["connect-failure"] if on_connect else []) + on:
-        cond = _RETRY_ON.get(name)
+        cond = RETRY_ON_NAMES.get(name)
         if cond is not None and cond not in conditions:
             conditions.append(cond)
-    return RetryPolicy(num or 1, None, tuple(conditions), codes)
+    return RetryPolicy(num or DEFAULT_NUM_RETRIES, None, tuple(conditions), codes)
 
 
 def route_timeout(dest: Mapping[str, Any]) -> float | None:

@@ -14,22 +14,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from adapters.consul._model_paths import Target, query_value
+from adapters.consul._model_paths import Target
+from adapters.kit.envoy import first_query_value, header_lines, parse_query
 
-_OWS = " \t"
 Lines = Mapping[str, tuple[str, ...]]
-
-
-def header_lines(headers: Mapping[str, str | Sequence[str]]) -> dict[str, tuple[str, ...]]:
-    """Lower-case names -> each field line's trimmed value, in order."""
-    out: dict[str, tuple[str, ...]] = {}
-    for name, value in headers.items():
-        values = (value,) if isinstance(value, str) else tuple(value)
-        out[name.lower()] = out.get(name.lower(), ()) + tuple(v.strip(_OWS) for v in values)
-    return out
+__all__ = ["Lines", "full_match", "header_holds", "header_lines", "http_holds", "joined"]
 
 
 def joined(lines: Lines) -> dict[str, str]:
@@ -101,7 +93,7 @@ def http_holds(http: Mapping[str, Any], method: str, target: Target, lines: Line
     if not all(header_holds(h, lines) for h in http.get("Header") or []):
         return False
     for q in http.get("QueryParam") or []:
-        value = query_value(target.query, str(q.get("Name", "")))
+        value = first_query_value(parse_query(target.query), str(q.get("Name", "")))
         if value is None:
             return False
         if "Exact" in q and value != str(q["Exact"]):

@@ -27,8 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_UNRESERVED = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_HEX = set("0123456789abcdefABCDEF")
+from adapters.kit.envoy import PathOptions, apply_path_options
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,14 @@ class Normalisation:
             normalize=not rn.get("InsecureDisablePathNormalization", False),
             merge_slashes=bool(rn.get("MergeSlashes", False)),
             escaped_slashes=str(rn.get("PathWithEscapedSlashesAction") or "KEEP_UNCHANGED"),
+        )
+
+    @property
+    def options(self) -> PathOptions:
+        return PathOptions(
+            unescape_slashes=self.escaped_slashes.startswith("UNESCAPE"),
+            normalize_path=self.normalize,
+            merge_slashes=self.merge_slashes,
         )
 
 
@@ -70,78 +77,9 @@ def read_target(raw: str, norm: Normalisation) -> Target | None:
     sent = as_sent(raw)
     if sent is None:
         return None
-    path, query = sent.path, sent.query
-    lowered = path.lower()
+    lowered = sent.path.lower()
     if norm.escaped_slashes == "REJECT_REQUEST" and ("%2f" in lowered or "%5c" in lowered):
         return None
-    if norm.escaped_slashes.startswith("UNESCAPE"):
-        path = _unescape_slashes(path)
-    if norm.normalize:
-        canonical = _canonical(path)
-        if canonical is None:
-            return None
-        path = canonical
-    if norm.merge_slashes:
-        while "//" in path:
-            path = path.replace("//", "/")
-    return Target(path, query)
-
-
-def _unescape_slashes(path: str) -> str:
-    out = []
-    i = 0
-    while i < len(path):
-        chunk = path[i : i + 3].lower()
-        if chunk in ("%2f", "%5c"):
-            out.append("/" if chunk == "%2f" else "\\")
-            i += 3
-        else:
-            out.append(path[i])
-            i += 1
-    return "".join(out)
-
-
-def _canonical(path: str) -> str | None:
-    decoded = []
-    i = 0
-    while i < len(path):
-        c = path[i]
-        if c == "%" and i + 2 < len(path) and set(path[i + 1 : i + 3]) <= _HEX:
-            byte = chr(int(path[i + 1 : i + 3], 16))
-            if byte == "\0":
-                return None
-            decoded.append(byte if byte in _UNRESERVED else "%" + path[i + 1 : i + 3].upper())
-            i += 3
-            continue
-        decoded.append("/" if c == "\\" else c)
-        i += 1
-    return _remove_dots("".join(decoded))
-
-
-def _remove_dots(path: str) -> str:
-    """RFC 3986 §5.2.4 on segments, never above the root."""
-    out: list[str] = []
-    segments = path.split("/")[1:]
-    for j, seg in enumerate(segments):
-        last = j == len(segments) - 1
-        if seg == ".":
-            if last:
-                out.append("")
-            continue
-        if seg == "..":
-            if out:
-                out.pop()
-            if last:
-                out.append("")
-            continue
-        out.append(seg)
-    return "/" + "/".join(out)
-
-
-def query_value(query: str, name: str) -> str | None:
-    """The first value of a query parameter, as Envoy's query matcher reads it (undecoded)."""
-    for part in query.split("&") if query else ():
-        key, eq, value = part.partition("=")
-        if key == name:
-            return value if eq else ""
-    return None
+    if norm.normalize and "%00" in lowered:
+        return None  # the canonicaliser fails on an escaped NUL
+    return Target(apply_path_options(sent.path, norm.options), sent.query)

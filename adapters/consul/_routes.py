@@ -20,7 +20,13 @@ from typing import Any
 
 from adapters.consul import codes as C
 from adapters.consul._names import names_meta, split_name
-from adapters.consul.entries import SERVICE_RESOLVER, SERVICE_ROUTER, SERVICE_SPLITTER, entry
+from adapters.consul.entries import (
+    SERVICE_RESOLVER,
+    SERVICE_ROUTER,
+    SERVICE_SPLITTER,
+    entry,
+    meta_key,
+)
 from adapters.kit import CompileContext
 from meshspec.durations import format_duration
 from meshspec.semantics.routing import ordered_candidates
@@ -44,11 +50,22 @@ class Chain:
     splitters: list[tuple[str, dict[str, Any]]]
 
 
-def resolver(spec: Spec, key: str) -> dict[str, Any] | None:
+def resolver(spec: Spec, key: str, found: CompileContext) -> dict[str, Any] | None:
     """Subsets named after the versions, filtered on the labels as service meta."""
     svc = spec.service(key)
     if not svc.spec.versions:
         return None
+    for i, v in enumerate(svc.spec.versions):
+        renamed = sorted(k for k in v.selector if meta_key(k) != k)
+        if renamed:
+            found.report(
+                C.META_KEY_RENAMED,
+                key,
+                ("spec", "versions", i, "labels"),
+                f"register the instances of version {v.name} with meta "
+                + ", ".join(f"{meta_key(k)}={v.selector[k]}" for k in renamed),
+                hint="Consul rejects a meta key with other characters",
+            )
     subsets = {
         v.name: {
             "Filter": " and ".join(_meta_filter(k, val) for k, val in sorted(v.selector.items()))
@@ -59,12 +76,7 @@ def resolver(spec: Spec, key: str) -> dict[str, Any] | None:
 
 
 def _meta_filter(label: str, value: str) -> str:
-    selector = (
-        f"Service.Meta.{label}"
-        if label.replace("_", "a").isalnum()
-        else (f"Service.Meta[{json.dumps(label)}]")
-    )
-    return f"{selector} == {json.dumps(value)}"
+    return f"Service.Meta.{meta_key(label)} == {json.dumps(value)}"
 
 
 def chain(spec: Spec, key: str, found: CompileContext, version: str) -> Chain:

@@ -59,6 +59,12 @@ ROUTING_RAW_PATH = register(
     "Consul routes on the path as sent: the caller's sidecar does not normalise it, only the "
     "destination's does (before intentions)",
 )
+META_KEY_RENAMED = register(
+    "MS4019",
+    I,
+    "Consul service meta keys hold letters, digits, - and _ only: a version label is "
+    "registered under its key with other characters as _",
+)
 # --- compiling: mTLS
 MTLS_DISABLE = register(
     "MS4020",
@@ -191,4 +197,7 @@ MTLS_WIDENED = register(
 )
 FALLS_THROUGH = register(
     "MS4510", I, "Consul's fall-through to the service is written as a final catch-all route"
+)
+UNREACHABLE = register(
+    "MS4511", E, "the live source (Consul agent or Kubernetes API server) cannot be read"
 )

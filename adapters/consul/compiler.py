@@ -51,7 +51,7 @@ def compile_entries(
         permissive |= effective is MtlsMode.PERMISSIVE
         defaults = service_defaults(spec, key, proto, mode, overrides, found)
         made: list[dict[str, Any]] = [defaults]
-        res = resolver(spec, key)
+        res = resolver(spec, key, found)
         if res is not None:
             made.append(res)
         if svc.spec.routes and proto == "tcp":

@@ -64,6 +64,16 @@ NAMES_META = "meshspec.io/names"
 SOURCE_META = "meshspec.io/source"
 
 
+_META_KEY = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def meta_key(label: str) -> str:
+    """The service meta key a version label is registered as: Consul allows only letters,
+    digits, `-` and `_` in meta keys (consul `agent/structs` `validateMetaPair`), so every other
+    character becomes `_` (`app.kubernetes.io/version` -> `app_kubernetes_io_version`)."""
+    return _META_KEY.sub("_", label)
+
+
 def entry(kind: str, name: str, **fields: Any) -> dict[str, Any]:
     """An entry as meshspec carries it (envelope keys first, then Consul's fields)."""
     return {"apiVersion": CONFIG_API, "kind": kind, "Name": name, **fields}
@@ -78,8 +88,44 @@ def config_entry(resource: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: snake_case keys whose PascalCase Consul does not derive word by word
+_PASCAL_SPECIAL = {
+    "http": "HTTP",
+    "tls": "TLS",
+    "jwt": "JWT",
+    "mutual_tls_mode": "MutualTLSMode",
+    "allow_enabling_permissive_mutual_tls": "AllowEnablingPermissiveMutualTLS",
+    "sanitize_x_forwarded_client_cert": "SanitizeXForwardedClientCert",
+}
+
+
+def pascal(key: str) -> str:
+    """`path_exact` -> `PathExact`, `name` -> `Name`: Consul reads config entries in either
+    spelling (consul `lib/decode` `TranslateKeys` and the `alias` struct tags)."""
+    if key in _PASCAL_SPECIAL:
+        return _PASCAL_SPECIAL[key]
+    if "_" not in key:
+        return key[:1].upper() + key[1:]
+    return "".join(part[:1].upper() + part[1:] for part in key.split("_"))
+
+
+def pascal_keys(value: Any, data_map: bool = False) -> Any:
+    """Every field name in PascalCase; the keys of data maps (subsets, meta, header edits,
+    proxy `Config`) as written."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            key = str(k) if data_map else pascal(str(k))
+            out[key] = pascal_keys(v, key in _DATA_MAPS and not data_map)
+        return out
+    if isinstance(value, list):
+        return [pascal_keys(v) for v in value]
+    return value
+
+
 def enveloped(raw: Mapping[str, Any]) -> dict[str, Any]:
     """A config entry as read from a file or the HTTP API -> meshspec's form."""
+    raw = pascal_keys(raw)
     fields = {k: v for k, v in raw.items() if k.lower() not in ("kind", "apiversion")}
     kind = str(raw.get("Kind", raw.get("kind", "")))
     if kind == MESH and "Name" not in fields:

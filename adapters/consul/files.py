@@ -65,40 +65,63 @@ def _value(value: Any, depth: int) -> str:
 
 
 def read_files(paths: Sequence[str]) -> tuple[list[NativeDocument], list[Diagnostic]]:
-    """HCL files through python-hcl2, everything else as YAML/JSON documents."""
-    hcl = [p for p in paths if p.endswith(".hcl")]
-    others = [p for p in paths if not p.endswith(".hcl")]
+    """HCL files through python-hcl2, everything else as YAML/JSON documents; a directory
+    stands for its `.hcl`, `.json`, `.yaml` and `.yml` files."""
+    files: list[str] = []
     for p in paths:
-        if Path(p).is_dir():
-            hcl += sorted(str(f) for f in Path(p).rglob("*.hcl"))
+        if p != "-" and Path(p).is_dir():
+            found = sorted(
+                str(f)
+                for f in Path(p).rglob("*")
+                if f.is_file() and f.suffix in (".hcl", ".json", ".yaml", ".yml")
+            )
+            files += found or [p]  # an empty directory: read_native says so
+        else:
+            files.append(p)
+    hcl = [f for f in files if f.endswith(".hcl")]
+    others = [f for f in files if not f.endswith(".hcl")]
     docs: list[NativeDocument] = []
     problems: list[Diagnostic] = []
     if others:
         docs, problems = read_native(others)
     for name in hcl:
-        doc, problem = read_hcl(name)
-        if doc is not None:
-            docs.append(doc)
+        found_docs, problem = read_hcl(name)
+        docs.extend(found_docs)
         if problem is not None:
             problems.append(problem)
     return docs, problems
 
 
-def read_hcl(name: str) -> tuple[NativeDocument | None, Diagnostic | None]:
+def read_hcl(name: str) -> tuple[list[NativeDocument], Diagnostic | None]:
     try:
         text = Path(name).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, core_codes.READ_FAILED(
-            f"cannot read {name}: {exc}", location=Location(name, 1, 1)
-        )
+        where = Location(name, 1, 1)
+        return [], core_codes.READ_FAILED(f"cannot read {name}: {exc}", location=where)
     data, error = parse_hcl(text)
     if data is None:
-        return None, core_codes.YAML_SYNTAX(
+        return [], core_codes.YAML_SYNTAX(
             f"not HCL that Consul reads: {error}",
             location=Location(name, 1, 1),
             hint='a config entry file holds one entry: Kind = "...", Name = "...", ...',
         )
-    return NativeDocument(enveloped(data), Origin(name, 0)), None
+    entries = entries_of(data)
+    return [NativeDocument(enveloped(e), Origin(name, i)) for i, e in enumerate(entries)], None
+
+
+def entries_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A file's entries: itself, or the `config_entries { bootstrap { ... } }` of an agent's
+    configuration (agent configuration reference, `config_entries.bootstrap`)."""
+    blocks = data.get("config_entries")
+    if blocks is None:
+        return [data]
+    out: list[dict[str, Any]] = []
+    for block in blocks if isinstance(blocks, list) else [blocks]:
+        boot = block.get("bootstrap") if isinstance(block, dict) else None
+        for e in boot if isinstance(boot, list) else [boot] if boot else []:
+            if isinstance(e, dict):
+                out.append(e)
+    return out
 
 
 def parse_hcl(text: str) -> tuple[dict[str, Any] | None, str]:
@@ -114,12 +137,67 @@ def parse_hcl(text: str) -> tuple[dict[str, Any] | None, str]:
     return value, ""
 
 
-_BLOCK = re.compile(r"(?m)^(\s*)([A-Za-z_][A-Za-z0-9_]*)\s*\{")
+#: blocks that may repeat, each one an element of a list (an agent's `config_entries` and
+#: `bootstrap`, an entry's `Sources`, `Routes`, `Splits`, ...): kept as blocks, which
+#: python-hcl2 reads as lists
+_LIST_BLOCKS = {
+    "config_entries",
+    "bootstrap",
+    "sources",
+    "Sources",
+    "permissions",
+    "Permissions",
+    "routes",
+    "Routes",
+    "splits",
+    "Splits",
+    "header",
+    "Header",
+    "query_param",
+    "QueryParam",
+    "overrides",
+    "Overrides",
+}
 
 
 def _as_hcl2(text: str) -> str:
-    """`Name {` -> `Name = {`: HCL 1 blocks written as HCL 2 object assignments."""
-    return _BLOCK.sub(r"\1\2 = {", text)
+    """Every HCL 1 block (`Match { HTTP { ... } }`, also inside a list) written as the HCL 2
+    object assignment it means (`Match = { HTTP = { ... } }`); strings and comments kept."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    last = ""  # the last significant character outside strings and comments
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i : j + 1])
+            i, last = j + 1, '"'
+            continue
+        if c == "#" or text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            out.append(text[i:j])
+            i = j
+            continue
+        if c.isalpha() or c == "_":
+            j = i
+            while j < n and (text[j].isalnum() or text[j] in "_-"):
+                j += 1
+            k = j
+            while k < n and text[k] in " \t":
+                k += 1
+            word = text[i:j]
+            block = k < n and text[k] == "{" and last != "="
+            out.append(word + (" =" if block and word not in _LIST_BLOCKS else ""))
+            i, last = j, "w"
+            continue
+        out.append(c)
+        if not c.isspace():
+            last = c
+        i += 1
+    return "".join(out)
 
 
 def _plain(value: Any, top: bool = False) -> Any:

@@ -10,13 +10,16 @@ imported spec would allow where Consul denies is an error (it widens access).
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.consul import codes as C
 from adapters.consul._model_chain import seconds
 from adapters.consul._names import read_names
-from adapters.consul.entries import ENTRY_KINDS
+from adapters.consul.agent import CATALOG_SERVICE
+from adapters.consul.entries import ENTRY_KINDS, ENTRY_OF_CRD, lower_camel
 from adapters.consul.model import ConsulModel, as_entries
 from adapters.kit import (
     ImportContext,
@@ -30,9 +33,12 @@ from adapters.kit import (
     to_spec,
 )
 from meshspec.adapter import ImportResult, NativeDocument, Topology
+from meshspec.codes import Code
+from meshspec.diagnostics import Severity
 from meshspec.durations import format_duration
 from meshspec.semantics import Request, decide, precedence_key
 from meshspec.spec import RetryOn, RouteMatch
+from meshspec.spec.bundle import PathKey
 
 KNOWN: dict[str, set[str]] = {
     "proxy-defaults": {"Name", "Meta", "MutualTLSMode", "Config"},
@@ -59,19 +65,87 @@ _RETRY_ON = {str(r) for r in RetryOn}
 _PROTOCOLS = {"http": "http", "http2": "http", "grpc": "grpc", "tcp": "tcp"}
 
 
+_LIST_OF_OBJECTS = {"Sources", "Permissions", "Routes", "Splits", "Header", "QueryParam"}
+_LIST_OF_OBJECTS |= {"Overrides"}
+_LIST_OF_SCALARS = {"Methods", "RetryOn", "RetryOnStatusCodes", "Remove"}
+_OBJECTS = {"Match", "HTTP", "Destination", "RequestHeaders", "UpstreamConfig", "Defaults"}
+_OBJECTS |= {"PassiveHealthCheck", "Limits", "Subsets", "Incoming", "RequestNormalization"}
+_OBJECTS |= {"Redirect", "Meta", "Config", "Set", "Add"}
+
+
+class _Context(ImportContext[ServiceDraft]):
+    """Findings located at the field as the file spells it: an entry's own path in a config
+    entry file, `spec.<lowerCamel>...` in a consul-k8s resource."""
+
+    def report(
+        self,
+        code: Code,
+        doc: NativeDocument,
+        path: PathKey,
+        message: str,
+        hint: str = "",
+        example: Mapping[str, Any] | None = None,
+        severity: Severity | None = None,
+    ) -> None:
+        if doc.kind not in ENTRY_OF_CRD and "metadata" not in doc.data:
+            # a config entry names itself: `service-router default/web` in findings
+            name = str(doc.data.get("Name", doc.data.get("name", "")))
+            doc = NativeDocument({**doc.data, "metadata": {"name": name}}, doc.origin)
+        if doc.kind in ENTRY_OF_CRD and path[:1] != ("kind",):
+            if doc.kind == "ServiceIntentions" and path[:1] == ("Name",):
+                path = ("spec", "destination", "name", *path[1:])
+            else:
+                path = ("spec", *(lower_camel(p) if isinstance(p, str) else p for p in path))
+        super().report(code, doc, path, message, hint, example, severity)
+
+
+def _sanitized(value: Any, doc: NativeDocument, ctx: _Context, path: PathKey = ()) -> Any:
+    """Every field of a known shape has it: a single block where Consul reads a list is that
+    list (HCL 1), anything else of the wrong type is dropped with a finding."""
+    if isinstance(value, list):
+        return [_sanitized(v, doc, ctx, (*path, i)) for i, v in enumerate(value)]
+    if not isinstance(value, Mapping):
+        return value
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        key, here = str(k), (*path, str(k))
+        if key in _LIST_OF_OBJECTS or key in _LIST_OF_SCALARS:
+            want_objects = key in _LIST_OF_OBJECTS
+            items = [v] if isinstance(v, Mapping if want_objects else (str, int, float)) else v
+            if not isinstance(items, list) or not all(
+                isinstance(x, Mapping) == want_objects for x in items
+            ):
+                ctx.report(C.FIELD_DROPPED, doc, here, f"{key} is not a list of the right kind")
+                continue
+            v = items
+        elif key in _OBJECTS and not isinstance(v, Mapping):
+            ctx.report(C.FIELD_DROPPED, doc, here, f"{key} is not an object")
+            continue
+        out[key] = _sanitized(v, doc, ctx, here)
+    return out
+
+
 def import_consul(documents_in: Sequence[NativeDocument]) -> ImportResult:
-    ctx: ImportContext[ServiceDraft] = ImportContext("consul", ServiceDraft)
+    ctx = _Context("consul")
     entries: dict[tuple[str, str], tuple[dict[str, Any], NativeDocument]] = {}
+    registered: dict[str, dict[str, Any]] = {}
     for doc in documents_in:
-        [e] = as_entries([doc.data])
-        kind = str(e.get("kind", ""))
+        [raw] = as_entries([doc.data])
+        kind = str(raw.get("kind", ""))
+        if kind == CATALOG_SERVICE:
+            registered[str(raw.get("Name", ""))] = raw
+            continue
         if kind not in ENTRY_KINDS:
             ctx.report(C.KIND_SKIPPED, doc, ("kind",), f"kind {kind or '(none)'} is not read")
             continue
+        e: dict[str, Any] = _sanitized(raw, doc, ctx)
+        for scope in ("Namespace", "Partition"):
+            if str(e.get(scope) or "default") == "default":
+                e.pop(scope, None)  # Consul CE's one namespace and partition
         for field in sorted(set(e) - KNOWN[kind] - {"apiVersion", "kind"}):
             ctx.report(C.FIELD_DROPPED, doc, (field,), f"{field} has no neutral equivalent")
         entries[(kind, str(e.get("Name", "")))] = (e, doc)
-    if not entries:
+    if not entries and not registered:
         return ImportResult(None, ctx.diagnostics)
     virtual = {
         str(d.get("Service"))
@@ -107,6 +181,8 @@ def import_consul(documents_in: Sequence[NativeDocument]) -> ImportResult:
                     _permissive(ctx, entries, doc)
         elif kind == "service-resolver":
             _resolver(ctx, draft(name), e, doc)
+    for name, reg in sorted(registered.items()):
+        _registration(draft(name), reg, entries)
     for (kind, name), (e, doc) in sorted(entries.items()):
         if kind == "service-router":
             _router(ctx, draft(name), e, doc, entries)
@@ -146,6 +222,22 @@ def import_consul(documents_in: Sequence[NativeDocument]) -> ImportResult:
     if spec is not None:
         _check_access(ctx, spec, [e for e, _ in entries.values()], entries)
     return ImportResult(spec, [*ctx.diagnostics, *found], docs)
+
+
+def _registration(
+    svc: ServiceDraft, reg: Mapping[str, Any], entries: Mapping[tuple[str, str], Any]
+) -> None:
+    """Ports and version labels from the service's registrations (the platform's facts)."""
+    defaults = entries.get(("service-defaults", svc.name))
+    proto = _PROTOCOLS.get(str((defaults[0] if defaults else {}).get("Protocol", "tcp")), "tcp")
+    ports = sorted({int(i["Port"]) for i in reg.get("Instances") or [] if i.get("Port")})
+    if ports:
+        svc.ports = {p: proto for p in ports}
+        svc.declared = True
+    for i in reg.get("Instances") or []:
+        version = (i.get("Meta") or {}).get("version")
+        if version and str(version) not in svc.versions:
+            svc.versions[str(version)] = {"version": str(version)}
 
 
 def _permissive(
@@ -221,6 +313,10 @@ def _split_backends(
             b["version"] = str(s["ServiceSubset"])
         b["weight"] = round(float(s.get("Weight") or 0) * 100)
         out.append(b)
+    # the smallest integers with the same shares (90 and 10, not 9000 and 1000)
+    common = math.gcd(*(int(b["weight"]) for b in out)) if out else 1
+    for b in out:
+        b["weight"] = int(b["weight"]) // (common or 1)
     return out
 
 
@@ -338,6 +434,24 @@ def _pieces(
     ]
 
 
+_ELEMENT = re.compile(r"\(\.\*,\)\?\[ \\t\]\*(?P<body>.*?)\[ \\t\]\*\(,\.\*\)\?")
+
+
+def _element(regex: str) -> tuple[str, str] | None:
+    """The compiler's element regex of a DENY (`(.*,)?[ \\t]*<value>[ \\t]*(,.*)?`) back as
+    the exact value or prefix it stands for; None for any other regex."""
+    m = _ELEMENT.fullmatch(regex)
+    if m is None:
+        return None
+    body = m.group("body")
+    kind = "exact"
+    if body.endswith("[^,]*"):
+        kind, body = "prefix", body[: -len("[^,]*")]
+    if re.search(r"(?<!\\)[.+*?()|\[\]{}^$]", body):
+        return None
+    return kind, re.sub(r"\\(.)", r"\1", body)
+
+
 def _cond(
     ctx: ImportContext[ServiceDraft],
     doc: NativeDocument,
@@ -345,6 +459,9 @@ def _cond(
     where: tuple[str | int, ...],
 ) -> tuple[str, str, str] | None:
     name = str(cond.get("Name", "")).lower()
+    element = _element(str(cond["Regex"])) if "Regex" in cond and not cond.get("Invert") else None
+    if element is not None:
+        return (name, element[0], element[1])
     for key, kind in (("Exact", "exact"), ("Prefix", "prefix"), ("Regex", "regex")):
         if key in cond and not cond.get("Invert"):
             return (name, kind, str(cond[key]))
@@ -408,58 +525,162 @@ def _destination(
     return body
 
 
+_SOURCE = {
+    "Name",
+    "Action",
+    "Permissions",
+    "Description",
+    "Type",
+    "Precedence",
+    "LegacyID",
+    "LegacyMeta",
+    "LegacyCreateTime",
+    "LegacyUpdateTime",
+    "Namespace",
+    "Partition",
+}
+_PERMISSION = {"Action", "HTTP"}
+_PERMISSION_HTTP = {"PathExact", "PathPrefix", "PathRegex", "Methods", "Header"}
+_CATCH_ALL: dict[str, Any] = {}
+
+
 def _intentions(
     ctx: ImportContext[ServiceDraft], svc: ServiceDraft, e: Mapping[str, Any], doc: NativeDocument
 ) -> None:
+    """Sources -> DENY and ALLOW rules. A source's trailing permission for every request (or
+    its L4 action) is the default when it is `*`'s, and is dropped when it says what the default
+    says; the access check afterwards reports every request that still differs."""
     names = read_names(e.get("Meta"))
     svc.has_authz = True
-    rules: dict[str, dict[str, Any]] = {}
-    denies: list[dict[str, Any]] = []
-    allows: list[dict[str, Any]] = []
-    sources = list(e.get("Sources") or [])
+    sources = [s for s in e.get("Sources") or [] if isinstance(s, Mapping)]
     # `*` last: a caller with its own source is decided there (precedence)
-    sources.sort(key=lambda s: str(s.get("Name")) == "*")
-    for i, src in enumerate(sources):
+    order = sorted(range(len(sources)), key=lambda i: str(sources[i].get("Name")) == "*")
+    items: list[tuple[int, str, str, str, dict[str, Any], list[dict[str, Any]]]] = []
+    for i in order:
+        src = sources[i]
         caller = str(src.get("Name", ""))
+        if not _source_kept(ctx, doc, src, i):
+            continue
         who = [{"authenticated": True}] if caller == "*" else [{"services": [caller]}]
-        perms = src.get("Permissions") or []
-        items = (
-            [(caller, {"Action": src.get("Action"), "HTTP": {}})]
-            if not perms
-            else [(f"{caller}#{j}", p) for j, p in enumerate(perms)]
-        )
-        for native, perm in items:
-            neutral = names.get(native)
-            if neutral == "" and caller == "*":
-                svc.authz_default_deny = str(perm.get("Action")) == "deny"
-                continue
-            if neutral == "":
-                continue
-            name = neutral or f"{caller.replace('*', 'any')}-{native.partition('#')[2] or 'all'}"
-            action = "DENY" if str(perm.get("Action")) == "deny" else "ALLOW"
-            to = _operation(ctx, doc, perm.get("HTTP") or {}, ("Sources", i))
-            if name in rules:
-                rule = rules[name]
-                if who[0] not in rule["from"] and not any(
-                    "authenticated" in f for f in rule["from"]
-                ):
-                    rule["from"].append(who[0])
-                if to and to not in rule["_to"]:
-                    rule["_to"].append(to)
-                continue
-            rule = {"name": name, "action": action, "from": list(who), "_to": [to] if to else []}
-            rules[name] = rule
-            (denies if action == "DENY" else allows).append(rule)
-    for rule in [*denies, *allows]:
-        tos = rule.pop("_to")
-        if len(tos) == 1:
-            rule["to"] = tos[0]
-        elif tos:
-            paths = [p for t in tos for p in t.get("paths", [])]
-            rule["to"] = {**tos[0], "paths": paths} if paths else tos[0]
+        perms = list(src.get("Permissions") or [])
+        if not perms:
+            items.append((i, caller, caller, str(src.get("Action")), _CATCH_ALL, who))
+            continue
+        for j, perm in enumerate(perms):
+            where = ("Sources", i, "Permissions", j)
+            for field in sorted(set(perm) - _PERMISSION):
+                deny = str(perm.get("Action")) == "deny"
+                ctx.report(
+                    C.FIELD_DROPPED if deny else C.ACCESS_WIDENED,
+                    doc,
+                    (*where, field),
+                    f"{field} is left out" + ("" if deny else ": the ALLOW holds without it"),
+                )
+            op = _operation(ctx, doc, perm.get("HTTP") or {}, (*where, "HTTP"))
+            items.append((i, caller, f"{caller}#{j}", str(perm.get("Action")), op, who))
+    # the default: `*`'s answer for every request, else acl.default_policy (allow)
+    default = "allow"
+    for _, caller, native, action, op, _ in items:
+        last = native == caller or native == f"{caller}#{_last(items, caller)}"
+        if caller == "*" and last and op == _CATCH_ALL:
+            default = action
+    svc.authz_default_deny = default == "deny"
+    rules: dict[str, dict[str, Any]] = {}
+    for i, caller, native, action, op, who in items:
+        neutral = names.get(native)
+        last = native == caller or native == f"{caller}#{_last(items, caller)}"
+        if neutral == "" or (neutral is None and last and op == _CATCH_ALL and action == default):
+            continue  # the default says it
+        name = neutral or f"{caller.replace('*', 'any')}-{native.partition('#')[2] or 'all'}"
+        rule = rules.get(name)
+        if rule is not None and rule["action"] == ("DENY" if action == "deny" else "ALLOW"):
+            if who[0] not in rule["from"]:
+                rule["from"].append(who[0])
+            if op not in rule["_to"]:
+                rule["_to"].append(op)
+            continue
+        if rule is not None:
+            name = f"{name}-{i}"
+        rules[name] = {
+            "name": name,
+            "action": "DENY" if action == "deny" else "ALLOW",
+            "from": list(who),
+            "_to": [op],
+        }
+    ordered = [r for r in rules.values() if r["action"] == "DENY"]
+    ordered += [r for r in rules.values() if r["action"] == "ALLOW"]
+    for rule in ordered:
         if any("authenticated" in f for f in rule["from"]):
             rule["from"] = [{"authenticated": True}]
+        to = _joined(rule.pop("_to"))
+        if to:
+            rule["to"] = to
         svc.authz_rules.append(rule)
+
+
+def _last(items: list[tuple[int, str, str, str, dict[str, Any], list[Any]]], caller: str) -> str:
+    mine = [native for _, c, native, _, _, _ in items if c == caller]
+    return mine[-1].partition("#")[2] if mine else ""
+
+
+def _joined(tos: list[dict[str, Any]]) -> dict[str, Any]:
+    """Permissions of one neutral rule (the compiler writes a segment prefix as two): one
+    operation when they differ in their paths only."""
+    if not tos or any(t == _CATCH_ALL for t in tos):
+        return {}
+    rest = [{k: v for k, v in t.items() if k != "paths"} for t in tos]
+    if any(r != rest[0] for r in rest) or not all(t.get("paths") for t in tos):
+        return tos[0]
+    paths: list[dict[str, str]] = []
+    for t in tos:
+        paths += [p for p in t["paths"] if p not in paths]
+    for p in list(paths):
+        exact = p.get("exact")
+        if exact is None:
+            continue
+        pair = {"regex": _re2_escape(exact) + "/.*"}
+        if pair in paths:
+            paths[paths.index(p)] = {"prefix": exact}
+            paths.remove(pair)
+    return {**rest[0], "paths": paths}
+
+
+def _source_kept(
+    ctx: ImportContext[ServiceDraft], doc: NativeDocument, src: Mapping[str, Any], i: int
+) -> bool:
+    """A source of another cluster or partition names other identities: left out (a DENY
+    of theirs cannot hold for a service of this spec, an ALLOW would allow the wrong one)."""
+    for field in sorted(set(src) - _SOURCE):
+        deny = str(src.get("Action", "")) == "deny"
+        foreign = field in ("Peer", "SamenessGroup")
+        if foreign:
+            ctx.report(
+                C.FIELD_DROPPED,
+                doc,
+                ("Sources", i, field),
+                f"a source of {field} {src[field]} names no service of this spec: left out",
+            )
+            return False
+        ctx.report(
+            C.FIELD_DROPPED if deny else C.ACCESS_WIDENED,
+            doc,
+            ("Sources", i, field),
+            f"{field} is left out" + ("" if deny else ": the ALLOW holds without it"),
+        )
+    for scope in ("Namespace", "Partition"):
+        if str(src.get(scope) or "default") not in ("default", "*"):
+            ctx.report(
+                C.FIELD_DROPPED,
+                doc,
+                ("Sources", i, scope),
+                f"a source in {scope.lower()} {src[scope]} is left out (Consul CE has one)",
+            )
+            return False
+    return True
+
+
+def _re2_escape(text: str) -> str:
+    return "".join("\\" + c if c in "\\.+*?()|[]{}^$" else c for c in text)
 
 
 def _operation(
@@ -468,21 +689,23 @@ def _operation(
     http: Mapping[str, Any],
     where: tuple[str | int, ...],
 ) -> dict[str, Any]:
+    """A permission's `HTTP` as a neutral operation; Consul's `PathPrefix` is a string prefix:
+    `/x/` is the regex `/x/.*`, `/x` the segment prefix `/x` or the regex `/x[^/].*`."""
+    for field in sorted(set(http) - _PERMISSION_HTTP):
+        ctx.report(C.FIELD_DROPPED, doc, (*where, field), f"{field} is left out")
     out: dict[str, Any] = {}
     if http.get("Methods"):
-        out["methods"] = list(http["Methods"])
-    for key, kind in (("PathExact", "exact"), ("PathPrefix", "prefix"), ("PathRegex", "regex")):
-        if key in http:
-            value = str(http[key])
-            if kind == "prefix" and value == "/":
-                continue
-            if kind == "prefix":
-                kind, value = (
-                    ("prefix", value.rstrip("/"))
-                    if value.endswith("/")
-                    else ("regex", value + ".*")
-                )
-            out["paths"] = [{kind: value}]
+        out["methods"] = [str(m) for m in http["Methods"]]
+    if "PathExact" in http:
+        out["paths"] = [{"exact": str(http["PathExact"])}]
+    elif "PathRegex" in http:
+        out["paths"] = [{"regex": str(http["PathRegex"])}]
+    elif "PathPrefix" in http and str(http["PathPrefix"]) not in ("", "/"):
+        value = str(http["PathPrefix"])
+        if value.endswith("/"):
+            out["paths"] = [{"regex": _re2_escape(value) + ".*"}]
+        else:
+            out["paths"] = [{"prefix": value}, {"regex": _re2_escape(value) + "[^/].*"}]
     headers = []
     for j, h in enumerate(http.get("Header") or []):
         cond = _cond(ctx, doc, h, (*where, "Header", j))

@@ -29,15 +29,24 @@ from adapters.consul._model_intentions import Authz, decide_intention
 from adapters.consul._model_match import Lines, header_lines, http_holds, joined
 from adapters.consul._model_paths import Normalisation, Target, as_sent, read_target
 from adapters.consul._names import read_names
-from adapters.consul.entries import CONFIG_API, ENTRY_OF_CRD, enveloped, from_crd
+from adapters.consul.entries import CONFIG_API, ENTRY_OF_CRD, enveloped, from_crd, meta_key
+from adapters.kit.envoy import OUTLIER_DEFAULTS
 from meshspec.adapter import Topology, Verdict, Workload
 from meshspec.durations import format_duration
 from meshspec.semantics import BreakerPolicy, Outcome, Request, RetryPolicy, Transport
+from meshspec.semantics.steps import BackendResult, host_parts, roll_up
 from meshspec.spec import ConnectionLimits, MtlsMode, OutlierDetection
 
 #: Envoy's outlier detection defaults, which Consul leaves in force when a caller sets no
 #: passive health check (Envoy `config/cluster/v3/outlier_detection.proto`).
-_ENVOY_OUTLIER = OutlierDetection()
+_ENVOY_OUTLIER = OutlierDetection.model_validate(
+    {
+        "consecutive5xxErrors": OUTLIER_DEFAULTS.consecutive_5xx,
+        "interval": format_duration(OUTLIER_DEFAULTS.interval),
+        "baseEjectionTime": format_duration(OUTLIER_DEFAULTS.base_ejection_time),
+        "maxEjectionPercent": OUTLIER_DEFAULTS.max_ejection_percent,
+    }
+)
 
 
 def as_entries(resources: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -107,18 +116,15 @@ class ConsulModel:
         return self._finish(request, dest, caller, routed, lines)
 
     def _workload(self, ref: str) -> Workload | None:
+        """A service by `ns/name` or host name (Consul names services alone: one namespace)."""
         host = ref.lower().split(":")[0].rstrip(".")
         if "/" in host:
             ns, _, name = host.partition("/")
             w = self.by_name.get(name)
             return w if w is not None and w.namespace == ns else None
-        parts = host.split(".")
-        w = self.by_name.get(parts[0])
-        if w is None:
-            return None
-        if len(parts) >= 2 and (
-            parts[1] != w.namespace or parts[2:] not in ([], ["svc"], ["svc", "cluster", "local"])
-        ):
+        parts = host_parts(host)
+        w = None if parts is None else self.by_name.get(parts[0])
+        if w is None or parts is None or parts[1] not in (None, w.namespace):
             return None
         return w
 
@@ -178,16 +184,13 @@ class ConsulModel:
             if inbound is None:
                 return Verdict(Outcome.BAD_REQUEST, 400)
             results.append(inbound)
-        live = results
-        mode, transport, authz = live[0]
-        if all(t is Transport.REFUSED for _, t, _ in live):
-            outcome, status = Outcome.MTLS_REFUSED, None
-        elif all(a is not None and not a.allowed for _, _, a in live):
-            outcome, status = Outcome.DENIED, 403
-        elif any(a is None or not a.allowed for _, _, a in live):
-            outcome, status = Outcome.PARTIALLY_DENIED, None
-        else:
-            outcome, status = Outcome.FORWARDED, None
+        mode, transport, authz = results[0]
+        outcome, status = roll_up(
+            [
+                BackendResult(t is Transport.REFUSED, None if a is None else a.allowed)
+                for _, t, a in results
+            ]
+        )
         return Verdict(
             outcome=outcome,
             status=status,
@@ -211,10 +214,13 @@ class ConsulModel:
         spec = (res.get("Subsets") or {}).get(subset)
         if not isinstance(spec, Mapping):
             return False
+        # instances carry their version labels as service meta (`meta_key`)
         chosen = [
             v
             for v, labels in w.versions.items()
-            if _filter_holds(str(spec.get("Filter", "")), labels)
+            if _filter_holds(
+                str(spec.get("Filter", "")), {meta_key(k): x for k, x in labels.items()}
+            )
         ]
         if len(chosen) == 1:
             return chosen[0]
@@ -281,10 +287,16 @@ def _outlier(check: Any) -> OutlierDetection | None:
         return None
     return OutlierDetection.model_validate(
         {
-            "consecutive5xxErrors": int(check.get("MaxFailures") or 5),
-            "interval": _text(check.get("Interval"), 10.0),
-            "baseEjectionTime": _text(check.get("BaseEjectionTime"), 30.0),
-            "maxEjectionPercent": int(check.get("MaxEjectionPercent") or 10),
+            "consecutive5xxErrors": int(
+                check.get("MaxFailures") or OUTLIER_DEFAULTS.consecutive_5xx
+            ),
+            "interval": _text(check.get("Interval"), OUTLIER_DEFAULTS.interval),
+            "baseEjectionTime": _text(
+                check.get("BaseEjectionTime"), OUTLIER_DEFAULTS.base_ejection_time
+            ),
+            "maxEjectionPercent": int(
+                check.get("MaxEjectionPercent") or OUTLIER_DEFAULTS.max_ejection_percent
+            ),
         }
     )
 

@@ -16,6 +16,7 @@ from typing import Any, cast
 # Loading the adapter registers its whole code block (compiler, importer and model).
 from adapters.istio import codes as _compiler_codes  # noqa: F401
 from adapters.istio import import_codes as _import_codes  # noqa: F401
+from adapters.istio.resources import KINDS
 from meshspec.adapter import (
     Adapter,
     CompileOptions,
@@ -32,16 +33,6 @@ from meshspec.diagnostics import Diagnostic
 from meshspec.features import Feature as F
 from meshspec.spec import Spec
 
-#: What the compiler writes and the importer reads, in apply order: peers' mTLS first,
-#: then the client side (DestinationRule) before the routes that name its subsets, then
-#: authorization.
-KINDS = (
-    Kind("security.istio.io/v1", "PeerAuthentication"),
-    Kind("networking.istio.io/v1", "DestinationRule"),
-    Kind("networking.istio.io/v1", "VirtualService"),
-    Kind("security.istio.io/v1", "AuthorizationPolicy"),
-)
-
 FEATURES = frozenset(
     {
         F.ROUTING_PATH_EXACT,
@@ -50,6 +41,8 @@ FEATURES = frozenset(
         F.ROUTING_HEADERS,
         F.ROUTING_QUERY,
         F.ROUTING_METHOD,
+        F.ROUTING_NO_MATCH_404,
+        F.ROUTING_NORMALIZED_PATH,
         F.SPLIT_WEIGHTS,
         F.SPLIT_VERSIONS,
         F.TIMEOUTS_REQUEST,
@@ -66,6 +59,7 @@ FEATURES = frozenset(
         F.AUTHZ_L7,
         F.RESILIENCE_OUTLIER,
         F.RESILIENCE_CONNECTION_LIMITS,
+        F.RESILIENCE_PER_VERSION,
         F.HEADERS_REQUEST_EDITS,
         F.HEADERS_WHITESPACE,
         F.HEADERS_REPEATED,

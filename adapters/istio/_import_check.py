@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.istio import import_codes as C
-from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft, describe
+from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
 from adapters.istio._model_authz import Peer, applicable, evaluate
 from adapters.istio._model_mtls import server_mode
 from adapters.istio.resources import ROOT_NAMESPACE, TARGET
+from adapters.kit.import_context import native_finding
 from meshspec.adapter import NativeDocument
 from meshspec.codes import Code
 from meshspec.diagnostics import Diagnostic
@@ -309,13 +310,7 @@ def _finding(
     if found is None:
         return code(message, target=TARGET, **kw)
     doc, path = found
-    return code(
-        f"{describe(doc)}: {message}",
-        location=doc.origin.locate(path),
-        path=".".join(str(p) for p in path),
-        target=TARGET,
-        **kw,
-    )
+    return native_finding(code, doc, path, message, target=TARGET, **kw)
 
 
 def _probes(

@@ -18,6 +18,7 @@ from typing import Any
 from adapters.istio import import_codes as C
 from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
 from adapters.istio._import_routes import default_retries, report_unread
+from adapters.istio.resources import Message
 from meshspec.adapter import NativeDocument
 from meshspec.durations import format_duration, parse_duration
 from meshspec.regex import check_regex
@@ -25,10 +26,16 @@ from meshspec.regex import check_regex
 GROUP = "gateway.networking.k8s.io"
 _PATH_KINDS = {"Exact": "exact", "PathPrefix": "prefix", "RegularExpression": "regex"}
 _VALUE_KINDS = {"Exact": "exact", "RegularExpression": "regex"}
-_READ_SPEC = ("parentRefs", "rules", "hostnames")
-_READ_RULE = ("name", "matches", "backendRefs", "timeouts", "filters")
-_READ_MATCH = ("path", "headers", "queryParams", "method")
-_READ_BACKEND = ("group", "kind", "name", "namespace", "port", "weight", "filters")
+#: Gateway API `HTTPRoute` (gateway.networking.k8s.io/v1) messages the importer reads
+_READ_SPEC = Message("HTTPRouteSpec", read=("parentRefs", "rules", "hostnames"))
+_READ_RULE = Message(
+    "HTTPRouteRule", read=("name", "matches", "backendRefs", "timeouts", "filters")
+)
+_READ_MATCH = Message("HTTPRouteMatch", read=("path", "headers", "queryParams", "method"))
+_READ_BACKEND = Message(
+    "HTTPBackendRef",
+    read=("group", "kind", "name", "namespace", "port", "weight", "filters"),
+)
 
 
 def is_http_route(doc: NativeDocument) -> bool:

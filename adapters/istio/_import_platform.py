@@ -14,8 +14,8 @@ from typing import Any
 from adapters.istio import import_codes as C
 from adapters.istio._import_context import ImportContext
 from adapters.istio._import_validate import port_number
-from adapters.istio._import_workloads import pod_template, selects
 from adapters.istio.resources import TARGET
+from adapters.kit.kube_workloads import pod_template, selects
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Severity
 

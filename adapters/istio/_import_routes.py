@@ -14,8 +14,9 @@ from typing import Any
 
 from adapters._k8s import SOURCE_ANNOTATION
 from adapters.istio import import_codes as C
+from adapters.istio import resources as R
 from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
-from adapters.istio._model_routes import DEFAULT_RETRY_ON
+from adapters.istio.resources import Message
 from adapters.kit import envoy
 from adapters.kit.first_match import (
     Piece,
@@ -31,45 +32,6 @@ from meshspec.validation import clean_path_problem
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
 _DNS = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_IGNORED_MATCH_FIELDS = ("name", "statPrefix")
-#: What the importer reads of a VirtualService; every other field is reported (allow-list).
-READ_SPEC_FIELDS = ("hosts", "gateways", "http", "tcp", "tls", "exportTo")
-_READ_RULE_FIELDS = ("name", "match", "route", "timeout", "retries", "headers")
-_READ_MATCH_FIELDS = ("uri", "method", "headers", "queryParams", "ignoreUriCase", "name")
-_READ_DESTINATION_FIELDS = ("destination", "weight", "headers")
-_READ_TARGET_FIELDS = ("host", "subset", "port")
-_READ_RETRY_FIELDS = (
-    "attempts",
-    "perTryTimeout",
-    "retryOn",
-    "backoff",
-    "retryRemoteLocalities",
-    "retryIgnorePreviousHosts",
-)
-#: Fields of Istio's schema the importer knows and cannot keep (reported as dropped);
-#: anything else is not in Istio's schema at all.
-_KNOWN_RULE_FIELDS = (*_READ_RULE_FIELDS, "mirror_percent")
-_UNSUPPORTED_MATCH_FIELDS = (
-    "scheme",
-    "authority",
-    "withoutHeaders",
-    "sourceLabels",
-    "sourceNamespace",
-    "gateways",
-    "port",
-)
-_UNSUPPORTED_RULE_FIELDS = (
-    "rewrite",
-    "redirect",
-    "directResponse",
-    "delegate",
-    "fault",
-    "mirror",
-    "mirrors",
-    "mirrorPercentage",
-    "mirrorPercent",
-    "corsPolicy",
-)
 
 
 def default_route(service: ServiceDraft) -> dict[str, Any]:
@@ -78,7 +40,7 @@ def default_route(service: ServiceDraft) -> dict[str, Any]:
 
 
 def default_retries() -> dict[str, Any]:
-    return _retries_from(2, None, DEFAULT_RETRY_ON)
+    return _retries_from(R.DEFAULT_ATTEMPTS, None, R.DEFAULT_RETRY_ON)
 
 
 def _retries_from(attempts: int, per_try: str | None, retry_on: str) -> dict[str, Any]:
@@ -93,24 +55,15 @@ def _retries_from(attempts: int, per_try: str | None, retry_on: str) -> dict[str
 
 
 def report_unread(
-    ctx: ImportContext,
-    doc: NativeDocument,
-    path: PathKey,
-    value: Any,
-    read: tuple[str, ...],
-    known: tuple[str, ...] = (),
+    ctx: ImportContext, doc: NativeDocument, path: PathKey, value: Any, message: Message
 ) -> None:
-    """Every field of `value` the importer does not read becomes a finding."""
-    if not isinstance(value, Mapping):
-        return
-    for name in value:
-        if name in read or name in known or value[name] is None:
-            continue
+    """Every field of `value` the importer does not know becomes a finding."""
+    for name in message.unread(value):
         ctx.report(
             C.UNKNOWN_FIELD,
             doc,
             (*path, str(name)),
-            f"field `{name}` is not read by the importer; its meaning is not kept",
+            f"{message.name} field `{name}` is not read by the importer; its meaning is not kept",
         )
 
 
@@ -127,9 +80,7 @@ def import_virtual_service(
         if not isinstance(rule, Mapping):
             ctx.report(C.UNREADABLE, doc, path, "an http rule is a mapping")
             continue
-        report_unread(
-            ctx, doc, path, rule, _READ_RULE_FIELDS, (*_UNSUPPORTED_RULE_FIELDS, "mirror_percent")
-        )
+        report_unread(ctx, doc, path, rule, R.HTTP_ROUTE)
         matches = rule.get("match")
         pieces: list[Piece] = []
         for mi, m in enumerate(matches or []):
@@ -263,8 +214,11 @@ def _route_body(
     for di, dest in enumerate(rule.get("route") or []):
         dpath = (*path, "route", di)
         target = (dest.get("destination") or {}) if isinstance(dest, Mapping) else {}
-        report_unread(ctx, doc, dpath, dest, _READ_DESTINATION_FIELDS)
-        report_unread(ctx, doc, (*dpath, "destination"), target, _READ_TARGET_FIELDS)
+        report_unread(ctx, doc, dpath, dest, R.HTTP_ROUTE_DESTINATION)
+        report_unread(ctx, doc, (*dpath, "destination"), target, R.DESTINATION)
+        report_unread(
+            ctx, doc, (*dpath, "destination", "port"), target.get("port"), R.PORT_SELECTOR
+        )
         key = resolve(str(target.get("host", "")), doc.namespace)
         if key is None:
             ctx.report(
@@ -308,7 +262,7 @@ def _route_body(
     edits = _header_edits(ctx, doc, (*path, "headers"), rule.get("headers"))
     if edits:
         route["requestHeaders"] = edits
-    for name in _UNSUPPORTED_RULE_FIELDS:
+    for name in R.HTTP_ROUTE.dropped:
         if rule.get(name) is not None:
             ctx.report(
                 C.FIELD_DROPPED,
@@ -334,7 +288,7 @@ def _duration(ctx: ImportContext, doc: NativeDocument, path: PathKey, value: Any
 def _retries(
     ctx: ImportContext, doc: NativeDocument, path: PathKey, retries: Mapping[str, Any]
 ) -> dict[str, Any]:
-    report_unread(ctx, doc, path, retries, _READ_RETRY_FIELDS)
+    report_unread(ctx, doc, path, retries, R.HTTP_RETRY)
     attempts = int(retries.get("attempts") or 0)
     if attempts <= 0:
         return {"attempts": 0}
@@ -344,7 +298,7 @@ def _retries(
     per_try = None
     if retries.get("perTryTimeout") is not None:
         per_try = _duration(ctx, doc, (*path, "perTryTimeout"), retries["perTryTimeout"])
-    retry_on = str(retries.get("retryOn") or DEFAULT_RETRY_ON)
+    retry_on = str(retries.get("retryOn") or R.DEFAULT_RETRY_ON)
     items = [i.strip() for i in retry_on.split(",") if i.strip()]
     known = {envoy.RETRIABLE_STATUS_CODES, *envoy.RETRY_ON_NAMES}
     for item in items:
@@ -358,7 +312,7 @@ def _retries(
         if item.isdigit() and not 400 <= int(item) <= 599:
             ctx.report(C.FIELD_DROPPED, doc, (*path, "retryOn"), f"status {item} is not 4xx/5xx")
     kept = ",".join(i for i in items if not i.isdigit() or 400 <= int(i) <= 599)
-    for extra in ("backoff", "retryRemoteLocalities", "retryIgnorePreviousHosts"):
+    for extra in R.HTTP_RETRY.dropped:
         if retries.get(extra) is not None:
             ctx.report(C.FIELD_DROPPED, doc, (*path, extra), f"`{extra}` is not kept")
     return _retries_from(attempts, per_try, kept)
@@ -369,9 +323,11 @@ def _header_edits(
 ) -> dict[str, Any]:
     if not isinstance(headers, Mapping):
         return {}
+    report_unread(ctx, doc, path, headers, R.HEADERS)
     if headers.get("response"):
         ctx.report(C.FIELD_DROPPED, doc, (*path, "response"), "response header edits")
     request = headers.get("request") or {}
+    report_unread(ctx, doc, (*path, "request"), request, R.HEADER_OPERATIONS)
     out: dict[str, Any] = {}
     for name in ("set", "add"):
         if request.get(name):
@@ -386,6 +342,7 @@ def _string_cond(
 ) -> StringCond | None:
     if not isinstance(cond, Mapping) or not cond:
         return (name, "present", "")
+    report_unread(ctx, doc, path, cond, R.STRING_MATCH)
     if "exact" in cond:
         if query and cond["exact"] == "":
             return (name, "present", "")
@@ -408,8 +365,8 @@ def _pieces(ctx: ImportContext, doc: NativeDocument, path: PathKey, m: Any) -> l
     if not isinstance(m, Mapping):
         ctx.report(C.UNREADABLE, doc, path, "a match is a mapping")
         return []
-    report_unread(ctx, doc, path, m, _READ_MATCH_FIELDS, (*_UNSUPPORTED_MATCH_FIELDS, "statPrefix"))
-    for name in _UNSUPPORTED_MATCH_FIELDS:
+    report_unread(ctx, doc, path, m, R.HTTP_MATCH_REQUEST)
+    for name in R.HTTP_MATCH_REQUEST.dropped:
         if m.get(name) is not None:
             ctx.report(
                 C.FIELD_DROPPED,
@@ -438,6 +395,7 @@ def _paths(
     uri = m.get("uri")
     if uri is None:
         return [None]
+    report_unread(ctx, doc, (*path, "uri"), uri, R.STRING_MATCH)
     ignore_case = bool(m.get("ignoreUriCase"))
     if "regex" in uri:
         why = check_regex(str(uri["regex"]))
@@ -475,6 +433,7 @@ def _methods(ctx: ImportContext, doc: NativeDocument, path: PathKey, cond: Any) 
         return [None]
     if not isinstance(cond, Mapping):
         return [None]
+    report_unread(ctx, doc, (*path, "method"), cond, R.STRING_MATCH)
     chosen = [m for m in METHODS if _method_holds(cond, m)]
     if not chosen:
         ctx.report(

@@ -24,11 +24,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from adapters.kit import envoy
 from meshspec.durations import format_duration, parse_duration
 from meshspec.semantics import BreakerPolicy
 from meshspec.spec import ConnectionLimits, OutlierDetection
 
 _KINDS = ("connectionPool", "outlierDetection")
+#: Istio leaves unset fields to Envoy, whose defaults its docs repeat
+_ENVOY = envoy.OUTLIER_DEFAULTS
 
 
 def breaker_policy(rule: Mapping[str, Any] | None, subset: str | None, port: int) -> BreakerPolicy:
@@ -70,11 +73,11 @@ def _outlier_detection(od: Mapping[str, Any] | None) -> OutlierDetection | None:
     gateway = od.get("consecutiveGatewayErrors")
     return OutlierDetection.model_validate(
         {
-            "consecutive5xxErrors": int(od.get("consecutive5xxErrors", 5)),
+            "consecutive5xxErrors": int(od.get("consecutive5xxErrors", _ENVOY.consecutive_5xx)),
             "consecutiveGatewayErrors": None if gateway is None else int(gateway),
-            "interval": _duration(od.get("interval"), 10.0),
-            "baseEjectionTime": _duration(od.get("baseEjectionTime"), 30.0),
-            "maxEjectionPercent": int(od.get("maxEjectionPercent", 10)),
+            "interval": _duration(od.get("interval"), _ENVOY.interval),
+            "baseEjectionTime": _duration(od.get("baseEjectionTime"), _ENVOY.base_ejection_time),
+            "maxEjectionPercent": int(od.get("maxEjectionPercent", _ENVOY.max_ejection_percent)),
         }
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from meshspec.adapter import Topology, Workload
 from meshspec.regex import full_match
+from meshspec.semantics import host_parts
 
 
 def host_key(host: str, namespace: str, topology: Topology) -> str | None:
@@ -22,14 +23,17 @@ def host_key(host: str, namespace: str, topology: Topology) -> str | None:
         h = h.split(":", 1)[0]
     if "/" in h:
         return h if h in topology.workloads else None
-    parts = h.split(".")
-    if len(parts) == 1:
-        key = f"{namespace}/{parts[0]}"
-    elif len(parts) == 2 or parts[2] == "svc":
-        key = f"{parts[1]}/{parts[0]}"
-    else:
+    parts = host_parts(h, _any_cluster_domain)
+    if parts is None:
         return None
+    name, host_namespace = parts
+    key = f"{host_namespace or namespace}/{name}"
     return key if key in topology.workloads else None
+
+
+def _any_cluster_domain(rest: tuple[str, ...]) -> bool:
+    """`name.ns.svc.<any cluster domain>`: the model does not fix the cluster's domain."""
+    return rest[0] == "svc"
 
 
 def host_covers(pattern: str, namespace: str, key: str, topology: Topology) -> bool:

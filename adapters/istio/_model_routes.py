@@ -20,16 +20,11 @@ from typing import Any
 
 from adapters.istio._model_names import host_covers, host_key, string_match
 from adapters.istio._model_paths import IstioTarget
+from adapters.istio.resources import DEFAULT_ATTEMPTS, DEFAULT_RETRY_ON
 from adapters.kit import envoy
 from meshspec.adapter import Topology
 from meshspec.durations import parse_duration
 from meshspec.semantics import RetryPolicy
-
-#: retry.go `DefaultPolicy`: 2 retries on these conditions; its 503 status code is left
-#: out because `EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY` defaults to true (pilot features).
-DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
-DEFAULT_ATTEMPTS = 2
-
 
 _KNOWN_STATUSES = frozenset(int(s) for s in HTTPStatus)
 

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.istio import import_codes as C
-from adapters.istio._import_workloads import MESH_CONFIG
-from adapters.istio.resources import TARGET
+from adapters.istio.resources import MESH_CONFIG, TARGET
 from adapters.kit.kube_cluster import read_cluster as read_kinds
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Diagnostic

@@ -9,11 +9,11 @@ then by namespace and name. Each object carries `meshspec.io/source`.
 from __future__ import annotations
 
 from adapters._k8s import sort_resources
-from adapters.istio import KINDS, codes
+from adapters.istio import codes
 from adapters.istio._routes import virtual_services
 from adapters.istio._security import authorization_policies, peer_authentications
 from adapters.istio._traffic_policy import destination_rules
-from adapters.istio.resources import TARGET
+from adapters.istio.resources import KINDS, TARGET
 from adapters.kit import CompileContext
 from meshspec.adapter import CompileOptions, CompileResult
 from meshspec.diagnostics import sorted_diagnostics

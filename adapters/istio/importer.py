@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.istio import import_codes as C
+from adapters.istio import resources as R
 from adapters.istio._import_check import check_import
 from adapters.istio._import_context import ImportContext, ServiceDraft
 from adapters.istio._import_gamma import (
@@ -33,7 +34,6 @@ from adapters.istio._import_platform import (
     read_kubernetes_service,
 )
 from adapters.istio._import_routes import (
-    READ_SPEC_FIELDS,
     default_route,
     import_virtual_service,
     report_unread,
@@ -50,18 +50,21 @@ from adapters.istio._import_workloads import (
     mesh_trust_domain,
     service_accounts,
 )
-from adapters.istio._model_routes import DEFAULT_RETRY_ON
 from adapters.istio.resources import ROOT_NAMESPACE, TARGET
 from adapters.kit.drafts import documents, mesh_document, to_spec
 from adapters.kit.first_match import sample_of
 from meshspec.adapter import ImportResult, NativeDocument
 from meshspec.diagnostics import sorted_diagnostics
+from meshspec.semantics import host_parts
 
-IMPORTED = ("VirtualService", "DestinationRule", "PeerAuthentication", "AuthorizationPolicy")
-ISTIO_GROUPS = ("networking.istio.io", "security.istio.io")
+IMPORTED = tuple(k.kind for k in R.KINDS)
 #: Kubernetes' own namespaces: their Services (and `default/kubernetes`, the API
 #: server) are not mesh services.
 _SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+
+
+#: what may follow `name.ns` in a host that names a cluster Service
+_SERVICE_SUFFIXES = frozenset({("svc",), ("svc", "cluster", "local")})
 
 
 def host_to_key(host: str, namespace: str) -> str | None:
@@ -69,14 +72,11 @@ def host_to_key(host: str, namespace: str) -> str | None:
     h = host.strip().lower().rstrip(".")
     if not h or "*" in h:
         return None
-    parts = h.split(".")
-    if len(parts) == 1:
-        return f"{namespace}/{parts[0]}"
-    if len(parts) == 2 or (len(parts) >= 3 and parts[2] == "svc"):
-        if len(parts) > 3 and ".".join(parts[3:]) != "cluster.local":
-            return None
-        return f"{parts[1]}/{parts[0]}"
-    return None
+    parts = host_parts(h, _SERVICE_SUFFIXES.__contains__)
+    if parts is None:
+        return None
+    name, host_namespace = parts
+    return f"{host_namespace or namespace}/{name}"
 
 
 def import_istio(documents: Sequence[NativeDocument]) -> ImportResult:
@@ -149,7 +149,7 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
         group = str(doc.data.get("apiVersion", "")).split("/")[0]
         if is_platform(doc) or is_http_route(doc):
             out.append(doc)
-        elif doc.kind in IMPORTED and group in ISTIO_GROUPS:
+        elif doc.kind in IMPORTED and group in R.GROUPS:
             found = problems(doc.kind, doc.data.get("spec") or {})
             for where, what in found:
                 ctx.report(
@@ -161,7 +161,7 @@ def _supported(ctx: ImportContext, documents: Sequence[NativeDocument]) -> list[
                 )
             if not found:
                 out.append(doc)
-        elif doc.kind == "RequestAuthentication" and group in ISTIO_GROUPS:
+        elif doc.kind == "RequestAuthentication" and group in R.GROUPS:
             # istio.io docs/reference/config/security/request_authentication: a request
             # with an invalid token is rejected (401) even when no policy requires one.
             spec = doc.data.get("spec") or {}
@@ -211,7 +211,7 @@ def _inventory(ctx: ImportContext, docs: list[NativeDocument]) -> None:
         elif doc.kind == "VirtualService":
             if not _mesh_bound(doc):
                 continue
-            report_unread(ctx, doc, ("spec",), spec, READ_SPEC_FIELDS)
+            report_unread(ctx, doc, ("spec",), spec, R.VIRTUAL_SERVICE_SPEC)
             _virtual_service_scope(ctx, doc)
             for i, host in enumerate(spec.get("hosts") or []):
                 key = host_to_key(str(host), doc.namespace)
@@ -374,7 +374,7 @@ def _documents(ctx: ImportContext, mesh_mode: str | None) -> list[dict[str, Any]
         ctx.diagnostics.append(
             C.RETRY_CONDITION(
                 "Istio's default retry policy (retryOn "
-                f"{DEFAULT_RETRY_ON}) also retries on `unavailable` and `cancelled`, gRPC "
+                f"{R.DEFAULT_RETRY_ON}) also retries on `unavailable` and `cancelled`, gRPC "
                 "statuses the neutral spec has no name for; the imported retries keep "
                 "connect-failure and refused-stream (503 is not retried by default: "
                 "EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY)",

@@ -44,7 +44,16 @@ from adapters.istio._model_routes import (
 from adapters.istio._model_services import with_services
 from adapters.kit.envoy import header_lines, header_values
 from meshspec.adapter import Topology, Verdict, Workload
-from meshspec.semantics import BreakerPolicy, Outcome, Request, RetryPolicy, Transport
+from meshspec.semantics import (
+    BackendResult,
+    BreakerPolicy,
+    Outcome,
+    Request,
+    RetryPolicy,
+    Transport,
+    choose_port,
+    roll_up,
+)
 from meshspec.spec import MtlsMode
 
 __all__ = ["IstioModel", "PathNormalization"]
@@ -177,11 +186,7 @@ class IstioModel:
         )
 
     def _port(self, key: str, requested: int | None) -> int:
-        ports = self.topology.workloads[key].ports
-        if requested is not None and any(p == requested for p, _ in ports):
-            return requested
-        http = [p for p, proto in ports if proto != "tcp"]
-        return http[0] if http else ports[0][0]
+        return choose_port(self.topology.workloads[key].ports, requested)
 
     def _finish(
         self,
@@ -281,22 +286,15 @@ def _verdict(
 ) -> Verdict:
     live = [s for s in shares if s.weight > 0]
     total = sum(s.weight for s in live)
+    outcome, status = roll_up(
+        [BackendResult(s.transport is Transport.REFUSED, s.allowed, s.defined) for s in live]
+    )
     backends: dict[tuple[str, str | None], float] = {}
     breakers: dict[tuple[str, str | None], BreakerPolicy] = {}
     for s in live:
         k = (s.key, s.subset)
         backends[k] = round(backends.get(k, 0.0) + s.weight / total, 6)
         breakers.setdefault(k, s.breaker)
-    if live and all(not s.defined for s in live):
-        outcome, status = Outcome.UNAVAILABLE, 503
-    elif live and all(s.transport is Transport.REFUSED for s in live):
-        outcome, status = Outcome.MTLS_REFUSED, None
-    elif live and all(s.allowed is False for s in live):
-        outcome, status = Outcome.DENIED, 403
-    elif any(s.allowed is not True or not s.defined for s in live):
-        outcome, status = Outcome.PARTIALLY_DENIED, None
-    else:
-        outcome, status = Outcome.FORWARDED, None
     first = live[0] if live else None
     authz = None
     if first is not None and first.allowed is not None:

@@ -11,7 +11,9 @@ types, a compiler, an importer and a model. It reuses from here:
   every request where the mesh does, or a conflict with a concrete request;
 * `envoy` - Envoy's retry names, defaults, path and header handling, for meshes
   whose data plane is Envoy;
-* `kube_cluster` - reading a live Kubernetes cluster by a list of kinds.
+* `kube_cluster` - reading a live Kubernetes cluster by a list of kinds;
+* `kube_workloads` - the pods (labels, service account, container port names) that
+  the workload objects of the input run.
 """
 
 from adapters.kit import envoy, first_match
@@ -31,9 +33,11 @@ from adapters.kit.import_context import (
     ImportContext,
     ServiceDraft,
     describe,
+    native_finding,
     shown_request,
 )
 from adapters.kit.kube_cluster import read_cluster
+from adapters.kit.kube_workloads import PodTemplate, pod_template, selects
 
 __all__ = [
     "DEFAULT_TRUST_DOMAIN",
@@ -42,6 +46,7 @@ __all__ = [
     "ImportContext",
     "OrderResult",
     "Piece",
+    "PodTemplate",
     "ServiceDraft",
     "describe",
     "documents",
@@ -50,9 +55,12 @@ __all__ = [
     "keep_order",
     "merge_segment_pairs",
     "mesh_document",
+    "native_finding",
     "plain",
+    "pod_template",
     "read_cluster",
     "sample_of",
+    "selects",
     "service_document",
     "shown_request",
     "string_prefix_pieces",

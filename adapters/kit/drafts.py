@@ -61,7 +61,8 @@ def service_document(svc: ServiceDraft) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     if svc.service_account is not None and svc.service_account != svc.name:
         spec["serviceAccount"] = svc.service_account
-    spec["ports"] = [_port(svc, p, proto) for p, proto in sorted(svc.ports.items())]
+    if svc.ports:  # none known: the spec's default port (80, HTTP)
+        spec["ports"] = [_port(svc, p, proto) for p, proto in sorted(svc.ports.items())]
     if svc.versions:
         spec["versions"] = _versions(svc)
     spec["routes"] = svc.routes or []

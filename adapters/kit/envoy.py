@@ -67,8 +67,6 @@ RETRY_ON_ALL: frozenset[str] = frozenset(
 )
 #: the condition that makes `retriable_status_codes` count
 RETRIABLE_STATUS_CODES = "retriable-status-codes"
-#: the gateway errors `gateway-error` retries
-GATEWAY_ERRORS = frozenset({502, 503, 504})
 #: `RetryPolicy.num_retries` when a retry policy sets none
 DEFAULT_NUM_RETRIES = 1
 

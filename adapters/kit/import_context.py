@@ -71,6 +71,8 @@ class ServiceDraft:
 
 
 D = TypeVar("D", bound=ServiceDraft)
+#: the draft of an adapter that needs no fields of its own
+_PLAIN_DRAFT: Callable[[str, str], Any] = ServiceDraft
 
 
 def describe(doc: NativeDocument) -> str:
@@ -89,13 +91,37 @@ def shown_request(example: Mapping[str, Any]) -> str:
     return shown
 
 
+def native_finding(
+    code: Code,
+    doc: NativeDocument,
+    path: PathKey,
+    message: str,
+    *,
+    target: str,
+    hint: str = "",
+    extra: dict[str, object] | None = None,
+    severity: Severity | None = None,
+) -> Diagnostic:
+    """A finding about field `path` of a native document, at its file:line."""
+    return code(
+        f"{describe(doc)}: {message}",
+        location=doc.origin.locate(path),
+        path=".".join(str(p) for p in path),
+        target=target,
+        hint=hint,
+        extra=extra,
+        severity=severity,
+    )
+
+
 @dataclass
 class ImportContext(Generic[D]):
     #: the adapter's name, written into every finding
     target: str
-    #: makes the draft of a service not seen before: `(namespace, name) -> draft`
-    draft: Callable[[str, str], D]
     trust_domain: str = DEFAULT_TRUST_DOMAIN
+    #: makes the draft of a service not seen before, `(namespace, name) -> draft`: an
+    #: adapter passes its `ServiceDraft` subclass here
+    draft: Callable[[str, str], D] = _PLAIN_DRAFT
     services: dict[str, D] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
@@ -117,16 +143,16 @@ class ImportContext(Generic[D]):
     ) -> None:
         """A finding about field `path` of `doc`, at its file:line; `example` is a
         request that shows it (kept as `extra.request` and said in the message)."""
-        text = f"{describe(doc)}: {message}"
         extra: dict[str, object] = {}
         if example is not None:
             extra["request"] = example
-            text += f" (for example {shown_request(example)})"
+            message += f" (for example {shown_request(example)})"
         self.diagnostics.append(
-            code(
-                text,
-                location=doc.origin.locate(path),
-                path=".".join(str(p) for p in path),
+            native_finding(
+                code,
+                doc,
+                path,
+                message,
                 target=self.target,
                 hint=hint,
                 extra=extra,

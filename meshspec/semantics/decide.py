@@ -12,7 +12,6 @@ timeout, and only the destination's checks apply.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from meshspec.durations import format_duration
 from meshspec.semantics.authz import AuthzDecision, authorize
@@ -26,6 +25,14 @@ from meshspec.semantics.paths import (
 )
 from meshspec.semantics.request import Request
 from meshspec.semantics.routing import select_route
+from meshspec.semantics.steps import (
+    BackendResult,
+    Outcome,
+    RetryPolicy,
+    choose_port,
+    host_parts,
+    roll_up,
+)
 from meshspec.spec import (
     ConnectionLimits,
     HeaderEdits,
@@ -33,57 +40,10 @@ from meshspec.spec import (
     OutlierDetection,
     Port,
     Protocol,
-    Retries,
-    RetryOn,
     Spec,
 )
 
 DEFAULT_TIMEOUT = 15.0
-
-
-class Outcome(StrEnum):
-    """What happens to a request, in words every target shares (docs/spec.md, "Outcomes")."""
-
-    FORWARDED = "forwarded"
-    BAD_REQUEST = "bad_request"
-    NO_ROUTE = "no_route"
-    #: the chosen route's backends have no endpoints (503); a valid spec never gets here,
-    #: since its references are checked (MS204, MS205), but a mesh's own resources can
-    UNAVAILABLE = "unavailable"
-    DENIED = "denied"
-    PARTIALLY_DENIED = "partially_denied"
-    MTLS_REFUSED = "mtls_refused"
-    UNKNOWN_PORT = "unknown_port"
-    NOT_HTTP = "not_http"
-    #: the addressed service is not in the spec: `decide` raises UnknownService; `meshspec
-    #: diff` compares two specs, where a service may exist on one side only
-    UNKNOWN_SERVICE = "unknown_service"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 0
-    per_try_timeout: float | None = None
-    retry_on: tuple[RetryOn, ...] = ()
-    status_codes: tuple[int, ...] = ()
-
-    @classmethod
-    def of(cls, retries: Retries | None) -> RetryPolicy:
-        if retries is None or retries.attempts == 0:
-            return cls()
-        return cls(
-            retries.attempts, retries.per_try_timeout, retries.retry_on, retries.status_codes
-        )
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "attempts": self.attempts,
-            "perTryTimeout": None
-            if self.per_try_timeout is None
-            else format_duration(self.per_try_timeout),
-            "retryOn": [str(o) for o in self.retry_on],
-            "statusCodes": list(self.status_codes),
-        }
 
 
 # Frozen, so one instance serves every request without retries.
@@ -203,8 +163,6 @@ class UnknownService(LookupError):
 #: hosts longer than a DNS name (253) are never remembered; nor more than this many per spec
 _MAX_HOST = 255
 _MAX_HOSTS = 4096
-#: the DNS suffix of a service's fully qualified name: `name.ns.svc.cluster.local`
-CLUSTER_SUFFIX = ("svc", "cluster", "local")
 
 
 def resolve_service(spec: Spec, ref: str, namespace: str | None = None) -> str:
@@ -234,16 +192,15 @@ def _resolve_service(spec: Spec, ref: str, namespace: str | None) -> str:
         if ref in spec.services:
             return ref
         raise UnknownService(f"no service {ref}")
-    host = normalize_host(ref)
-    parts = host.split(".")
-    if len(parts) >= 2:
-        if len(parts) > 2 and tuple(parts[2:]) != CLUSTER_SUFFIX[: len(parts) - 2]:
-            raise UnknownService(f"host {ref!r} is not a service of the mesh")
-        key = f"{parts[1]}/{parts[0]}"
+    parts = host_parts(normalize_host(ref))
+    if parts is None:
+        raise UnknownService(f"host {ref!r} is not a service of the mesh")
+    name, host_namespace = parts
+    if host_namespace is not None:
+        key = f"{host_namespace}/{name}"
         if key in spec.services:
             return key
-        raise UnknownService(f"no service {parts[0]!r} in namespace {parts[1]!r}")
-    name = parts[0]
+        raise UnknownService(f"no service {name!r} in namespace {host_namespace!r}")
     if namespace is not None and f"{namespace}/{name}" in spec.services:
         return f"{namespace}/{name}"
     found = spec.find(name)
@@ -292,11 +249,7 @@ def _backend_port(spec: Spec, key: str, port: int | None) -> int:
 
 
 def _first_port(spec: Spec, key: str, port: int | None) -> int:
-    ports = spec.service(key).spec.ports
-    if port is not None and any(p.port == port for p in ports):
-        return port
-    http = [p.port for p in ports if p.protocol is not Protocol.TCP]
-    return http[0] if http else ports[0].port
+    return choose_port(((p.port, p.protocol) for p in spec.service(key).spec.ports), port)
 
 
 def _ports(spec: Spec, key: str) -> dict[int, Port]:
@@ -307,6 +260,15 @@ def _ports(spec: Spec, key: str) -> dict[int, Port]:
 
 def _identity(spec: Spec, key: str) -> str:
     return remembered(spec, ("identity", key), lambda: spec.identity(key))
+
+
+_REASONS = {
+    Outcome.UNAVAILABLE: "no backend gets traffic",
+    Outcome.MTLS_REFUSED: "STRICT mTLS refuses a plaintext client",
+    Outcome.DENIED: "authorization denied the request",
+    Outcome.PARTIALLY_DENIED: "some backends would refuse the request",
+    Outcome.FORWARDED: "forwarded",
+}
 
 
 def decide(spec: Spec, request: Request) -> Decision:
@@ -446,23 +408,16 @@ def _finish(
         # Breakers live in the client's sidecar: a client outside the mesh has none.
         breaker = breaker_policy(spec, key, version) if in_mesh else BreakerPolicy()
         shares.append(BackendShare(key, version, weight, bport, mode, conn, verdict, breaker))
-    live = [s for s in shares if s.weight > 0]
-    if all(s.transport is Transport.REFUSED for s in live):
-        outcome, status, reason = (
-            Outcome.MTLS_REFUSED,
-            None,
-            "STRICT mTLS refuses a plaintext client",
-        )
-    elif all(s.authz is not None and not s.authz.allowed for s in live):
-        outcome, status, reason = Outcome.DENIED, 403, "authorization denied the request"
-    elif any(s.authz is None or not s.authz.allowed for s in live):
-        outcome, status, reason = (
-            Outcome.PARTIALLY_DENIED,
-            None,
-            "some backends would refuse the request",
-        )
-    else:
-        outcome, status, reason = Outcome.FORWARDED, None, "forwarded"
+    outcome, status = roll_up(
+        [
+            BackendResult(
+                s.transport is Transport.REFUSED, None if s.authz is None else s.authz.allowed
+            )
+            for s in shares
+            if s.weight > 0
+        ]
+    )
+    reason = _REASONS[outcome]
     return Decision(
         destination=dest_key,
         source=source_key,

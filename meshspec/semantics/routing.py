@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from meshspec.semantics.matching import route_match_holds
+from meshspec.semantics.memo import SERVICES
 from meshspec.semantics.paths import NormalizedTarget
 from meshspec.spec import PathMatchType, Route, RouteMatch, ServiceDocument
 
@@ -43,19 +44,9 @@ class Candidate:
     match: RouteMatch | None
 
 
-_CACHE: dict[int, tuple[ServiceDocument, tuple[Candidate, ...]]] = {}
-
-
 def ordered_candidates(service: ServiceDocument) -> tuple[Candidate, ...]:
     """Every (route, match) of a service in precedence order (memoised per object)."""
-    hit = _CACHE.get(id(service))
-    if hit is not None and hit[0] is service:
-        return hit[1]
-    if len(_CACHE) > 4096:
-        _CACHE.clear()
-    result = _order(service)
-    _CACHE[id(service)] = (service, result)
-    return result
+    return SERVICES.remembered(service, "ordered_candidates", lambda: _order(service))
 
 
 def _order(service: ServiceDocument) -> tuple[Candidate, ...]:

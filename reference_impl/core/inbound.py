@@ -18,10 +18,11 @@ from meshspec.semantics import (
     NormalizedTarget,
     RejectedTarget,
     authorize,
+    choose_port,
     normalize_target,
     port_mode,
 )
-from meshspec.spec import MtlsMode, Protocol
+from meshspec.spec import MtlsMode
 from reference_impl.core.config import Config, load_config
 from reference_impl.core.events import Headers, join_headers
 from reference_impl.snapshot import Snapshot
@@ -87,11 +88,12 @@ class InboundCore:
         """
         if self.config is None:
             return None
-        ports = self.config.spec.service(self.service).spec.ports
-        if port is not None:
-            return port if any(p.port == port for p in ports) else None
-        http = [p.port for p in ports if p.protocol is not Protocol.TCP]
-        return http[0] if http else ports[0].port
+        ports = [
+            (p.port, str(p.protocol)) for p in self.config.spec.service(self.service).spec.ports
+        ]
+        if port is not None and all(number != port for number, _ in ports):
+            return None
+        return choose_port(ports, port)
 
     def decide(self, request: InboundRequest) -> InboundVerdict:
         config = self.config

@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from meshspec.durations import format_duration
 from meshspec.semantics import (
+    PER_TRY_TIMEOUT,
     BackendShare,
     Decision,
     Outcome,
@@ -29,6 +30,8 @@ from meshspec.semantics import (
     Transport,
     UnknownService,
     decide,
+    retriable_failure,
+    retriable_status,
 )
 from meshspec.semantics.paths import host_port
 from reference_impl.core.actions import (
@@ -58,7 +61,6 @@ from reference_impl.core.events import (
 )
 from reference_impl.core.outlier import OutlierDetector
 from reference_impl.core.pool import Connection, ConnState, Pool
-from reference_impl.core.retry import PER_TRY_TIMEOUT, retriable_failure, retriable_status
 from reference_impl.snapshot import Endpoint, Snapshot
 
 # A failure without a response is counted by outlier detection as this status.

@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from meshspec.semantics import GATEWAY_ERRORS
 from meshspec.spec import OutlierDetection
 from reference_impl.core.actions import Ejected, Returned
 from reference_impl.snapshot import Endpoint
-
-GATEWAY_ERRORS = frozenset({502, 503, 504})
 
 
 def endpoint_key(endpoint: Endpoint) -> tuple[str, str]:

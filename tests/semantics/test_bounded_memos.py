@@ -7,7 +7,7 @@ import pytest
 
 from meshspec.loader import load_texts
 from meshspec.semantics import UnknownService, normalize_target, resolve_service
-from meshspec.semantics.memo import table
+from meshspec.semantics.memo import SPECS
 from meshspec.semantics.paths import _normalize_cached
 
 SPEC = """
@@ -40,7 +40,7 @@ def test_hosts_remembered_are_bounded() -> None:
     for n in range(10_000):
         variant = "".join(c.upper() if (n >> i) & 1 else c for i, c in enumerate("admin-api"))
         assert resolve_service(spec, f"{variant}.ops:{n}") == "ops/admin-api"
-    hosts = table(spec)["resolved_hosts"]
+    hosts = SPECS.table(spec)["resolved_hosts"]
     assert 0 < len(hosts) <= 4096
 
 

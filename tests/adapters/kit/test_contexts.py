@@ -50,7 +50,7 @@ class FerryDraft(ServiceDraft):
 
 
 def test_an_import_context_makes_the_adapters_own_drafts_once() -> None:
-    ctx = ImportContext("ferry", FerryDraft)
+    ctx = ImportContext("ferry", draft=FerryDraft)
     first = ctx.service("shop", "web")
     first.lane = "fast"
     assert ctx.service("shop", "web") is first
@@ -62,7 +62,7 @@ def test_an_import_finding_shows_its_counterexample_request_and_file_line() -> N
         {"kind": "FerryRoute", "metadata": {"name": "r", "namespace": "shop"}},
         Origin("routes.yaml", 0, {("spec", "rules", 1): (7, 3)}),
     )
-    ctx = ImportContext("ferry", ServiceDraft)
+    ctx: ImportContext[ServiceDraft] = ImportContext("ferry")
     request = {"method": "POST", "target": "/a/b", "headers": {"x": "1"}, "port": 80}
     ctx.report(
         codes.ORDER_CHANGED,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters._k8s import dotted
+from adapters.kit import CompileContext
 from meshspec.codes import Code
 from meshspec.diagnostics import Diagnostic
 from meshspec.spec import MtlsMode, Spec
@@ -17,14 +17,16 @@ from tests.adapters.skeleton import codes as C
 
 def compile_ferry(spec: Spec) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
     resources: list[dict[str, Any]] = []
-    diagnostics: list[Diagnostic] = []
+    ctx = CompileContext(spec, "ferry")
+    hint = "see what Ferry cannot do in its README"
 
     def lost(code: Code, key: str, path: PathKey, message: str) -> None:
-        location = spec.locate(key, path)
-        diagnostics.append(code(message, location=location, path=dotted(path), target="ferry"))
+        ctx.report(code, key, path, message, hint)
 
     if spec.mesh.mtls.mode is not MtlsMode.STRICT:
-        diagnostics.append(C.MTLS_ALWAYS_ON("the mesh's mTLS mode stays STRICT", target="ferry"))
+        ctx.diagnostics.append(
+            C.MTLS_ALWAYS_ON("the mesh's mTLS mode stays STRICT", target="ferry")
+        )
     for key, svc in spec.services.items():
         if svc.spec.authorization is not None:
             lost(C.NO_AUTHORIZATION, key, ("spec", "authorization"), "authorization left out")
@@ -59,7 +61,7 @@ def compile_ferry(spec: Spec) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
                     "spec": {"rules": ordered},
                 }
             )
-    return resources, diagnostics
+    return resources, ctx.diagnostics
 
 
 def _regex(match: RouteMatch) -> bool:
