@@ -87,7 +87,8 @@ def instances_of(
     spec: Spec, mesh: ConsulLoopback, apps: dict[str, FaultApp], per_version: int = 1
 ) -> dict[str, list[Running]]:
     """`per_version` instances per service version (per service without versions),
-    each with a started fault app, the version's labels as its `Meta`, and an
+    each with a started fault app, the version's labels as its `Meta` (keys spelled
+    as Consul allows, `adapters.consul.entries.meta_key`), and an
     upstream to every service of the spec; on sidecars already running where
     there are some (`ConsulLoopback.reuse_ids`)."""
     names = {key: consul_name(spec, key) for key in spec.services}
@@ -97,9 +98,11 @@ def instances_of(
             f"services of different namespaces share the Consul name {clashes[0]!r} "
             "(Consul CE has one namespace)"
         )
+    from adapters.consul.entries import meta_key
+
     upstreams = tuple(sorted(set(names.values())))
     wanted = [
-        (key, version, tuple(sorted(labels.items())), n)
+        (key, version, tuple(sorted((meta_key(k), v) for k, v in labels.items())), n)
         for key in spec.services
         for version, labels in versions_of(spec, key)
         for n in range(per_version)

@@ -39,7 +39,7 @@ apiVersion: meshspec.io/v1alpha1
 kind: Service
 metadata: {name: echo}
 spec:
-  versions: [{name: v1}, {name: v3, labels: {track: canary}}]
+  versions: [{name: v1}, {name: v3, labels: {app.kubernetes.io/track: canary}}]
 """
 
 
@@ -135,8 +135,9 @@ def test_instances_per_version_with_their_labels() -> None:
     assert [(r.version, r.instance.meta_map) for r in echo] == [
         ("v1", {"version": "v1"}),
         ("v1", {"version": "v1"}),
-        ("v3", {"track": "canary"}),
-        ("v3", {"track": "canary"}),
+        # Consul meta keys allow letters, digits, `-` and `_` only (MS4019)
+        ("v3", {"app_kubernetes_io_track": "canary"}),
+        ("v3", {"app_kubernetes_io_track": "canary"}),
     ]
     ids = [r.instance.id for rs in running.values() for r in rs]
     assert len(set(ids)) == len(ids) == 6
