@@ -37,6 +37,7 @@ from meshspec.diagnostics import Diagnostic, Severity, has_errors, render_json, 
 from meshspec.diff.command import diff
 from meshspec.errors import MeshSpecError, UnknownTarget
 from meshspec.gcpause import cyclic_gc_paused
+from meshspec.live import ClusterRef, NoClusterReader, read_live
 from meshspec.loader import load_paths
 from meshspec.plan.command import plan
 from meshspec.registry import PLANNED, available_targets, get_adapter, planned_targets
@@ -573,7 +574,9 @@ def compile_command(
     help="Write the neutral spec to DIR/mesh.yaml instead of stdout (DIR: empty, new, or "
     "written by meshspec before).",
 )
-@click.option("--kubeconfig", default=None, help="Read the resources from this cluster.")
+@click.option(
+    "--kubeconfig", default=None, metavar="FILE", help="Read the resources from this cluster."
+)
 @click.option("--context", default=None, help="Kubeconfig context (with --kubeconfig or --live).")
 @click.option("--live", is_flag=True, help="Read from the current kubeconfig context.")
 @click.option(
@@ -622,9 +625,10 @@ def import_command(
             raise click.UsageError(f"target '{source}' does not read a Consul agent")
         docs, problems = adapter.read_agent(consul_addr)
     elif live or kubeconfig:
-        if adapter.cluster is None:
-            raise click.UsageError(f"target '{source}' cannot read from a cluster")
-        docs, problems = adapter.cluster.read(kubeconfig=kubeconfig, context=context)
+        try:
+            docs, problems = read_live(source, ClusterRef(kubeconfig, context))
+        except NoClusterReader as exc:
+            raise click.UsageError(str(exc)) from None
     elif files:
         docs, problems = read_native_for(source, files)
     else:
