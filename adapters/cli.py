@@ -81,13 +81,14 @@ def apply(
     from meshspec.loader import load_paths
 
     try:
-        formats = getattr(get_adapter(target), "formats", ())
+        own_files = get_adapter(target).files
     except UnknownTarget as exc:
         raise click.UsageError(str(exc)) from None
-    if formats:
+    if own_files is not None:
         raise click.UsageError(
-            f"target '{target}' writes its own files ({', '.join(formats)}), not Kubernetes "
-            f"objects: use 'meshspec compile -t {target} --format ...' and the mesh's own tool"
+            f"target '{target}' writes its own files ({', '.join(own_files.formats)}), not "
+            f"Kubernetes objects: use 'meshspec compile -t {target} --format ...' and the "
+            "mesh's own tool"
             + (" (or --target consul-k8s)" if target == "consul" else "")
         )
     loaded = load_paths(input_paths(files, filenames))

@@ -273,6 +273,41 @@ class ClusterReader(Protocol):
 
 
 @runtime_checkable
+class NativeFiles(Protocol):
+    """A mesh whose resources are files of its own formats, not Kubernetes objects
+    (Consul's config entries: one entry a file, JSON or HCL, for `consul config write`)."""
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """The formats of `compile --format`; the first is the default."""
+        ...
+
+    def render(self, resources: Sequence[Mapping[str, Any]], fmt: str) -> list[tuple[str, str]]:
+        """(file name, text) per resource, the names sorting in apply order."""
+        ...
+
+    def read(self, paths: Sequence[str]) -> tuple[list[NativeDocument], list[Diagnostic]]:
+        """The documents of files in these formats (and YAML/JSON), and what could not
+        be read (never raises)."""
+        ...
+
+
+@runtime_checkable
+class AgentReader(Protocol):
+    """Reads what a running control plane holds through its own API, for a mesh that
+    may run without Kubernetes (Consul's agent)."""
+
+    @property
+    def option(self) -> str:
+        """The command-line option that gives its address, e.g. `--consul-addr`."""
+        ...
+
+    def read(self, address: str) -> tuple[list[NativeDocument], list[Diagnostic]]:
+        """The documents with their origins, and what could not be read (never raises)."""
+        ...
+
+
+@runtime_checkable
 class Adapter(Protocol):
     """Everything a target provides; `tests/adapters/test_contract.py` holds every
     registered adapter to it (`docs/adapters.md` says how to write one)."""
@@ -323,6 +358,16 @@ class Adapter(Protocol):
         """How to read its resources from a live cluster; None when it cannot."""
         ...
 
+    @property
+    def files(self) -> NativeFiles | None:
+        """Its own file formats, when its resources are not Kubernetes objects; else None."""
+        ...
+
+    @property
+    def agent(self) -> AgentReader | None:
+        """How to read a running control plane by its address; None when it cannot."""
+        ...
+
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         """Native resources in `kinds` order; diagnostics through `options.settle`."""
         ...
@@ -334,4 +379,12 @@ class Adapter(Protocol):
     def neutral_names(self, resources: Sequence[Mapping[str, Any]]) -> Mapping[str, str]:
         """Native names the model reports for routes and authorization rules -> the neutral
         names they hold (an empty neutral name: no neutral rule, a default decided)."""
+        ...
+
+    def known_differences(
+        self, diagnostics: Sequence[Diagnostic], spec: Spec, request: Request
+    ) -> frozenset[str] | None:
+        """The `Verdict` fields in which its model may answer `request` differently from
+        the spec, as its compile's `diagnostics` announced (empty: none; None: any).
+        The fuzzer skips those fields instead of reporting them."""
         ...

@@ -418,6 +418,15 @@ def _nothing_written(diags: Sequence[Diagnostic], verb: str = "written") -> str:
     return f"nothing {verb}: fix the errors above"
 
 
+def _file_stream(rendered: Sequence[tuple[str, str]]) -> str:
+    """A target's own files on stdout: JSON documents as one YAML stream (`---` between
+    them), which `meshspec import` reads back; other formats one after another, each
+    under a comment naming the file it would be."""
+    if all(name.endswith(".json") for name, _ in rendered):
+        return "---\n".join(text for _, text in rendered)
+    return "".join(f"# {name}\n{text}" for name, text in rendered)
+
+
 def _json_text(obj: Any) -> str:
     return json.dumps(obj, indent=2) + "\n"
 
@@ -513,7 +522,7 @@ def compile_command(
 
     inputs = input_paths(paths, filenames)
     adapter = _target_or_usage(target)
-    formats: tuple[str, ...] = tuple(getattr(adapter, "formats", ()))
+    formats = adapter.files.formats if adapter.files is not None else ()
     if file_format is not None and file_format not in formats:
         known = ", ".join(formats) or "none (use --output)"
         raise click.UsageError(f"--format {file_format}: the formats of '{target}' are {known}")
@@ -528,14 +537,14 @@ def compile_command(
     if has_errors(diags):
         click.echo(_nothing_written(diags), err=True)
         sys.exit(EXIT_FINDINGS)
-    if formats:
+    if adapter.files is not None:
         # a target with its own files (one resource a file, e.g. Consul's config entries)
-        rendered = adapter.render(compiled.resources, file_format or formats[0])  # type: ignore[attr-defined]
+        rendered = adapter.files.render(compiled.resources, file_format or formats[0])
         if output_dir:
             _write_outputs(dict(rendered), output_dir)
             click.echo(f"wrote {len(rendered)} files to {output_dir}", err=True)
         else:
-            click.echo("".join(text for _, text in rendered), nl=False)
+            click.echo(_file_stream(rendered), nl=False)
         return
     if output_dir:
         if output == "json":
@@ -614,16 +623,17 @@ def import_command(
     from meshspec.native import read_native_for
 
     files = input_paths(paths, filenames, required=False)
-    if Path(source).suffix in (".yaml", ".yml", ".json") or Path(source).is_dir():
+    looks_like_path = Path(source).suffix in (".yaml", ".yml", ".json") or Path(source).is_dir()
+    if looks_like_path and source not in available_targets():
         raise click.UsageError(
             f"--from names the source mesh (see 'meshspec targets'), not {source!r}; "
             "give the files as arguments or with -f"
         )
     adapter = _target_or_usage(source)
     if consul_addr is not None:
-        if not hasattr(adapter, "read_agent"):
+        if adapter.agent is None or adapter.agent.option != "--consul-addr":
             raise click.UsageError(f"target '{source}' does not read a Consul agent")
-        docs, problems = adapter.read_agent(consul_addr)
+        docs, problems = adapter.agent.read(consul_addr)
     elif live or kubeconfig:
         try:
             docs, problems = read_live(source, ClusterRef(kubeconfig, context))

@@ -80,8 +80,7 @@ def read_native_for(
         adapter = get_adapter(source)
     except UnknownTarget:
         return read_native(paths)
-    reader = getattr(adapter, "read_files", None)
-    if reader is None:
+    if adapter.files is None:
         return read_native(paths)
-    docs, problems = reader(list(paths))
+    docs, problems = adapter.files.read(list(paths))
     return list(docs), list(problems)

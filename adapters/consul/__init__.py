@@ -114,10 +114,35 @@ def _version() -> str:
     return os.environ.get("MESHSPEC_CONSUL_VERSION", CONSUL_VERSION)
 
 
+class ConsulFiles:
+    """Config entries as files, one entry a file: what `consul config write` reads."""
+
+    #: the formats of `meshspec compile --format`
+    formats = ("json", "hcl")
+
+    def render(self, resources: Sequence[Mapping[str, Any]], fmt: str) -> list[tuple[str, str]]:
+        return import_module("adapters.consul.files").render(resources, fmt)  # type: ignore[no-any-return]
+
+    def read(self, paths: Sequence[str]) -> tuple[list[NativeDocument], list[Any]]:
+        """JSON, YAML and HCL files of config entries or consul-k8s resources."""
+        return import_module("adapters.consul.files").read_files(paths)  # type: ignore[no-any-return]
+
+
+class ConsulAgent:
+    """A live agent's entries and registrations, through its HTTP API."""
+
+    option = "--consul-addr"
+
+    def read(self, address: str) -> tuple[list[NativeDocument], list[Any]]:
+        return import_module("adapters.consul.agent").read_agent(address)  # type: ignore[no-any-return]
+
+
 class _Consul:
     """What both targets share: features, codes, import and model."""
 
     cluster: Any = None
+    files: ConsulFiles | None = None
+    agent: ConsulAgent | None = None
 
     name = "consul"
     mesh_version = CONSUL_VERSION
@@ -150,25 +175,13 @@ class ConsulAdapter(_Consul):
     name = "consul"
     description = "Consul service mesh (config entries for consul config write: JSON or HCL)"
     kinds: tuple[Kind, ...] = CONFIG_KINDS
-    #: file formats of `meshspec compile --format` (one file per entry)
-    formats = ("json", "hcl")
+    files = ConsulFiles()
+    agent = ConsulAgent()
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         compiler = import_module("adapters.consul.compiler")
         resources, diagnostics = compiler.compile_entries(spec, _version(), self.name)
         return CompileResult(resources, options.settle(diagnostics))
-
-    def render(self, resources: Sequence[Mapping[str, Any]], fmt: str) -> list[tuple[str, str]]:
-        """One file per entry, in apply order: `consul config write` reads one entry a file."""
-        return import_module("adapters.consul.files").render(resources, fmt)  # type: ignore[no-any-return]
-
-    def read_files(self, paths: Sequence[str]) -> tuple[list[NativeDocument], list[Any]]:
-        """JSON, YAML and HCL files of config entries or consul-k8s resources."""
-        return import_module("adapters.consul.files").read_files(paths)  # type: ignore[no-any-return]
-
-    def read_agent(self, address: str) -> tuple[list[NativeDocument], list[Any]]:
-        """A live agent's entries and registrations (`import --live --consul-addr`)."""
-        return import_module("adapters.consul.agent").read_agent(address)  # type: ignore[no-any-return]
 
 
 class ConsulK8sAdapter(_Consul):

@@ -31,6 +31,7 @@ from meshspec.adapter import (
 from meshspec.codes import CodeBlock
 from meshspec.diagnostics import Diagnostic
 from meshspec.features import Feature as F
+from meshspec.semantics import Request
 from meshspec.spec import Spec
 
 FEATURES = frozenset(
@@ -125,6 +126,9 @@ class IstioAdapter:
         labels={"istio-injection": "enabled"}, outside={"istio-injection": "disabled"}
     )
     cluster = IstioCluster()
+    #: its resources are Kubernetes objects, read from a cluster, not from an agent
+    files = None
+    agent = None
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         from adapters.istio.compiler import compile_istio
@@ -151,6 +155,12 @@ class IstioAdapter:
         from adapters.istio._names import neutral_names
 
         return neutral_names(resources)
+
+    def known_differences(
+        self, diagnostics: Sequence[Diagnostic], spec: Spec, request: Request
+    ) -> frozenset[str]:
+        """None announced: its compile's findings and its model are checked as they are."""
+        return frozenset()
 
 
 adapter: Adapter = IstioAdapter()

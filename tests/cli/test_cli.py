@@ -183,6 +183,8 @@ def test_unknown_target_suggests_and_lists(capsys: pytest.CaptureFixture[str]) -
 class _FakeAdapter:
     name = "fake"
     description = "a target for tests"
+    #: Kubernetes-style objects: no files of its own
+    files = None
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         return CompileResult(

@@ -195,6 +195,7 @@ def test_security_loss_message_names_the_flag_that_helps(
 class _FailingAdapter:
     name = "fake"
     description = "reports an error that no flag allows"
+    files = None
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         return CompileResult([], [codes.SCHEMA("cannot express this", target="fake")])

@@ -50,12 +50,19 @@ def test_one_file_per_entry_in_apply_order_and_back(
     assert "name: checkout" in out
 
 
-def test_stdout_holds_the_entries_one_after_another(capsys: pytest.CaptureFixture[str]) -> None:
+def test_stdout_holds_the_entries_as_one_stream_that_imports_back(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     code, out, _ = _run(capsys, "compile", "-t", "consul", CANARY)
     assert code == 0
-    entries = [json.loads(chunk) for chunk in out.replace("}\n{", "}\n\x00{").split("\x00")]
+    entries = [json.loads(chunk) for chunk in out.split("---\n")]
     assert entries[1] == {"Kind": "proxy-defaults", "Name": "global", "MutualTLSMode": "strict"}
     assert {e["Kind"] for e in entries} >= {"service-router", "service-resolver", "mesh"}
+    printed = tmp_path / "entries.yaml"
+    printed.write_text(out, encoding="utf-8")
+    code, spec_text, err = _run(capsys, "import", "--from", "consul", str(printed))
+    assert code == 0, err
+    assert "kind: Service" in spec_text
 
 
 def test_a_format_the_target_does_not_have_is_a_usage_error(

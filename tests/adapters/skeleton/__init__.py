@@ -23,8 +23,10 @@ from meshspec.adapter import (
     NativeDocument,
     Topology,
 )
+from meshspec.diagnostics import Diagnostic
 from meshspec.features import ALL_FEATURES
 from meshspec.features import Feature as F
+from meshspec.semantics import Request
 from meshspec.spec import Spec
 from tests.adapters.skeleton import codes
 
@@ -61,6 +63,8 @@ class FerryAdapter:
     codes = codes.BLOCK
     injection = Injection(annotations={"ferry.example/inject": "true"})
     cluster = None
+    files = None
+    agent = None
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         from tests.adapters.skeleton.compiler import compile_ferry
@@ -85,6 +89,12 @@ class FerryAdapter:
             for res in resources
             for rule in res["spec"]["rules"]
         }
+
+    def known_differences(
+        self, diagnostics: Sequence[Diagnostic], spec: Spec, request: Request
+    ) -> frozenset[str]:
+        """None announced: its compile's findings and its model are checked as they are."""
+        return frozenset()
 
 
 adapter: Adapter = FerryAdapter()
