@@ -592,7 +592,10 @@ def import_command(
             raise click.UsageError(f"target '{source}' cannot read from a cluster")
         docs, problems = adapter.cluster.read(kubeconfig=kubeconfig, context=context)
     elif files:
-        docs, problems = read_native(files)
+        # an adapter whose mesh keeps its configuration in other forms (CloudFormation,
+        # Terraform) reads the files itself
+        read_files = getattr(adapter, "read_files", None)
+        docs, problems = read_files(files) if read_files is not None else read_native(files)
     else:
         raise click.UsageError(
             "name the resources to import: PATH arguments, -f FILE, '-' for stdin, or --live"

@@ -1,0 +1,139 @@
+"""The AWS App Mesh target, import first: App Mesh reached its end of support on
+2026-09-30 and its users move elsewhere. `meshspec import --from appmesh` reads
+CloudFormation, Terraform, AWS CLI/API JSON and controller resources into one
+typed model (`resources.py`) and maps it to the neutral spec, every difference
+reported; `--target appmesh` writes controller resources (and, through
+`cloudformation.py`, a CloudFormation template) for a mesh still kept running.
+
+This module is the adapter's contract: kinds, features, codes, injection. The
+readers, compiler and model are imported when used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from adapters.appmesh import codes
+from meshspec.adapter import (
+    Adapter,
+    CompileOptions,
+    CompileResult,
+    ImportResult,
+    Injection,
+    Kind,
+    MeshModel,
+    NativeDocument,
+    Topology,
+)
+from meshspec.diagnostics import Diagnostic
+from meshspec.features import ALL_FEATURES
+from meshspec.features import Feature as F
+from meshspec.spec import Spec
+
+GROUP_VERSION = "appmesh.k8s.aws/v1beta2"
+#: apply order: the mesh, the nodes, the routers (with their routes) that target
+#: nodes, then the virtual services that name routers or nodes
+KINDS = (
+    Kind(GROUP_VERSION, "Mesh"),
+    Kind(GROUP_VERSION, "VirtualNode"),
+    Kind(GROUP_VERSION, "VirtualRouter"),
+    Kind(GROUP_VERSION, "VirtualService"),
+)
+
+FEATURES = frozenset(
+    {
+        F.ROUTING_PATH_EXACT,
+        F.ROUTING_PATH_PREFIX,
+        F.ROUTING_PATH_REGEX,
+        F.ROUTING_HEADERS,
+        F.ROUTING_METHOD,
+        F.SPLIT_WEIGHTS,
+        F.SPLIT_VERSIONS,
+        F.TIMEOUTS_REQUEST,
+        F.RETRIES,
+        F.RETRIES_PER_TRY_TIMEOUT,
+        F.MTLS_STRICT,
+        F.MTLS_PERMISSIVE,
+        F.MTLS_DISABLE,
+        F.PATHS_DOT_SEGMENTS,
+        F.PATHS_MERGE_SLASHES,
+    }
+)
+_NO_AUTHZ = (
+    "App Mesh has no request authorization (only listener SAN allow-lists and "
+    "declared backends, enforced by the callers' Envoys)"
+)
+_NOT_MODELLED = "App Mesh's documentation does not say how its Envoy treats this; not modelled"
+UNSUPPORTED_FEATURES: Mapping[F, str] = {
+    **{f: _NOT_MODELLED for f in sorted(ALL_FEATURES - FEATURES)},
+    F.ROUTING_QUERY: "App Mesh matches query parameters by exact value only, and the meaning "
+    "of a parameter without a match is not documented",
+    F.RETRIES_STATUS_CODES: "App Mesh retries event classes (server-error, gateway-error, "
+    "client-error = 409, stream-error), not chosen statuses",
+    F.MTLS_PORT: "the compiled listeners carry a mode per port, but the model reads one "
+    "mode per service; not modelled yet",
+    F.AUTHZ_ALLOW: _NO_AUTHZ,
+    F.AUTHZ_DENY: _NO_AUTHZ,
+    F.AUTHZ_DEFAULT_DENY: _NO_AUTHZ,
+    F.AUTHZ_L7: _NO_AUTHZ,
+    F.AUTHZ_DENY_HEADER_ELEMENTS: _NO_AUTHZ,
+    F.RESILIENCE_OUTLIER: "App Mesh declares outlier detection on the server's listener and "
+    "only sees several endpoints with Cloud Map; not modelled yet",
+    F.RESILIENCE_CONNECTION_LIMITS: "App Mesh limits connections on the server side only "
+    "(listener connectionPool, towards the local app); client limits are fixed",
+    F.HEADERS_REQUEST_EDITS: "App Mesh routes cannot edit request headers",
+}
+
+
+class AppMeshAdapter:
+    name = "appmesh"
+    description = (
+        "AWS App Mesh (controller appmesh.k8s.aws/v1beta2; CloudFormation, "
+        "Terraform and CLI JSON on import)"
+    )
+    mesh_version = "controller v1.13.3"
+    kinds = KINDS
+    features = FEATURES
+    unsupported_features = UNSUPPORTED_FEATURES
+    codes = codes.BLOCK
+    #: aws-app-mesh-controller-for-k8s docs: a namespace labelled for the sidecar injector
+    injection = Injection(labels={"appmesh.k8s.aws/sidecarInjectorWebhook": "enabled"})
+    cluster = None
+
+    def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
+        from adapters.appmesh.compiler import compile_appmesh
+
+        resources, diagnostics = compile_appmesh(spec, options)
+        return CompileResult(resources, options.settle(diagnostics))
+
+    def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult:
+        from adapters.appmesh.importer import import_appmesh
+
+        return import_appmesh(documents)
+
+    def read_files(
+        self, paths: Iterable[str]
+    ) -> tuple[list[NativeDocument], list[Diagnostic]]:
+        """Files of any App Mesh form (CloudFormation, Terraform, CLI JSON, CRDs)."""
+        from adapters.appmesh.read_files import read_files
+
+        return read_files(paths)
+
+    def model(self, resources: Sequence[Mapping[str, Any]], topology: Topology) -> MeshModel:
+        from adapters.appmesh.model import AppMeshModel
+
+        return AppMeshModel(resources, topology)
+
+    def neutral_names(self, resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+        """A compiled route `<route>.<match>[.<part>][.<port>]` holds the neutral `<route>`."""
+        names: dict[str, str] = {}
+        for res in resources:
+            if res.get("kind") == "VirtualRouter":
+                for route in (res.get("spec") or {}).get("routes") or []:
+                    name = str(route.get("name", ""))
+                    names[name] = name.split(".")[0]
+        return names
+
+
+adapter: Adapter = AppMeshAdapter()

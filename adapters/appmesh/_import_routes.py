@@ -1,0 +1,326 @@
+"""A router's App Mesh routes -> the neutral service's routes.
+
+App Mesh matches a router's routes in `priority` order (0 first) and takes the
+first that matches (API reference `RouteSpec.priority`); the neutral spec takes
+the most specific match. The routes are written in App Mesh's order and kept
+exactly where the neutral precedence would pick differently (`_import_order`).
+What a route cannot carry is reported: a header match App Mesh inverts or
+matches by integer range, the scheme and port conditions, gRPC event classes.
+
+Retries: a route without a retry policy gets App Mesh's hidden default policy
+(`resources.DEFAULT_RETRY_*`, when `Settings.default_retries`), written out with
+MS4106. The route's timeout is the smaller of the route's `perRequest` and the
+listener `perRequest` of every target node (15 s each when unset; user guide
+`routes.md`: raising a route timeout above 15 s needs the listeners raised too).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from adapters._k8s import duration
+from adapters.appmesh import codes as C
+from adapters.appmesh._import_order import keep_first_match
+from adapters.appmesh.importer import dns_label, version_name
+from adapters.appmesh.resources import (
+    DEFAULT_PER_REQUEST,
+    DEFAULT_RETRY_HTTP_STATUS,
+    DEFAULT_RETRY_MAX,
+    TARGET,
+    HeaderMatch,
+    Route,
+    RouteMatch,
+)
+
+if TYPE_CHECKING:
+    from adapters.appmesh.importer import Context, ServiceDraft
+
+
+def import_routes(ctx: Context) -> None:
+    for draft in ctx.services.values():
+        if draft.router is not None:
+            _router_routes(ctx, draft)
+        elif draft.provider_node is not None and draft.virtual_service is not None:
+            _provider_route(ctx, draft)
+
+
+def _router_routes(ctx: Context, draft: ServiceDraft) -> None:
+    assert draft.router is not None
+    routes = ctx.mesh.routes_of(draft.router)
+    unordered = [r for r in routes if r.priority is None]
+    if unordered and len(routes) > 1:
+        ctx.diagnostics.append(
+            C.PRIORITY_MISSING(
+                f"router {draft.router}: {len(unordered)} of {len(routes)} routes have no "
+                "priority; App Mesh does not say in which order it matches them, they are "
+                "read after the others, by name",
+                location=unordered[0].where,
+                target=TARGET,
+                hint="give every route a unique priority (0 is matched first)",
+            )
+        )
+    neutral: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for route in routes:
+        if route.protocol == "tcpRoute":
+            ctx.diagnostics.append(
+                C.TCP_ROUTE(
+                    f"route {route.name}: a TCP route; its targets become the service's "
+                    "versions, the neutral spec routes HTTP only",
+                    location=route.where,
+                    target=TARGET,
+                )
+            )
+            continue
+        name = _unique(dns_label(route.name, "route"), used)
+        body: dict[str, Any] = {"name": name}
+        match = _match(ctx, route)
+        if match:
+            body["matches"] = [match]
+        body["backends"] = [
+            {"version": version_name(t.node, draft.name), "weight": t.weight}
+            for t in route.targets
+            if t.node in ctx.mesh.nodes
+        ]
+        retries = _retries(ctx, route)
+        if retries is not None:
+            body["retries"] = retries
+        timeout = _timeout(ctx, route)
+        if timeout is not None:
+            body["timeout"] = timeout
+        _idle(ctx, route)
+        neutral.append(body)
+    draft.routes = keep_first_match(ctx, draft, neutral, routes)
+
+
+def _provider_route(ctx: Context, draft: ServiceDraft) -> None:
+    """A virtual node provider gets an Envoy route App Mesh writes itself, with the hidden
+    default retry policy and no way to set another (user guide `envoy-defaults.md`)."""
+    if not ctx.settings.default_retries:
+        return
+    node = ctx.node(draft.provider_node or "")
+    if node is None or all(li.protocol == "tcp" for li in node.listeners):
+        return
+    draft.routes = [{"name": "default", "retries": _default_retries()}]
+    ctx.diagnostics.append(
+        C.DEFAULT_RETRIES(
+            f"virtual service {draft.virtual_service}: App Mesh retries requests to its "
+            f"virtual node provider {draft.provider_node} by its hidden default policy "
+            f"(up to {DEFAULT_RETRY_MAX} retries on 503, connect-failure, refused-stream); "
+            "written as route 'default'",
+            location=node.where,
+            target=TARGET,
+            hint="accounts with a mesh before 2020-07-29 have no such default: import with "
+            "that setting off",
+        )
+    )
+
+
+def _unique(name: str, used: set[str]) -> str:
+    candidate, n = name, 2
+    while candidate in used:
+        candidate = f"{name[:58]}-{n}"
+        n += 1
+    used.add(candidate)
+    return candidate
+
+
+def _dropped(ctx: Context, route: Route, what: str, why: str) -> None:
+    ctx.diagnostics.append(
+        C.MATCH_DROPPED(
+            f"route {route.name}: {what} {why}; the neutral route matches without it "
+            "(it may take requests App Mesh sends elsewhere)",
+            location=route.where,
+            target=TARGET,
+            hint="review the route: add a narrower neutral condition by hand where one exists",
+        )
+    )
+
+
+def _match(ctx: Context, route: Route) -> dict[str, Any]:
+    m = route.match
+    out: dict[str, Any] = {}
+    if route.protocol == "grpcRoute":
+        _grpc_path(ctx, route, m, out)
+    elif m.exact is not None:
+        out["path"] = {"exact": m.exact}
+    elif m.regex is not None:
+        out["path"] = {"regex": m.regex}
+    elif m.prefix is not None and m.prefix != "/":
+        out["path"] = {"prefix": m.prefix}
+        if not m.prefix.endswith("/"):
+            ctx.diagnostics.append(
+                C.PREFIX_STRING(
+                    f"route {route.name}: App Mesh's prefix {m.prefix} matches "
+                    f"{m.prefix}x too (a string prefix, as Envoy's `prefix`); the neutral "
+                    f"prefix matches whole path segments only ({m.prefix}, {m.prefix}/...)",
+                    location=route.where,
+                    target=TARGET,
+                    hint=f"if paths such as {m.prefix}x must match, use regex "
+                    f"'{re.escape(m.prefix)}.*' instead",
+                )
+            )
+    if m.method:
+        out["method"] = m.method.upper()
+    if m.scheme:
+        _dropped(ctx, route, f"scheme {m.scheme}", "has no neutral condition")
+    if m.port is not None:
+        _dropped(ctx, route, f"port {m.port}", "is not a route condition in the neutral spec")
+    headers = [h for h in (_header(ctx, route, h) for h in m.headers) if h]
+    if headers:
+        out["headers"] = headers
+    query = [{"name": n, "exact": v} if v is not None else {"name": n, "present": True}
+             for n, v in m.query]
+    if query:
+        out["queryParams"] = query
+    return out
+
+
+def _grpc_path(ctx: Context, route: Route, m: RouteMatch, out: dict[str, Any]) -> None:
+    """gRPC requests are POST /<service>/<method> (gRPC over HTTP/2 spec)."""
+    if m.grpc_service and m.grpc_method:
+        out["path"] = {"exact": f"/{m.grpc_service}/{m.grpc_method}"}
+    elif m.grpc_service:
+        out["path"] = {"prefix": f"/{m.grpc_service}"}
+
+
+def _header(ctx: Context, route: Route, h: HeaderMatch) -> dict[str, Any] | None:
+    if h.invert:
+        _dropped(ctx, route, f"inverted header match on {h.name}",
+                 "has no neutral form (the neutral spec has no negation)")
+        return None
+    if h.kind == "present":
+        return {"name": h.name, "present": True}
+    if h.kind in ("exact", "prefix", "regex"):
+        return {"name": h.name, h.kind: h.value}
+    if h.kind == "suffix":
+        return {"name": h.name, "regex": ".*" + re.escape(h.value)}
+    assert h.range is not None
+    _dropped(ctx, route, f"range match {h.range[0]}..{h.range[1] - 1} on {h.name}",
+             "has no neutral form")
+    return None
+
+
+def _default_retries() -> dict[str, Any]:
+    return {
+        "attempts": DEFAULT_RETRY_MAX,
+        "retryOn": ["connect-failure", "refused-stream"],
+        "statusCodes": list(DEFAULT_RETRY_HTTP_STATUS),
+    }
+
+
+_HTTP_EVENTS = {
+    # user guide `routes.md`: server-error = 500-508, 510, 511 plus Envoy `reset`;
+    # gateway-error = 502-504 plus `reset`; client-error = 409; stream-error = refused stream
+    "server-error": (["5xx", "reset"], []),
+    "gateway-error": (["gateway-error", "reset"], []),
+    "client-error": ([], [409]),
+    "stream-error": (["refused-stream"], []),
+}
+
+
+def _retries(ctx: Context, route: Route) -> dict[str, Any] | None:
+    policy = route.retry
+    if policy is None:
+        if not ctx.settings.default_retries:
+            return None
+        ctx.diagnostics.append(
+            C.DEFAULT_RETRIES(
+                f"route {route.name} has no retry policy: App Mesh applies its hidden default "
+                f"(up to {DEFAULT_RETRY_MAX} retries on 503, connect-failure, refused-stream), "
+                "written out as the route's retries",
+                location=route.where,
+                target=TARGET,
+                hint="accounts with a mesh before 2020-07-29 have no such default: import with "
+                "that setting off",
+            )
+        )
+        return _default_retries()
+    retry_on: list[str] = []
+    codes: list[int] = []
+    for event in policy.http_events:
+        kinds, statuses = _HTTP_EVENTS.get(event, ([], []))
+        if not kinds and not statuses:
+            _retry_event(ctx, route, event)
+        retry_on += kinds
+        codes += statuses
+    for event in policy.tcp_events:
+        if event == "connection-error":
+            retry_on.append("connect-failure")
+        else:
+            _retry_event(ctx, route, event)
+    for event in policy.grpc_events:
+        _retry_event(ctx, route, f"gRPC {event}")
+    out: dict[str, Any] = {"attempts": min(policy.max_retries, 10)}
+    if policy.max_retries > 10:
+        ctx.diagnostics.append(
+            C.RETRY_EVENT(
+                f"route {route.name}: {policy.max_retries} retries; the neutral spec allows 10",
+                location=route.where,
+                target=TARGET,
+            )
+        )
+    if policy.per_retry_timeout is not None:
+        out["perTryTimeout"] = duration(policy.per_retry_timeout)
+    out["retryOn"] = list(dict.fromkeys(retry_on))
+    if codes:
+        out["statusCodes"] = sorted(set(codes))
+    return out
+
+
+def _retry_event(ctx: Context, route: Route, event: str) -> None:
+    ctx.diagnostics.append(
+        C.RETRY_EVENT(
+            f"route {route.name}: retry event {event} has no neutral form: not retried",
+            location=route.where,
+            target=TARGET,
+        )
+    )
+
+
+def _timeout(ctx: Context, route: Route) -> str | None:
+    """The smaller of the route's and its targets' listener request timeouts (0: none)."""
+
+    def limit(value: float | None) -> float:
+        seconds = DEFAULT_PER_REQUEST if value is None else value
+        return float("inf") if seconds == 0 else seconds
+
+    own = limit(route.timeout.per_request)
+    caps = []
+    for target in route.targets:
+        node = ctx.node(target.node)
+        if node is None:
+            continue
+        for li in node.listeners:
+            if target.port is None or li.port == target.port:
+                caps.append(limit(li.timeout.per_request))
+    effective = min([own, *caps])
+    if effective < own:
+        ctx.diagnostics.append(
+            C.TIMEOUT_CAPPED(
+                f"route {route.name}: the route allows {_shown(own)}, a target's listener "
+                f"{_shown(effective)}; the neutral timeout is {_shown(effective)}",
+                location=route.where,
+                target=TARGET,
+            )
+        )
+    if effective == DEFAULT_PER_REQUEST:
+        return None
+    return "0s" if effective == float("inf") else duration(effective)
+
+
+def _shown(seconds: float) -> str:
+    return "no timeout" if seconds == float("inf") else duration(seconds)
+
+
+def _idle(ctx: Context, route: Route) -> None:
+    if route.timeout.idle is not None:
+        ctx.diagnostics.append(
+            C.NOT_CARRIED(
+                f"route {route.name}: idle timeout {duration(route.timeout.idle)} has no "
+                "neutral setting",
+                location=route.where,
+                target=TARGET,
+            )
+        )

@@ -1,0 +1,308 @@
+"""App Mesh's behaviour over its own resources, read from its documentation.
+
+Sources (App Mesh user guide, https://docs.aws.amazon.com/app-mesh/latest/userguide/,
+and API reference, https://docs.aws.amazon.com/app-mesh/latest/APIReference/):
+
+* Routing (`routes.md`, `RouteSpec`): a router's routes are tried in `priority`
+  order, 0 first, and the first that matches is taken. `prefix` is Envoy's route
+  `prefix`, a plain string prefix (ASSUMPTION, semantics.md UNVERIFIED: App Mesh
+  says nothing of segments; it configures Envoy, whose `prefix` is a string match).
+  Path and prefix matching normalise the path first (`normalize_path` and
+  `merge_slashes`: dot segments removed, runs of `/` merged; user guide note in
+  `routes.md`). `path.regex` must match the whole path (Envoy `safe_regex`).
+  Headers (`HttpRouteHeader`): exact, prefix, suffix, regex (whole value), range
+  `[start, end)` of an integer value, each possibly `invert`ed; a header given
+  without `match` must be present (ASSUMPTION: Envoy's `present_match`; the API does
+  not say). Query parameters: `exact`, or present when no `match` is given
+  (ASSUMPTION, the same). A request no route matches gets 404 (ASSUMPTION: the
+  router's Envoy route table holds only its routes; semantics.md UNVERIFIED).
+* Targets (`WeightedTarget`): shares are weight / total weight.
+* Timeouts (`HttpTimeout`): `perRequest` 15 s when unset, 0 disables; the node's
+  listener timeout (15 s when unset) also applies, so the smaller wins.
+* Retries (`HttpRetryPolicy`; `envoy-defaults.md`): the route's policy; without one,
+  the hidden default (2 retries on 503, connect-failure, refused-stream) when
+  `Settings.default_retries`. `perRetryTimeout` equal to the whole timeout is the
+  same as none (each try may take all the time there is).
+* TLS (`tls.md`, `mutual-tls.md`): off by default. A STRICT listener refuses
+  plaintext, PERMISSIVE takes both; a mesh client speaks TLS when its client policy
+  for the backend (or `backendDefaults`) has `tls`.
+* Egress (`EgressFilter`, `Backend`): with DROP_ALL a node's Envoy only has routes
+  to the virtual services it declares as backends; other requests are refused by
+  the caller's own Envoy (reported as denied, status 403 — ASSUMPTION: Envoy has no
+  route and answers 404 or resets; the neutral word for "the mesh refused it" is used).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qsl
+
+from adapters.appmesh.importer import read_mesh, service_key_of
+from adapters.appmesh.resources import (
+    DEFAULT_PER_REQUEST,
+    DEFAULT_RETRY_HTTP_STATUS,
+    DEFAULT_RETRY_MAX,
+    HeaderMatch,
+    Route,
+    RouteMatch,
+    Settings,
+    VirtualNode,
+)
+from meshspec.adapter import NativeDocument, Topology, Verdict
+from meshspec.semantics import Outcome, Request, RetryPolicy, Transport
+from meshspec.spec import MtlsMode, Origin
+from meshspec.spec.routes import RetryOn
+
+_MODES = {"STRICT": MtlsMode.STRICT, "PERMISSIVE": MtlsMode.PERMISSIVE}
+_EVENTS: Mapping[str, tuple[RetryOn, ...]] = {
+    "server-error": (RetryOn.SERVER_ERROR, RetryOn.RESET),
+    "gateway-error": (RetryOn.GATEWAY_ERROR, RetryOn.RESET),
+    "stream-error": (RetryOn.REFUSED_STREAM,),
+    "connection-error": (RetryOn.CONNECT_FAILURE,),
+}
+
+
+class AppMeshModel:
+    def __init__(
+        self,
+        resources: Sequence[Mapping[str, Any]],
+        topology: Topology,
+        settings: Settings = Settings(),
+    ) -> None:
+        docs = [NativeDocument(r, Origin("<model>", i)) for i, r in enumerate(resources)]
+        self.mesh, _ = read_mesh(docs)
+        self.topology = topology
+        self.settings = settings
+        self.by_key = {}
+        for name, vs in self.mesh.services.items():
+            ns, svc = service_key_of(name)
+            self.by_key[f"{ns}/{svc}"] = vs
+        self.egress = next(iter(self.mesh.meshes.values())).egress_filter if self.mesh.meshes \
+            else "DROP_ALL"
+
+    # --- who is who
+
+    def _key(self, name: str, source: str | None) -> str:
+        if "/" in name:
+            return name
+        ns = None if source is None else self._key(source, None).split("/")[0]
+        named = [k for k, w in self.topology.workloads.items() if w.name == name]
+        same = [k for k in named if k.split("/")[0] == ns]
+        return (same or named or [f"default/{name}"])[0]
+
+    def _node_of(self, node: VirtualNode) -> tuple[str, str | None]:
+        """A node's (service key, version): its pod labels against the workloads'."""
+        labels = dict(node.pod_labels)
+        for key, w in self.topology.workloads.items():
+            if labels.get("app") != w.name:
+                continue
+            for version, selector in w.versions.items():
+                if all(labels.get(k) == v for k, v in selector.items()):
+                    return key, version
+            return key, None
+        host = node.hostname or node.name
+        ns, name = service_key_of(host)
+        return f"{ns}/{name}", None
+
+    def _nodes_of_service(self, key: str) -> list[VirtualNode]:
+        return [n for n in self.mesh.nodes.values() if self._node_of(n)[0] == key]
+
+    # --- the decision
+
+    def decide(self, request: Request) -> Verdict:
+        key = self._key(request.destination, request.source)
+        workload = self.topology.workloads.get(key)
+        vs = self.by_key.get(key)
+        if workload is None or vs is None:
+            return Verdict(Outcome.UNKNOWN_SERVICE, None)
+        ports = dict(workload.ports)
+        port = request.port if request.port is not None else workload.ports[0][0]
+        if port not in ports:
+            return Verdict(Outcome.UNKNOWN_PORT, None)
+        if ports[port] == "tcp":
+            return Verdict(Outcome.NOT_HTTP, None)
+        servers = self._nodes_of_service(key)
+        mode = self._listener_mode(servers, workload.workload_port(port))
+        client = None
+        if request.source is not None:
+            source_key = self._key(request.source, None)
+            client = next(iter(self._nodes_of_service(source_key)), None)
+        if client is not None and self.egress == "DROP_ALL" and vs.name not in [
+            b.virtual_service for b in client.backends
+        ]:
+            return Verdict(Outcome.DENIED, 403, mtls=mode)
+        tls = client is not None and self._client_speaks_tls(client, vs.name)
+        if mode is MtlsMode.STRICT and not tls:
+            return Verdict(Outcome.MTLS_REFUSED, None, mtls=mode, transport=Transport.REFUSED)
+        transport = Transport.MTLS if tls and mode is not MtlsMode.DISABLE else Transport.PLAINTEXT
+        path, query = _split(request.target)
+        headers = request.header_map()
+        if vs.provider_router is None:
+            retries = self._default_retries()
+            node = self.mesh.nodes.get(vs.provider_node or "")
+            timeout = _limit(None, [node] if node else [])
+            return self._forward(None, {(key, None): 1.0}, mode, transport, timeout, retries,
+                                 headers)
+        for route in self.mesh.routes_of(vs.provider_router):
+            if route.protocol == "tcpRoute" or not _route_matches(route.match, request.method,
+                                                                  path, query, headers, port):
+                continue
+            total = sum(t.weight for t in route.targets)
+            shares: dict[tuple[str, str | None], float] = {}
+            nodes = []
+            for t in route.targets:
+                node = self.mesh.nodes.get(t.node)
+                if node is None or not total:
+                    continue
+                nodes.append(node)
+                k = self._node_of(node)
+                shares[k] = round(shares.get(k, 0.0) + t.weight / total, 6)
+            timeout = _limit(route.timeout.per_request, nodes)
+            return self._forward(route.name, shares, mode, transport, timeout,
+                                 self._retries(route, timeout), headers)
+        return Verdict(Outcome.NO_ROUTE, 404, mtls=mode, transport=transport)
+
+    def _listener_mode(self, nodes: Sequence[VirtualNode], port: int) -> MtlsMode:
+        for node in nodes:
+            for li in node.listeners:
+                if li.port == port:
+                    if li.tls is None:
+                        return MtlsMode.DISABLE
+                    return _MODES.get(li.tls.mode, MtlsMode.DISABLE)
+        return MtlsMode.DISABLE
+
+    def _client_speaks_tls(self, client: VirtualNode, service: str) -> bool:
+        for backend in client.backends:
+            if backend.virtual_service == service and backend.tls is not None:
+                return True
+        return client.default_tls is not None
+
+    def _default_retries(self) -> RetryPolicy:
+        if not self.settings.default_retries:
+            return RetryPolicy()
+        return RetryPolicy(
+            DEFAULT_RETRY_MAX,
+            None,
+            (RetryOn.CONNECT_FAILURE, RetryOn.REFUSED_STREAM),
+            DEFAULT_RETRY_HTTP_STATUS,
+        )
+
+    def _retries(self, route: Route, timeout: float | None) -> RetryPolicy:
+        policy = route.retry
+        if policy is None:
+            return self._default_retries()
+        if policy.max_retries == 0:
+            return RetryPolicy()
+        on: list[RetryOn] = []
+        codes: list[int] = []
+        for event in (*policy.http_events, *policy.tcp_events):
+            on += [e for e in _EVENTS.get(event, ()) if e not in on]
+            if event == "client-error":
+                codes.append(409)
+        per_try = policy.per_retry_timeout
+        if per_try is not None and timeout is not None and per_try >= timeout:
+            per_try = None
+        return RetryPolicy(policy.max_retries, per_try, tuple(on), tuple(codes))
+
+    def _forward(
+        self,
+        route: str | None,
+        shares: dict[tuple[str, str | None], float],
+        mode: MtlsMode,
+        transport: Transport,
+        timeout: float | None,
+        retries: RetryPolicy,
+        headers: Mapping[str, str],
+    ) -> Verdict:
+        return Verdict(
+            Outcome.FORWARDED,
+            None,
+            route=route,
+            backends={k: v for k, v in shares.items() if v > 0},
+            mtls=mode,
+            transport=transport,
+            timeout=timeout,
+            retries=retries,
+            headers=dict(headers),
+        )
+
+
+def _limit(route: float | None, nodes: Sequence[VirtualNode]) -> float | None:
+    """The smaller of the route's and the listeners' request timeouts; None: none."""
+    values = [DEFAULT_PER_REQUEST if route is None else route]
+    for node in nodes:
+        for li in node.listeners:
+            values.append(DEFAULT_PER_REQUEST if li.timeout.per_request is None
+                          else li.timeout.per_request)
+    finite = [v for v in values if v != 0]
+    return min(finite) if finite else None
+
+
+def _split(target: str) -> tuple[str, list[tuple[str, str]]]:
+    path, _, query = target.partition("?")
+    return normalize(path), parse_qsl(query, keep_blank_values=True)
+
+
+def normalize(path: str) -> str:
+    """Envoy `normalize_path` (RFC 3986 dot segments) and `merge_slashes`, as App Mesh
+    turns them on for path and prefix matching."""
+    path = re.sub(r"/{2,}", "/", path.split("#")[0] or "/")
+    out: list[str] = []
+    for segment in path.split("/")[1:]:
+        if segment == ".":
+            continue
+        if segment == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(segment)
+    trailing = path.endswith(("/.", "/..")) and out
+    return "/" + "/".join(out) + ("/" if trailing else "")
+
+
+def _route_matches(
+    m: RouteMatch,
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    headers: Mapping[str, str],
+    port: int,
+) -> bool:
+    if m.port is not None and m.port != port:
+        return False
+    if m.exact is not None and path != m.exact:
+        return False
+    if m.regex is not None and re.fullmatch(m.regex, path) is None:
+        return False
+    if m.prefix is not None and not path.startswith(m.prefix):
+        return False
+    if m.method is not None and method.upper() != m.method.upper():
+        return False
+    if not all(_header_holds(h, headers) for h in m.headers):
+        return False
+    given = dict(query)
+    return all(
+        name in given and (value is None or given[name] == value) for name, value in m.query
+    )
+
+
+def _header_holds(h: HeaderMatch, headers: Mapping[str, str]) -> bool:
+    value = headers.get(h.name.lower())
+    if value is None:
+        held = False
+    elif h.kind == "present":
+        held = True
+    elif h.kind == "exact":
+        held = value == h.value
+    elif h.kind == "prefix":
+        held = value.startswith(h.value)
+    elif h.kind == "suffix":
+        held = value.endswith(h.value)
+    elif h.kind == "regex":
+        held = re.fullmatch(h.value, value) is not None
+    else:
+        assert h.range is not None
+        held = bool(re.fullmatch(r"-?\d+", value)) and h.range[0] <= int(value) < h.range[1]
+    return held != h.invert
