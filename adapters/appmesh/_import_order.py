@@ -138,19 +138,22 @@ def keep_first_match(
             shadowed = False
             for i in range(j):
                 for mi in list(matches[i]):
-                    if rank(mj) >= rank(mi):
-                        continue  # the neutral spec prefers i (or an earlier) as App Mesh does
                     try:
                         both = intersect(mi, mj)
                     except Unknown:
-                        _changed(ctx, routes[i], routes[j], mj, where, "")
+                        if rank(mj) < rank(mi):
+                            _changed(ctx, routes[i], routes[j], mj, where, "")
                         continue
                     if both is None:
                         continue
                     if _normal(both) == mj:
+                        # i takes every request j does, in App Mesh (first) and, where j
+                        # is not more specific, in the neutral spec too
                         _changed(ctx, routes[i], routes[j], mj, where, "dropped")
                         shadowed = True
                         break
+                    if rank(mj) >= rank(mi):
+                        continue  # the neutral spec prefers i (or an earlier) as App Mesh does
                     if both not in matches[i]:
                         matches[i].append(both)
                         _changed(ctx, routes[i], routes[j], both, where, "kept")
@@ -184,8 +187,9 @@ def _changed(
     request = sample(match)
     if how == "dropped":
         message = (
-            f"route {later['name']} is more specific than {first['name']} but App Mesh matches "
-            f"{first['name']} first, so it never takes '{request}': that match is dropped"
+            f"route {first['name']} takes every request route {later['name']} matches "
+            f"(e.g. '{request}') and App Mesh tries it first: that match of {later['name']} "
+            "is never chosen and is dropped"
         )
     elif how == "kept":
         message = (
