@@ -132,7 +132,8 @@ class AppMeshAdapter:
             if res.get("kind") == "VirtualRouter":
                 for route in (res.get("spec") or {}).get("routes") or []:
                     name = str(route.get("name", ""))
-                    names[name] = name.split(".")[0]
+                    base = name.split(".")[0]
+                    names[name] = "" if base == "all_endpoints" else base
         return names
 
 

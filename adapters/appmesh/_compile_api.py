@@ -80,6 +80,13 @@ class ApiResources:
     def node_k8s_name(self, node: str) -> str:
         return next(n.k8s_name for n in self.nodes if n.name == node)
 
+    def node_namespace(self, node: str) -> str:
+        return next(n.namespace for n in self.nodes if n.name == node)
+
+
+#: the route written for a service without routes; it holds no neutral route
+ALL_ENDPOINTS = "all_endpoints"
+
 
 def node_name(name: str, namespace: str, version: str | None) -> str:
     return f"{name}-{version}_{namespace}" if version else f"{name}_{namespace}"
@@ -212,7 +219,21 @@ class _Compiler:
                     },
                 )
             )
-        if spec.routes or versions:
+        if versions:
+            # every version together: a node that selects no pods of its own (the
+            # controller's empty podSelector) and is found at the service's DNS name,
+            # so a route can send to all endpoints
+            listeners = [
+                self._listener(key, p.workload_port, p.port, p.protocol, timeouts,
+                               spec.resilience)
+                for p in spec.ports
+            ]
+            self.api.nodes.append(
+                ApiNode(node_name(name, ns, None), name, ns, {},
+                        {"listeners": listeners,
+                         "serviceDiscovery": {"dns": {"hostname": fqdn(name, ns)}}})
+            )
+        if http_ports:
             router = ApiRouter(
                 f"{name}_{ns}",
                 name,
@@ -220,17 +241,11 @@ class _Compiler:
                 [{"portMapping": {"port": p.port, "protocol": _protocol(p.protocol)}}
                  for p in http_ports],
             )
-            if spec.routes:
-                router.routes = self._routes(key, spec, http_ports)
-            else:
-                self.lost(C.ALL_ENDPOINTS, key, ("spec", "versions"),
-                          "a service with versions and no route sends to all of them; App Mesh "
-                          "routes to virtual nodes, one per version, in shares it must be told",
-                          "add a route with the versions' weights")
+            router.routes = self._routes(key, spec, http_ports)
             self.api.routers.append(router)
             self.api.services.append(ApiService(vs_name, name, ns, router.name, None, None))
         else:
-            node = node_names[None]
+            node = node_names[versions[0] if versions else None]
             self.api.services.append(ApiService(vs_name, name, ns, None, node, name))
 
     def _listener_timeout(self, routes: Sequence[Route]) -> float | None:
@@ -303,6 +318,10 @@ class _Compiler:
 
     def _routes(self, key: str, spec: ServiceSpec, ports: Sequence[Any]) -> list[ApiRoute]:
         pieces = []
+        if not spec.routes:
+            # no routes: everything to all endpoints, 15 s, no retries (App Mesh's
+            # virtual-node provider would add its hidden retries, a router does not)
+            spec = spec.model_copy(update={"routes": (Route.model_construct(name=ALL_ENDPOINTS),)})
         for i, route in enumerate(spec.routes):
             for j, match in enumerate(route.matches or (None,)):
                 pieces.append((precedence(match), i, j, route, match))
@@ -383,19 +402,9 @@ class _Compiler:
             if target_key is None:
                 continue
             tsvc = self.spec.service(target_key)
-            if b.version is None and tsvc.spec.versions:
-                self.lost(C.ALL_ENDPOINTS, key, ("spec", "routes", i, "backends", b_index),
-                          f"a backend of all of {target_key}'s versions; App Mesh routes to "
-                          "one virtual node per version", "name the versions with weights")
-                return None
             targets.append((node_name(tsvc.metadata.name, tsvc.metadata.namespace, b.version),
                             b.weight))
         if not targets:
-            if svc.spec.versions:
-                self.lost(C.ALL_ENDPOINTS, key, ("spec", "routes", i),
-                          "a route without backends sends to all versions; App Mesh routes to "
-                          "one virtual node per version", "name the versions with weights")
-                return None
             targets = [(node_name(svc.metadata.name, ns, None), 1)]
         merged: dict[str, int] = {}
         for node, weight in targets:

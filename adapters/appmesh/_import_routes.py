@@ -78,11 +78,7 @@ def _router_routes(ctx: Context, draft: ServiceDraft) -> None:
         match = _match(ctx, route)
         if match:
             body["matches"] = [match]
-        body["backends"] = [
-            {"version": version_name(t.node, draft.name), "weight": t.weight}
-            for t in route.targets
-            if t.node in ctx.mesh.nodes
-        ]
+        body["backends"] = _backends(ctx, draft, route)
         retries = _retries(ctx, route)
         if retries is not None:
             body["retries"] = retries
@@ -91,7 +87,25 @@ def _router_routes(ctx: Context, draft: ServiceDraft) -> None:
             body["timeout"] = timeout
         _idle(ctx, route)
         neutral.append(body)
+    if len(neutral) == 1 and _all_endpoints(neutral[0], draft):
+        return  # the same as no route: everything to every endpoint, 15 s, no retries
     draft.routes = keep_first_match(ctx, draft, neutral, routes)
+
+
+def _backends(ctx: Context, draft: ServiceDraft, route: Route) -> list[dict[str, Any]]:
+    out = []
+    for t in route.targets:
+        if t.node not in ctx.mesh.nodes:
+            continue
+        version = version_name(t.node, draft.name)
+        out.append({"version": version, "weight": t.weight} if version else {"weight": t.weight})
+    if len(out) == 1 and "version" not in out[0]:
+        return []  # all endpoints of the service: the neutral route without backends
+    return out
+
+
+def _all_endpoints(route: dict[str, Any], draft: ServiceDraft) -> bool:
+    return set(route) <= {"name", "backends"} and not route.get("backends")
 
 
 def _provider_route(ctx: Context, draft: ServiceDraft) -> None:
@@ -237,6 +251,8 @@ def _retries(ctx: Context, route: Route) -> dict[str, Any] | None:
             )
         )
         return _default_retries()
+    if policy.max_retries == 0:
+        return None
     retry_on: list[str] = []
     codes: list[int] = []
     for event in policy.http_events:

@@ -50,9 +50,6 @@ WEIGHTS_ROUNDED = register("MS4504", W, "weights rounded to integers summing to 
 TOO_MANY_TARGETS = register("MS4505", E, "App Mesh routes take at most 10 targets")
 COMPILE_MATCH = register("MS4506", E, "App Mesh route condition cannot be expressed")
 COMPILE_RETRY = register("MS4507", W, "retry condition App Mesh cannot express")
-ALL_ENDPOINTS = register(
-    "MS4508", E, "App Mesh has no virtual node for all versions of a service together"
-)
 AUTHZ_AS_BACKENDS = register(
     "MS4509", W, "authorization written as declared backends, enforced by the callers", "authz"
 )

@@ -76,7 +76,10 @@ def to_crds(api: ApiResources) -> list[dict[str, Any]]:
                 "apiVersion": API_VERSION,
                 "kind": "VirtualNode",
                 "metadata": {"name": node.k8s_name, "namespace": node.namespace},
-                "spec": {"awsName": node.name, "podSelector": {"matchLabels": node.labels},
+                "spec": {"awsName": node.name,
+                         # no podSelector: a node that only names endpoints (the controller
+                         # selects no pods for it)
+                         **({"podSelector": {"matchLabels": node.labels}} if node.labels else {}),
                          **spec},
             }
         )
@@ -88,7 +91,8 @@ def to_crds(api: ApiResources) -> list[dict[str, Any]]:
             inner = dict(body[protocol])
             inner["action"] = {
                 "weightedTargets": [
-                    {"virtualNodeRef": {"name": api.node_k8s_name(t["virtualNode"])},
+                    {"virtualNodeRef": {"name": api.node_k8s_name(t["virtualNode"]),
+                                        "namespace": api.node_namespace(t["virtualNode"])},
                      "weight": t["weight"]}
                     for t in inner["action"]["weightedTargets"]
                 ]

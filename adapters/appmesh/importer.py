@@ -126,9 +126,12 @@ def service_key_of(name: str) -> tuple[str, str]:
 
 def version_name(node: str, service: str) -> str:
     """`colorteller-red` of service `colorteller` -> `red`; a controller name's
-    `_namespace` suffix is dropped."""
+    `_namespace` suffix is dropped. A node named as the service itself stands for all
+    its endpoints: "" (no version)."""
     base = node.split("_")[0] if "_" in node else node
     lowered = base.lower()
+    if dns_label(lowered) == service:
+        return ""
     for sep in ("-", "_", "."):
         if lowered.startswith(service + sep) and len(lowered) > len(service) + 1:
             lowered = lowered[len(service) + 1 :]
@@ -152,6 +155,8 @@ class ServiceDraft:
     authorization: dict[str, Any] | None = None
     resilience: dict[str, Any] | None = None
     version_resilience: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: a node standing for all endpoints (named as the service), when routes target one
+    all_node: str | None = None
 
     @property
     def key(self) -> str:
@@ -160,6 +165,8 @@ class ServiceDraft:
     def nodes(self) -> list[str]:
         """The virtual nodes behind the service."""
         found = list(self.versions.values())
+        if self.all_node is not None and not found:
+            found.append(self.all_node)
         if self.provider_node is not None:
             found.append(self.provider_node)
         return found
@@ -272,7 +279,11 @@ def _inventory(ctx: Context) -> None:
                     if target.node not in mesh.nodes:
                         _dangling(ctx, route.where, "virtual node", target.node)
                         continue
-                    draft.versions.setdefault(version_name(target.node, svc_name), target.node)
+                    version = version_name(target.node, svc_name)
+                    if version:
+                        draft.versions.setdefault(version, target.node)
+                    else:
+                        draft.all_node = target.node
         elif vs.provider_node is not None:
             node = mesh.nodes.get(vs.provider_node)
             if node is None:
@@ -302,7 +313,9 @@ def _inventory(ctx: Context) -> None:
         )
         key = f"{ns}/{svc_name}"
         if key in ctx.services:
-            ctx.services[key].versions.setdefault(version_name(name, svc_name), name)
+            # a node found at an existing service's name: one of its versions
+            version = version_name(name, svc_name) or dns_label(name.split("_")[0])
+            ctx.services[key].versions.setdefault(version, name)
             ctx.by_node[name] = [key]
             continue
         draft = ServiceDraft(ns, svc_name, None, provider_node=name)

@@ -139,6 +139,11 @@ class AppMeshModel:
         transport = Transport.MTLS if tls and mode is not MtlsMode.DISABLE else Transport.PLAINTEXT
         path, query = _split(request.target)
         headers = request.header_map()
+        if client is None:
+            # no Envoy on the client's side: routes, retries and timeouts are the
+            # client's Envoy's, so the request reaches the service's endpoints as sent
+            return self._forward(None, {(key, None): 1.0}, mode, transport, None,
+                                 RetryPolicy(), headers)
         if vs.provider_router is None:
             retries = self._default_retries()
             node = self.mesh.nodes.get(vs.provider_node or "")
