@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters._k8s import WORKLOAD_LABEL
 from adapters.appmesh import codes as C
 from adapters.appmesh.form_cli import read_cli
 from adapters.appmesh.form_cloudformation import is_template, read_template
@@ -215,7 +216,9 @@ class Context:
             versions = []
             for name, node in sorted(svc.versions.items()):
                 version: dict[str, Any] = {"name": name}
-                labels = self.node_labels.get(node)
+                labels = dict(self.node_labels.get(node) or {})
+                if labels.get(WORKLOAD_LABEL) == svc.name:
+                    del labels[WORKLOAD_LABEL]  # the service's own pods: meshspec's convention
                 if labels and labels != {"version": name}:
                     version["labels"] = dict(sorted(labels.items()))
                 if name in svc.version_resilience:
