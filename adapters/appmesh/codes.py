@@ -20,6 +20,8 @@ BAD_VALUE = register("MS4006", E, "App Mesh value of the wrong type or out of ra
 DANGLING = register("MS4007", W, "App Mesh reference to a resource that is not in the input")
 LIST_ONLY = register("MS4008", N, "list output names resources without their specs")
 DUPLICATE = register("MS4009", W, "App Mesh resource given twice: the later one is kept")
+NOTHING = register("MS4010", N, "no virtual service or virtual node: nothing to import")
+UNREACHED = register("MS4011", W, "App Mesh router that no virtual service names: not imported")
 # importing: routes
 PRIORITY_MISSING = register("MS4101", W, "routes without priority: App Mesh's order is unspecified")
 ORDER_CHANGED = register(

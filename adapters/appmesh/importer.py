@@ -99,6 +99,19 @@ def import_appmesh(
     import_resilience(ctx)
     out = ctx.documents()
     if not [d for d in out if d["kind"] == "Service"]:
+        if not documents:  # every file was refused already, with its reason
+            return ImportResult(None, sorted_diagnostics(ctx.diagnostics), [])
+        ctx.diagnostics.append(
+            C.NOTHING(
+                "the input holds no virtual service or virtual node"
+                + (f" ({len(mesh.routes)} routes, {len(mesh.routers)} routers, "
+                   f"{len(mesh.meshes)} meshes)" if mesh.routes or mesh.routers or mesh.meshes
+                   else ""),
+                location=documents[0].origin.locate(()),
+                target=TARGET,
+                hint="import all files of the mesh at once (a directory works)",
+            )
+        )
         return ImportResult(None, sorted_diagnostics(ctx.diagnostics), [])
     plain = json.loads(json.dumps(out))
     loaded = load_data(plain, "<imported from appmesh>")
@@ -300,6 +313,18 @@ def _inventory(ctx: Context) -> None:
                 draft.ports += [
                     (li.port, protocol_of(li.protocol)) for li in (node.listeners if node else ())
                 ]
+    named = {vs.provider_router for vs in mesh.services.values()}
+    for router in mesh.routers.values():
+        if router.name not in named:
+            ctx.diagnostics.append(
+                C.UNREACHED(
+                    f"virtual router {router.name}: no virtual service names it as its "
+                    "provider, so no request reaches its routes",
+                    location=router.where,
+                    target=TARGET,
+                    hint="import the virtual service too (all files of the mesh at once)",
+                )
+            )
     for key, draft in ctx.services.items():
         for node_name in draft.nodes():
             ctx.by_node.setdefault(node_name, []).append(key)
