@@ -27,10 +27,16 @@ if TYPE_CHECKING:
 
 def import_resilience(ctx: Context) -> None:
     for draft in ctx.services.values():
+        shared = None
+        if draft.all_node is not None:
+            # the node standing for every endpoint carries the service's own settings
+            node = ctx.node(draft.all_node)
+            shared = _resilience(ctx, node) if node is not None else None
+            draft.resilience = shared
         for version, node_name in draft.versions.items():
             node = ctx.node(node_name)
             found = _resilience(ctx, node) if node is not None else None
-            if found:
+            if found and found != shared:
                 draft.version_resilience[version] = found
         if draft.provider_node is not None:
             node = ctx.node(draft.provider_node)

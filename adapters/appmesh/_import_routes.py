@@ -17,6 +17,8 @@ listener `perRequest` of every target node (15 s each when unset; user guide
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from json import dumps as json_dumps
 from typing import TYPE_CHECKING, Any
 
 from adapters._k8s import duration
@@ -60,6 +62,7 @@ def _router_routes(ctx: Context, draft: ServiceDraft) -> None:
                 hint="give every route a unique priority (0 is matched first)",
             )
         )
+    routes = _one_per_port(ctx, draft.router, routes)
     neutral: list[dict[str, Any]] = []
     used: set[str] = set()
     for route in routes:
@@ -74,7 +77,7 @@ def _router_routes(ctx: Context, draft: ServiceDraft) -> None:
             )
             continue
         name = _unique(dns_label(route.name, "route"), used)
-        body: dict[str, Any] = {"name": name}
+        body: dict[str, Any] = {"name": name, GROUP: _group(route.name)}
         match = _match(ctx, route)
         if match:
             body["matches"] = [match]
@@ -87,9 +90,72 @@ def _router_routes(ctx: Context, draft: ServiceDraft) -> None:
             body["timeout"] = timeout
         _idle(ctx, route)
         neutral.append(body)
-    if len(neutral) == 1 and _all_endpoints(neutral[0], draft):
+    kept = keep_first_match(ctx, draft, neutral, routes)
+    grouped = _grouped(kept)
+    if len(grouped) == 1 and _all_endpoints(grouped[0], draft):
         return  # the same as no route: everything to every endpoint, 15 s, no retries
-    draft.routes = keep_first_match(ctx, draft, neutral, routes)
+    draft.routes = grouped
+
+
+#: the neutral route an App Mesh route belongs to, while its matches are sorted out
+GROUP = "__group__"
+_PIECE = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[0-9]+)+$")
+
+
+def _group(name: str) -> str:
+    """Routes named `<route>.<n>[.<n>...]` (as meshspec compiles one neutral route with
+    several matches, ports or a segment prefix) are pieces of the neutral `<route>`."""
+    piece = _PIECE.match(name)
+    return piece.group(1) if piece else ""
+
+
+def _grouped(routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pieces of one neutral route with the same targets and policies are one route again,
+    its matches in order; an exact path P next to the prefix P/ is the segment prefix P."""
+    out: list[dict[str, Any]] = []
+    for route in routes:
+        group = route.pop(GROUP, "")
+        rest = {k: v for k, v in route.items() if k not in ("name", "matches")}
+        into = next(
+            (r for r in out if group and r[GROUP] == group
+             and {k: v for k, v in r.items() if k not in ("name", "matches", GROUP)} == rest),
+            None,
+        )
+        if into is None:
+            out.append({**route, GROUP: group, **({"name": group} if group and not any(
+                r["name"] == group for r in out) else {})})
+            continue
+        into["matches"] = [*(into.get("matches") or [{}]), *(route.get("matches") or [{}])]
+    for route in out:
+        route.pop(GROUP, None)
+        if "matches" in route:
+            matches = _segment_prefixes(route["matches"])
+            if {} in matches:  # one match takes every request: the route has no condition
+                del route["matches"]
+            else:
+                route["matches"] = matches
+    return out
+
+
+def _segment_prefixes(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for m in matches:
+        path = m.get("path") or {}
+        if "prefix" in path and path["prefix"].endswith("/") and len(path["prefix"]) > 1:
+            stem = path["prefix"].rstrip("/")
+            exact = {**m, "path": {"exact": stem}}
+            if exact in out:
+                out[out.index(exact)] = {**m, "path": {"prefix": stem}}
+                continue
+        out.append(m)
+    seen: set[str] = set()
+    unique = []
+    for m in out:
+        key = json_dumps(m, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            unique.append(m)
+    return unique
 
 
 def _backends(ctx: Context, draft: ServiceDraft, route: Route) -> list[dict[str, Any]]:
@@ -106,6 +172,36 @@ def _backends(ctx: Context, draft: ServiceDraft, route: Route) -> list[dict[str,
 
 def _all_endpoints(route: dict[str, Any], draft: ServiceDraft) -> bool:
     return set(route) <= {"name", "backends"} and not route.get("backends")
+
+
+def _one_per_port(ctx: Context, router_name: str, routes: list[Route]) -> list[Route]:
+    """A router with several listeners needs each route's `port`; routes the same but for
+    the port, one on every listener, are one neutral route (the neutral spec's routes hold
+    on every port): the first stays, without its port."""
+    router = ctx.mesh.routers.get(router_name)
+    ports = {port for port, _ in router.listeners} if router else set()
+    if len(ports) < 2:
+        return routes
+
+    def same(route: Route) -> tuple[Any, ...]:
+        return (_group(route.name) or route.name, route.protocol == "tcpRoute",
+                replace(route.match, port=None), route.targets, route.retry, route.timeout)
+
+    seen: dict[tuple[Any, ...], set[int]] = {}
+    for route in routes:
+        if route.match.port is not None:
+            seen.setdefault(same(route), set()).add(route.match.port)
+    out = []
+    done: set[tuple[Any, ...]] = set()
+    for route in routes:
+        key = same(route)
+        if route.match.port is not None and seen.get(key) == ports:
+            if key in done:
+                continue
+            done.add(key)
+            route = replace(route, match=replace(route.match, port=None))
+        out.append(route)
+    return out
 
 
 def _provider_route(ctx: Context, draft: ServiceDraft) -> None:

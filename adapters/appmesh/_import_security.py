@@ -143,6 +143,9 @@ def _authorization(ctx: Context, draft: ServiceDraft, nodes: list[VirtualNode]) 
             rules.append({"name": "listener-sans", "action": "ALLOW",
                           "from": [{"identities": spiffe}]})
     callers = _declared_callers(ctx, draft)
+    everyone = sorted(k for k in ctx.services if k != draft.key)
+    if callers == everyone:
+        callers = None  # every node may call it: the egress filter restricts nothing here
     if callers is not None and callers:
         names = sorted({ctx.caller_name(c, draft) for c in callers})
         rules.append({"name": "declared-backends", "action": "ALLOW",

@@ -179,7 +179,7 @@ class ServiceDraft:
     def nodes(self) -> list[str]:
         """The virtual nodes behind the service."""
         found = list(self.versions.values())
-        if self.all_node is not None and not found:
+        if self.all_node is not None:
             found.append(self.all_node)
         if self.provider_node is not None:
             found.append(self.provider_node)
@@ -206,17 +206,29 @@ class Context:
         names = sorted(self.mesh.meshes)
         mesh_name = dns_label(names[0]) if names else "appmesh"
         # App Mesh has no TLS unless a listener says so (user guide `tls.md`)
+        spec: dict[str, Any] = {"mtls": {"mode": "DISABLE"}}
+        domains = self.trust_domains()
+        if len(domains) == 1:
+            spec = {"trustDomain": domains[0], **spec}
         docs.append(
-            {
-                "apiVersion": API_VERSION,
-                "kind": "Mesh",
-                "metadata": {"name": mesh_name},
-                "spec": {"mtls": {"mode": "DISABLE"}},
-            }
+            {"apiVersion": API_VERSION, "kind": "Mesh", "metadata": {"name": mesh_name},
+             "spec": spec}
         )
         for key in sorted(self.services):
             docs.append(self._service_document(self.services[key]))
         return docs
+
+    def trust_domains(self) -> list[str]:
+        """SPIFFE trust domains of the listeners' SDS trust bundles (`spiffe://<domain>`,
+        as SPIRE names them): the mesh's trust domain when there is one."""
+        found = set()
+        for node in self.mesh.nodes.values():
+            for li in node.listeners:
+                if li.tls is not None and li.tls.trust_sds and li.tls.trust_sds.startswith(
+                    "spiffe://"
+                ):
+                    found.add(li.tls.trust_sds.removeprefix("spiffe://").split("/")[0])
+        return sorted(found)
 
     def _service_document(self, svc: ServiceDraft) -> dict[str, Any]:
         spec: dict[str, Any] = {}
@@ -341,9 +353,13 @@ def _inventory(ctx: Context) -> None:
         )
         key = f"{ns}/{svc_name}"
         if key in ctx.services:
-            # a node found at an existing service's name: one of its versions
-            version = version_name(name, svc_name) or dns_label(name.split("_")[0])
-            ctx.services[key].versions.setdefault(version, name)
+            # a node found at an existing service's name: one of its versions, or (named
+            # as the service) all of its endpoints
+            version = version_name(name, svc_name)
+            if version:
+                ctx.services[key].versions.setdefault(version, name)
+            else:
+                ctx.services[key].all_node = name
             ctx.by_node[name] = [key]
             continue
         draft = ServiceDraft(ns, svc_name, None, provider_node=name)

@@ -97,6 +97,8 @@ class ListenerTls:
     #: exact SANs a client certificate must carry; None: no client validation
     client_sans: tuple[str, ...] | None = None
     validates_clients: bool = False
+    #: the SDS secret of the trust bundle (`spiffe://<trust domain>` with SPIRE)
+    trust_sds: str | None = None
 
 
 @dataclass(frozen=True)
@@ -657,6 +659,7 @@ def _listener(at: _At) -> Listener:
             certificate,
             sans.strings() if sans else None,
             bool(t["validation"]),
+            t["validation"]["trust"]["sds"]["secretName"].text(),
         )
     od = at["outlierDetection"]
     outlier = None

@@ -243,3 +243,21 @@ resource "aws_appmesh_virtual_service" "cart" {
     }
   }
 }
+
+resource "aws_appmesh_virtual_node" "audit" {
+  name      = "audit"
+  mesh_name = aws_appmesh_mesh.shop.id
+  spec {
+    listener {
+      port_mapping {
+        port     = 80
+        protocol = "http"
+      }
+    }
+    service_discovery {
+      dns {
+        hostname = "audit.shop.svc.cluster.local"
+      }
+    }
+  }
+}
