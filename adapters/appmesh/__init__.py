@@ -56,6 +56,7 @@ FEATURES = frozenset(
         F.MTLS_STRICT,
         F.MTLS_PERMISSIVE,
         F.MTLS_DISABLE,
+        F.MTLS_PORT,
         F.PATHS_DOT_SEGMENTS,
         F.PATHS_MERGE_SLASHES,
     }
@@ -71,8 +72,6 @@ UNSUPPORTED_FEATURES: Mapping[F, str] = {
     "of a parameter without a match is not documented",
     F.RETRIES_STATUS_CODES: "App Mesh retries event classes (server-error, gateway-error, "
     "client-error = 409, stream-error), not chosen statuses",
-    F.MTLS_PORT: "the compiled listeners carry a mode per port, but the model reads one "
-    "mode per service; not modelled yet",
     F.AUTHZ_ALLOW: _NO_AUTHZ,
     F.AUTHZ_DENY: _NO_AUTHZ,
     F.AUTHZ_DEFAULT_DENY: _NO_AUTHZ,

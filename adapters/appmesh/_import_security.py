@@ -52,7 +52,8 @@ def import_security(ctx: Context) -> None:
 def _mtls(ctx: Context, draft: ServiceDraft, nodes: list[VirtualNode]) -> None:
     modes = {n.name: listener_mode(n) for n in nodes}
     mode = min(modes.values(), key=_ORDER.__getitem__)
-    if len(set(modes.values())) > 1:
+    per_node = {n.name: tuple(listener_mode(n, li.port) for li in n.listeners) for n in nodes}
+    if len(set(per_node.values())) > 1:
         ctx.diagnostics.append(
             C.MTLS_MIXED(
                 f"{draft.key}: its virtual nodes differ in listener TLS ("
@@ -76,7 +77,20 @@ def _mtls(ctx: Context, draft: ServiceDraft, nodes: list[VirtualNode]) -> None:
                         "unless a client outside the mesh called this port over TLS",
                     )
                 )
-    if mode != "DISABLE":
+    # a listener per port: where ports differ, the neutral service keeps a mode per port
+    by_port: dict[int, str] = {}
+    for node in nodes:
+        for li in node.listeners:
+            port_mode = listener_mode(node, li.port)
+            known = by_port.get(li.port, port_mode)
+            by_port[li.port] = min(known, port_mode, key=_ORDER.__getitem__)
+    service_ports = {port for port, _ in draft.ports}
+    ports = {p: m for p, m in by_port.items() if p in service_ports}
+    if len(set(ports.values())) > 1:
+        common = max(set(ports.values()), key=lambda m: (list(ports.values()).count(m), -_ORDER[m]))
+        mode = common
+        draft.mtls = {"mode": mode, "ports": {p: m for p, m in sorted(ports.items()) if m != mode}}
+    elif mode != "DISABLE":
         draft.mtls = {"mode": mode}
     _client_side(ctx, draft, mode)
 

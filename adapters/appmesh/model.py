@@ -134,16 +134,19 @@ class AppMeshModel:
         ]:
             return Verdict(Outcome.DENIED, 403, mtls=mode)
         tls = client is not None and self._client_speaks_tls(client, vs.name)
-        if mode is MtlsMode.STRICT and not tls:
-            return Verdict(Outcome.MTLS_REFUSED, None, mtls=mode, transport=Transport.REFUSED)
         transport = Transport.MTLS if tls and mode is not MtlsMode.DISABLE else Transport.PLAINTEXT
+        refused = Verdict(Outcome.MTLS_REFUSED, None, mtls=mode, transport=Transport.REFUSED)
         path, query = _split(request.target)
         headers = request.header_map()
         if client is None:
             # no Envoy on the client's side: routes, retries and timeouts are the
             # client's Envoy's, so the request reaches the service's endpoints as sent
+            if mode is MtlsMode.STRICT:
+                return refused
             return self._forward(None, {(key, None): 1.0}, mode, transport, None,
                                  RetryPolicy(), headers)
+        if mode is MtlsMode.STRICT and not tls:
+            return refused
         if vs.provider_router is None:
             retries = self._default_retries()
             node = self.mesh.nodes.get(vs.provider_node or "")
@@ -167,7 +170,8 @@ class AppMeshModel:
             timeout = _limit(route.timeout.per_request, nodes)
             return self._forward(route.name, shares, mode, transport, timeout,
                                  self._retries(route, timeout), headers)
-        return Verdict(Outcome.NO_ROUTE, 404, mtls=mode, transport=transport)
+        # the client's Envoy answers itself: no connection to the service is made
+        return Verdict(Outcome.NO_ROUTE, 404)
 
     def _listener_mode(self, nodes: Sequence[VirtualNode], port: int) -> MtlsMode:
         for node in nodes:
