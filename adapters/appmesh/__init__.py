@@ -111,9 +111,7 @@ class AppMeshAdapter:
 
         return import_appmesh(documents)
 
-    def read_files(
-        self, paths: Iterable[str]
-    ) -> tuple[list[NativeDocument], list[Diagnostic]]:
+    def read_files(self, paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagnostic]]:
         """Files of any App Mesh form (CloudFormation, Terraform, CLI JSON, CRDs)."""
         from adapters.appmesh.read_files import read_files
 

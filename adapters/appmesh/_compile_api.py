@@ -120,8 +120,13 @@ class _Compiler:
 
     def lost(self, code: Code, key: str, path: PathKey, message: str, hint: str = "") -> None:
         self.diagnostics.append(
-            code(message, location=self.spec.locate(key, path), path=dotted(path),
-                 target=TARGET, hint=hint)
+            code(
+                message,
+                location=self.spec.locate(key, path),
+                path=dotted(path),
+                target=TARGET,
+                hint=hint,
+            )
         )
 
     def mode(self, key: str, port: int) -> MtlsMode:
@@ -151,9 +156,14 @@ class _Compiler:
             path: PathKey = ("spec", "authorization")
             deny = [r for r in authz.rules if r.action is AuthzAction.DENY]
             if deny:
-                self.lost(C.COMPILE_AUTHZ, key, path, "DENY rules cannot be written: App Mesh has "
-                          "no request authorization", "keep the service on a mesh with "
-                          "authorization, or allow the loss with --allow-lossy authz")
+                self.lost(
+                    C.COMPILE_AUTHZ,
+                    key,
+                    path,
+                    "DENY rules cannot be written: App Mesh has no request authorization",
+                    "keep the service on a mesh with "
+                    "authorization, or allow the loss with --allow-lossy authz",
+                )
             if authz.default is DefaultAction.ALLOW:
                 out[key] = None
                 continue
@@ -162,9 +172,7 @@ class _Compiler:
             for rule in authz.rules:
                 if rule.action is not AuthzAction.ALLOW:
                     continue
-                if rule.to is not None or not rule.from_ or any(
-                    not s.services for s in rule.from_
-                ):
+                if rule.to is not None or not rule.from_ or any(not s.services for s in rule.from_):
                     expressible = False
                     continue
                 for source in rule.from_:
@@ -173,14 +181,24 @@ class _Compiler:
                         if resolved is not None:
                             allowed.add(resolved)
             if expressible:
-                self.lost(C.AUTHZ_AS_BACKENDS, key, path,
-                          "only the listed services declare it as a backend (egress filter "
-                          "DROP_ALL): their Envoys refuse other calls; the service itself does "
-                          "not check its callers")
+                self.lost(
+                    C.AUTHZ_AS_BACKENDS,
+                    key,
+                    path,
+                    "only the listed services declare it as a backend (egress filter "
+                    "DROP_ALL): their Envoys refuse other calls; the service itself does "
+                    "not check its callers",
+                )
             else:
-                self.lost(C.COMPILE_AUTHZ, key, path, "only 'ALLOW from services' rules without "
-                          "request conditions can be written (as declared backends); the rest "
-                          "is left out", "allow the loss with --allow-lossy authz")
+                self.lost(
+                    C.COMPILE_AUTHZ,
+                    key,
+                    path,
+                    "only 'ALLOW from services' rules without "
+                    "request conditions can be written (as declared backends); the rest "
+                    "is left out",
+                    "allow the loss with --allow-lossy authz",
+                )
             out[key] = allowed
         return out
 
@@ -192,7 +210,8 @@ class _Compiler:
         http_ports = [p for p in spec.ports if p.protocol is not Protocol.TCP]
         timeouts = self._listener_timeout(spec.routes)
         node_names: dict[str | None, str] = {}
-        for version in versions or [None]:
+        each: list[str | None] = [*versions] or [None]
+        for version in each:
             node = node_name(name, ns, version)
             node_names[version] = node
             labels = {WORKLOAD_LABEL: name}
@@ -224,22 +243,30 @@ class _Compiler:
             # controller's empty podSelector) and is found at the service's DNS name,
             # so a route can send to all endpoints
             listeners = [
-                self._listener(key, p.workload_port, p.port, p.protocol, timeouts,
-                               spec.resilience)
+                self._listener(key, p.workload_port, p.port, p.protocol, timeouts, spec.resilience)
                 for p in spec.ports
             ]
             self.api.nodes.append(
-                ApiNode(node_name(name, ns, None), name, ns, {},
-                        {"listeners": listeners,
-                         "serviceDiscovery": {"dns": {"hostname": fqdn(name, ns)}}})
+                ApiNode(
+                    node_name(name, ns, None),
+                    name,
+                    ns,
+                    {},
+                    {
+                        "listeners": listeners,
+                        "serviceDiscovery": {"dns": {"hostname": fqdn(name, ns)}},
+                    },
+                )
             )
         if http_ports:
             router = ApiRouter(
                 f"{name}_{ns}",
                 name,
                 ns,
-                [{"portMapping": {"port": p.port, "protocol": _protocol(p.protocol)}}
-                 for p in http_ports],
+                [
+                    {"portMapping": {"port": p.port, "protocol": _protocol(p.protocol)}}
+                    for p in http_ports
+                ],
             )
             router.routes = self._routes(key, spec, http_ports)
             self.api.routers.append(router)
@@ -257,8 +284,15 @@ class _Compiler:
         longest = max(wanted, default=DEFAULT_PER_REQUEST)
         return longest if longest > DEFAULT_PER_REQUEST else None
 
-    def _listener(self, key: str, workload_port: int, port: int, protocol: Protocol,
-                  timeout: float | None, resilience: Any) -> dict[str, Any]:
+    def _listener(
+        self,
+        key: str,
+        workload_port: int,
+        port: int,
+        protocol: Protocol,
+        timeout: float | None,
+        resilience: Any,
+    ) -> dict[str, Any]:
         proto = _protocol(protocol)
         li: dict[str, Any] = {"portMapping": {"port": workload_port, "protocol": proto}}
         mode = self.mode(key, port)
@@ -280,12 +314,20 @@ class _Compiler:
                     "maxEjectionPercent": od.max_ejection_percent,
                 }
             else:
-                self.lost(C.COMPILE_LOST, key, ("spec", "resilience", "outlierDetection"),
-                          "App Mesh ejects on consecutive server errors (5xx) only")
+                self.lost(
+                    C.COMPILE_LOST,
+                    key,
+                    ("spec", "resilience", "outlierDetection"),
+                    "App Mesh ejects on consecutive server errors (5xx) only",
+                )
         if resilience is not None and resilience.connection_limits is not None:
-            self.lost(C.COMPILE_LOST, key, ("spec", "resilience", "connectionLimits"),
-                      "App Mesh's connection pool limits the server's Envoy towards its app, "
-                      "for all callers; clients' limits are fixed: left out")
+            self.lost(
+                C.COMPILE_LOST,
+                key,
+                ("spec", "resilience", "connectionLimits"),
+                "App Mesh's connection pool limits the server's Envoy towards its app, "
+                "for all callers; clients' limits are fixed: left out",
+            )
         return li
 
     def _backends(self, key: str, callers: dict[str, set[str] | None]) -> list[dict[str, Any]]:
@@ -335,19 +377,33 @@ class _Compiler:
                 for k, m in enumerate(self._matches(key, i, j, match)):
                     if port is not None:
                         m["port"] = port.port
-                    protocol = "http2Route" if port is not None and port.protocol is Protocol.GRPC \
-                        else ("http2Route" if ports and ports[0].protocol is Protocol.GRPC
-                              else "httpRoute")
+                    protocol = (
+                        "http2Route"
+                        if port is not None and port.protocol is Protocol.GRPC
+                        else (
+                            "http2Route"
+                            if ports and ports[0].protocol is Protocol.GRPC
+                            else "httpRoute"
+                        )
+                    )
                     body: dict[str, Any] = {"match": m, "action": action}
                     body["retryPolicy"] = self._retry(key, i, route.retries, route.timeout)
-                    body["timeout"] = {"perRequest": _duration(
-                        DEFAULT_PER_REQUEST if route.timeout is None else route.timeout)}
+                    body["timeout"] = {
+                        "perRequest": _duration(
+                            DEFAULT_PER_REQUEST if route.timeout is None else route.timeout
+                        )
+                    }
                     suffix = f".{j}" + (f".{k}" if k else "") + (f".{port.port}" if port else "")
-                    out.append(ApiRoute(f"{route.name}{suffix}",
-                                        {"priority": len(out), protocol: body}))
+                    out.append(
+                        ApiRoute(f"{route.name}{suffix}", {"priority": len(out), protocol: body})
+                    )
         if len(out) > PRIORITY_MAX + 1:
-            self.lost(C.COMPILE_MATCH, key, ("spec", "routes"),
-                      f"{len(out)} App Mesh routes; priorities end at {PRIORITY_MAX}")
+            self.lost(
+                C.COMPILE_MATCH,
+                key,
+                ("spec", "routes"),
+                f"{len(out)} App Mesh routes; priorities end at {PRIORITY_MAX}",
+            )
         return out
 
     def _matches(self, key: str, i: int, j: int, match: RouteMatch | None) -> list[dict[str, Any]]:
@@ -375,8 +431,12 @@ class _Compiler:
                     # UNVERIFIED: a query parameter without `match` means present
                     query.append({"name": q.name})
                 else:
-                    self.lost(C.COMPILE_MATCH, key, (*path, "queryParams"),
-                              "App Mesh matches query parameters by exact value only")
+                    self.lost(
+                        C.COMPILE_MATCH,
+                        key,
+                        (*path, "queryParams"),
+                        "App Mesh matches query parameters by exact value only",
+                    )
             if query:
                 base["queryParameters"] = query
         p = None if match is None else match.path
@@ -397,40 +457,60 @@ class _Compiler:
         svc = self.spec.service(key)
         ns = svc.metadata.namespace
         targets: list[tuple[str, int]] = []
-        for b_index, b in enumerate(route.backends or ()):
+        for b in route.backends or ():
             target_key = key if b.service is None else self.spec.resolve(b.service, ns)
             if target_key is None:
                 continue
             tsvc = self.spec.service(target_key)
-            targets.append((node_name(tsvc.metadata.name, tsvc.metadata.namespace, b.version),
-                            b.weight))
+            targets.append(
+                (node_name(tsvc.metadata.name, tsvc.metadata.namespace, b.version), b.weight)
+            )
         if not targets:
             targets = [(node_name(svc.metadata.name, ns, None), 1)]
         merged: dict[str, int] = {}
         for node, weight in targets:
             merged[node] = merged.get(node, 0) + weight
         if len(merged) > MAX_TARGETS:
-            self.lost(C.TOO_MANY_TARGETS, key, ("spec", "routes", i, "backends"),
-                      f"{len(merged)} targets; App Mesh takes 10")
+            self.lost(
+                C.TOO_MANY_TARGETS,
+                key,
+                ("spec", "routes", i, "backends"),
+                f"{len(merged)} targets; App Mesh takes 10",
+            )
             return None
         weights = percentages(list(merged.values()))
         total = sum(merged.values())
-        if total and any(abs(w / 100 - v / total) > 1e-9 for w, v in
-                         zip(weights, merged.values(), strict=True)):
-            self.lost(C.WEIGHTS_ROUNDED, key, ("spec", "routes", i, "backends"),
-                      "weights " + ", ".join(str(v) for v in merged.values()) + " written as "
-                      + ", ".join(str(w) for w in weights) + " (integers summing to 100)")
-        return {"weightedTargets": [{"virtualNode": n, "weight": w}
-                                    for n, w in zip(merged, weights, strict=True)]}
+        if total and any(
+            abs(w / 100 - v / total) > 1e-9 for w, v in zip(weights, merged.values(), strict=True)
+        ):
+            self.lost(
+                C.WEIGHTS_ROUNDED,
+                key,
+                ("spec", "routes", i, "backends"),
+                "weights "
+                + ", ".join(str(v) for v in merged.values())
+                + " written as "
+                + ", ".join(str(w) for w in weights)
+                + " (integers summing to 100)",
+            )
+        return {
+            "weightedTargets": [
+                {"virtualNode": n, "weight": w} for n, w in zip(merged, weights, strict=True)
+            ]
+        }
 
-    def _retry(self, key: str, i: int, retries: Retries | None, timeout: float | None
-               ) -> dict[str, Any]:
+    def _retry(
+        self, key: str, i: int, retries: Retries | None, timeout: float | None
+    ) -> dict[str, Any]:
         """Always explicit: App Mesh's hidden default would otherwise retry."""
         whole = DEFAULT_PER_REQUEST if timeout is None else timeout
         per_try = retries.per_try_timeout if retries and retries.per_try_timeout else whole
         if retries is None or retries.attempts == 0:
-            return {"maxRetries": 0, "perRetryTimeout": _duration(per_try or whole),
-                    "httpRetryEvents": ["server-error"]}
+            return {
+                "maxRetries": 0,
+                "perRetryTimeout": _duration(per_try or whole),
+                "httpRetryEvents": ["server-error"],
+            }
         http: list[str] = []
         tcp: list[str] = []
         on = set(retries.retry_on)
@@ -443,19 +523,30 @@ class _Compiler:
         if RetryOn.CONNECT_FAILURE in on:
             tcp.append("connection-error")
         if RetryOn.RESET in on and not on & {RetryOn.SERVER_ERROR, RetryOn.GATEWAY_ERROR}:
-            self.lost(C.COMPILE_RETRY, key, ("spec", "routes", i, "retries", "retryOn"),
-                      "App Mesh retries a reset only with server-error or gateway-error")
+            self.lost(
+                C.COMPILE_RETRY,
+                key,
+                ("spec", "routes", i, "retries", "retryOn"),
+                "App Mesh retries a reset only with server-error or gateway-error",
+            )
         codes = set(retries.status_codes)
         if 409 in codes:
             http.append("client-error")
         if codes - {409}:
-            self.lost(C.COMPILE_RETRY, key, ("spec", "routes", i, "retries", "statusCodes"),
-                      "App Mesh retries event classes, not statuses: "
-                      + ", ".join(str(c) for c in sorted(codes - {409})) + " left out")
+            self.lost(
+                C.COMPILE_RETRY,
+                key,
+                ("spec", "routes", i, "retries", "statusCodes"),
+                "App Mesh retries event classes, not statuses: "
+                + ", ".join(str(c) for c in sorted(codes - {409}))
+                + " left out",
+            )
         if not http and not tcp:
             http.append("stream-error")
-        out: dict[str, Any] = {"maxRetries": retries.attempts,
-                               "perRetryTimeout": _duration(per_try or whole)}
+        out: dict[str, Any] = {
+            "maxRetries": retries.attempts,
+            "perRetryTimeout": _duration(per_try or whole),
+        }
         if http:
             out["httpRetryEvents"] = http
         if tcp:
@@ -484,7 +575,7 @@ def _duration(seconds: float) -> dict[str, Any]:
     """App Mesh durations are whole units: ms when needed."""
     if seconds == int(seconds):
         return {"unit": "s", "value": int(seconds)}
-    return {"unit": "ms", "value": int(round(seconds * 1000))}
+    return {"unit": "ms", "value": round(seconds * 1000)}
 
 
 def compile_api(spec: Spec) -> tuple[ApiResources, list[Diagnostic]]:
@@ -493,8 +584,12 @@ def compile_api(spec: Spec) -> tuple[ApiResources, list[Diagnostic]]:
     for key, svc in spec.services.items():
         for i, route in enumerate(svc.spec.routes):
             if route.request_headers is not None:
-                compiler.lost(C.COMPILE_LOST, key, ("spec", "routes", i, "requestHeaders"),
-                              "App Mesh routes cannot edit request headers: left out")
+                compiler.lost(
+                    C.COMPILE_LOST,
+                    key,
+                    ("spec", "routes", i, "requestHeaders"),
+                    "App Mesh routes cannot edit request headers: left out",
+                )
     return api, compiler.diagnostics
 
 

@@ -70,7 +70,9 @@ def _paths(a: dict[str, str] | None, b: dict[str, str] | None) -> dict[str, str]
         exact, prefix = (a, b) if "exact" in a else (b, a)
         return exact if _segment_within(exact["exact"], prefix["prefix"]) else None
     longer, shorter = sorted((a, b), key=lambda p: -len(p["prefix"].rstrip("/")))
-    return longer if _segment_within(longer["prefix"].rstrip("/") or "/", shorter["prefix"]) else None
+    return (
+        longer if _segment_within(longer["prefix"].rstrip("/") or "/", shorter["prefix"]) else None
+    )
 
 
 def intersect(a: Match, b: Match) -> Match | None:
@@ -92,8 +94,10 @@ def intersect(a: Match, b: Match) -> Match | None:
             if cond in merged:
                 continue
             for other in merged:
-                if other["name"].lower() == cond["name"].lower() and "exact" in other and (
-                    "exact" in cond and other["exact"] != cond["exact"]
+                if (
+                    other["name"].lower() == cond["name"].lower()
+                    and "exact" in other
+                    and ("exact" in cond and other["exact"] != cond["exact"])
                 ):
                     return None
             merged.append(cond)
@@ -115,8 +119,11 @@ def sample(match: Match) -> str:
     target = path.get("exact") or path.get("prefix") or path.get("regex", "/")
     parts = [match.get("method") or "GET", target]
     for h in match.get("headers") or ():
-        value = h.get("exact") or h.get("prefix") or ("<matching " + h["regex"] + ">"
-                                                       if "regex" in h else "x")
+        value = (
+            h.get("exact")
+            or h.get("prefix")
+            or ("<matching " + h["regex"] + ">" if "regex" in h else "x")
+        )
         parts.append(f"-H {h['name']}={value}")
     query = [f"{q['name']}={q.get('exact', 'x')}" for q in match.get("queryParams") or ()]
     if query:
@@ -128,9 +135,10 @@ def keep_first_match(
     ctx: Context, draft: ServiceDraft, routes: list[dict[str, Any]], native: Sequence[Route]
 ) -> list[dict[str, Any]]:
     """`routes` in App Mesh's order, rewritten so the neutral precedence picks the same."""
-    where = {r["name"]: n.where for r, n in zip(routes, [n for n in native
-                                                          if n.protocol != "tcpRoute"],
-                                               strict=False)}
+    where = {
+        r["name"]: n.where
+        for r, n in zip(routes, [n for n in native if n.protocol != "tcpRoute"], strict=False)
+    }
     matches: list[list[Match]] = [[_normal(m) for m in r.get("matches") or [{}]] for r in routes]
     for j in range(len(routes)):
         kept: list[Match] = []
@@ -170,8 +178,11 @@ def keep_first_match(
         body.pop("matches", None)
         written = [m for m in found if m]
         if written and len(written) == len(found):
-            body = {"name": body["name"], "matches": written,
-                    **{k: v for k, v in body.items() if k != "name"}}
+            body = {
+                "name": body["name"],
+                "matches": written,
+                **{k: v for k, v in body.items() if k != "name"},
+            }
         out.append(body)
     return out
 

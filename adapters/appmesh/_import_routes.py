@@ -117,13 +117,27 @@ def _grouped(routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         group = route.pop(GROUP, "")
         rest = {k: v for k, v in route.items() if k not in ("name", "matches")}
         into = next(
-            (r for r in out if group and r[GROUP] == group
-             and {k: v for k, v in r.items() if k not in ("name", "matches", GROUP)} == rest),
+            (
+                r
+                for r in out
+                if group
+                and r[GROUP] == group
+                and {k: v for k, v in r.items() if k not in ("name", "matches", GROUP)} == rest
+            ),
             None,
         )
         if into is None:
-            out.append({**route, GROUP: group, **({"name": group} if group and not any(
-                r["name"] == group for r in out) else {})})
+            out.append(
+                {
+                    **route,
+                    GROUP: group,
+                    **(
+                        {"name": group}
+                        if group and not any(r["name"] == group for r in out)
+                        else {}
+                    ),
+                }
+            )
             continue
         into["matches"] = [*(into.get("matches") or [{}]), *(route.get("matches") or [{}])]
     for route in out:
@@ -184,8 +198,14 @@ def _one_per_port(ctx: Context, router_name: str, routes: list[Route]) -> list[R
         return routes
 
     def same(route: Route) -> tuple[Any, ...]:
-        return (_group(route.name) or route.name, route.protocol == "tcpRoute",
-                replace(route.match, port=None), route.targets, route.retry, route.timeout)
+        return (
+            _group(route.name) or route.name,
+            route.protocol == "tcpRoute",
+            replace(route.match, port=None),
+            route.targets,
+            route.retry,
+            route.timeout,
+        )
 
     seen: dict[tuple[Any, ...], set[int]] = {}
     for route in routes:
@@ -280,8 +300,10 @@ def _match(ctx: Context, route: Route) -> dict[str, Any]:
     headers = [h for h in (_header(ctx, route, h) for h in m.headers) if h]
     if headers:
         out["headers"] = headers
-    query = [{"name": n, "exact": v} if v is not None else {"name": n, "present": True}
-             for n, v in m.query]
+    query = [
+        {"name": n, "exact": v} if v is not None else {"name": n, "present": True}
+        for n, v in m.query
+    ]
     if query:
         out["queryParams"] = query
     return out
@@ -297,8 +319,12 @@ def _grpc_path(ctx: Context, route: Route, m: RouteMatch, out: dict[str, Any]) -
 
 def _header(ctx: Context, route: Route, h: HeaderMatch) -> dict[str, Any] | None:
     if h.invert:
-        _dropped(ctx, route, f"inverted header match on {h.name}",
-                 "has no neutral form (the neutral spec has no negation)")
+        _dropped(
+            ctx,
+            route,
+            f"inverted header match on {h.name}",
+            "has no neutral form (the neutral spec has no negation)",
+        )
         return None
     if h.kind == "present":
         return {"name": h.name, "present": True}
@@ -307,8 +333,9 @@ def _header(ctx: Context, route: Route, h: HeaderMatch) -> dict[str, Any] | None
     if h.kind == "suffix":
         return {"name": h.name, "regex": ".*" + re.escape(h.value)}
     assert h.range is not None
-    _dropped(ctx, route, f"range match {h.range[0]}..{h.range[1] - 1} on {h.name}",
-             "has no neutral form")
+    _dropped(
+        ctx, route, f"range match {h.range[0]}..{h.range[1] - 1} on {h.name}", "has no neutral form"
+    )
     return None
 
 

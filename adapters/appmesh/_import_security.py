@@ -154,20 +154,23 @@ def _authorization(ctx: Context, draft: ServiceDraft, nodes: list[VirtualNode]) 
                 )
             )
         if spiffe:
-            rules.append({"name": "listener-sans", "action": "ALLOW",
-                          "from": [{"identities": spiffe}]})
+            rules.append(
+                {"name": "listener-sans", "action": "ALLOW", "from": [{"identities": spiffe}]}
+            )
     callers = _declared_callers(ctx, draft)
     everyone = sorted(k for k in ctx.services if k != draft.key)
     if callers == everyone:
         callers = None  # every node may call it: the egress filter restricts nothing here
     if callers is not None and callers:
         names = sorted({ctx.caller_name(c, draft) for c in callers})
-        rules.append({"name": "declared-backends", "action": "ALLOW",
-                      "from": [{"services": names}]})
+        rules.append(
+            {"name": "declared-backends", "action": "ALLOW", "from": [{"services": names}]}
+        )
         ctx.diagnostics.append(
             C.EGRESS_AUTHZ(
                 f"{draft.key}: with egress filter DROP_ALL it is reached only from the nodes "
-                f"that declare it as a backend ({', '.join(names)}); the neutral rule 'declared-backends' allows just them. It adds a "
+                f"that declare it as a backend ({', '.join(names)}); the neutral rule "
+                "'declared-backends' allows just them. It adds a "
                 "check on the server's side, by the caller's identity (App Mesh checked only in "
                 "the callers' Envoys), so a client outside the mesh or a gateway is now refused "
                 "too; it adds no path, method or header condition (App Mesh has none)",

@@ -112,12 +112,22 @@ def to_template(api: ApiResources) -> dict[str, Any]:
             }
     for service in api.services:
         if service.router is not None:
-            provider = {"VirtualRouter": {"VirtualRouterName": {
-                "Fn::GetAtt": [router_ids[service.router], "VirtualRouterName"]}}}
+            provider = {
+                "VirtualRouter": {
+                    "VirtualRouterName": {
+                        "Fn::GetAtt": [router_ids[service.router], "VirtualRouterName"]
+                    }
+                }
+            }
         else:
             assert service.provider is not None
-            provider = {"VirtualNode": {"VirtualNodeName": {
-                "Fn::GetAtt": [node_ids[service.provider], "VirtualNodeName"]}}}
+            provider = {
+                "VirtualNode": {
+                    "VirtualNodeName": {
+                        "Fn::GetAtt": [node_ids[service.provider], "VirtualNodeName"]
+                    }
+                }
+            }
         resources[logical_id("Service", service.name, used)] = {
             "Type": "AWS::AppMesh::VirtualService",
             "Properties": {

@@ -62,8 +62,10 @@ def to_crds(api: ApiResources) -> list[dict[str, Any]]:
         backends = [
             {
                 "virtualService": {
-                    "virtualServiceRef": {"name": api.k8s_name(b["virtualServiceName"]),
-                                          "namespace": api.k8s_namespace(b["virtualServiceName"])},
+                    "virtualServiceRef": {
+                        "name": api.k8s_name(b["virtualServiceName"]),
+                        "namespace": api.k8s_namespace(b["virtualServiceName"]),
+                    },
                     **({"clientPolicy": b["clientPolicy"]} if "clientPolicy" in b else {}),
                 }
             }
@@ -76,11 +78,13 @@ def to_crds(api: ApiResources) -> list[dict[str, Any]]:
                 "apiVersion": API_VERSION,
                 "kind": "VirtualNode",
                 "metadata": {"name": node.k8s_name, "namespace": node.namespace},
-                "spec": {"awsName": node.name,
-                         # no podSelector: a node that only names endpoints (the controller
-                         # selects no pods for it)
-                         **({"podSelector": {"matchLabels": node.labels}} if node.labels else {}),
-                         **spec},
+                "spec": {
+                    "awsName": node.name,
+                    # no podSelector: a node that only names endpoints (the controller
+                    # selects no pods for it)
+                    **({"podSelector": {"matchLabels": node.labels}} if node.labels else {}),
+                    **spec,
+                },
             }
         )
     for router in api.routers:
@@ -91,9 +95,13 @@ def to_crds(api: ApiResources) -> list[dict[str, Any]]:
             inner = dict(body[protocol])
             inner["action"] = {
                 "weightedTargets": [
-                    {"virtualNodeRef": {"name": api.node_k8s_name(t["virtualNode"]),
-                                        "namespace": api.node_namespace(t["virtualNode"])},
-                     "weight": t["weight"]}
+                    {
+                        "virtualNodeRef": {
+                            "name": api.node_k8s_name(t["virtualNode"]),
+                            "namespace": api.node_namespace(t["virtualNode"]),
+                        },
+                        "weight": t["weight"],
+                    }
                     for t in inner["action"]["weightedTargets"]
                 ]
             }
@@ -104,8 +112,7 @@ def to_crds(api: ApiResources) -> list[dict[str, Any]]:
                 "apiVersion": API_VERSION,
                 "kind": "VirtualRouter",
                 "metadata": {"name": router.k8s_name, "namespace": router.namespace},
-                "spec": {"awsName": router.name, "listeners": router.listeners,
-                         "routes": routes},
+                "spec": {"awsName": router.name, "listeners": router.listeners, "routes": routes},
             }
         )
     for service in api.services:

@@ -37,8 +37,13 @@ WRAPPERS = {
 }
 OTHER_WRAPPERS = {"virtualGateway", "gatewayRoute"}
 LISTS = (
-    "meshes", "virtualServices", "virtualRouters", "routes", "virtualNodes",
-    "virtualGateways", "gatewayRoutes",
+    "meshes",
+    "virtualServices",
+    "virtualRouters",
+    "routes",
+    "virtualNodes",
+    "virtualGateways",
+    "gatewayRoutes",
 )
 #: name fields in the order that tells the kind (a route also names its router)
 NAME_FIELDS = (
@@ -58,8 +63,9 @@ def read_cli(doc: NativeDocument) -> tuple[list[Item], list[Diagnostic]]:
     origin = doc.origin
     for wrapper, kind in WRAPPERS.items():
         if isinstance(data.get(wrapper), Mapping) and len(data) == 1:
-            inner = Origin(origin.file, origin.document_index,
-                           PositionsWithin(origin.positions, (wrapper,)))
+            inner = Origin(
+                origin.file, origin.document_index, PositionsWithin(origin.positions, (wrapper,))
+            )
             return [Item(kind, data[wrapper], inner, DEFAULT_MESH)], []
     if len(data) == 1 and next(iter(data)) in OTHER_WRAPPERS:
         return [], [_skipped(doc, next(iter(data)))]
@@ -100,8 +106,12 @@ def _kind_of_spec(spec: Mapping[str, Any]) -> str:
 
 def _named(kind: str, data: Mapping[str, Any], file: str) -> dict[str, Any]:
     stem = Path(file).name.split(".")[0]
-    field = {"Route": "routeName", "VirtualService": "virtualServiceName",
-             "VirtualNode": "virtualNodeName", "Mesh": "meshName"}[kind]
+    field = {
+        "Route": "routeName",
+        "VirtualService": "virtualServiceName",
+        "VirtualNode": "virtualNodeName",
+        "Mesh": "meshName",
+    }[kind]
     named = {field: stem, **data}
     if kind == "Route":
         named.setdefault("virtualRouterName", "default")

@@ -71,7 +71,9 @@ def read_template(doc: NativeDocument) -> tuple[list[Item], list[Diagnostic]]:
             if p[: len(where)] == where
         }
         data, positions = rename(resolved, pascal_to_camel, source)
-        items.append(Item(kind, data, Origin(doc.origin.file, doc.origin.document_index, positions)))
+        items.append(
+            Item(kind, data, Origin(doc.origin.file, doc.origin.document_index, positions))
+        )
     resolver.report()
     if skipped:
         shown = ", ".join(sorted(set(skipped)))
@@ -98,7 +100,7 @@ class _Resolver:
     def resolve(self, value: Any, path: PathKey) -> Any:
         if isinstance(value, Mapping):
             if len(value) == 1:
-                (fn, arg), = value.items()
+                ((fn, arg),) = value.items()
                 if fn in ("Ref", "Fn::GetAtt", "Fn::Sub"):
                     missing: list[str] = []
                     text = self._function(fn, arg, missing, set())
@@ -142,9 +144,13 @@ class _Resolver:
                 missing.append(f"Fn::GetAtt {arg}")
                 return "${" + str(arg) + "}"
             return self._name(str(parts[0]), str(parts[1]), missing, seen)
-        template, variables = (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 else (
-            arg,
-            {},
+        template, variables = (
+            (arg[0], arg[1])
+            if isinstance(arg, list) and len(arg) == 2
+            else (
+                arg,
+                {},
+            )
         )
         if not isinstance(template, str):
             missing.append("Fn::Sub")
@@ -157,7 +163,7 @@ class _Resolver:
             if isinstance(variables, Mapping) and name in variables:
                 given = variables[name]
                 if isinstance(given, Mapping) and len(given) == 1:
-                    (inner_fn, inner_arg), = given.items()
+                    ((inner_fn, inner_arg),) = given.items()
                     return self._function(str(inner_fn), inner_arg, missing, seen)
                 return str(given)
             logical, _, attr = name.partition(".")
@@ -189,6 +195,6 @@ class _Resolver:
             return placeholder
         value = props[prop]
         if isinstance(value, Mapping) and len(value) == 1:
-            (fn, arg), = value.items()
+            ((fn, arg),) = value.items()
             return self._function(str(fn), arg, missing, {*seen, logical})
         return str(value)

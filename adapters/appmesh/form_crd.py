@@ -28,8 +28,15 @@ GROUP = "appmesh.k8s.aws"
 KINDS = ("Mesh", "VirtualService", "VirtualRouter", "VirtualNode")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: CRD-only fields, taken apart here (the rest must be the API's)
-_CRD_ONLY = ("awsName", "meshRef", "podSelector", "namespaceSelector", "routes",
-             "backendGroups", "virtualRouterRef")
+_CRD_ONLY = (
+    "awsName",
+    "meshRef",
+    "podSelector",
+    "namespaceSelector",
+    "routes",
+    "backendGroups",
+    "virtualRouterRef",
+)
 
 
 def is_crd(data: Mapping[str, Any]) -> bool:
@@ -62,7 +69,8 @@ def read_crds(docs: Sequence[NativeDocument]) -> tuple[list[Item], list[Diagnost
                     + ", ".join("${" + h + "}" for h in holes),
                     location=doc.origin.locate(()),
                     target="appmesh",
-                    hint="render it first: " + " ".join(f"{h}=..." for h in holes)
+                    hint="render it first: "
+                    + " ".join(f"{h}=..." for h in holes)
                     + " envsubst < FILE > rendered.yaml, then import rendered.yaml",
                 )
             )
@@ -129,13 +137,18 @@ def _convert(doc: NativeDocument, names: Mapping[Any, str], mesh: str) -> list[I
             node, router = provider.get("virtualNode"), provider.get("virtualRouter")
             if isinstance(node, Mapping):
                 target = node.get("virtualNodeRef") or node.get("virtualNodeARN")
-                out["virtualNode"] = {"virtualNodeName": _ref(target, "VirtualNode", ns, names)
-                                      if isinstance(target, Mapping) else _arn_name(target)}
+                out["virtualNode"] = {
+                    "virtualNodeName": _ref(target, "VirtualNode", ns, names)
+                    if isinstance(target, Mapping)
+                    else _arn_name(target)
+                }
             if isinstance(router, Mapping):
                 target = router.get("virtualRouterRef") or router.get("virtualRouterARN")
                 out["virtualRouter"] = {
                     "virtualRouterName": _ref(target, "VirtualRouter", ns, names)
-                    if isinstance(target, Mapping) else _arn_name(target)}
+                    if isinstance(target, Mapping)
+                    else _arn_name(target)
+                }
         spec["provider"] = out
         return [Item("VirtualService", {"virtualServiceName": name, "spec": spec}, same, mesh)]
     if doc.kind == "VirtualRouter":
@@ -148,11 +161,19 @@ def _convert(doc: NativeDocument, names: Mapping[Any, str], mesh: str) -> list[I
             for kind in ("httpRoute", "http2Route", "grpcRoute", "tcpRoute"):
                 if isinstance(body.get(kind), Mapping):
                     body[kind] = _targets(dict(body[kind]), ns, names)
-            data = {"virtualRouterName": name, "routeName": str(route.get("name", i)),
-                    "spec": body}
-            where = _origin(doc, [(("spec", "routes", i, "name"), ("routeName",)),
-                                  (("spec", "routes", i), ("spec",))])
-            items.append(Item("Route", data, where, mesh))
+            route_data = {
+                "virtualRouterName": name,
+                "routeName": str(route.get("name", i)),
+                "spec": body,
+            }
+            where = _origin(
+                doc,
+                [
+                    (("spec", "routes", i, "name"), ("routeName",)),
+                    (("spec", "routes", i), ("spec",)),
+                ],
+            )
+            items.append(Item("Route", route_data, where, mesh))
         return items
     # VirtualNode
     backends = []
@@ -160,11 +181,14 @@ def _convert(doc: NativeDocument, names: Mapping[Any, str], mesh: str) -> list[I
         vs = (b or {}).get("virtualService") if isinstance(b, Mapping) else None
         if isinstance(vs, Mapping):
             target = vs.get("virtualServiceRef") or vs.get("virtualServiceARN")
-            entry = {k: v for k, v in vs.items()
-                     if k not in ("virtualServiceRef", "virtualServiceARN")}
+            entry = {
+                k: v for k, v in vs.items() if k not in ("virtualServiceRef", "virtualServiceARN")
+            }
             entry["virtualServiceName"] = (
                 _ref(target, "VirtualService", ns, names)
-                if isinstance(target, Mapping) else _arn_name(target))
+                if isinstance(target, Mapping)
+                else _arn_name(target)
+            )
             backends.append({"virtualService": entry})
         else:
             backends.append(b)
@@ -187,8 +211,9 @@ def _targets(body: dict[str, Any], ns: str, names: Mapping[Any, str]) -> dict[st
                 continue
             ref = t.get("virtualNodeRef") or t.get("virtualNodeARN")
             entry = {k: v for k, v in t.items() if k not in ("virtualNodeRef", "virtualNodeARN")}
-            entry["virtualNode"] = (_ref(ref, "VirtualNode", ns, names)
-                                    if isinstance(ref, Mapping) else _arn_name(ref))
+            entry["virtualNode"] = (
+                _ref(ref, "VirtualNode", ns, names) if isinstance(ref, Mapping) else _arn_name(ref)
+            )
             targets.append(entry)
         body["action"] = {**action, "weightedTargets": targets}
     return body

@@ -29,6 +29,7 @@ from adapters.appmesh.form_cloudformation import is_template, read_template
 from adapters.appmesh.form_crd import is_crd, read_crds
 from adapters.appmesh.form_terraform import is_terraform, read_terraform
 from adapters.appmesh.resources import (
+    NEW_ACCOUNT,
     TARGET,
     AppMesh,
     Item,
@@ -85,7 +86,7 @@ def read_mesh(documents: Sequence[NativeDocument]) -> tuple[AppMesh, list[Diagno
 
 
 def import_appmesh(
-    documents: Sequence[NativeDocument], settings: Settings = Settings()
+    documents: Sequence[NativeDocument], settings: Settings = NEW_ACCOUNT
 ) -> ImportResult:
     from adapters.appmesh._import_resilience import import_resilience
     from adapters.appmesh._import_routes import import_routes
@@ -104,9 +105,12 @@ def import_appmesh(
         ctx.diagnostics.append(
             C.NOTHING(
                 "the input holds no virtual service or virtual node"
-                + (f" ({len(mesh.routes)} routes, {len(mesh.routers)} routers, "
-                   f"{len(mesh.meshes)} meshes)" if mesh.routes or mesh.routers or mesh.meshes
-                   else ""),
+                + (
+                    f" ({len(mesh.routes)} routes, {len(mesh.routers)} routers, "
+                    f"{len(mesh.meshes)} meshes)"
+                    if mesh.routes or mesh.routers or mesh.meshes
+                    else ""
+                ),
                 location=documents[0].origin.locate(()),
                 target=TARGET,
                 hint="import all files of the mesh at once (a directory works)",
@@ -211,8 +215,12 @@ class Context:
         if len(domains) == 1:
             spec = {"trustDomain": domains[0], **spec}
         docs.append(
-            {"apiVersion": API_VERSION, "kind": "Mesh", "metadata": {"name": mesh_name},
-             "spec": spec}
+            {
+                "apiVersion": API_VERSION,
+                "kind": "Mesh",
+                "metadata": {"name": mesh_name},
+                "spec": spec,
+            }
         )
         for key in sorted(self.services):
             docs.append(self._service_document(self.services[key]))
@@ -224,8 +232,10 @@ class Context:
         found = set()
         for node in self.mesh.nodes.values():
             for li in node.listeners:
-                if li.tls is not None and li.tls.trust_sds and li.tls.trust_sds.startswith(
-                    "spiffe://"
+                if (
+                    li.tls is not None
+                    and li.tls.trust_sds
+                    and li.tls.trust_sds.startswith("spiffe://")
                 ):
                     found.add(li.tls.trust_sds.removeprefix("spiffe://").split("/")[0])
         return sorted(found)
@@ -234,9 +244,7 @@ class Context:
         spec: dict[str, Any] = {}
         ports = sorted(set(svc.ports))
         if ports:
-            spec["ports"] = [
-                {"port": port, "protocol": protocol} for port, protocol in ports
-            ]
+            spec["ports"] = [{"port": port, "protocol": protocol} for port, protocol in ports]
         if svc.versions:
             versions = []
             for name, node in sorted(svc.versions.items()):
@@ -347,9 +355,13 @@ def _inventory(ctx: Context) -> None:
             continue
         # a client of the mesh: a service of its own, so authorization can name it
         host = node.hostname or ""
-        ns, svc_name = service_key_of(host) if host and "${" not in host.split(".")[0] else (
-            "default",
-            dns_label(name.split("_")[0]),
+        ns, svc_name = (
+            service_key_of(host)
+            if host and "${" not in host.split(".")[0]
+            else (
+                "default",
+                dns_label(name.split("_")[0]),
+            )
         )
         key = f"{ns}/{svc_name}"
         if key in ctx.services:

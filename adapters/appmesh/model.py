@@ -44,6 +44,7 @@ from adapters.appmesh.resources import (
     DEFAULT_PER_REQUEST,
     DEFAULT_RETRY_HTTP_STATUS,
     DEFAULT_RETRY_MAX,
+    NEW_ACCOUNT,
     HeaderMatch,
     Route,
     RouteMatch,
@@ -69,7 +70,7 @@ class AppMeshModel:
         self,
         resources: Sequence[Mapping[str, Any]],
         topology: Topology,
-        settings: Settings = Settings(),
+        settings: Settings = NEW_ACCOUNT,
     ) -> None:
         docs = [NativeDocument(r, Origin("<model>", i)) for i, r in enumerate(resources)]
         self.mesh, _ = read_mesh(docs)
@@ -79,8 +80,9 @@ class AppMeshModel:
         for name, vs in self.mesh.services.items():
             ns, svc = service_key_of(name)
             self.by_key[f"{ns}/{svc}"] = vs
-        self.egress = next(iter(self.mesh.meshes.values())).egress_filter if self.mesh.meshes \
-            else "DROP_ALL"
+        self.egress = (
+            next(iter(self.mesh.meshes.values())).egress_filter if self.mesh.meshes else "DROP_ALL"
+        )
 
     # --- who is who
 
@@ -129,9 +131,11 @@ class AppMeshModel:
         if request.source is not None:
             source_key = self._key(request.source, None)
             client = next(iter(self._nodes_of_service(source_key)), None)
-        if client is not None and self.egress == "DROP_ALL" and vs.name not in [
-            b.virtual_service for b in client.backends
-        ]:
+        if (
+            client is not None
+            and self.egress == "DROP_ALL"
+            and vs.name not in [b.virtual_service for b in client.backends]
+        ):
             return Verdict(Outcome.DENIED, 403, mtls=mode)
         tls = client is not None and self._client_speaks_tls(client, vs.name)
         transport = Transport.MTLS if tls and mode is not MtlsMode.DISABLE else Transport.PLAINTEXT
@@ -143,19 +147,22 @@ class AppMeshModel:
             # client's Envoy's, so the request reaches the service's endpoints as sent
             if mode is MtlsMode.STRICT:
                 return refused
-            return self._forward(None, {(key, None): 1.0}, mode, transport, None,
-                                 RetryPolicy(), headers)
+            return self._forward(
+                None, {(key, None): 1.0}, mode, transport, None, RetryPolicy(), headers
+            )
         if mode is MtlsMode.STRICT and not tls:
             return refused
         if vs.provider_router is None:
             retries = self._default_retries()
             node = self.mesh.nodes.get(vs.provider_node or "")
             timeout = _limit(None, [node] if node else [])
-            return self._forward(None, {(key, None): 1.0}, mode, transport, timeout, retries,
-                                 headers)
+            return self._forward(
+                None, {(key, None): 1.0}, mode, transport, timeout, retries, headers
+            )
         for route in self.mesh.routes_of(vs.provider_router):
-            if route.protocol == "tcpRoute" or not _route_matches(route.match, request.method,
-                                                                  path, query, headers, port):
+            if route.protocol == "tcpRoute" or not _route_matches(
+                route.match, request.method, path, query, headers, port
+            ):
                 continue
             total = sum(t.weight for t in route.targets)
             shares: dict[tuple[str, str | None], float] = {}
@@ -168,8 +175,9 @@ class AppMeshModel:
                 k = self._node_of(node)
                 shares[k] = round(shares.get(k, 0.0) + t.weight / total, 6)
             timeout = _limit(route.timeout.per_request, nodes)
-            return self._forward(route.name, shares, mode, transport, timeout,
-                                 self._retries(route, timeout), headers)
+            return self._forward(
+                route.name, shares, mode, transport, timeout, self._retries(route, timeout), headers
+            )
         # the client's Envoy answers itself: no connection to the service is made
         return Verdict(Outcome.NO_ROUTE, 404)
 
@@ -243,8 +251,9 @@ def _limit(route: float | None, nodes: Sequence[VirtualNode]) -> float | None:
     values = [DEFAULT_PER_REQUEST if route is None else route]
     for node in nodes:
         for li in node.listeners:
-            values.append(DEFAULT_PER_REQUEST if li.timeout.per_request is None
-                          else li.timeout.per_request)
+            values.append(
+                DEFAULT_PER_REQUEST if li.timeout.per_request is None else li.timeout.per_request
+            )
     finite = [v for v in values if v != 0]
     return min(finite) if finite else None
 
@@ -292,9 +301,7 @@ def _route_matches(
     if not all(_header_holds(h, headers) for h in m.headers):
         return False
     given = dict(query)
-    return all(
-        name in given and (value is None or given[name] == value) for name, value in m.query
-    )
+    return all(name in given and (value is None or given[name] == value) for name, value in m.query)
 
 
 def _header_holds(h: HeaderMatch, headers: Mapping[str, str]) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from adapters.appmesh import codes as C
 from meshspec.adapter import NativeDocument
@@ -43,8 +43,10 @@ _CFN_TAG = re.compile(
 
 def read_files(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagnostic]]:
     """Every App Mesh document in the files (any form), and what could not be read."""
-    files, problems = expand_paths(paths, "App Mesh configuration (CloudFormation, Terraform, "
-                                   "AWS CLI JSON or controller resources)")
+    files, problems = expand_paths(
+        paths,
+        "App Mesh configuration (CloudFormation, Terraform, AWS CLI JSON or controller resources)",
+    )
     docs: list[NativeDocument] = []
     for name in files:
         if Path(name).suffix == ".tf":
@@ -81,7 +83,9 @@ def _yaml_or_json(name: str) -> tuple[list[NativeDocument], list[Diagnostic]]:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown)
-            return [], [C.NOT_READABLE(f"not YAML or JSON: {exc}", location=where, target="appmesh")]
+            return [], [
+                C.NOT_READABLE(f"not YAML or JSON: {exc}", location=where, target="appmesh")
+            ]
     return read_native([name])
 
 

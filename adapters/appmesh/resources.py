@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from adapters.appmesh import codes as C
 from meshspec.diagnostics import Diagnostic, Location
@@ -50,7 +50,13 @@ DEFAULT_RETRY_TCP = ("connect-failure", "refused-stream")
 DEFAULT_RETRY_GRPC = ("unavailable",)
 HTTP_RETRY_EVENTS = ("server-error", "gateway-error", "client-error", "stream-error")
 TCP_RETRY_EVENTS = ("connection-error",)
-GRPC_RETRY_EVENTS = ("cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable")
+GRPC_RETRY_EVENTS = (
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
+)
 ROUTE_KINDS = ("httpRoute", "http2Route", "grpcRoute", "tcpRoute")
 KINDS = ("Mesh", "VirtualService", "VirtualRouter", "Route", "VirtualNode")
 #: kinds App Mesh has that carry no east-west policy the neutral spec holds
@@ -66,6 +72,10 @@ class Settings:
     without a retry policy retries as `DEFAULT_RETRY_*` says."""
 
     default_retries: bool = True
+
+
+#: an account with no mesh before 2020-07-29: the hidden default retry policy applies
+NEW_ACCOUNT = Settings()
 
 
 @dataclass(frozen=True)
@@ -237,17 +247,17 @@ class AppMesh:
         return sorted(mine, key=lambda r: (r.priority is None, r.priority or 0, r.name))
 
     def add(self, resource: object, report: Callable[[Diagnostic], None]) -> None:
-        table: dict[Any, Any]
+        key: Any
         if isinstance(resource, Mesh):
-            table, key = self.meshes, resource.name
+            table, key = cast(dict[Any, Any], self.meshes), resource.name
         elif isinstance(resource, VirtualService):
-            table, key = self.services, resource.name
+            table, key = cast(dict[Any, Any], self.services), resource.name
         elif isinstance(resource, VirtualRouter):
-            table, key = self.routers, resource.name
+            table, key = cast(dict[Any, Any], self.routers), resource.name
         elif isinstance(resource, Route):
-            table, key = self.routes, (resource.router, resource.name)
+            table, key = cast(dict[Any, Any], self.routes), (resource.router, resource.name)
         elif isinstance(resource, VirtualNode):
-            table, key = self.nodes, resource.name
+            table, key = cast(dict[Any, Any], self.nodes), resource.name
         else:
             raise TypeError(type(resource))
         if key in table:
@@ -283,16 +293,22 @@ def _tree(spec: Mapping[str, Any]) -> dict[PathKey, frozenset[str]]:
 
 
 _SAN = {"match": {"exact": None}}
-_VALIDATION = {"trust": {"acm": frozenset({"certificateAuthorityArns"}),
-                         "file": frozenset({"certificateChain"}),
-                         "sds": frozenset({"secretName"})},
-               "subjectAlternativeNames": _SAN}
+_VALIDATION = {
+    "trust": {
+        "acm": frozenset({"certificateAuthorityArns"}),
+        "file": frozenset({"certificateChain"}),
+        "sds": frozenset({"secretName"}),
+    },
+    "subjectAlternativeNames": _SAN,
+}
 _CLIENT_POLICY = {
     "tls": {
         "enforce": None,
         "ports": None,
-        "certificate": {"file": frozenset({"certificateChain", "privateKey"}),
-                        "sds": frozenset({"secretName"})},
+        "certificate": {
+            "file": frozenset({"certificateChain", "privateKey"}),
+            "sds": frozenset({"secretName"}),
+        },
         "validation": _VALIDATION,
     }
 }
@@ -302,73 +318,167 @@ _HTTP_MATCH = {
     "method": None,
     "scheme": None,
     "port": None,
-    "headers": {"name": None, "invert": None, "match": {**{k: None for k in _MATCH},
-                                                         "range": frozenset({"start", "end"})}},
+    "headers": {
+        "name": None,
+        "invert": None,
+        "match": {**{k: None for k in _MATCH}, "range": frozenset({"start", "end"})},
+    },
     "queryParameters": {"name": None, "match": frozenset({"exact"})},
 }
 _ACTION = {"weightedTargets": frozenset({"virtualNode", "weight", "port"})}
 _HTTP_ROUTE = {
     "match": _HTTP_MATCH,
     "action": _ACTION,
-    "retryPolicy": {"maxRetries": None, "perRetryTimeout": _DURATION,
-                    "httpRetryEvents": None, "tcpRetryEvents": None},
+    "retryPolicy": {
+        "maxRetries": None,
+        "perRetryTimeout": _DURATION,
+        "httpRetryEvents": None,
+        "tcpRetryEvents": None,
+    },
     "timeout": _TIMEOUT,
 }
 _GRPC_ROUTE = {
-    "match": {"serviceName": None, "methodName": None, "port": None,
-              "metadata": {"name": None, "invert": None,
-                           "match": {**{k: None for k in _MATCH},
-                                     "range": frozenset({"start", "end"})}}},
+    "match": {
+        "serviceName": None,
+        "methodName": None,
+        "port": None,
+        "metadata": {
+            "name": None,
+            "invert": None,
+            "match": {**{k: None for k in _MATCH}, "range": frozenset({"start", "end"})},
+        },
+    },
     "action": _ACTION,
-    "retryPolicy": {"maxRetries": None, "perRetryTimeout": _DURATION,
-                    "httpRetryEvents": None, "tcpRetryEvents": None, "grpcRetryEvents": None},
+    "retryPolicy": {
+        "maxRetries": None,
+        "perRetryTimeout": _DURATION,
+        "httpRetryEvents": None,
+        "tcpRetryEvents": None,
+        "grpcRetryEvents": None,
+    },
     "timeout": _TIMEOUT,
 }
 _TCP_ROUTE = {"match": frozenset({"port"}), "action": _ACTION, "timeout": {"idle": _DURATION}}
-_META = frozenset({"meshName", "meshOwner", "resourceOwner", "arn", "version", "uid",
-                   "createdAt", "lastUpdatedAt", "status", "metadata", "tags",
-                   "clientToken"})
+_META = frozenset(
+    {
+        "meshName",
+        "meshOwner",
+        "resourceOwner",
+        "arn",
+        "version",
+        "uid",
+        "createdAt",
+        "lastUpdatedAt",
+        "status",
+        "metadata",
+        "tags",
+        "clientToken",
+    }
+)
 _LISTENER = {
     "portMapping": frozenset({"port", "protocol"}),
-    "tls": {"mode": None, "certificate": {"acm": frozenset({"certificateArn"}),
-                                          "file": frozenset({"certificateChain", "privateKey"}),
-                                          "sds": frozenset({"secretName"})},
-            "validation": _VALIDATION},
-    "healthCheck": frozenset({"protocol", "path", "port", "healthyThreshold",
-                              "unhealthyThreshold", "timeoutMillis", "intervalMillis"}),
-    "outlierDetection": {"maxServerErrors": None, "interval": _DURATION,
-                         "baseEjectionDuration": _DURATION, "maxEjectionPercent": None},
-    "connectionPool": {"tcp": frozenset({"maxConnections"}),
-                       "http": frozenset({"maxConnections", "maxPendingRequests"}),
-                       "http2": frozenset({"maxRequests"}),
-                       "grpc": frozenset({"maxRequests"})},
+    "tls": {
+        "mode": None,
+        "certificate": {
+            "acm": frozenset({"certificateArn"}),
+            "file": frozenset({"certificateChain", "privateKey"}),
+            "sds": frozenset({"secretName"}),
+        },
+        "validation": _VALIDATION,
+    },
+    "healthCheck": frozenset(
+        {
+            "protocol",
+            "path",
+            "port",
+            "healthyThreshold",
+            "unhealthyThreshold",
+            "timeoutMillis",
+            "intervalMillis",
+        }
+    ),
+    "outlierDetection": {
+        "maxServerErrors": None,
+        "interval": _DURATION,
+        "baseEjectionDuration": _DURATION,
+        "maxEjectionPercent": None,
+    },
+    "connectionPool": {
+        "tcp": frozenset({"maxConnections"}),
+        "http": frozenset({"maxConnections", "maxPendingRequests"}),
+        "http2": frozenset({"maxRequests"}),
+        "grpc": frozenset({"maxRequests"}),
+    },
     "timeout": {p: _TIMEOUT for p in ("http", "http2", "grpc")} | {"tcp": {"idle": _DURATION}},
 }
 
 KNOWN: Mapping[str, dict[PathKey, frozenset[str]]] = {
-    "Mesh": _tree({**dict.fromkeys(_META), "spec": {
-        "egressFilter": frozenset({"type"}),
-        "serviceDiscovery": frozenset({"ipPreference"})}}),
-    "VirtualService": _tree({**dict.fromkeys(_META), "virtualServiceName": None, "spec": {
-        "provider": {"virtualNode": frozenset({"virtualNodeName"}),
-                     "virtualRouter": frozenset({"virtualRouterName"})}}}),
-    "VirtualRouter": _tree({**dict.fromkeys(_META), "virtualRouterName": None, "spec": {
-        "listeners": {"portMapping": frozenset({"port", "protocol"})}}}),
-    "Route": _tree({**dict.fromkeys(_META), "virtualRouterName": None, "routeName": None,
-                    "spec": {"priority": None, "httpRoute": _HTTP_ROUTE,
-                             "http2Route": _HTTP_ROUTE, "grpcRoute": _GRPC_ROUTE,
-                             "tcpRoute": _TCP_ROUTE}}),
-    "VirtualNode": _tree({**dict.fromkeys(_META), "virtualNodeName": None,
-                          "podLabels": None, "spec": {
-        "listeners": _LISTENER,
-        "backends": {"virtualService": {"virtualServiceName": None,
-                                        "clientPolicy": _CLIENT_POLICY}},
-        "backendDefaults": {"clientPolicy": _CLIENT_POLICY},
-        "serviceDiscovery": {"dns": frozenset({"hostname", "responseType", "ipPreference"}),
-                             "awsCloudMap": {"namespaceName": None, "serviceName": None,
-                                             "ipPreference": None,
-                                             "attributes": frozenset({"key", "value"})}},
-        "logging": None}}),
+    "Mesh": _tree(
+        {
+            **dict.fromkeys(_META),
+            "spec": {
+                "egressFilter": frozenset({"type"}),
+                "serviceDiscovery": frozenset({"ipPreference"}),
+            },
+        }
+    ),
+    "VirtualService": _tree(
+        {
+            **dict.fromkeys(_META),
+            "virtualServiceName": None,
+            "spec": {
+                "provider": {
+                    "virtualNode": frozenset({"virtualNodeName"}),
+                    "virtualRouter": frozenset({"virtualRouterName"}),
+                }
+            },
+        }
+    ),
+    "VirtualRouter": _tree(
+        {
+            **dict.fromkeys(_META),
+            "virtualRouterName": None,
+            "spec": {"listeners": {"portMapping": frozenset({"port", "protocol"})}},
+        }
+    ),
+    "Route": _tree(
+        {
+            **dict.fromkeys(_META),
+            "virtualRouterName": None,
+            "routeName": None,
+            "spec": {
+                "priority": None,
+                "httpRoute": _HTTP_ROUTE,
+                "http2Route": _HTTP_ROUTE,
+                "grpcRoute": _GRPC_ROUTE,
+                "tcpRoute": _TCP_ROUTE,
+            },
+        }
+    ),
+    "VirtualNode": _tree(
+        {
+            **dict.fromkeys(_META),
+            "virtualNodeName": None,
+            "podLabels": None,
+            "spec": {
+                "listeners": _LISTENER,
+                "backends": {
+                    "virtualService": {"virtualServiceName": None, "clientPolicy": _CLIENT_POLICY}
+                },
+                "backendDefaults": {"clientPolicy": _CLIENT_POLICY},
+                "serviceDiscovery": {
+                    "dns": frozenset({"hostname", "responseType", "ipPreference"}),
+                    "awsCloudMap": {
+                        "namespaceName": None,
+                        "serviceName": None,
+                        "ipPreference": None,
+                        "attributes": frozenset({"key", "value"}),
+                    },
+                },
+                "logging": None,
+            },
+        }
+    ),
 }
 #: maps whose keys are the user's own (labels, tags): never checked
 OPEN: frozenset[PathKey] = frozenset({("podLabels",), ("tags",), ("metadata",), ("status",)})
@@ -535,9 +645,8 @@ def _virtual_service(root: _At, mesh: str, where: Location, origin: Origin) -> V
 
 def _virtual_router(root: _At, mesh: str, where: Location, origin: Origin) -> VirtualRouter:
     listeners = tuple(
-        (l["portMapping"]["port"].number(1, 65535) or 0,
-         l["portMapping"]["protocol"].need_text())
-        for l in root["spec"]["listeners"].items()
+        (li["portMapping"]["port"].number(1, 65535) or 0, li["portMapping"]["protocol"].need_text())
+        for li in root["spec"]["listeners"].items()
     )
     return VirtualRouter(mesh, root["virtualRouterName"].need_text(), listeners, where)
 
@@ -705,8 +814,10 @@ def _virtual_node(root: _At, mesh: str, where: Location, origin: Origin) -> Virt
         cloud_map,
         tuple(_listener(li) for li in spec["listeners"].items()),
         tuple(
-            Backend(b["virtualService"]["virtualServiceName"].need_text(),
-                    _client_tls(b["virtualService"]))
+            Backend(
+                b["virtualService"]["virtualServiceName"].need_text(),
+                _client_tls(b["virtualService"]),
+            )
             for b in spec["backends"].items()
         ),
         _client_tls(spec["backendDefaults"]),

@@ -27,8 +27,10 @@ LOSSY = CompileOptions(allow_lossy=frozenset({"all"}))
 @cache
 def corpus() -> tuple[tuple[str, Spec], ...]:
     out = []
-    for path in [*sorted((REPO_ROOT / "examples").glob("*/mesh.yaml")),
-                 REPO_ROOT / "tests" / "adapters" / "demanding.yaml"]:
+    for path in [
+        *sorted((REPO_ROOT / "examples").glob("*/mesh.yaml")),
+        REPO_ROOT / "tests" / "adapters" / "demanding.yaml",
+    ]:
         spec = load_paths([str(path)]).spec
         assert spec is not None, path
         out.append((path.relative_to(REPO_ROOT).as_posix(), spec))
@@ -65,8 +67,12 @@ def test_cfn_lint_would_catch_a_wrong_template() -> None:
     body = route["Properties"]["Spec"]["HttpRoute"]
     body["RetryPolicy"]["MaxRetries"] = "two"
     body["Match"]["Colour"] = "blue"
-    found = {m.rule.id for m in lint(json.dumps(template), config=ManualArgs(
-        regions=["eu-west-1"], ignore_checks=["W3696"]))}
+    found = {
+        m.rule.id
+        for m in lint(
+            json.dumps(template), config=ManualArgs(regions=["eu-west-1"], ignore_checks=["W3696"])
+        )
+    }
     assert {"E3002", "E3012"} <= found
 
 
@@ -83,16 +89,22 @@ def test_every_compiled_resource_is_accepted_by_the_controller_crds(kube_apiserv
     checked = 0
     for name, spec in corpus():
         resources = adapter.compile(spec, LOSSY).resources
-        wanted = {str(r["metadata"]["namespace"]) for r in resources  # type: ignore[index]
-                  if "namespace" in r["metadata"]} - namespaces  # type: ignore[operator]
+        wanted = {
+            str(r["metadata"]["namespace"])
+            for r in resources  # type: ignore[index]
+            if "namespace" in r["metadata"]
+        } - namespaces  # type: ignore[operator]
         if wanted:
-            ns_docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
-                       for n in sorted(wanted)]
+            ns_docs = [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
+                for n in sorted(wanted)
+            ]
             assert all(r.ok for r in apply_documents(kube_apiserver, ns_docs, dry_run=False))
             namespaces |= wanted
         results = apply_documents(kube_apiserver, resources, dry_run=True)
-        refused = [(r.doc["kind"], r.doc["metadata"]["name"], r.message) for r in results
-                   if not r.ok]
+        refused = [
+            (r.doc["kind"], r.doc["metadata"]["name"], r.message) for r in results if not r.ok
+        ]
         assert refused == [], name
         checked += len(results)
     assert checked >= 100
@@ -108,8 +120,11 @@ def test_the_api_server_refuses_what_the_crds_forbid(kube_apiserver: Any) -> Non
     router = next(r for r in resources if r["kind"] == "VirtualRouter")
     bad = json.loads(json.dumps(router))
     bad["spec"]["routes"][0]["httpRoute"]["action"]["weightedTargets"][0]["weight"] = 101
-    ns = {"apiVersion": "v1", "kind": "Namespace",
-          "metadata": {"name": router["metadata"]["namespace"]}}
+    ns = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": router["metadata"]["namespace"]},
+    }
     apply_documents(kube_apiserver, [ns], dry_run=False)
     [result] = apply_documents(kube_apiserver, [bad], dry_run=True)
     assert not result.ok and "101" in result.message

@@ -80,29 +80,86 @@ def routes_json(tmp_path: Path, *routes: tuple[str, int | None, dict[str, Any]])
     import json
 
     files = [
-        write(tmp_path, "vs.json", json.dumps({"virtualService": {
-            "meshName": "m", "virtualServiceName": "api.prod.svc.cluster.local",
-            "spec": {"provider": {"virtualRouter": {"virtualRouterName": "r"}}}}})),
-        write(tmp_path, "r.json", json.dumps({"virtualRouter": {
-            "meshName": "m", "virtualRouterName": "r",
-            "spec": {"listeners": [{"portMapping": {"port": 80, "protocol": "http"}}]}}})),
+        write(
+            tmp_path,
+            "vs.json",
+            json.dumps(
+                {
+                    "virtualService": {
+                        "meshName": "m",
+                        "virtualServiceName": "api.prod.svc.cluster.local",
+                        "spec": {"provider": {"virtualRouter": {"virtualRouterName": "r"}}},
+                    }
+                }
+            ),
+        ),
+        write(
+            tmp_path,
+            "r.json",
+            json.dumps(
+                {
+                    "virtualRouter": {
+                        "meshName": "m",
+                        "virtualRouterName": "r",
+                        "spec": {"listeners": [{"portMapping": {"port": 80, "protocol": "http"}}]},
+                    }
+                }
+            ),
+        ),
     ]
     for node in ("api-v1", "api-v2"):
-        files.append(write(tmp_path, f"{node}.json", json.dumps({"virtualNode": {
-            "meshName": "m", "virtualNodeName": node,
-            "spec": {"listeners": [{"portMapping": {"port": 80, "protocol": "http"}}],
-                     "serviceDiscovery": {"dns": {"hostname": f"{node}.prod"}}}}})))
+        files.append(
+            write(
+                tmp_path,
+                f"{node}.json",
+                json.dumps(
+                    {
+                        "virtualNode": {
+                            "meshName": "m",
+                            "virtualNodeName": node,
+                            "spec": {
+                                "listeners": [{"portMapping": {"port": 80, "protocol": "http"}}],
+                                "serviceDiscovery": {"dns": {"hostname": f"{node}.prod"}},
+                            },
+                        }
+                    }
+                ),
+            )
+        )
     for name, priority, match in routes:
-        spec: dict[str, Any] = {"httpRoute": {
-            "match": match,
-            "action": {"weightedTargets": [{"virtualNode": "api-v1" if name == "a" else "api-v2",
-                                            "weight": 1}]},
-            "retryPolicy": {"maxRetries": 0, "perRetryTimeout": {"unit": "s", "value": 1},
-                            "httpRetryEvents": ["server-error"]}}}
+        spec: dict[str, Any] = {
+            "httpRoute": {
+                "match": match,
+                "action": {
+                    "weightedTargets": [
+                        {"virtualNode": "api-v1" if name == "a" else "api-v2", "weight": 1}
+                    ]
+                },
+                "retryPolicy": {
+                    "maxRetries": 0,
+                    "perRetryTimeout": {"unit": "s", "value": 1},
+                    "httpRetryEvents": ["server-error"],
+                },
+            }
+        }
         if priority is not None:
             spec["priority"] = priority
-        files.append(write(tmp_path, f"route-{name}.json", json.dumps({"route": {
-            "meshName": "m", "virtualRouterName": "r", "routeName": name, "spec": spec}})))
+        files.append(
+            write(
+                tmp_path,
+                f"route-{name}.json",
+                json.dumps(
+                    {
+                        "route": {
+                            "meshName": "m",
+                            "virtualRouterName": "r",
+                            "routeName": name,
+                            "spec": spec,
+                        }
+                    }
+                ),
+            )
+        )
     return files
 
 
@@ -131,11 +188,21 @@ def test_routes_without_priority_are_reported(tmp_path: Path) -> None:
 
 
 def test_inverted_and_range_header_matches_are_reported(tmp_path: Path) -> None:
-    files = routes_json(tmp_path, ("a", 0, {"prefix": "/", "headers": [
-        {"name": "x-a", "invert": True, "match": {"exact": "1"}},
-        {"name": "x-b", "match": {"range": {"start": 1, "end": 5}}},
-        {"name": "x-c", "match": {"suffix": ".json"}},
-    ]}))
+    files = routes_json(
+        tmp_path,
+        (
+            "a",
+            0,
+            {
+                "prefix": "/",
+                "headers": [
+                    {"name": "x-a", "invert": True, "match": {"exact": "1"}},
+                    {"name": "x-b", "match": {"range": {"start": 1, "end": 5}}},
+                    {"name": "x-c", "match": {"suffix": ".json"}},
+                ],
+            },
+        ),
+    )
     docs, diagnostics = imported(*files)
     dropped = [d.message for d in diagnostics if d.code == "MS4104"]
     assert len(dropped) == 2 and "x-a" in dropped[0] + dropped[1] and "1..4" in " ".join(dropped)
@@ -144,8 +211,11 @@ def test_inverted_and_range_header_matches_are_reported(tmp_path: Path) -> None:
 
 
 def test_a_jq_template_names_its_variables(tmp_path: Path) -> None:
-    path = write(tmp_path, "vn.json", '{"spec": {"serviceDiscovery": {"dns": {"hostname": '
-                 '$DNS_HOSTNAME}}, "x": $MESH}}\n')
+    path = write(
+        tmp_path,
+        "vn.json",
+        '{"spec": {"serviceDiscovery": {"dns": {"hostname": $DNS_HOSTNAME}}, "x": $MESH}}\n',
+    )
     docs, diagnostics = imported(path)
     [error] = diagnostics
     assert error.code == "MS4002" and error.severity is Severity.ERROR
@@ -154,7 +224,10 @@ def test_a_jq_template_names_its_variables(tmp_path: Path) -> None:
 
 
 def test_cloudformation_reports_what_it_cannot_resolve_and_unknown_fields(tmp_path: Path) -> None:
-    path = write(tmp_path, "t.yaml", """\
+    path = write(
+        tmp_path,
+        "t.yaml",
+        """\
 Parameters:
   Domain: {Type: String}
 Resources:
@@ -165,7 +238,8 @@ Resources:
       VirtualNodeName: !Sub "web.${Domain}"
       Spec:
         Listeners: [{PortMapping: {Port: 80, Protocol: http}, Colour: blue}]
-""")
+""",
+    )
     _, diagnostics = imported(path)
     [unresolved] = [d for d in diagnostics if d.code == "MS4003"]
     assert "Domain" in unresolved.message and unresolved.line == 8
@@ -176,14 +250,38 @@ Resources:
 def test_a_san_allow_list_that_is_not_spiffe_is_an_authorization_error(tmp_path: Path) -> None:
     import json
 
-    path = write(tmp_path, "vn.json", json.dumps({"virtualNode": {
-        "meshName": "m", "virtualNodeName": "db",
-        "spec": {"listeners": [{"portMapping": {"port": 5432, "protocol": "http"}, "tls": {
-            "mode": "STRICT", "certificate": {"file": {"certificateChain": "c",
-                                                       "privateKey": "k"}},
-            "validation": {"trust": {"file": {"certificateChain": "ca"}},
-                           "subjectAlternativeNames": {"match": {"exact": ["web.local"]}}}}}],
-            "serviceDiscovery": {"dns": {"hostname": "db.prod"}}}}}))
+    path = write(
+        tmp_path,
+        "vn.json",
+        json.dumps(
+            {
+                "virtualNode": {
+                    "meshName": "m",
+                    "virtualNodeName": "db",
+                    "spec": {
+                        "listeners": [
+                            {
+                                "portMapping": {"port": 5432, "protocol": "http"},
+                                "tls": {
+                                    "mode": "STRICT",
+                                    "certificate": {
+                                        "file": {"certificateChain": "c", "privateKey": "k"}
+                                    },
+                                    "validation": {
+                                        "trust": {"file": {"certificateChain": "ca"}},
+                                        "subjectAlternativeNames": {
+                                            "match": {"exact": ["web.local"]}
+                                        },
+                                    },
+                                },
+                            }
+                        ],
+                        "serviceDiscovery": {"dns": {"hostname": "db.prod"}},
+                    },
+                }
+            }
+        ),
+    )
     _, diagnostics = imported(path)
     [error] = [d for d in diagnostics if d.code == "MS4201"]
     assert error.severity is Severity.ERROR and error.area == "authz"
