@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters._k8s import WORKLOAD_LABEL, dotted, duration, fqdn
+from adapters._k8s import WORKLOAD_LABEL, duration, fqdn
 from adapters.appmesh import codes as C
 from adapters.appmesh.resources import DEFAULT_PER_REQUEST, MAX_TARGETS, PRIORITY_MAX, TARGET
 from meshspec.codes import Code
 from meshspec.diagnostics import Diagnostic
 from meshspec.spec import MtlsMode, Spec
 from meshspec.spec.authz import AuthzAction, DefaultAction
-from meshspec.spec.bundle import PathKey
+from meshspec.spec.bundle import PathKey, dotted
 from meshspec.spec.routes import Retries, RetryOn, Route, RouteMatch
 from meshspec.spec.service import Protocol, ServiceSpec
 

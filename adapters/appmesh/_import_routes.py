@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from json import dumps as json_dumps
 from typing import TYPE_CHECKING, Any
 
 from adapters._k8s import duration
 from adapters.appmesh import codes as C
-from adapters.appmesh._import_order import keep_first_match
+from adapters.appmesh._import_order import Draft, keep_first_match, neighbours
 from adapters.appmesh.importer import dns_label, version_name
 from adapters.appmesh.resources import (
     DEFAULT_PER_REQUEST,
@@ -34,6 +33,7 @@ from adapters.appmesh.resources import (
     Route,
     RouteMatch,
 )
+from adapters.kit.first_match import PathCond, Piece, StringCond, string_prefix_pieces
 
 if TYPE_CHECKING:
     from adapters.appmesh.importer import Context, ServiceDraft
@@ -63,8 +63,7 @@ def _router_routes(ctx: Context, draft: ServiceDraft) -> None:
             )
         )
     routes = _one_per_port(ctx, draft.router, routes)
-    neutral: list[dict[str, Any]] = []
-    used: set[str] = set()
+    drafts: list[Draft] = []
     for route in routes:
         if route.protocol == "tcpRoute":
             ctx.diagnostics.append(
@@ -76,11 +75,7 @@ def _router_routes(ctx: Context, draft: ServiceDraft) -> None:
                 )
             )
             continue
-        name = _unique(dns_label(route.name, "route"), used)
-        body: dict[str, Any] = {"name": name, GROUP: _group(route.name)}
-        match = _match(ctx, route)
-        if match:
-            body["matches"] = [match]
+        body: dict[str, Any] = {"name": dns_label(route.name, "route")}
         body["backends"] = _backends(ctx, draft, route)
         retries = _retries(ctx, route)
         if retries is not None:
@@ -89,16 +84,17 @@ def _router_routes(ctx: Context, draft: ServiceDraft) -> None:
         if timeout is not None:
             body["timeout"] = timeout
         _idle(ctx, route)
-        neutral.append(body)
-    kept = keep_first_match(ctx, draft, neutral, routes)
-    grouped = _grouped(kept)
-    if len(grouped) == 1 and _all_endpoints(grouped[0], draft):
+        drafts.append(Draft(body, _group(route.name), _pieces(ctx, route), [route]))
+    joined = neighbours(drafts)
+    used: set[str] = set()
+    for joined_draft in joined:
+        joined_draft.body["name"] = _unique(joined_draft.body["name"], used)
+    kept = keep_first_match(ctx, joined)
+    if len(kept) == 1 and _all_endpoints(kept[0], draft):
         return  # the same as no route: everything to every endpoint, 15 s, no retries
-    draft.routes = grouped
+    draft.routes = kept
 
 
-#: the neutral route an App Mesh route belongs to, while its matches are sorted out
-GROUP = "__group__"
 _PIECE = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[0-9]+)+$")
 
 
@@ -107,69 +103,6 @@ def _group(name: str) -> str:
     several matches, ports or a segment prefix) are pieces of the neutral `<route>`."""
     piece = _PIECE.match(name)
     return piece.group(1) if piece else ""
-
-
-def _grouped(routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Pieces of one neutral route with the same targets and policies are one route again,
-    its matches in order; an exact path P next to the prefix P/ is the segment prefix P."""
-    out: list[dict[str, Any]] = []
-    for route in routes:
-        group = route.pop(GROUP, "")
-        rest = {k: v for k, v in route.items() if k not in ("name", "matches")}
-        into = next(
-            (
-                r
-                for r in out
-                if group
-                and r[GROUP] == group
-                and {k: v for k, v in r.items() if k not in ("name", "matches", GROUP)} == rest
-            ),
-            None,
-        )
-        if into is None:
-            out.append(
-                {
-                    **route,
-                    GROUP: group,
-                    **(
-                        {"name": group}
-                        if group and not any(r["name"] == group for r in out)
-                        else {}
-                    ),
-                }
-            )
-            continue
-        into["matches"] = [*(into.get("matches") or [{}]), *(route.get("matches") or [{}])]
-    for route in out:
-        route.pop(GROUP, None)
-        if "matches" in route:
-            matches = _segment_prefixes(route["matches"])
-            if {} in matches:  # one match takes every request: the route has no condition
-                del route["matches"]
-            else:
-                route["matches"] = matches
-    return out
-
-
-def _segment_prefixes(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for m in matches:
-        path = m.get("path") or {}
-        if "prefix" in path and path["prefix"].endswith("/") and len(path["prefix"]) > 1:
-            stem = path["prefix"].rstrip("/")
-            exact = {**m, "path": {"exact": stem}}
-            if exact in out:
-                out[out.index(exact)] = {**m, "path": {"prefix": stem}}
-                continue
-        out.append(m)
-    seen: set[str] = set()
-    unique = []
-    for m in out:
-        key = json_dumps(m, sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            unique.append(m)
-    return unique
 
 
 def _backends(ctx: Context, draft: ServiceDraft, route: Route) -> list[dict[str, Any]]:
@@ -268,56 +201,50 @@ def _dropped(ctx: Context, route: Route, what: str, why: str) -> None:
     )
 
 
-def _match(ctx: Context, route: Route) -> dict[str, Any]:
+def _pieces(ctx: Context, route: Route) -> list[Piece]:
+    """The route's conditions as the kit's pieces (ORed paths, ANDed conditions)."""
     m = route.match
-    out: dict[str, Any] = {}
+    paths: list[PathCond] = [None]
     if route.protocol == "grpcRoute":
-        _grpc_path(ctx, route, m, out)
+        paths = [_grpc_path(m)]
     elif m.exact is not None:
-        out["path"] = {"exact": m.exact}
+        paths = [("exact", m.exact)]
     elif m.regex is not None:
-        out["path"] = {"regex": m.regex}
-    elif m.prefix is not None and m.prefix != "/":
-        out["path"] = {"prefix": m.prefix}
-        if not m.prefix.endswith("/"):
+        paths = [("regex", m.regex)]
+    elif m.prefix is not None:
+        paths = list(string_prefix_pieces(m.prefix))
+        if m.prefix != "/" and not m.prefix.endswith("/"):
             ctx.diagnostics.append(
                 C.PREFIX_STRING(
-                    f"route {route.name}: App Mesh's prefix {m.prefix} matches "
-                    f"{m.prefix}x too (a string prefix, as Envoy's `prefix`); the neutral "
-                    f"prefix matches whole path segments only ({m.prefix}, {m.prefix}/...)",
+                    f"route {route.name}: App Mesh's prefix {m.prefix} also takes "
+                    f"{m.prefix}x (Envoy's string prefix); the neutral route keeps that with "
+                    f"the regex '{re.escape(m.prefix)}[^/].*' beside the segment prefix",
                     location=route.where,
                     target=TARGET,
-                    hint=f"if paths such as {m.prefix}x must match, use regex "
-                    f"'{re.escape(m.prefix)}.*' instead",
+                    hint="drop the regex match if only whole path segments were meant",
                 )
             )
-    if m.method:
-        out["method"] = m.method.upper()
     if m.scheme:
         _dropped(ctx, route, f"scheme {m.scheme}", "has no neutral condition")
     if m.port is not None:
         _dropped(ctx, route, f"port {m.port}", "is not a route condition in the neutral spec")
-    headers = [h for h in (_header(ctx, route, h) for h in m.headers) if h]
-    if headers:
-        out["headers"] = headers
-    query = [
-        {"name": n, "exact": v} if v is not None else {"name": n, "present": True}
-        for n, v in m.query
-    ]
-    if query:
-        out["queryParams"] = query
-    return out
+    headers = tuple(h for h in (_header(ctx, route, h) for h in m.headers) if h is not None)
+    query = tuple((n, "exact", v) if v is not None else (n, "present", "") for n, v in m.query)
+    method = m.method.upper() if m.method else None
+    return [Piece(path, method, headers, query) for path in paths]
 
 
-def _grpc_path(ctx: Context, route: Route, m: RouteMatch, out: dict[str, Any]) -> None:
-    """gRPC requests are POST /<service>/<method> (gRPC over HTTP/2 spec)."""
+def _grpc_path(m: RouteMatch) -> PathCond:
+    """gRPC requests are POST /<service>/<method> (gRPC over HTTP/2 protocol)."""
     if m.grpc_service and m.grpc_method:
-        out["path"] = {"exact": f"/{m.grpc_service}/{m.grpc_method}"}
-    elif m.grpc_service:
-        out["path"] = {"prefix": f"/{m.grpc_service}"}
+        return ("exact", f"/{m.grpc_service}/{m.grpc_method}")
+    if m.grpc_service:
+        return ("prefix", f"/{m.grpc_service}")
+    return None
 
 
-def _header(ctx: Context, route: Route, h: HeaderMatch) -> dict[str, Any] | None:
+def _header(ctx: Context, route: Route, h: HeaderMatch) -> StringCond | None:
+    name = h.name.lower()
     if h.invert:
         _dropped(
             ctx,
@@ -327,14 +254,17 @@ def _header(ctx: Context, route: Route, h: HeaderMatch) -> dict[str, Any] | None
         )
         return None
     if h.kind == "present":
-        return {"name": h.name, "present": True}
+        return (name, "present", "")
     if h.kind in ("exact", "prefix", "regex"):
-        return {"name": h.name, h.kind: h.value}
+        return (name, h.kind, h.value)
     if h.kind == "suffix":
-        return {"name": h.name, "regex": ".*" + re.escape(h.value)}
+        return (name, "regex", ".*" + re.escape(h.value))
     assert h.range is not None
     _dropped(
-        ctx, route, f"range match {h.range[0]}..{h.range[1] - 1} on {h.name}", "has no neutral form"
+        ctx,
+        route,
+        f"range match {h.range[0]}..{h.range[1] - 1} on {h.name}",
+        "has no neutral form",
     )
     return None
 

@@ -27,7 +27,9 @@ PRIORITY_MISSING = register("MS4101", W, "routes without priority: App Mesh's or
 ORDER_CHANGED = register(
     "MS4102", W, "App Mesh's first match differs from the neutral most specific match"
 )
-PREFIX_STRING = register("MS4103", W, "App Mesh prefixes are string prefixes, not path segments")
+PREFIX_STRING = register(
+    "MS4103", N, "App Mesh string prefix kept as a segment prefix plus a regex"
+)
 MATCH_DROPPED = register("MS4104", W, "App Mesh route condition has no neutral form: dropped")
 TARGET_LOST = register("MS4105", W, "App Mesh route target is not a version of the service")
 DEFAULT_RETRIES = register("MS4106", N, "App Mesh's hidden default retry policy made explicit")
