@@ -59,6 +59,9 @@ FEATURES = frozenset(
         F.MTLS_PORT,
         F.PATHS_DOT_SEGMENTS,
         F.PATHS_MERGE_SLASHES,
+        F.PATHS_DECODE_UNRESERVED,
+        F.PATHS_BACKSLASH,
+        F.HEADERS_WHITESPACE,
     }
 )
 _NO_AUTHZ = (
@@ -85,6 +88,25 @@ UNSUPPORTED_FEATURES: Mapping[F, str] = {
 }
 
 
+class AppMeshCluster:
+    """The App Mesh controller's resources in a live cluster (`import --live`)."""
+
+    kinds = KINDS
+
+    def read(
+        self, kubeconfig: str | None = None, context: str | None = None
+    ) -> tuple[list[NativeDocument], list[Diagnostic]]:
+        from adapters.kit.kube_cluster import read_cluster
+
+        return read_cluster(
+            kubeconfig,
+            context,
+            [(k.api_version, k.kind) for k in KINDS],
+            target="appmesh",
+            unreachable=codes.CLUSTER_UNREADABLE,
+        )
+
+
 class AppMeshAdapter:
     name = "appmesh"
     description = (
@@ -98,7 +120,7 @@ class AppMeshAdapter:
     codes = codes.BLOCK
     #: aws-app-mesh-controller-for-k8s docs: a namespace labelled for the sidecar injector
     injection = Injection(labels={"appmesh.k8s.aws/sidecarInjectorWebhook": "enabled"})
-    cluster = None
+    cluster = AppMeshCluster()
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         from adapters.appmesh.compiler import compile_appmesh

@@ -37,7 +37,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl
 
 from adapters.appmesh.importer import read_mesh, service_key_of
 from adapters.appmesh.resources import (
@@ -51,7 +50,15 @@ from adapters.appmesh.resources import (
     Settings,
     VirtualNode,
 )
+from adapters.kit.envoy import (
+    first_query_value,
+    header_lines,
+    merge_slashes,
+    normalize_path,
+    parse_query,
+)
 from meshspec.adapter import NativeDocument, Topology, Verdict
+from meshspec.regex import full_match
 from meshspec.semantics import Outcome, Request, RetryPolicy, Transport
 from meshspec.spec import MtlsMode, Origin
 from meshspec.spec.routes import RetryOn
@@ -142,6 +149,7 @@ class AppMeshModel:
         refused = Verdict(Outcome.MTLS_REFUSED, None, mtls=mode, transport=Transport.REFUSED)
         path, query = _split(request.target)
         headers = request.header_map()
+        lines = header_lines(request.headers)
         if client is None:
             # no Envoy on the client's side: routes, retries and timeouts are the
             # client's Envoy's, so the request reaches the service's endpoints as sent
@@ -161,7 +169,7 @@ class AppMeshModel:
             )
         for route in self.mesh.routes_of(vs.provider_router):
             if route.protocol == "tcpRoute" or not _route_matches(
-                route.match, request.method, path, query, headers, port
+                route.match, request.method, path, query, lines, port
             ):
                 continue
             total = sum(t.weight for t in route.targets)
@@ -258,41 +266,28 @@ def _limit(route: float | None, nodes: Sequence[VirtualNode]) -> float | None:
     return min(finite) if finite else None
 
 
-def _split(target: str) -> tuple[str, list[tuple[str, str]]]:
+def _split(target: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The path routes see and the query: App Mesh turns on Envoy's `normalize_path` and
+    `merge_slashes` for path and prefix matching (user guide `routes.md`); what those do
+    is the kit's Envoy facts."""
     path, _, query = target.partition("?")
-    return normalize(path), parse_qsl(query, keep_blank_values=True)
-
-
-def normalize(path: str) -> str:
-    """Envoy `normalize_path` (RFC 3986 dot segments) and `merge_slashes`, as App Mesh
-    turns them on for path and prefix matching."""
-    path = re.sub(r"/{2,}", "/", path.split("#")[0] or "/")
-    out: list[str] = []
-    for segment in path.split("/")[1:]:
-        if segment == ".":
-            continue
-        if segment == "..":
-            if out:
-                out.pop()
-            continue
-        out.append(segment)
-    trailing = path.endswith(("/.", "/..")) and out
-    return "/" + "/".join(out) + ("/" if trailing else "")
+    path = path.split("#")[0] or "/"
+    return merge_slashes(normalize_path(path)), parse_query(query)
 
 
 def _route_matches(
     m: RouteMatch,
     method: str,
     path: str,
-    query: list[tuple[str, str]],
-    headers: Mapping[str, str],
+    query: tuple[tuple[str, str], ...],
+    headers: Mapping[str, tuple[str, ...]],
     port: int,
 ) -> bool:
     if m.port is not None and m.port != port:
         return False
     if m.exact is not None and path != m.exact:
         return False
-    if m.regex is not None and re.fullmatch(m.regex, path) is None:
+    if m.regex is not None and not full_match(m.regex, path):
         return False
     if m.prefix is not None and not path.startswith(m.prefix):
         return False
@@ -300,25 +295,31 @@ def _route_matches(
         return False
     if not all(_header_holds(h, headers) for h in m.headers):
         return False
-    given = dict(query)
-    return all(name in given and (value is None or given[name] == value) for name, value in m.query)
+    for name, value in m.query:
+        given = first_query_value(query, name)
+        if given is None or (value is not None and given != value):
+            return False
+    return True
 
 
-def _header_holds(h: HeaderMatch, headers: Mapping[str, str]) -> bool:
-    value = headers.get(h.name.lower())
-    if value is None:
-        held = False
-    elif h.kind == "present":
-        held = True
-    elif h.kind == "exact":
-        held = value == h.value
-    elif h.kind == "prefix":
-        held = value.startswith(h.value)
-    elif h.kind == "suffix":
-        held = value.endswith(h.value)
-    elif h.kind == "regex":
-        held = re.fullmatch(h.value, value) is not None
-    else:
-        assert h.range is not None
-        held = bool(re.fullmatch(r"-?\d+", value)) and h.range[0] <= int(value) < h.range[1]
+def _header_holds(h: HeaderMatch, headers: Mapping[str, tuple[str, ...]]) -> bool:
+    """Envoy's route matcher tries the condition on each line of the header and holds
+    when one matches (kit: `header_lines`); `invert` negates the whole result."""
+    lines = headers.get(h.name.lower())
+    held = lines is not None and any(_line_holds(h, value) for value in lines)
     return held != h.invert
+
+
+def _line_holds(h: HeaderMatch, value: str) -> bool:
+    if h.kind == "present":
+        return True
+    if h.kind == "exact":
+        return value == h.value
+    if h.kind == "prefix":
+        return value.startswith(h.value)
+    if h.kind == "suffix":
+        return value.endswith(h.value)
+    if h.kind == "regex":
+        return full_match(h.value, value)
+    assert h.range is not None
+    return bool(re.fullmatch(r"-?\d+", value)) and h.range[0] <= int(value) < h.range[1]

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from adapters.appmesh import adapter
 from adapters.appmesh.cloudformation import compile_template
 from conformance.library import builtin_cases
-from meshspec.adapter import CompileOptions
+from meshspec.adapter import CompileOptions, NativeDocument
 from meshspec.loader import load_paths, load_texts
-from meshspec.spec import Spec
+from meshspec.spec import Origin, Spec
 from tests.adapters.validator import REPO_ROOT
 from tests.fixtures.realservers import upstream_dir
 
@@ -128,3 +129,28 @@ def test_the_api_server_refuses_what_the_crds_forbid(kube_apiserver: Any) -> Non
     apply_documents(kube_apiserver, [ns], dry_run=False)
     [result] = apply_documents(kube_apiserver, [bad], dry_run=True)
     assert not result.ok and "101" in result.message
+
+
+@pytest.mark.realservers
+def test_import_live_reads_the_controller_resources_back(kube_apiserver: Any) -> None:
+    """Applied for real, read back with `import --from appmesh --kubeconfig`: the same
+    neutral spec as importing the compiled files."""
+    from click.testing import CliRunner
+
+    from meshspec.cli import cli
+    from tests.fixtures.realservers import apply_documents, install_crds
+
+    install_crds(kube_apiserver, crd_paths())
+    spec = load_paths([str(REPO_ROOT / "examples" / "canary" / "mesh.yaml")]).spec
+    assert spec is not None
+    resources = adapter.compile(spec, LOSSY).resources
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    assert all(r.ok for r in apply_documents(kube_apiserver, [ns], dry_run=False))
+    assert all(r.ok for r in apply_documents(kube_apiserver, resources, dry_run=False))
+    config = str(kube_apiserver.kubeconfig)
+    live = CliRunner().invoke(cli, ["import", "--from", "appmesh", "--kubeconfig", config])
+    assert live.exit_code == 0, live.output
+    from_files = adapter.import_resources(
+        [NativeDocument(r, Origin("<compiled>", i)) for i, r in enumerate(resources)]
+    )
+    assert list(yaml.safe_load_all(live.stdout)) == from_files.documents
