@@ -554,6 +554,11 @@ def compile_command(
 @click.option("--context", default=None, help="Kubeconfig context (with --kubeconfig or --live).")
 @click.option("--live", is_flag=True, help="Read from the current kubeconfig context.")
 @click.option(
+    "--region",
+    default=None,
+    help="With --live: read the mesh from this AWS region instead (App Mesh, via boto3).",
+)
+@click.option(
     "--allow-lossy",
     multiple=True,
     type=click.Choice(["mtls", "authz", "all"]),
@@ -568,6 +573,7 @@ def import_command(
     kubeconfig: str | None,
     context: str | None,
     live: bool,
+    region: str | None,
     allow_lossy: tuple[str, ...],
 ) -> None:
     """Import a mesh's resources (files, directories, '-', or a cluster) into the neutral spec.
@@ -587,7 +593,12 @@ def import_command(
             "give the files as arguments or with -f"
         )
     adapter = _target_or_usage(source)
-    if live or kubeconfig:
+    read_account = getattr(adapter, "read_account", None)
+    if region is not None:
+        if read_account is None:
+            raise click.UsageError(f"target '{source}' cannot read an AWS account (--region)")
+        docs, problems = read_account(region)
+    elif live or kubeconfig:
         if adapter.cluster is None:
             raise click.UsageError(f"target '{source}' cannot read from a cluster")
         docs, problems = adapter.cluster.read(kubeconfig=kubeconfig, context=context)

@@ -39,6 +39,12 @@ BLOCKS: tuple[tuple[int, int, str, str], ...] = (
     (600, 699, "conformance suite", ""),
     (1000, 1499, "Istio adapter: compiler", ""),
     (1500, 1999, "Istio adapter: importer and model", ""),
+    (
+        4000,
+        4999,
+        "AWS App Mesh adapter",
+        "Reading files MS40xx, importing MS41xx-MS43xx, compiling MS45xx.",
+    ),
 )
 
 

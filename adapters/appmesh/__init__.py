@@ -139,6 +139,13 @@ class AppMeshAdapter:
 
         return read_files(paths)
 
+    def read_account(self, region: str) -> tuple[list[NativeDocument], list[Diagnostic]]:
+        """A live AWS account's App Mesh resources (boto3; `AWS_ENDPOINT_URL` for an
+        emulator)."""
+        from adapters.appmesh.aws import read_account
+
+        return read_account(region)
+
     def model(self, resources: Sequence[Mapping[str, Any]], topology: Topology) -> MeshModel:
         from adapters.appmesh.model import AppMeshModel
 

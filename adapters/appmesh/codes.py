@@ -22,6 +22,7 @@ LIST_ONLY = register("MS4008", N, "list output names resources without their spe
 DUPLICATE = register("MS4009", W, "App Mesh resource given twice: the later one is kept")
 NOTHING = register("MS4010", N, "no virtual service or virtual node: nothing to import")
 CLUSTER_UNREADABLE = register("MS4012", E, "App Mesh controller resources cannot be read")
+CALL_UNANSWERED = register("MS4013", W, "an App Mesh API call was not answered: resources missing")
 UNREACHED = register("MS4011", W, "App Mesh router that no virtual service names: not imported")
 # importing: routes
 PRIORITY_MISSING = register("MS4101", W, "routes without priority: App Mesh's order is unspecified")
