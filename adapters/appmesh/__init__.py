@@ -62,6 +62,7 @@ FEATURES = frozenset(
         F.PATHS_DECODE_UNRESERVED,
         F.PATHS_BACKSLASH,
         F.HEADERS_WHITESPACE,
+        F.RESILIENCE_OUTLIER,
     }
 )
 _NO_AUTHZ = (
@@ -80,8 +81,6 @@ UNSUPPORTED_FEATURES: Mapping[F, str] = {
     F.AUTHZ_DEFAULT_DENY: _NO_AUTHZ,
     F.AUTHZ_L7: _NO_AUTHZ,
     F.AUTHZ_DENY_HEADER_ELEMENTS: _NO_AUTHZ,
-    F.RESILIENCE_OUTLIER: "App Mesh declares outlier detection on the server's listener and "
-    "only sees several endpoints with Cloud Map; not modelled yet",
     F.RESILIENCE_CONNECTION_LIMITS: "App Mesh limits connections on the server side only "
     "(listener connectionPool, towards the local app); client limits are fixed",
     F.HEADERS_REQUEST_EDITS: "App Mesh routes cannot edit request headers",

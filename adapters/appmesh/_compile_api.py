@@ -21,6 +21,7 @@ from meshspec.diagnostics import Diagnostic
 from meshspec.spec import MtlsMode, Spec
 from meshspec.spec.authz import AuthzAction, DefaultAction
 from meshspec.spec.bundle import PathKey, dotted
+from meshspec.spec.resilience import Resilience
 from meshspec.spec.routes import Retries, RetryOn, Route, RouteMatch
 from meshspec.spec.service import Protocol, ServiceSpec
 
@@ -219,7 +220,14 @@ class _Compiler:
             if version is not None:
                 v = next(x for x in spec.versions if x.name == version)
                 labels |= v.selector
-                resilience = v.resilience or resilience
+                if v.resilience is not None:
+                    # a version's settings override the service's, each on its own
+                    resilience = Resilience(
+                        outlier_detection=v.resilience.outlier_detection
+                        or (spec.resilience.outlier_detection if spec.resilience else None),
+                        connection_limits=v.resilience.connection_limits
+                        or (spec.resilience.connection_limits if spec.resilience else None),
+                    )
             host = f"{name}-{version}" if version else name
             listeners = [
                 self._listener(key, p.workload_port, p.port, p.protocol, timeouts, resilience)
@@ -306,6 +314,14 @@ class _Compiler:
             li["timeout"] = {proto: {"perRequest": _duration(timeout)}}
         if resilience is not None and resilience.outlier_detection is not None:
             od = resilience.outlier_detection
+            if od.consecutive_gateway_errors is not None:
+                self.lost(
+                    C.COMPILE_LOST,
+                    key,
+                    ("spec", "resilience", "outlierDetection", "consecutiveGatewayErrors"),
+                    "App Mesh counts server errors (any 5xx) only, not gateway errors apart: "
+                    "left out",
+                )
             if od.consecutive_5xx_errors:
                 li["outlierDetection"] = {
                     "maxServerErrors": od.consecutive_5xx_errors,
@@ -590,7 +606,8 @@ def compile_api(spec: Spec) -> tuple[ApiResources, list[Diagnostic]]:
                     ("spec", "routes", i, "requestHeaders"),
                     "App Mesh routes cannot edit request headers: left out",
                 )
-    return api, compiler.diagnostics
+    unique = list(dict.fromkeys(compiler.diagnostics))  # one finding per place, not per port
+    return api, unique
 
 
 __all__ = ["ApiResources", "compile_api", "duration", "percentages", "re"]

@@ -58,9 +58,11 @@ from adapters.kit.envoy import (
     parse_query,
 )
 from meshspec.adapter import NativeDocument, Topology, Verdict
+from meshspec.durations import format_duration
 from meshspec.regex import full_match
-from meshspec.semantics import Outcome, Request, RetryPolicy, Transport
+from meshspec.semantics import BreakerPolicy, Outcome, Request, RetryPolicy, Transport
 from meshspec.spec import MtlsMode, Origin
+from meshspec.spec.resilience import OutlierDetection
 from meshspec.spec.routes import RetryOn
 
 _MODES = {"STRICT": MtlsMode.STRICT, "PERMISSIVE": MtlsMode.PERMISSIVE}
@@ -156,7 +158,14 @@ class AppMeshModel:
             if mode is MtlsMode.STRICT:
                 return refused
             return self._forward(
-                None, {(key, None): 1.0}, mode, transport, None, RetryPolicy(), headers
+                None,
+                {(key, None): 1.0},
+                mode,
+                transport,
+                None,
+                RetryPolicy(),
+                headers,
+                {(key, None): BreakerPolicy()},
             )
         if mode is MtlsMode.STRICT and not tls:
             return refused
@@ -165,7 +174,14 @@ class AppMeshModel:
             node = self.mesh.nodes.get(vs.provider_node or "")
             timeout = _limit(None, [node] if node else [])
             return self._forward(
-                None, {(key, None): 1.0}, mode, transport, timeout, retries, headers
+                None,
+                {(key, None): 1.0},
+                mode,
+                transport,
+                timeout,
+                retries,
+                headers,
+                {(key, None): _breaker(node)},
             )
         for route in self.mesh.routes_of(vs.provider_router):
             if route.protocol == "tcpRoute" or not _route_matches(
@@ -174,6 +190,7 @@ class AppMeshModel:
                 continue
             total = sum(t.weight for t in route.targets)
             shares: dict[tuple[str, str | None], float] = {}
+            breakers: dict[tuple[str, str | None], BreakerPolicy] = {}
             nodes = []
             for t in route.targets:
                 node = self.mesh.nodes.get(t.node)
@@ -182,9 +199,12 @@ class AppMeshModel:
                 nodes.append(node)
                 k = self._node_of(node)
                 shares[k] = round(shares.get(k, 0.0) + t.weight / total, 6)
+                if t.weight:
+                    breakers.setdefault(k, _breaker(node))
             timeout = _limit(route.timeout.per_request, nodes)
+            retries = self._retries(route, timeout)
             return self._forward(
-                route.name, shares, mode, transport, timeout, self._retries(route, timeout), headers
+                route.name, shares, mode, transport, timeout, retries, headers, breakers
             )
         # the client's Envoy answers itself: no connection to the service is made
         return Verdict(Outcome.NO_ROUTE, 404)
@@ -240,6 +260,7 @@ class AppMeshModel:
         timeout: float | None,
         retries: RetryPolicy,
         headers: Mapping[str, str],
+        breakers: Mapping[tuple[str, str | None], BreakerPolicy],
     ) -> Verdict:
         return Verdict(
             Outcome.FORWARDED,
@@ -250,8 +271,31 @@ class AppMeshModel:
             transport=transport,
             timeout=timeout,
             retries=retries,
+            breakers=dict(breakers),
             headers=dict(headers),
         )
+
+
+def _breaker(node: VirtualNode | None) -> BreakerPolicy:
+    """Outlier detection declared on the node's listener, applied by the calling Envoy to
+    the node's endpoints (user guide `virtual_nodes.md`); client-side connection limits
+    are fixed by App Mesh (`envoy-defaults.md`), so none."""
+    for li in node.listeners if node is not None else ():
+        o = li.outlier
+        if o is not None:
+            return BreakerPolicy(
+                OutlierDetection.model_validate(
+                    {
+                        "consecutive5xxErrors": o.max_server_errors,
+                        "consecutiveGatewayErrors": None,
+                        "interval": format_duration(o.interval),
+                        "baseEjectionTime": format_duration(o.base_ejection),
+                        "maxEjectionPercent": o.max_ejection_percent,
+                    }
+                ),
+                None,
+            )
+    return BreakerPolicy()
 
 
 def _limit(route: float | None, nodes: Sequence[VirtualNode]) -> float | None:
