@@ -43,10 +43,7 @@ _CFN_TAG = re.compile(
 
 def read_files(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagnostic]]:
     """Every App Mesh document in the files (any form), and what could not be read."""
-    files, problems = expand_paths(
-        paths,
-        "App Mesh configuration (CloudFormation, Terraform, AWS CLI JSON or controller resources)",
-    )
+    files, problems = _expand(paths)
     docs: list[NativeDocument] = []
     for name in files:
         if Path(name).suffix == ".tf":
@@ -56,6 +53,33 @@ def read_files(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagnos
         docs += found
         problems += more
     return docs, problems
+
+
+#: what a directory of App Mesh configuration holds: YAML and JSON (CloudFormation,
+#: CLI output, controller resources), Terraform, and the examples' templates
+_SUFFIXES = (".yaml", ".yml", ".json", ".tf", ".yaml.template", ".json.template")
+
+
+def _expand(paths: Iterable[str]) -> tuple[list[str], list[Diagnostic]]:
+    files: list[str] = []
+    problems: list[Diagnostic] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(
+                str(f) for f in path.rglob("*") if f.is_file() and f.name.endswith(_SUFFIXES)
+            )
+            if found:
+                files += found
+                continue
+        more, trouble = expand_paths(
+            [p],
+            "App Mesh configuration (CloudFormation, Terraform, "
+            "AWS CLI JSON or controller resources)",
+        )
+        files += more
+        problems += trouble
+    return files, problems
 
 
 def _yaml_or_json(name: str) -> tuple[list[NativeDocument], list[Diagnostic]]:
