@@ -26,6 +26,17 @@ if TYPE_CHECKING:
 
 
 def import_resilience(ctx: Context) -> None:
+    for each in ctx.mesh.nodes.values():
+        for what in each.not_carried:
+            ctx.diagnostics.append(
+                C.NOT_CARRIED(
+                    f"virtual node {each.name}: {what} has no neutral setting: not carried",
+                    location=each.where,
+                    target=TARGET,
+                    hint="the next mesh configures it apart (health checks: the platform's "
+                    "probes; logging: the mesh's telemetry)",
+                )
+            )
     for draft in ctx.services.values():
         shared = None
         if draft.all_node is not None:

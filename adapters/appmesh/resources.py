@@ -164,6 +164,8 @@ class VirtualNode:
     #: pod labels of a controller VirtualNode (`podSelector.matchLabels`)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
     where: Location | None = None
+    #: settings read but outside the neutral spec (named for the import's report)
+    not_carried: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -823,7 +825,23 @@ def _virtual_node(root: _At, mesh: str, where: Location, origin: Origin) -> Virt
         _client_tls(spec["backendDefaults"]),
         {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {},
         where,
+        _not_carried(spec),
     )
+
+
+def _not_carried(spec: _At) -> tuple[str, ...]:
+    """What a node sets that the neutral spec has no place for."""
+    found = []
+    if any(li["healthCheck"] for li in spec["listeners"].items()):
+        found.append("active health checks (listeners[].healthCheck)")
+    if spec["logging"]:
+        found.append("access logging (logging)")
+    if spec["serviceDiscovery"]["awsCloudMap"]["attributes"]:
+        found.append(
+            "Cloud Map attributes that pick the node's instances "
+            "(serviceDiscovery.awsCloudMap.attributes): label the version's workloads instead"
+        )
+    return tuple(found)
 
 
 _READERS: Mapping[str, Callable[[_At, str, Location, Origin], object]] = {
