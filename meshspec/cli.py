@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from meshspec.adapter import Adapter
+from meshspec.adapter import Adapter, CompileOptions, CompileResult
 from meshspec.cli_options import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
@@ -39,6 +39,7 @@ from meshspec.errors import MeshSpecError, UnknownTarget
 from meshspec.loader import load_paths
 from meshspec.plan.command import plan
 from meshspec.registry import PLANNED, available_targets, get_adapter, planned_targets
+from meshspec.spec import Spec
 
 __all__ = [
     "EXIT_FINDINGS",
@@ -455,11 +456,12 @@ def _target_or_usage(name: str) -> Adapter:
 @click.option(
     "-o",
     "--output",
-    type=click.Choice(["yaml", "json"]),
+    type=click.Choice(["yaml", "json", "cloudformation"]),
     default="yaml",
     show_default=True,
     help="yaml: a multi-document stream; json: one 'kind: List' object. Both are "
-    "read by 'kubectl apply -f'.",
+    "read by 'kubectl apply -f'. cloudformation: one CloudFormation template (targets "
+    "that have one, e.g. appmesh).",
 )
 @click.option(
     "--output-dir",
@@ -507,13 +509,23 @@ def compile_command(
         emit_diagnostics(result.diagnostics)
         click.echo("nothing written: the spec has errors", err=True)
         sys.exit(EXIT_FINDINGS)
-    compiled = compile_spec(result.spec, target, allow_lossy, workloads=with_workloads)
+    if output == "cloudformation":
+        compiled = _cloudformation(result.spec, target, allow_lossy)
+    else:
+        compiled = compile_spec(result.spec, target, allow_lossy, workloads=with_workloads)
     diags = [*result.diagnostics, *compiled.diagnostics]
     emit_diagnostics(diags)
     if has_errors(diags):
         click.echo(_nothing_written(diags), err=True)
         sys.exit(EXIT_FINDINGS)
-    if output_dir:
+    if output == "cloudformation":
+        text = dump_yaml(compiled.resources)
+        if output_dir:
+            _write_outputs({"template.yaml": text}, output_dir)
+            click.echo(f"wrote template.yaml to {output_dir}", err=True)
+        else:
+            click.echo(text, nl=False)
+    elif output_dir:
         if output == "json":
             files = {_file_name(r)[:-5] + ".json": _json_text(r) for r in compiled.resources}
         else:
@@ -527,6 +539,17 @@ def compile_command(
             else dump_yaml(compiled.resources)
         )
         click.echo(text, nl=False)
+
+
+def _cloudformation(spec: Spec, target: str, allow_lossy: Sequence[str]) -> CompileResult:
+    """The target's resources as one CloudFormation template (an adapter that has one
+    provides `compile_cloudformation`)."""
+    adapter = _target_or_usage(target)
+    write = getattr(adapter, "compile_cloudformation", None)
+    if write is None:
+        raise click.UsageError(f"target '{target}' has no CloudFormation form")
+    result: CompileResult = write(spec, CompileOptions(allow_lossy=frozenset(allow_lossy)))
+    return result
 
 
 @cli.command(name="import", short_help="Import a mesh's resources into the neutral spec.")

@@ -127,6 +127,13 @@ class AppMeshAdapter:
         resources, diagnostics = compile_appmesh(spec, options)
         return CompileResult(resources, options.settle(diagnostics))
 
+    def compile_cloudformation(self, spec: Spec, options: CompileOptions) -> CompileResult:
+        """The same resources as one CloudFormation template (`compile -o cloudformation`)."""
+        from adapters.appmesh.cloudformation import compile_template
+
+        template, diagnostics = compile_template(spec)
+        return CompileResult([template], options.settle(diagnostics))
+
     def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult:
         from adapters.appmesh.importer import import_appmesh
 

@@ -93,6 +93,11 @@ def node_name(name: str, namespace: str, version: str | None) -> str:
     return f"{name}-{version}_{namespace}" if version else f"{name}_{namespace}"
 
 
+def version_host(name: str, namespace: str, version: str | None) -> str:
+    """Where a version's endpoints are found (DNS service discovery)."""
+    return fqdn(f"{name}-{version}" if version else name, namespace)
+
+
 def precedence(match: RouteMatch | None) -> tuple[int, int, int, int, int]:
     """The neutral precedence (docs/spec.md "Route precedence"): exact path, then the
     longest prefix, then regex; then a method; then more headers, more query conditions."""
@@ -228,7 +233,6 @@ class _Compiler:
                         connection_limits=v.resilience.connection_limits
                         or (spec.resilience.connection_limits if spec.resilience else None),
                     )
-            host = f"{name}-{version}" if version else name
             listeners = [
                 self._listener(key, p.workload_port, p.port, p.protocol, timeouts, resilience)
                 for p in spec.ports
@@ -241,7 +245,7 @@ class _Compiler:
                     labels,
                     {
                         "listeners": listeners,
-                        "serviceDiscovery": {"dns": {"hostname": fqdn(host, ns)}},
+                        "serviceDiscovery": {"dns": {"hostname": version_host(name, ns, version)}},
                         "backends": self._backends(key, callers),
                     },
                 )

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.appmesh._compile_api import ApiResources, compile_api
+from adapters.appmesh import codes as C
+from adapters.appmesh._compile_api import ApiResources, compile_api, version_host
 from meshspec.diagnostics import Diagnostic
 from meshspec.spec import Spec
 
@@ -146,4 +147,20 @@ def to_template(api: ApiResources) -> dict[str, Any]:
 def compile_template(spec: Spec) -> tuple[dict[str, Any], list[Diagnostic]]:
     """The spec as one CloudFormation template, with the compile's findings."""
     api, diagnostics = compile_api(spec)
+    for key, svc in spec.services.items():
+        meta = svc.metadata
+        for i, version in enumerate(svc.spec.versions):
+            if version.labels and version.labels != {"version": version.name}:
+                host = version_host(meta.name, meta.namespace, version.name)
+                diagnostics.append(
+                    C.LABELS_ELSEWHERE(
+                        f"version {version.name}'s labels stay with the platform: App Mesh "
+                        f"finds its endpoints at {host}",
+                        location=spec.locate(key, ("spec", "versions", i, "labels")),
+                        path=f"spec.versions[{i}].labels",
+                        target="appmesh",
+                        hint="give the version's workloads that DNS name (e.g. a Service per "
+                        "version selecting these labels)",
+                    )
+                )
     return to_template(api), diagnostics

@@ -52,6 +52,9 @@ OUTLIER_NOTE = register("MS4302", N, "App Mesh outlier detection is applied by t
 COMPILE_LOST = register("MS4501", W, "App Mesh cannot express this: left out")
 COMPILE_AUTHZ = register("MS4502", E, "App Mesh has no request authorization", "authz")
 COMPILE_MTLS = register("MS4503", E, "App Mesh cannot keep this mTLS mode", "mtls")
+LABELS_ELSEWHERE = register(
+    "MS4510", N, "App Mesh's API has no pod labels: a version is found by its DNS name"
+)
 WEIGHTS_ROUNDED = register("MS4504", W, "weights rounded to integers summing to 100")
 TOO_MANY_TARGETS = register("MS4505", E, "App Mesh routes take at most 10 targets")
 COMPILE_MATCH = register("MS4506", E, "App Mesh route condition cannot be expressed")
