@@ -8,6 +8,7 @@ Names: a service `ns/name` is the virtual service `name.ns.svc.cluster.local`
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -186,25 +187,16 @@ class _Compiler:
                         resolved = self.spec.resolve(ref, svc.metadata.namespace)
                         if resolved is not None:
                             allowed.add(resolved)
-            if expressible:
-                self.lost(
-                    C.AUTHZ_AS_BACKENDS,
-                    key,
-                    path,
-                    "only the listed services declare it as a backend (egress filter "
-                    "DROP_ALL): their Envoys refuse other calls; the service itself does "
-                    "not check its callers",
-                )
-            else:
-                self.lost(
-                    C.COMPILE_AUTHZ,
-                    key,
-                    path,
-                    "only 'ALLOW from services' rules without "
-                    "request conditions can be written (as declared backends); the rest "
-                    "is left out",
-                    "allow the loss with --allow-lossy authz",
-                )
+            where = "as" if expressible else "only 'ALLOW from services' rules, as"
+            self.lost(
+                C.COMPILE_AUTHZ,
+                key,
+                path,
+                f"written {where} declared backends (egress filter DROP_ALL): the callers' "
+                "own Envoys refuse other calls, nothing checks them at the service, and the "
+                "rest is left out",
+                "allow the loss with --allow-lossy authz to write the declared backends",
+            )
             out[key] = allowed
         return out
 
@@ -498,11 +490,8 @@ class _Compiler:
                 f"{len(merged)} targets; App Mesh takes 10",
             )
             return None
-        weights = percentages(list(merged.values()))
-        total = sum(merged.values())
-        if total and any(
-            abs(w / 100 - v / total) > 1e-9 for w, v in zip(weights, merged.values(), strict=True)
-        ):
+        weights, exact = app_mesh_weights(list(merged.values()))
+        if not exact:
             self.lost(
                 C.WEIGHTS_ROUNDED,
                 key,
@@ -511,7 +500,7 @@ class _Compiler:
                 + ", ".join(str(v) for v in merged.values())
                 + " written as "
                 + ", ".join(str(w) for w in weights)
-                + " (integers summing to 100)",
+                + " (App Mesh takes integers 0-100 totalling at most 100)",
             )
         return {
             "weightedTargets": [
@@ -572,6 +561,22 @@ class _Compiler:
         if tcp:
             out["tcpRetryEvents"] = tcp
         return out
+
+
+def app_mesh_weights(weights: list[int]) -> tuple[list[int], bool]:
+    """App Mesh weights (integers 0-100, relative, their total at most 100: API reference
+    `WeightedTarget`) for the neutral ones, and whether the shares are kept exactly.
+    Percentages summing to 100 when they are exact; else the smallest integers in the
+    same proportions when they total at most 100 (1:1:1 stays 1, 1, 1: a third each);
+    else percentages by largest remainder, which changes the shares (MS4504)."""
+    total = sum(weights)
+    if total and all(w * 100 % total == 0 for w in weights):
+        return [w * 100 // total for w in weights], True
+    divisor = math.gcd(*weights) if total else 1
+    reduced = [w // divisor for w in weights]
+    if total and sum(reduced) <= 100:
+        return reduced, True
+    return percentages(weights), False
 
 
 def percentages(weights: list[int]) -> list[int]:

@@ -55,10 +55,9 @@ COMPILE_MTLS = register("MS4503", E, "App Mesh cannot keep this mTLS mode", "mtl
 LABELS_ELSEWHERE = register(
     "MS4510", N, "App Mesh's API has no pod labels: a version is found by its DNS name"
 )
-WEIGHTS_ROUNDED = register("MS4504", W, "weights rounded to integers summing to 100")
+WEIGHTS_ROUNDED = register(
+    "MS4504", W, "weights rounded to integers App Mesh takes (0-100, total 100)"
+)
 TOO_MANY_TARGETS = register("MS4505", E, "App Mesh routes take at most 10 targets")
 COMPILE_MATCH = register("MS4506", E, "App Mesh route condition cannot be expressed")
 COMPILE_RETRY = register("MS4507", W, "retry condition App Mesh cannot express")
-AUTHZ_AS_BACKENDS = register(
-    "MS4509", W, "authorization written as declared backends, enforced by the callers", "authz"
-)

@@ -7,8 +7,10 @@ What App Mesh needs spelt out, and what it cannot say:
 * every (route, match) pair becomes one App Mesh route with a unique `priority`
   in the neutral precedence order (App Mesh takes the first match); a neutral
   segment prefix `/api` becomes two routes, exact `/api` and string prefix `/api/`;
-* weights become integers 0-100 summing to 100 (largest remainder; MS4504 when
-  the shares change), at most 10 targets (MS4505);
+* weights become integers 0-100 totalling at most 100 (API reference
+  `WeightedTarget`: relative weights): percentages when exact, else the smallest
+  integers in the same proportions, else percentages by largest remainder (MS4504:
+  the shares change); at most 10 targets (MS4505);
 * every route gets an explicit retry policy, `maxRetries: 0` when the spec has no
   retries, so App Mesh's hidden default policy never applies; timeouts are written
   on the route and raised on the target nodes' listeners;

@@ -96,12 +96,26 @@ class AppMeshModel:
     # --- who is who
 
     def _key(self, name: str, source: str | None) -> str:
+        """The service a request addresses. A virtual service is named by the DNS name its
+        clients use; Envoy compares host names case-insensitively, and a trailing dot or
+        a port does not change the name (ASSUMPTION: as DNS and Envoy's virtual-host
+        matching read them; App Mesh does not say). Short Kubernetes forms (`name`,
+        `name.ns`, `name.ns.svc`) resolve as the client's DNS search path would."""
         if "/" in name:
             return name
+        host = name.strip().lower().rstrip(".")
+        if host.count(":") == 1:
+            host = host.split(":", 1)[0]
+        for key, vs in self.by_key.items():
+            if vs.name.lower().rstrip(".") == host:
+                return key
+        parts = host.split(".")
+        if len(parts) >= 2 and (len(parts) == 2 or parts[2] == "svc"):
+            return f"{parts[1]}/{parts[0]}"
         ns = None if source is None else self._key(source, None).split("/")[0]
-        named = [k for k, w in self.topology.workloads.items() if w.name == name]
+        named = [k for k, w in self.topology.workloads.items() if w.name == parts[0]]
         same = [k for k in named if k.split("/")[0] == ns]
-        return (same or named or [f"default/{name}"])[0]
+        return (same or named or [f"default/{parts[0]}"])[0]
 
     def _node_of(self, node: VirtualNode) -> tuple[str, str | None]:
         """A node's (service key, version): its pod labels against the workloads'."""
@@ -148,7 +162,15 @@ class AppMeshModel:
             return Verdict(Outcome.DENIED, 403, mtls=mode)
         tls = client is not None and self._client_speaks_tls(client, vs.name)
         transport = Transport.MTLS if tls and mode is not MtlsMode.DISABLE else Transport.PLAINTEXT
-        refused = Verdict(Outcome.MTLS_REFUSED, None, mtls=mode, transport=Transport.REFUSED)
+        # refused by the service's own Envoy: the request was addressed to its endpoints
+        refused = Verdict(
+            Outcome.MTLS_REFUSED,
+            None,
+            backends={(key, None): 1.0},
+            mtls=mode,
+            transport=Transport.REFUSED,
+            breakers={(key, None): BreakerPolicy()},
+        )
         path, query = _split(request.target)
         headers = request.header_map()
         lines = header_lines(request.headers)
@@ -247,9 +269,13 @@ class AppMeshModel:
             if event == "client-error":
                 codes.append(409)
         per_try = policy.per_retry_timeout
-        if per_try is not None and timeout is not None and per_try >= timeout:
-            per_try = None
-        return RetryPolicy(policy.max_retries, per_try, tuple(on), tuple(codes))
+        if per_try == 0 or (per_try is not None and timeout is not None and per_try >= timeout):
+            per_try = None  # 0 disables it (Envoy); the whole timeout bounds each try anyway
+        # App Mesh's events are a set: written in the neutral vocabulary's order
+        order = list(RetryOn)
+        return RetryPolicy(
+            policy.max_retries, per_try, tuple(sorted(on, key=order.index)), tuple(codes)
+        )
 
     def _forward(
         self,
@@ -266,6 +292,8 @@ class AppMeshModel:
             Outcome.FORWARDED,
             None,
             route=route,
+            # App Mesh has no request authorization: every request that arrives is allowed
+            authz="allow",
             backends={k: v for k, v in shares.items() if v > 0},
             mtls=mode,
             transport=transport,
