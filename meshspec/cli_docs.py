@@ -40,10 +40,10 @@ BLOCKS: tuple[tuple[int, int, str, str], ...] = (
     (1000, 1499, "Istio adapter: compiler", ""),
     (1500, 1999, "Istio adapter: importer and model", ""),
     (
-        4000,
-        4999,
+        3000,
+        3999,
         "AWS App Mesh adapter",
-        "Reading files MS40xx, importing MS41xx-MS43xx, compiling MS45xx.",
+        "Reading files MS30xx, importing MS31xx-MS33xx, compiling MS35xx.",
     ),
 )
 

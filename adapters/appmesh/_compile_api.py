@@ -568,7 +568,7 @@ def app_mesh_weights(weights: list[int]) -> tuple[list[int], bool]:
     `WeightedTarget`) for the neutral ones, and whether the shares are kept exactly.
     Percentages summing to 100 when they are exact; else the smallest integers in the
     same proportions when they total at most 100 (1:1:1 stays 1, 1, 1: a third each);
-    else percentages by largest remainder, which changes the shares (MS4504)."""
+    else percentages by largest remainder, which changes the shares (MS3504)."""
     total = sum(weights)
     if total and all(w * 100 % total == 0 for w in weights):
         return [w * 100 // total for w in weights], True

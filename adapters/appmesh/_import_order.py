@@ -7,9 +7,9 @@ App Mesh's Envoy does), method, headers and query conditions. Neighbouring route
 one compiled neutral route (`<route>.<n>`, the same targets and policies) are one
 list, where an exact `/a` beside the prefix `/a/` is the segment prefix `/a` again.
 `keep_order` then adds to an earlier route what a later, more specific one overlaps,
-and reports with a concrete request what it cannot keep (MS4102). A later piece the
+and reports with a concrete request what it cannot keep (MS3102). A later piece the
 earlier routes take whole is never chosen, by App Mesh or by the neutral spec; it is
-removed, and a route left without pieces goes (MS4102 names it).
+removed, and a route left without pieces goes (MS3102 names it).
 """
 
 from __future__ import annotations

@@ -2,14 +2,14 @@
 
 Outlier detection is declared on the server's listener but applied by the
 clients' Envoys to the server's endpoints (user guide `virtual_nodes.md`), which
-is what the neutral `outlierDetection` of the service (or version) means; MS4302
+is what the neutral `outlierDetection` of the service (or version) means; MS3302
 notes that it takes Cloud Map discovery to see more than one endpoint.
 
 A listener `connectionPool` limits the connections from the node's own Envoy to
 its local application, for all callers together; App Mesh's client-side breakers
 are fixed at 2147483647 (user guide `virtual_nodes.md`, `envoy-defaults.md`).
 The neutral `connectionLimits` are each client's limits towards the service, so
-the numbers are carried with MS4301 saying how the meaning differs; HTTP/2 and
+the numbers are carried with MS3301 saying how the meaning differs; HTTP/2 and
 gRPC `maxRequests` have no neutral field.
 """
 

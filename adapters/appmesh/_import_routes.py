@@ -9,7 +9,7 @@ matches by integer range, the scheme and port conditions, gRPC event classes.
 
 Retries: a route without a retry policy gets App Mesh's hidden default policy
 (`resources.DEFAULT_RETRY_*`, when `Settings.default_retries`), written out with
-MS4106. The route's timeout is the smaller of the route's `perRequest` and the
+MS3106. The route's timeout is the smaller of the route's `perRequest` and the
 listener `perRequest` of every target node (15 s each when unset; user guide
 `routes.md`: raising a route timeout above 15 s needs the listeners raised too).
 """

@@ -4,14 +4,14 @@ App Mesh has TLS off unless a listener sets it (user guide `tls.md`): a listener
 `tls.mode` STRICT accepts TLS only, PERMISSIVE TLS or plaintext, DISABLED
 plaintext. Client certificates are asked for only with `tls.validation` (user
 guide `mutual-tls.md`), so STRICT without validation is one-way TLS: the neutral
-STRICT (mutual TLS) is stricter, MS4203 says so.
+STRICT (mutual TLS) is stricter, MS3203 says so.
 
 App Mesh has no request authorization (semantics: no authorization resource).
 What limits callers is (a) a listener's `validation.subjectAlternativeNames`,
 checked on each connection, and (b) with the mesh's `egressFilter` DROP_ALL
 (the default), a node reaches only the virtual services it declares as
 `backends` (API reference `EgressFilter`, `Backend`). Both become ALLOW rules
-with default deny; MS4202 says what that means and what it does not add.
+with default deny; MS3202 says what that means and what it does not add.
 """
 
 from __future__ import annotations

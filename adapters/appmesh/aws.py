@@ -5,7 +5,7 @@ Reading lists every mesh, then describes each virtual node, router (with its
 routes) and virtual service, as `aws appmesh describe-*` would print them
 (AWS API reference: ListMeshes, DescribeVirtualNode, ...). The endpoint is
 boto3's: `AWS_ENDPOINT_URL` points it at an emulator such as moto's server.
-A call the endpoint does not answer is a finding (MS4013) naming the call; the
+A call the endpoint does not answer is a finding (MS3013) naming the call; the
 rest is still read. moto 5.2.5 (and the moto-ext fork, 5.1.54) have no
 virtual-service calls, so against them a mesh comes back without its virtual
 services.

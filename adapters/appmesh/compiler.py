@@ -9,8 +9,8 @@ What App Mesh needs spelt out, and what it cannot say:
   segment prefix `/api` becomes two routes, exact `/api` and string prefix `/api/`;
 * weights become integers 0-100 totalling at most 100 (API reference
   `WeightedTarget`: relative weights): percentages when exact, else the smallest
-  integers in the same proportions, else percentages by largest remainder (MS4504:
-  the shares change); at most 10 targets (MS4505);
+  integers in the same proportions, else percentages by largest remainder (MS3504:
+  the shares change); at most 10 targets (MS3505);
 * every route gets an explicit retry policy, `maxRetries: 0` when the spec has no
   retries, so App Mesh's hidden default policy never applies; timeouts are written
   on the route and raised on the target nodes' listeners;
@@ -18,8 +18,8 @@ What App Mesh needs spelt out, and what it cannot say:
   issues them) and client policies towards every TLS backend;
 * authorization: App Mesh has none. An `ALLOW from services` list with default
   deny and no request conditions is what declared backends with the egress filter
-  DROP_ALL enforce (on the callers' side): it is written that way with MS4502 as a
-  warning; anything else is MS4502, an error.
+  DROP_ALL enforce (on the callers' side): it is written that way with MS3502 as a
+  warning; anything else is MS3502, an error.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ https://docs.aws.amazon.com/cli/latest/reference/appmesh/):
   told by its name fields (`routeName` with `virtualRouterName` is a route), the mesh
   sometimes given on the command line instead (then: the mesh named `default`);
 * `list-*` output names resources without their specs (`{"virtualNodes": [...]}`): it is
-  reported with MS4008, nothing to import.
+  reported with MS3008, nothing to import.
 
 A bare `{"spec": ...}` (the AWS examples' `--spec file://...` files) is typed by its
 fields and named after its file.

@@ -15,7 +15,7 @@ UserGuide/intrinsic-function-reference.html):
 
 What cannot be resolved (a parameter without a default, a pseudo parameter such
 as `AWS::Region`, another function) is kept as `${Name}` in the value and
-reported once per value with MS4003, naming it.
+reported once per value with MS3003, naming it.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class _Resolver:
             self.unresolved[name] = (first, count + 1)
 
     def report(self) -> None:
-        """One MS4003 per name that could not be resolved, where it is first used."""
+        """One MS3003 per name that could not be resolved, where it is first used."""
         for name, (path, count) in self.unresolved.items():
             uses = f" ({count} uses)" if count > 1 else ""
             self.diagnostics.append(

@@ -8,7 +8,7 @@ VirtualNode selects its pods by `podSelector`. The App Mesh name of an object is
 `spec.awsName`, by default `${name}.${namespace}` for a VirtualService and
 `${name}_${namespace}` for the other kinds (the CRDs' own field descriptions).
 A value with an envsubst placeholder (`${APP_NAMESPACE}`, the examples'
-`.yaml.template` files) makes the document a template: MS4002 names it.
+`.yaml.template` files) makes the document a template: MS3002 names it.
 """
 
 from __future__ import annotations

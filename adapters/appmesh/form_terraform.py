@@ -8,7 +8,7 @@ map (registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/
 appmesh_virtual_node and siblings). A reference to another App Mesh resource of
 the same input (`aws_appmesh_mesh.simple.id`, `aws_appmesh_virtual_node.b.name`)
 resolves to that resource's name (a mesh's `id` is its name); anything else
-(`var.x`, `local.y`) is kept as `${...}` and reported with MS4003.
+(`var.x`, `local.y`) is kept as `${...}` and reported with MS3003.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
 * AWS CLI JSON and controller CRDs are plain YAML/JSON (meshspec's own reader).
 * The AWS examples keep CLI input as jq filters (`jq -n --arg X v -f file.json`)
   with bare `$X` variables: not JSON until rendered. Such a file is refused with
-  MS4002 naming every variable, so the user can render it first.
+  MS3002 naming every variable, so the user can render it first.
 """
 
 from __future__ import annotations

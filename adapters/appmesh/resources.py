@@ -4,7 +4,7 @@ Every reader (CloudFormation, Terraform, AWS CLI/API JSON, controller CRDs)
 turns its input into the App Mesh API's own shape (camelCase names as in the
 API reference, `meshName` / `virtualNodeName` / `spec`), and `parse` reads that
 shape through an allow-list (`KNOWN`) into the classes below. A field outside
-the list becomes MS4004 with its file:line; a value of the wrong type MS4006.
+the list becomes MS3004 with its file:line; a value of the wrong type MS3006.
 
 The constants are App Mesh's documented defaults and limits:
 
@@ -244,7 +244,7 @@ class AppMesh:
     def routes_of(self, router: str) -> list[Route]:
         """A router's routes in App Mesh's matching order: priority, 0 first; routes
         without a priority after them, by name (App Mesh leaves their order unspecified,
-        MS4101 says so)."""
+        MS3101 says so)."""
         mine = [r for (rt, _), r in self.routes.items() if rt == router]
         return sorted(mine, key=lambda r: (r.priority is None, r.priority or 0, r.name))
 
@@ -487,7 +487,7 @@ OPEN: frozenset[PathKey] = frozenset({("podLabels",), ("tags",), ("metadata",), 
 
 
 class BadValue(Exception):
-    """A value of the wrong type: reported as MS4006 at `path`."""
+    """A value of the wrong type: reported as MS3006 at `path`."""
 
     def __init__(self, path: PathKey, message: str) -> None:
         super().__init__(message)
@@ -495,7 +495,7 @@ class BadValue(Exception):
 
 
 def unknown_fields(kind: str, data: Mapping[str, Any], origin: Origin) -> list[Diagnostic]:
-    """MS4004 for every field of `data` outside App Mesh's API shape for `kind`."""
+    """MS3004 for every field of `data` outside App Mesh's API shape for `kind`."""
     known = KNOWN[kind]
     out: list[Diagnostic] = []
 

@@ -59,7 +59,7 @@ def test_compiled_output_created_in_an_account_imports_back_live(moto_account: s
         cli, ["import", "--from", "appmesh", "--live", "--region", moto_account]
     )
     assert result.exit_code == 0, result.output
-    assert "MS4013" in result.stderr and "ListVirtualServices failed" in result.stderr
+    assert "MS3013" in result.stderr and "ListVirtualServices failed" in result.stderr
     # what the account holds: the compiled resources but the virtual services
     held = [
         r

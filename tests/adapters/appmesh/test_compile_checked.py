@@ -159,7 +159,7 @@ def test_import_live_reads_the_controller_resources_back(kube_apiserver: Any) ->
 def test_the_cloudformation_form_imports_as_the_controller_form(tmp_path: Path) -> None:
     """`compile -o cloudformation` and the controller resources are one mesh: both import
     to the same neutral spec, but for the versions' pod labels, which App Mesh's API does
-    not hold (MS4510 says so)."""
+    not hold (MS3510 says so)."""
     from click.testing import CliRunner
 
     from meshspec.cli import cli
@@ -176,7 +176,7 @@ def test_the_cloudformation_form_imports_as_the_controller_form(tmp_path: Path) 
         for name in ("template.yaml", "crds.yaml")
     ]
     assert [r.exit_code for r in imported] == [0, 0], imported[0].output
-    assert "MS4510" in template.stderr
+    assert "MS3510" in template.stderr
     without_labels = [
         {
             **d,

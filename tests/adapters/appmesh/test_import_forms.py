@@ -80,7 +80,7 @@ def test_the_neutral_spec_says_what_app_mesh_does() -> None:
     assert rules["declared-backends"]["from"] == [{"services": ["frontend"]}]
     assert cart["authorization"]["default"] == "deny"
     codes = {d.code for d in diagnostics}
-    assert {"MS4106", "MS4202", "MS4302"} <= codes
+    assert {"MS3106", "MS3202", "MS3302"} <= codes
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -178,25 +178,25 @@ def routes_json(tmp_path: Path, *routes: tuple[str, int | None, dict[str, Any]])
 
 def test_a_later_route_app_mesh_never_chooses_is_dropped_with_the_request(tmp_path: Path) -> None:
     """semantics.md case A: prefix / (priority 0) before prefix /api: App Mesh never takes
-    the second; the neutral spec would, so it goes, and MS4102 names a request."""
+    the second; the neutral spec would, so it goes, and MS3102 names a request."""
     files = routes_json(tmp_path, ("a", 0, {"prefix": "/"}), ("b", 1, {"prefix": "/api"}))
     docs, diagnostics = imported(*files)
     assert [r["name"] for r in service(docs, "api")["routes"]] == ["a"]
-    [order] = [d for d in diagnostics if d.code == "MS4102"]
+    [order] = [d for d in diagnostics if d.code == "MS3102"]
     assert "GET /api" in order.message and order.file.endswith("route-b.json")
 
 
 def test_app_mesh_prefixes_are_string_prefixes(tmp_path: Path) -> None:
     files = routes_json(tmp_path, ("a", 0, {"prefix": "/usrv"}), ("b", 1, {"prefix": "/"}))
     _, diagnostics = imported(*files)
-    [prefix] = [d for d in diagnostics if d.code == "MS4103"]
+    [prefix] = [d for d in diagnostics if d.code == "MS3103"]
     assert "/usrvx" in prefix.message
 
 
 def test_routes_without_priority_are_reported(tmp_path: Path) -> None:
     files = routes_json(tmp_path, ("a", None, {"prefix": "/x"}), ("b", None, {"prefix": "/y"}))
     docs, diagnostics = imported(*files)
-    assert "MS4101" in {d.code for d in diagnostics}
+    assert "MS3101" in {d.code for d in diagnostics}
     assert [r["name"] for r in service(docs, "api")["routes"]] == ["a", "b"]
 
 
@@ -217,7 +217,7 @@ def test_inverted_and_range_header_matches_are_reported(tmp_path: Path) -> None:
         ),
     )
     docs, diagnostics = imported(*files)
-    dropped = [d.message for d in diagnostics if d.code == "MS4104"]
+    dropped = [d.message for d in diagnostics if d.code == "MS3104"]
     assert len(dropped) == 2 and "x-a" in dropped[0] + dropped[1] and "1..4" in " ".join(dropped)
     [route] = service(docs, "api")["routes"]
     assert route["matches"] == [{"headers": [{"name": "x-c", "regex": ".*\\.json"}]}]
@@ -231,7 +231,7 @@ def test_a_jq_template_names_its_variables(tmp_path: Path) -> None:
     )
     docs, diagnostics = imported(path)
     [error] = diagnostics
-    assert error.code == "MS4002" and error.severity is Severity.ERROR
+    assert error.code == "MS3002" and error.severity is Severity.ERROR
     assert "$DNS_HOSTNAME" in error.message and "$MESH" in error.message
     assert "--arg DNS_HOSTNAME" in error.hint and docs == []
 
@@ -254,9 +254,9 @@ Resources:
 """,
     )
     _, diagnostics = imported(path)
-    [unresolved] = [d for d in diagnostics if d.code == "MS4003"]
+    [unresolved] = [d for d in diagnostics if d.code == "MS3003"]
     assert "Domain" in unresolved.message and unresolved.line == 8
-    [unknown] = [d for d in diagnostics if d.code == "MS4004"]
+    [unknown] = [d for d in diagnostics if d.code == "MS3004"]
     assert "'colour'" in unknown.message and unknown.line == 10
 
 
@@ -296,5 +296,5 @@ def test_a_san_allow_list_that_is_not_spiffe_is_an_authorization_error(tmp_path:
         ),
     )
     _, diagnostics = imported(path)
-    [error] = [d for d in diagnostics if d.code == "MS4201"]
+    [error] = [d for d in diagnostics if d.code == "MS3201"]
     assert error.severity is Severity.ERROR and error.area == "authz"

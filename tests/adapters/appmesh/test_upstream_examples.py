@@ -46,7 +46,7 @@ def test_templates_are_refused_naming_their_variables() -> None:
     assert len(templates) >= 40
     for path in templates:
         _, diagnostics = imported(path)
-        refused = [d for d in diagnostics if d.code == "MS4002"]
+        refused = [d for d in diagnostics if d.code == "MS3002"]
         assert refused, path
         assert all(d.severity is Severity.ERROR and "$" in d.message for d in refused)
 
