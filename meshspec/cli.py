@@ -607,7 +607,7 @@ def import_command(
       meshspec import --from istio -f istio/ > mesh.yaml
     """
     from meshspec.api import apply_lossy_policy
-    from meshspec.native import read_native
+    from meshspec.native import read_mesh_files
 
     files = input_paths(paths, filenames, required=False)
     if Path(source).suffix in (".yaml", ".yml", ".json") or Path(source).is_dir():
@@ -626,10 +626,7 @@ def import_command(
             raise click.UsageError(f"target '{source}' cannot read from a cluster")
         docs, problems = adapter.cluster.read(kubeconfig=kubeconfig, context=context)
     elif files:
-        # an adapter whose mesh keeps its configuration in other forms (CloudFormation,
-        # Terraform) reads the files itself
-        read_files = getattr(adapter, "read_files", None)
-        docs, problems = read_files(files) if read_files is not None else read_native(files)
+        docs, problems = read_mesh_files(adapter, files)
     else:
         raise click.UsageError(
             "name the resources to import: PATH arguments, -f FILE, '-' for stdin, or --live"

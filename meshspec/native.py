@@ -13,6 +13,18 @@ from meshspec.yaml_positions import PositionsWithin
 from meshspec.yaml_source import YamlProblem, load_documents
 
 
+def read_mesh_files(
+    adapter: object, paths: Iterable[str]
+) -> tuple[list[NativeDocument], list[Diagnostic]]:
+    """The mesh's resources in the files: the adapter reads them itself when its mesh
+    keeps configuration in other forms too (`read_files`: CloudFormation, Terraform)."""
+    read_files = getattr(adapter, "read_files", None)
+    if read_files is not None:
+        found: tuple[list[NativeDocument], list[Diagnostic]] = read_files(list(paths))
+        return found
+    return read_native(paths)
+
+
 def read_native(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagnostic]]:
     """Every mapping document in the files; lists of kind `List` are unpacked."""
     files, problems = expand_paths(paths, "the mesh's resources (YAML or JSON)")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from adapters._k8s import duration
 from adapters.appmesh import codes as C
 from adapters.appmesh._import_order import Draft, keep_first_match, neighbours
-from adapters.appmesh.importer import dns_label, version_name
+from adapters.appmesh.importer import dns_label, owner
 from adapters.appmesh.resources import (
     DEFAULT_PER_REQUEST,
     DEFAULT_RETRY_HTTP_STATUS,
@@ -34,6 +34,7 @@ from adapters.appmesh.resources import (
     RouteMatch,
 )
 from adapters.kit.first_match import PathCond, Piece, StringCond, string_prefix_pieces
+from meshspec.spec.routes import RetryOn
 
 if TYPE_CHECKING:
     from adapters.appmesh.importer import Context, ServiceDraft
@@ -106,13 +107,18 @@ def _group(name: str) -> str:
 
 
 def _backends(ctx: Context, draft: ServiceDraft, route: Route) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for t in route.targets:
         if t.node not in ctx.mesh.nodes:
             continue
-        version = version_name(t.node, draft.name)
-        out.append({"version": version, "weight": t.weight} if version else {"weight": t.weight})
-    if len(out) == 1 and "version" not in out[0]:
+        key, version = owner(ctx, t.node, draft)
+        backend: dict[str, Any] = {}
+        if key != draft.key:
+            backend["service"] = ctx.caller_name(key, draft)
+        if version:
+            backend["version"] = version
+        out.append({**backend, "weight": t.weight})
+    if len(out) == 1 and set(out[0]) == {"weight"}:
         return []  # all endpoints of the service: the neutral route without backends
     return out
 
@@ -332,7 +338,9 @@ def _retries(ctx: Context, route: Route) -> dict[str, Any] | None:
         )
     if policy.per_retry_timeout is not None:
         out["perTryTimeout"] = duration(policy.per_retry_timeout)
-    out["retryOn"] = list(dict.fromkeys(retry_on))
+    # App Mesh's events are a set: written in the neutral vocabulary's order
+    order = [str(o) for o in RetryOn]
+    out["retryOn"] = sorted(dict.fromkeys(retry_on), key=order.index)
     if codes:
         out["statusCodes"] = sorted(set(codes))
     return out

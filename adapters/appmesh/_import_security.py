@@ -131,6 +131,20 @@ def _client_side(ctx: Context, draft: ServiceDraft, mode: str) -> None:
 
 
 def _authorization(ctx: Context, draft: ServiceDraft, nodes: list[VirtualNode]) -> None:
+    if draft.virtual_service is None and _drop_all(ctx):
+        # no virtual service names the node: no node of the mesh has a route to it
+        draft.authorization = {"default": "deny"}
+        ctx.diagnostics.append(
+            C.EGRESS_AUTHZ(
+                f"{draft.key}: no virtual service names virtual node {draft.provider_node}, so "
+                "with egress filter DROP_ALL no node of the mesh reaches it; the neutral "
+                "service denies every caller (a client outside the mesh too)",
+                location=nodes[0].where,
+                target=TARGET,
+                hint="add an ALLOW rule for a client that must reach it",
+            )
+        )
+        return
     rules: list[dict[str, Any]] = []
     sans: set[str] = set()
     for node in nodes:
@@ -181,6 +195,11 @@ def _authorization(ctx: Context, draft: ServiceDraft, nodes: list[VirtualNode]) 
         )
     if rules:
         draft.authorization = {"default": "deny", "rules": rules}
+
+
+def _drop_all(ctx: Context) -> bool:
+    mesh = ctx.mesh.meshes.get(next(iter(ctx.mesh.meshes), ""))
+    return mesh is None or mesh.egress_filter == "DROP_ALL"
 
 
 def _declared_callers(ctx: Context, draft: ServiceDraft) -> list[str] | None:

@@ -310,16 +310,6 @@ def _inventory(ctx: Context) -> None:
                 draft.router = None
             else:
                 draft.ports = [(p, protocol_of(proto)) for p, proto in router.listeners]
-            for route in mesh.routes_of(vs.provider_router):
-                for target in route.targets:
-                    if target.node not in mesh.nodes:
-                        _dangling(ctx, route.where, "virtual node", target.node)
-                        continue
-                    version = version_name(target.node, svc_name)
-                    if version:
-                        draft.versions.setdefault(version, target.node)
-                    else:
-                        draft.all_node = target.node
         elif vs.provider_node is not None:
             node = mesh.nodes.get(vs.provider_node)
             if node is None:
@@ -345,6 +335,20 @@ def _inventory(ctx: Context) -> None:
                     hint="import the virtual service too (all files of the mesh at once)",
                 )
             )
+    # the nodes routes send to, once every service is known: a node named after another
+    # service (`legacy_old`, `legacy-v2_old`) is that service's, not a version of this one
+    for draft in list(ctx.services.values()):
+        for route in mesh.routes_of(draft.router or ""):
+            for target in route.targets:
+                if target.node not in mesh.nodes:
+                    _dangling(ctx, route.where, "virtual node", target.node)
+                    continue
+                key, version = owner(ctx, target.node, draft)
+                other = ctx.services[key]
+                if version:
+                    other.versions.setdefault(version, target.node)
+                else:
+                    other.all_node = target.node
     for key, draft in ctx.services.items():
         for node_name in draft.nodes():
             ctx.by_node.setdefault(node_name, []).append(key)
@@ -378,6 +382,25 @@ def _inventory(ctx: Context) -> None:
         draft.ports = [(li.port, protocol_of(li.protocol)) for li in node.listeners]
         ctx.services[key] = draft
         ctx.by_node[name] = [key]
+
+
+def owner(ctx: Context, node: str, draft: ServiceDraft) -> tuple[str, str]:
+    """The service a route's target node belongs to, and its version ("" for all of it):
+    the route's own service unless the node is named after another one."""
+    base, _, namespace = node.partition("_")
+    lowered = dns_label(base)
+    if version_name(node, draft.name) == "" or lowered.startswith(draft.name + "-"):
+        return draft.key, version_name(node, draft.name)
+    for key, other in ctx.services.items():
+        if other is draft or other.virtual_service is None:
+            continue
+        if namespace and dns_label(namespace) != other.namespace:
+            continue
+        if lowered == other.name:
+            return key, ""
+        if lowered.startswith(other.name + "-"):
+            return key, version_name(node, other.name)
+    return draft.key, version_name(node, draft.name)
 
 
 def _dangling(ctx: Context, where: Any, what: str, name: str) -> None:

@@ -38,7 +38,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adapters.appmesh.importer import read_mesh, service_key_of
+from adapters.appmesh.importer import read_mesh, service_key_of, version_name
 from adapters.appmesh.resources import (
     DEFAULT_PER_REQUEST,
     DEFAULT_RETRY_HTTP_STATUS,
@@ -92,6 +92,7 @@ class AppMeshModel:
         self.egress = (
             next(iter(self.mesh.meshes.values())).egress_filter if self.mesh.meshes else "DROP_ALL"
         )
+        self.placed = self._place_nodes()
 
     # --- who is who
 
@@ -117,19 +118,50 @@ class AppMeshModel:
         same = [k for k in named if k.split("/")[0] == ns]
         return (same or named or [f"default/{parts[0]}"])[0]
 
+    def _place_nodes(self) -> dict[str, tuple[str, str | None]]:
+        """Each node's (service key, version). A node named after a virtual service's
+        service (`legacy_old`: all of old/legacy; `cart-v1_shop`: version v1 of shop/cart,
+        the longest service name winning) is that service's; another node a service's
+        routes target is one of its versions; pod labels, where a controller node has
+        them, pick the version among the topology's."""
+        placed: dict[str, tuple[str, str | None]] = {}
+        for name in self.mesh.nodes:
+            base, _, namespace = name.partition("_")
+            base = base.lower()
+            best: tuple[int, str, str | None] | None = None
+            for key in self.by_key:
+                ns, service = key.split("/")
+                if namespace and namespace.lower() != ns:
+                    continue
+                if base == service or base.startswith(service + "-"):
+                    version = base[len(service) + 1 :] or None
+                    if best is None or len(service) > best[0]:
+                        best = (len(service), key, version)
+            if best is not None:
+                placed[name] = (best[1], best[2])
+        for key, vs in self.by_key.items():
+            service = key.split("/")[1]
+            routes = self.mesh.routes_of(vs.provider_router or "")
+            targets = [t.node for r in routes for t in r.targets]
+            for name in [*targets, *([vs.provider_node] if vs.provider_node else [])]:
+                placed.setdefault(name, (key, version_name(name, service) or None))
+        for name, node in self.mesh.nodes.items():
+            labels = dict(node.pod_labels)
+            for key, w in self.topology.workloads.items():
+                if labels and labels.get("app") == w.name:
+                    found = [
+                        v
+                        for v, sel in w.versions.items()
+                        if all(labels.get(k) == x for k, x in sel.items())
+                    ]
+                    placed[name] = (key, found[0] if found else None)
+            if name not in placed:
+                ns, svc = service_key_of(node.hostname or name)
+                placed[name] = (f"{ns}/{svc}", None)
+        return placed
+
     def _node_of(self, node: VirtualNode) -> tuple[str, str | None]:
-        """A node's (service key, version): its pod labels against the workloads'."""
-        labels = dict(node.pod_labels)
-        for key, w in self.topology.workloads.items():
-            if labels.get("app") != w.name:
-                continue
-            for version, selector in w.versions.items():
-                if all(labels.get(k) == v for k, v in selector.items()):
-                    return key, version
-            return key, None
-        host = node.hostname or node.name
-        ns, name = service_key_of(host)
-        return f"{ns}/{name}", None
+        return self.placed[node.name]
 
     def _nodes_of_service(self, key: str) -> list[VirtualNode]:
         return [n for n in self.mesh.nodes.values() if self._node_of(n)[0] == key]
@@ -140,7 +172,8 @@ class AppMeshModel:
         key = self._key(request.destination, request.source)
         workload = self.topology.workloads.get(key)
         vs = self.by_key.get(key)
-        if workload is None or vs is None:
+        servers = self._nodes_of_service(key)
+        if workload is None or (vs is None and not servers):
             return Verdict(Outcome.UNKNOWN_SERVICE, None)
         ports = dict(workload.ports)
         port = request.port if request.port is not None else workload.ports[0][0]
@@ -148,7 +181,6 @@ class AppMeshModel:
             return Verdict(Outcome.UNKNOWN_PORT, None)
         if ports[port] == "tcp":
             return Verdict(Outcome.NOT_HTTP, None)
-        servers = self._nodes_of_service(key)
         mode = self._listener_mode(servers, workload.workload_port(port))
         client = None
         if request.source is not None:
@@ -157,10 +189,11 @@ class AppMeshModel:
         if (
             client is not None
             and self.egress == "DROP_ALL"
-            and vs.name not in [b.virtual_service for b in client.backends]
+            and (vs is None or vs.name not in [b.virtual_service for b in client.backends])
         ):
-            return Verdict(Outcome.DENIED, 403, mtls=mode)
-        tls = client is not None and self._client_speaks_tls(client, vs.name)
+            # the caller's own Envoy has no route to it: refused before it leaves
+            return Verdict(Outcome.DENIED, 403, authz="deny", mtls=mode)
+        tls = client is not None and vs is not None and self._client_speaks_tls(client, vs.name)
         transport = Transport.MTLS if tls and mode is not MtlsMode.DISABLE else Transport.PLAINTEXT
         # refused by the service's own Envoy: the request was addressed to its endpoints
         refused = Verdict(
@@ -170,11 +203,12 @@ class AppMeshModel:
             mtls=mode,
             transport=Transport.REFUSED,
             breakers={(key, None): BreakerPolicy()},
+            headers=request.header_map(),
         )
         path, query = _split(request.target)
         headers = request.header_map()
         lines = header_lines(request.headers)
-        if client is None:
+        if client is None or vs is None:
             # no Envoy on the client's side: routes, retries and timeouts are the
             # client's Envoy's, so the request reaches the service's endpoints as sent
             if mode is MtlsMode.STRICT:

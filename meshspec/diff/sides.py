@@ -17,7 +17,7 @@ from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Diagnostic, has_errors
 from meshspec.errors import MeshSpecError
 from meshspec.loader import load_texts
-from meshspec.native import read_native
+from meshspec.native import read_mesh_files
 from meshspec.registry import get_adapter
 from meshspec.spec import Origin, Spec
 from meshspec.yaml_source import YamlProblem, load_documents
@@ -53,7 +53,7 @@ def read_side(location: str, source_mesh: str | None = None) -> Side:
     else:
         if not Path(location).exists():
             raise SideError(f"{location}: no such file or directory")
-        docs, problems = read_native([location])
+        docs, problems = read_mesh_files(get_adapter(source_mesh), [location])
     imported = get_adapter(source_mesh).import_resources(docs)
     diags = [*problems, *imported.diagnostics]
     if imported.spec is None or has_errors(diags):

@@ -68,15 +68,20 @@ def plan(
       meshspec plan --from istio -f istio-config/ --to reference --output-dir plan/
     """
     from meshspec.cli import emit_diagnostics
-    from meshspec.errors import UnknownTarget
-    from meshspec.native import read_native
+    from meshspec.errors import MeshSpecError, UnknownTarget
+    from meshspec.native import read_mesh_files
     from meshspec.plan import PlanError, build_plan, plan_targets
     from meshspec.plan.render import plan_files
     from meshspec.plan.write import write_tree
+    from meshspec.registry import get_adapter
 
     if target not in plan_targets():
         raise click.UsageError(f"unknown target '{target}'. Targets: {', '.join(plan_targets())}")
-    docs, problems = read_native(input_paths(paths, filenames))
+    try:
+        reader: object = get_adapter(source)
+    except MeshSpecError:
+        reader = None  # build_plan names the unknown source
+    docs, problems = read_mesh_files(reader, input_paths(paths, filenames))
     if problems:
         emit_diagnostics(problems)
         if any(d.severity == "error" for d in problems):

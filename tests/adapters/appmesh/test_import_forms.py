@@ -295,6 +295,11 @@ def test_a_san_allow_list_that_is_not_spiffe_is_an_authorization_error(tmp_path:
             }
         ),
     )
-    _, diagnostics = imported(path)
+    mesh = write(
+        tmp_path,
+        "mesh.json",
+        json.dumps({"mesh": {"meshName": "m", "spec": {"egressFilter": {"type": "ALLOW_ALL"}}}}),
+    )
+    _, diagnostics = imported(path, mesh)
     [error] = [d for d in diagnostics if d.code == "MS3201"]
     assert error.severity is Severity.ERROR and error.area == "authz"
