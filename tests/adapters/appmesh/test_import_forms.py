@@ -303,3 +303,28 @@ def test_a_san_allow_list_that_is_not_spiffe_is_an_authorization_error(tmp_path:
     _, diagnostics = imported(path, mesh)
     [error] = [d for d in diagnostics if d.code == "MS3201"]
     assert error.severity is Severity.ERROR and error.area == "authz"
+
+
+def test_plan_reads_cloudformation_through_the_adapter(tmp_path: Path) -> None:
+    """`plan --from appmesh` reads the template's short-form tags as the import does."""
+    from click.testing import CliRunner
+
+    from meshspec.cli import cli
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "plan",
+            "--from",
+            "appmesh",
+            "-f",
+            str(FORMS / "cloudformation.yaml"),
+            "--to",
+            "istio",
+            "--output-dir",
+            str(tmp_path / "plan"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    dangling = [line for line in result.output.splitlines() if "MS3007" in line]
+    assert dangling == [] and "Move 2 service(s) to istio" in result.stdout
