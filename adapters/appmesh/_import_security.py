@@ -193,7 +193,18 @@ def _authorization(ctx: Context, draft: ServiceDraft, nodes: list[VirtualNode]) 
                 hint="add an ALLOW rule for any other client that must keep access",
             )
         )
-    if rules:
+    if callers == []:
+        ctx.diagnostics.append(
+            C.EGRESS_AUTHZ(
+                f"{draft.key}: no virtual node declares it as a backend, so with egress filter "
+                "DROP_ALL no node of the mesh reaches it; the neutral service denies every "
+                "caller (a gateway or a client outside the mesh too)",
+                location=nodes[0].where,
+                target=TARGET,
+                hint="add an ALLOW rule for the gateway or client that must reach it",
+            )
+        )
+    if rules or callers == []:
         draft.authorization = {"default": "deny", "rules": rules}
 
 

@@ -44,6 +44,10 @@ SAN_NOT_SPIFFE = register("MS3201", E, "listener SAN allow-list is not SPIFFE ID
 EGRESS_AUTHZ = register("MS3202", N, "declared backends with DROP_ALL become authorization")
 TLS_ONE_WAY = register("MS3203", W, "listener TLS without client validation", "mtls")
 CLIENT_TLS = register("MS3204", W, "client policy TLS differs from the server's listener", "mtls")
+WIDENED_AUTHZ = register("MS3206", E, "the import lets in a request App Mesh refuses", "authz")
+WIDENED_MTLS = register(
+    "MS3207", E, "the import accepts a connection App Mesh's TLS refuses", "mtls"
+)
 MTLS_MIXED = register("MS3205", W, "versions of one service differ in listener TLS", "mtls")
 # importing: resilience
 POOL_SERVER_SIDE = register("MS3301", W, "App Mesh connection pools limit the server side")

@@ -120,6 +120,10 @@ def import_appmesh(
     plain = json.loads(json.dumps(out))
     loaded = load_data(plain, "<imported from appmesh>")
     ctx.diagnostics += loaded.diagnostics
+    if loaded.spec is not None:
+        from adapters.appmesh._import_check import check_import
+
+        ctx.diagnostics += check_import(documents, loaded.spec, settings)
     return ImportResult(loaded.spec, sorted_diagnostics(ctx.diagnostics), plain)
 
 

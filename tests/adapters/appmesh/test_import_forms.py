@@ -328,3 +328,53 @@ def test_plan_reads_cloudformation_through_the_adapter(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     dangling = [line for line in result.output.splitlines() if "MS3007" in line]
     assert dangling == [] and "Move 2 service(s) to istio" in result.stdout
+
+
+def test_an_import_that_lets_in_what_app_mesh_refuses_is_an_error(tmp_path: Path) -> None:
+    """web declares api but has no client TLS towards api's STRICT listener: App Mesh
+    refuses web's requests; the neutral spec (sidecars speak the server's mode) would
+    forward them. The check asks both readings and says so, as an mTLS error."""
+    import json
+
+    tls = {
+        "mode": "STRICT",
+        "certificate": {"sds": {"secretName": "spiffe://td/ns/prod/sa/api"}},
+        "validation": {"trust": {"sds": {"secretName": "spiffe://td"}}},
+    }
+    files = {
+        "api.json": {
+            "virtualNode": {
+                "meshName": "m",
+                "virtualNodeName": "api",
+                "spec": {
+                    "listeners": [{"portMapping": {"port": 80, "protocol": "http"}, "tls": tls}],
+                    "serviceDiscovery": {"dns": {"hostname": "api.prod.svc.cluster.local"}},
+                },
+            }
+        },
+        "web.json": {
+            "virtualNode": {
+                "meshName": "m",
+                "virtualNodeName": "web",
+                "spec": {
+                    "listeners": [{"portMapping": {"port": 80, "protocol": "http"}}],
+                    "backends": [
+                        {"virtualService": {"virtualServiceName": "api.prod.svc.cluster.local"}}
+                    ],
+                    "serviceDiscovery": {"dns": {"hostname": "web.prod.svc.cluster.local"}},
+                },
+            }
+        },
+        "vs.json": {
+            "virtualService": {
+                "meshName": "m",
+                "virtualServiceName": "api.prod.svc.cluster.local",
+                "spec": {"provider": {"virtualNode": {"virtualNodeName": "api"}}},
+            }
+        },
+    }
+    paths = [write(tmp_path, name, json.dumps(data)) for name, data in files.items()]
+    _, diagnostics = imported(*paths)
+    [widened] = [d for d in diagnostics if d.code == "MS3207"]
+    assert widened.severity is Severity.ERROR and widened.area == "mtls"
+    assert "prod/web" in widened.message and "prod/api" in widened.message
