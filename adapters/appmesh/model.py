@@ -163,6 +163,13 @@ class AppMeshModel:
     def _node_of(self, node: VirtualNode) -> tuple[str, str | None]:
         return self.placed[node.name]
 
+    def _client_node(self, key: str) -> VirtualNode | None:
+        """The node whose Envoy sends the service's requests: one with pods of its own (a
+        version), not one that only names all the service's endpoints."""
+        nodes = self._nodes_of_service(key)
+        versions = [n for n in nodes if self._node_of(n)[1] is not None]
+        return next(iter(versions or nodes), None)
+
     def _nodes_of_service(self, key: str) -> list[VirtualNode]:
         return [n for n in self.mesh.nodes.values() if self._node_of(n)[0] == key]
 
@@ -185,7 +192,7 @@ class AppMeshModel:
         client = None
         if request.source is not None:
             source_key = self._key(request.source, None)
-            client = next(iter(self._nodes_of_service(source_key)), None)
+            client = self._client_node(source_key)
         if (
             client is not None
             and self.egress == "DROP_ALL"
