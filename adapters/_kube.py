@@ -11,8 +11,10 @@ meant for a person: no traceback reaches the user.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -39,6 +41,18 @@ class ResourceType:
         return f"{base}/{self.plural}"
 
 
+def default_kubeconfig() -> str:
+    """kubectl's rule, read at each call (the `kubernetes` package reads $KUBECONFIG once,
+    when imported): $KUBECONFIG (files joined by the path separator), else ~/.kube/config."""
+    listed = os.environ.get("KUBECONFIG")
+    if listed:
+        return listed
+    default = Path.home() / ".kube" / "config"
+    if not default.is_file():
+        raise KubeError(f"no kubeconfig: set $KUBECONFIG or --kubeconfig ({default} is missing)")
+    return str(default)
+
+
 class KubeClient:
     """One API server, as a kubeconfig (and optional context) describes it."""
 
@@ -46,9 +60,11 @@ class KubeClient:
         from kubernetes import config
         from kubernetes.config.config_exception import ConfigException
 
+        if kubeconfig is not None and not Path(kubeconfig).is_file():
+            raise KubeError(f"cannot read the kubeconfig {kubeconfig}: no such file")
         try:
             self.api = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig, context=context
+                config_file=kubeconfig or default_kubeconfig(), context=context
             )
         except ConfigException as exc:
             raise KubeError(f"cannot use the kubeconfig: {exc}") from None

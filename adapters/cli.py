@@ -80,6 +80,16 @@ def apply(
     from meshspec.errors import UnknownTarget
     from meshspec.loader import load_paths
 
+    try:
+        formats = getattr(get_adapter(target), "formats", ())
+    except UnknownTarget as exc:
+        raise click.UsageError(str(exc)) from None
+    if formats:
+        raise click.UsageError(
+            f"target '{target}' writes its own files ({', '.join(formats)}), not Kubernetes "
+            f"objects: use 'meshspec compile -t {target} --format ...' and the mesh's own tool"
+            + (" (or --target consul-k8s)" if target == "consul" else "")
+        )
     loaded = load_paths(input_paths(files, filenames))
     if loaded.diagnostics:
         click.echo(render_text(loaded.diagnostics), err=True)

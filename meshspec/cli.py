@@ -36,6 +36,7 @@ from meshspec.codecs import dump_json, dump_yaml
 from meshspec.diagnostics import Diagnostic, Severity, has_errors, render_json, render_text
 from meshspec.diff.command import diff
 from meshspec.errors import MeshSpecError, UnknownTarget
+from meshspec.live import ClusterRef, NoClusterReader, read_live
 from meshspec.loader import load_paths
 from meshspec.plan.command import plan
 from meshspec.registry import PLANNED, available_targets, get_adapter, planned_targets
@@ -481,6 +482,14 @@ def _target_or_usage(name: str) -> Adapter:
     is_flag=True,
     help="Also write the service accounts, services and deployments the output assumes.",
 )
+@click.option(
+    "--format",
+    "file_format",
+    default=None,
+    metavar="FORMAT",
+    help="The target's own file format, for targets that have one (consul: json, hcl); "
+    "one file per resource with --output-dir. Replaces --output.",
+)
 def compile_command(
     paths: tuple[str, ...],
     filenames: tuple[str, ...],
@@ -489,6 +498,7 @@ def compile_command(
     output_dir: str | None,
     allow_lossy: tuple[str, ...],
     with_workloads: bool,
+    file_format: str | None,
 ) -> None:
     """Compile a spec into the target mesh's resources (see 'meshspec targets').
 
@@ -503,7 +513,11 @@ def compile_command(
     from meshspec.api import compile as compile_spec
 
     inputs = input_paths(paths, filenames)
-    _target_or_usage(target)
+    adapter = _target_or_usage(target)
+    formats: tuple[str, ...] = tuple(getattr(adapter, "formats", ()))
+    if file_format is not None and file_format not in formats:
+        known = ", ".join(formats) or "none (use --output)"
+        raise click.UsageError(f"--format {file_format}: the formats of '{target}' are {known}")
     result = load_paths(inputs)
     if not result.ok or result.spec is None:
         emit_diagnostics(result.diagnostics)
@@ -518,6 +532,15 @@ def compile_command(
     if has_errors(diags):
         click.echo(_nothing_written(diags), err=True)
         sys.exit(EXIT_FINDINGS)
+    if formats:
+        # a target with its own files (one resource a file, e.g. Consul's config entries)
+        rendered = adapter.render(compiled.resources, file_format or formats[0])  # type: ignore[attr-defined]
+        if output_dir:
+            _write_outputs(dict(rendered), output_dir)
+            click.echo(f"wrote {len(rendered)} files to {output_dir}", err=True)
+        else:
+            click.echo("".join(text for _, text in rendered), nl=False)
+        return
     if output == "cloudformation":
         text = dump_yaml(compiled.resources)
         if output_dir:
@@ -573,9 +596,17 @@ def _cloudformation(spec: Spec, target: str, allow_lossy: Sequence[str]) -> Comp
     help="Write the neutral spec to DIR/mesh.yaml instead of stdout (DIR: empty, new, or "
     "written by meshspec before).",
 )
-@click.option("--kubeconfig", default=None, help="Read the resources from this cluster.")
+@click.option(
+    "--kubeconfig", default=None, metavar="FILE", help="Read the resources from this cluster."
+)
 @click.option("--context", default=None, help="Kubeconfig context (with --kubeconfig or --live).")
 @click.option("--live", is_flag=True, help="Read from the current kubeconfig context.")
+@click.option(
+    "--consul-addr",
+    default=None,
+    metavar="ADDR",
+    help="Read from this Consul agent's HTTP API (host:port or URL; --from consul).",
+)
 @click.option(
     "--region",
     default=None,
@@ -596,6 +627,7 @@ def import_command(
     kubeconfig: str | None,
     context: str | None,
     live: bool,
+    consul_addr: str | None,
     region: str | None,
     allow_lossy: tuple[str, ...],
 ) -> None:
@@ -607,7 +639,7 @@ def import_command(
       meshspec import --from istio -f istio/ > mesh.yaml
     """
     from meshspec.api import apply_lossy_policy
-    from meshspec.native import read_mesh_files
+    from meshspec.native import read_native_for
 
     files = input_paths(paths, filenames, required=False)
     if Path(source).suffix in (".yaml", ".yml", ".json") or Path(source).is_dir():
@@ -621,12 +653,17 @@ def import_command(
         if read_account is None:
             raise click.UsageError(f"target '{source}' cannot read an AWS account (--region)")
         docs, problems = read_account(region)
+    elif consul_addr is not None:
+        if not hasattr(adapter, "read_agent"):
+            raise click.UsageError(f"target '{source}' does not read a Consul agent")
+        docs, problems = adapter.read_agent(consul_addr)
     elif live or kubeconfig:
-        if adapter.cluster is None:
-            raise click.UsageError(f"target '{source}' cannot read from a cluster")
-        docs, problems = adapter.cluster.read(kubeconfig=kubeconfig, context=context)
+        try:
+            docs, problems = read_live(source, ClusterRef(kubeconfig, context))
+        except NoClusterReader as exc:
+            raise click.UsageError(str(exc)) from None
     elif files:
-        docs, problems = read_mesh_files(adapter, files)
+        docs, problems = read_native_for(source, files)
     else:
         raise click.UsageError(
             "name the resources to import: PATH arguments, -f FILE, '-' for stdin, or --live"

@@ -45,6 +45,8 @@ BLOCKS: tuple[tuple[int, int, str, str], ...] = (
         "AWS App Mesh adapter",
         "Reading files MS30xx, importing MS31xx-MS33xx, compiling MS35xx.",
     ),
+    (4000, 4499, "Consul adapter (consul, consul-k8s): compiler", ""),
+    (4500, 4999, "Consul adapter (consul, consul-k8s): importer and live readers", ""),
 )
 
 

@@ -19,6 +19,10 @@ class Feature(StrEnum):
     ROUTING_HEADERS = "routing.headers"
     ROUTING_QUERY = "routing.query"
     ROUTING_METHOD = "routing.method"
+    #: a service with routes answers 404 to a request none of them matches
+    ROUTING_NO_MATCH_404 = "routing.no_match_404"
+    #: routes see the normalised path, the same one authorization sees
+    ROUTING_NORMALIZED_PATH = "routing.normalized_path"
     SPLIT_WEIGHTS = "split.weights"
     SPLIT_VERSIONS = "split.versions"
     TIMEOUTS_REQUEST = "timeouts.request"
@@ -35,6 +39,8 @@ class Feature(StrEnum):
     AUTHZ_L7 = "authz.l7"
     RESILIENCE_OUTLIER = "resilience.outlier"
     RESILIENCE_CONNECTION_LIMITS = "resilience.connection_limits"
+    #: a version's resilience replaces the service's for that version's endpoints
+    RESILIENCE_PER_VERSION = "resilience.per_version"
     HEADERS_REQUEST_EDITS = "headers.request_edits"
     #: whitespace around a header value is not part of it (RFC 9110 §5.5)
     HEADERS_WHITESPACE = "headers.whitespace"

@@ -13,18 +13,6 @@ from meshspec.yaml_positions import PositionsWithin
 from meshspec.yaml_source import YamlProblem, load_documents
 
 
-def read_mesh_files(
-    adapter: object, paths: Iterable[str]
-) -> tuple[list[NativeDocument], list[Diagnostic]]:
-    """The mesh's resources in the files: the adapter reads them itself when its mesh
-    keeps configuration in other forms too (`read_files`: CloudFormation, Terraform)."""
-    read_files = getattr(adapter, "read_files", None)
-    if read_files is not None:
-        found: tuple[list[NativeDocument], list[Diagnostic]] = read_files(list(paths))
-        return found
-    return read_native(paths)
-
-
 def read_native(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagnostic]]:
     """Every mapping document in the files; lists of kind `List` are unpacked."""
     files, problems = expand_paths(paths, "the mesh's resources (YAML or JSON)")
@@ -72,3 +60,22 @@ def read_native(paths: Iterable[str]) -> tuple[list[NativeDocument], list[Diagno
                 )
             )
     return docs, problems
+
+
+def read_native_for(
+    source: str, paths: Iterable[str]
+) -> tuple[list[NativeDocument], list[Diagnostic]]:
+    """`read_native`, or the source adapter's own reader where it has one (`read_files`:
+    file formats besides YAML and JSON, such as Consul's HCL)."""
+    from meshspec.errors import UnknownTarget
+    from meshspec.registry import get_adapter
+
+    try:
+        adapter = get_adapter(source)
+    except UnknownTarget:
+        return read_native(paths)
+    reader = getattr(adapter, "read_files", None)
+    if reader is None:
+        return read_native(paths)
+    docs, problems = reader(list(paths))
+    return list(docs), list(problems)

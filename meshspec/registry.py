@@ -19,7 +19,6 @@ GROUP = "meshspec.adapters"
 #: one reads as "not installed", not as a typo.
 PLANNED: dict[str, str] = {
     "linkerd": "Linkerd (HTTPRoute, Server, AuthorizationPolicy)",
-    "consul": "Consul service mesh (config entries, intentions)",
     "appmesh": "AWS App Mesh (import first: it reached end of support on 2026-09-30)",
     "gateway-api": "Kubernetes Gateway API (HTTPRoute, GAMMA)",
     "vpc-lattice": "Amazon VPC Lattice (through the AWS Gateway API controller)",

@@ -1,4 +1,4 @@
-"""Reading the Istio resources of a live cluster, for `meshspec import --live`."""
+"""The Istio resources of a live cluster, for `import`, `diff` and `plan --live`."""
 
 from __future__ import annotations
 

@@ -51,7 +51,6 @@ from conformance.case import Probe
 from conformance.observation import Observation
 from conformance.targets.base import NotSupported, Session, TargetUnavailable
 from conformance.targets.fault_app import DELAY_HEADER, FAIL_HEADER, ID_HEADER, FaultApp
-from conformance.targets.istio_live_kube import local_kube
 from conformance.targets.istio_live_mesh import (
     TRUST_DOMAIN,
     IstioLoopback,
@@ -60,6 +59,7 @@ from conformance.targets.istio_live_mesh import (
     WorkloadPort,
 )
 from conformance.targets.istio_live_programs import ProgramsMissing, find_programs
+from conformance.targets.local_kube import local_kube
 from conformance.targets.reference import timeout_seen
 from meshspec.adapter import CompileOptions
 from meshspec.durations import format_duration, parse_duration

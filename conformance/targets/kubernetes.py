@@ -35,7 +35,10 @@ ECHO_IMAGE = "registry.k8s.io/gateway-api/echo-basic:v20240412-v1.0.0-394-g40c66
 CLIENT_IMAGE = "docker.io/curlimages/curl:8.10.1"
 OUTSIDE_NAMESPACE = "meshspec-outside"
 RUN_LABEL = "conformance.meshspec.io/run"
+#: the echo image's own HTTP port, for a service that declares none
 ECHO_PORT = 3000
+#: where the echo containers' h2c listeners start (above the usual service ports)
+H2C_PORTS = 40000
 READY_TIMEOUT = 300.0
 LIVE_FIELDS = frozenset({"status", "outcome", "backends"})
 OUTCOME_OF_STATUS = {200: "forwarded", 400: "bad_request", 403: "denied", 404: "no_route"}
@@ -56,6 +59,36 @@ def _meta(name: str, namespace: str | None, run: str, **labels: str) -> dict[str
 
 def _pod_spec(sa: str, container: dict[str, Any]) -> dict[str, Any]:
     return {"serviceAccountName": sa, "containers": [container]}
+
+
+def echo_containers(ports: list[int], images: Images = Images()) -> list[dict[str, Any]]:
+    """One echo server per workload port (a Service's `targetPort`, the port itself when
+    the spec sets none), so each service port lands where the spec says it does.
+
+    The echo image listens for HTTP on $HTTP_PORT (default 3000) and always also for
+    h2c on $H2C_PORT (default 3001): gateway-api conformance/echo-basic/echo-basic.go.
+    Containers of a pod share its network, so each gets an h2c port of its own that
+    no workload port uses.
+    """
+    listening = ports or [ECHO_PORT]
+    spare = (port for port in range(H2C_PORTS, 65536) if port not in listening)
+    return [
+        {
+            "name": f"echo-{port}",
+            "image": images.echo,
+            "ports": [{"containerPort": port}],
+            "env": [
+                {"name": "HTTP_PORT", "value": str(port)},
+                {"name": "H2C_PORT", "value": str(next(spare))},
+                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {
+                    "name": "NAMESPACE",
+                    "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+                },
+            ],
+        }
+        for port in listening
+    ]
 
 
 def workload_manifests(
@@ -92,7 +125,7 @@ def workload_manifests(
                         {
                             "name": p.name or f"{p.protocol}-{p.port}",
                             "port": p.port,
-                            "targetPort": ECHO_PORT,
+                            "targetPort": p.workload_port,
                             "appProtocol": str(p.protocol),
                         }
                         for p in svc.spec.ports
@@ -106,19 +139,9 @@ def workload_manifests(
         for version, selector in versions:
             pod_labels = {"app": name, **selector}
             deploy = f"{name}-{version}" if version else name
-            echo = {
-                "name": "echo",
-                "image": images.echo,
-                "ports": [{"containerPort": ECHO_PORT}],
-                "env": [
-                    {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                    {
-                        "name": "NAMESPACE",
-                        "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
-                    },
-                ],
-            }
-            out.append(_deployment(deploy, ns, run, pod_labels, _pod_spec(sa, echo)))
+            echoes = echo_containers(sorted({p.workload_port for p in svc.spec.ports}), images)
+            pod = {"serviceAccountName": sa, "containers": echoes}
+            out.append(_deployment(deploy, ns, run, pod_labels, pod))
         client = {
             "name": "client",
             "image": images.client,

@@ -1,9 +1,14 @@
-"""Reading one side of a comparison: spec files, a git revision, or a mesh's resources.
+"""Reading one side of a comparison: spec files, a git revision, a mesh's resources,
+or a live cluster.
 
 `git:REV:PATH` reads PATH (a file or a directory) as it is at revision REV of
-the repository around the current directory. `--from MESH` reads native
-resources and imports them through that mesh's adapter (found in the
-registry), so both sides are neutral specs the oracle can answer for.
+the repository around the current directory. `live:` (the current kubeconfig
+context) or `live:CONTEXT` reads the mesh's resources from a cluster. `--from
+MESH` names the mesh whose resources a live side, file or revision holds; they
+are imported through that mesh's adapter (found in the registry), so both
+sides are neutral specs the oracle can answer for. A file or revision whose
+documents are all neutral spec documents is read as a spec even with `--from`,
+so a cluster can be compared with the spec meant to replace what runs in it.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from pathlib import Path
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Diagnostic, has_errors
 from meshspec.errors import MeshSpecError
+from meshspec.live import ClusterRef, is_live, live_label, parse_live, read_live
 from meshspec.loader import load_texts
-from meshspec.native import read_mesh_files
+from meshspec.native import read_native_for
 from meshspec.registry import get_adapter
 from meshspec.spec import Origin, Spec
+from meshspec.spec.document import API_VERSION
 from meshspec.yaml_source import YamlProblem, load_documents
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -40,20 +47,50 @@ class Side:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def read_side(location: str, source_mesh: str | None = None) -> Side:
+def read_side(
+    location: str, source_mesh: str | None = None, cluster: ClusterRef | None = None
+) -> Side:
+    """One side as a neutral spec; `cluster` is the kubeconfig and context a bare
+    `live:` means (kubectl's defaults when None)."""
+    if is_live(location):
+        if source_mesh is None:
+            raise SideError(f"{location}: a live side needs --from MESH (e.g. --from istio)")
+        where = parse_live(location, cluster or ClusterRef())
+        docs, problems = read_live(source_mesh, where)
+        if has_errors(problems):
+            raise SideError(f"cannot read the cluster ({live_label(where)})", problems)
+        return _imported(live_label(where), source_mesh, docs, problems)
     from_git = location.startswith("git:")
     if source_mesh is None:
-        texts = _git_texts(location) if from_git else _file_texts(location)
-        result = load_texts(texts)
-        if not result.ok or result.spec is None:
-            raise SideError(f"{location}: the spec has errors", result.diagnostics)
-        return Side(location, result.spec, result.diagnostics)
+        return _neutral(location, _git_texts(location) if from_git else _file_texts(location))
     if from_git:
-        docs, problems = _native(_git_texts(location))
+        texts = _git_texts(location)
+        docs, problems = _native(texts)
     else:
         if not Path(location).exists():
             raise SideError(f"{location}: no such file or directory")
-        docs, problems = read_mesh_files(get_adapter(source_mesh), [location])
+        docs, problems = read_native_for(source_mesh, [location])
+    neutral = [d for d in docs if str(d.data.get("apiVersion", "")) == API_VERSION]
+    if docs and len(neutral) == len(docs):
+        return _neutral(location, texts if from_git else _file_texts(location))
+    if neutral:
+        raise SideError(
+            f"{location}: mixes neutral spec documents ({API_VERSION}) with {source_mesh} "
+            "resources; give each as a side of its own"
+        )
+    return _imported(location, source_mesh, docs, problems)
+
+
+def _neutral(location: str, texts: list[tuple[str, str]]) -> Side:
+    result = load_texts(texts)
+    if not result.ok or result.spec is None:
+        raise SideError(f"{location}: the spec has errors", result.diagnostics)
+    return Side(location, result.spec, result.diagnostics)
+
+
+def _imported(
+    location: str, source_mesh: str, docs: list[NativeDocument], problems: list[Diagnostic]
+) -> Side:
     imported = get_adapter(source_mesh).import_resources(docs)
     diags = [*problems, *imported.diagnostics]
     if imported.spec is None or has_errors(diags):

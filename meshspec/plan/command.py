@@ -18,6 +18,17 @@ from meshspec.diff.probes import DEFAULT_RANDOM
 )
 @click.option("--to", "target", required=True, help="Target: an installed adapter or reference.")
 @click.option(
+    "--live", is_flag=True, help="Read the source mesh's resources from the current context."
+)
+@click.option(
+    "--kubeconfig",
+    default=None,
+    metavar="FILE",
+    help="Read the source from this kubeconfig's cluster [default: $KUBECONFIG, "
+    "then ~/.kube/config].",
+)
+@click.option("--context", default=None, help="Kubeconfig context (with --live or --kubeconfig).")
+@click.option(
     "--output-dir",
     default=None,
     metavar="DIR",
@@ -52,6 +63,9 @@ def plan(
     filenames: tuple[str, ...],
     source: str,
     target: str,
+    live: bool,
+    kubeconfig: str | None,
+    context: str | None,
     output_dir: str | None,
     output: str,
     allow_lossy: tuple[str, ...],
@@ -61,27 +75,39 @@ def plan(
     """Import a mesh's resources, compile them for the target, and compare the source
     mesh's model with the target's on the same requests; propose a rollout.
 
-    Prints the report; with --output-dir also writes each step's resources and checks.
+    The source is files (PATH, -f) or, with --live, the cluster of the current
+    kubeconfig context (--kubeconfig, --context choose another). Prints the
+    report; with --output-dir also writes each step's resources and checks.
 
     \b
-    Example:
+    Examples:
       meshspec plan --from istio -f istio-config/ --to reference --output-dir plan/
+      meshspec plan --from istio --live --context prod --to reference
     """
     from meshspec.cli import emit_diagnostics
-    from meshspec.errors import MeshSpecError, UnknownTarget
-    from meshspec.native import read_mesh_files
+    from meshspec.errors import UnknownTarget
+    from meshspec.live import ClusterRef, NoClusterReader, read_live
+    from meshspec.native import read_native_for
     from meshspec.plan import PlanError, build_plan, plan_targets
     from meshspec.plan.render import plan_files
     from meshspec.plan.write import write_tree
-    from meshspec.registry import get_adapter
 
     if target not in plan_targets():
         raise click.UsageError(f"unknown target '{target}'. Targets: {', '.join(plan_targets())}")
-    try:
-        reader: object = get_adapter(source)
-    except MeshSpecError:
-        reader = None  # build_plan names the unknown source
-    docs, problems = read_mesh_files(reader, input_paths(paths, filenames))
+    sources = input_paths(paths, filenames, required=False)
+    if live or kubeconfig:
+        if sources:
+            raise click.UsageError("give the source as files or --live, not both")
+        try:
+            docs, problems = read_live(source, ClusterRef(kubeconfig, context))
+        except (UnknownTarget, NoClusterReader) as exc:
+            raise click.UsageError(str(exc)) from None
+    elif sources:
+        if context:
+            raise click.UsageError("--context reads a cluster: add --live")
+        docs, problems = read_native_for(source, sources)
+    else:
+        raise click.UsageError("name the source: PATH arguments, -f FILE, '-' for stdin, or --live")
     if problems:
         emit_diagnostics(problems)
         if any(d.severity == "error" for d in problems):

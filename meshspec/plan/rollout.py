@@ -20,12 +20,13 @@ target's model gives over that step's resources.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from meshspec.adapter import NativeDocument, Verdict
 from meshspec.diff import Decider
+from meshspec.registry import get_adapter
 from meshspec.semantics import Request
 from meshspec.spec import MtlsMode, ServiceDocument, Spec
 
@@ -139,12 +140,26 @@ def checks_for(
 
 
 def removal(source: str, documents: Sequence[NativeDocument]) -> list[dict[str, Any]]:
-    """What to delete from the source mesh: each resource by kind, namespace and name."""
-    out = []
+    """What to delete from the source mesh: each of its resources (any kind of the API
+    groups its adapter compiles to, so also those the import left out, such as Istio's
+    Gateways) by kind, namespace and name: those its adapter does not apply first, then
+    the reverse of its apply order, whatever order they were read in. The platform
+    objects read with them (Services, Deployments, accounts, ConfigMaps: the workloads
+    keep running on the target) are never on the list."""
+    kinds = [(_group(k.api_version), k.kind) for k in get_adapter(source).kinds]
+    groups = {group for group, _ in kinds}
+    order = {kind: i for i, kind in enumerate(reversed(kinds))}
+    found = []
     for d in documents:
-        api = d.data.get("apiVersion")
-        if not api or not d.kind:
-            continue
-        meta: Mapping[str, Any] = {"name": d.name, "namespace": d.namespace}
-        out.append({"apiVersion": api, "kind": d.kind, "metadata": dict(meta)})
-    return out
+        api = str(d.data.get("apiVersion") or "")
+        if _group(api) in groups and d.kind:
+            rank = order.get((_group(api), d.kind), -1)
+            found.append((rank, d.kind, d.namespace, d.name, api))
+    return [
+        {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": ns}}
+        for _, kind, ns, name, api in sorted(found)
+    ]
+
+
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]

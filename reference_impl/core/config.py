@@ -6,10 +6,17 @@ changes the rules under a request that is already on its way.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 from meshspec.spec import Spec
 from reference_impl.snapshot import Endpoint, Snapshot, SnapshotError
+
+#: exact requests whose answer a snapshot remembers, and the largest one remembered
+#: (target plus header names and values, in characters): bounded whatever clients send
+MAX_PLANS = 4096
+MAX_PLAN_KEY = 1024
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,8 @@ class Config:
         default_factory=dict, compare=False, repr=False
     )
     _identities: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    #: what the spec answered for exact requests (see `OutboundCore`): bounded, per snapshot
+    plans: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def version(self) -> int:

@@ -23,7 +23,7 @@ from meshspec.semantics import (
     port_mode,
 )
 from meshspec.spec import MtlsMode
-from reference_impl.core.config import Config, load_config
+from reference_impl.core.config import MAX_PLAN_KEY, MAX_PLANS, Config, load_config
 from reference_impl.core.events import Headers, join_headers
 from reference_impl.snapshot import Snapshot
 
@@ -96,9 +96,27 @@ class InboundCore:
         return choose_port(ports, port)
 
     def decide(self, request: InboundRequest) -> InboundVerdict:
+        """The verdict for `request`; remembered per snapshot for requests of at most
+        MAX_PLAN_KEY characters (the request is the whole key, so a remembered verdict
+        is the one the oracle gives that request)."""
         config = self.config
         if config is None:
             return Reject(503, "sidecar has no configuration yet")
+        size = len(request.target)
+        for name, value in request.headers:
+            size += len(name) + len(value)
+        if size > MAX_PLAN_KEY:
+            return self._decide(config, request)
+        plans = config.plans
+        verdict = plans.get(request)
+        if verdict is None:
+            verdict = self._decide(config, request)
+            if len(plans) >= MAX_PLANS:
+                plans.clear()
+            plans[request] = verdict
+        return verdict
+
+    def _decide(self, config: Config, request: InboundRequest) -> InboundVerdict:
         spec = config.spec
         port = self.service_port(request.port)
         if port is None:

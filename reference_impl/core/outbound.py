@@ -45,7 +45,7 @@ from reference_impl.core.actions import (
     SendRequest,
 )
 from reference_impl.core.balancer import RoundRobin, weighted_choice
-from reference_impl.core.config import Config, load_config
+from reference_impl.core.config import MAX_PLAN_KEY, MAX_PLANS, Config, load_config
 from reference_impl.core.events import (
     FailureKind,
     Headers,
@@ -85,6 +85,8 @@ class _Flight:
     target: str
     headers: Headers
     deadline: float | None
+    tls_identity: str | None = None
+    timeout_text: str = "none"
     state: FlightState = FlightState.WAITING
     attempt: int = 0
     attempt_deadline: float | None = None
@@ -92,14 +94,82 @@ class _Flight:
     conn_id: int | None = None
     tried: frozenset[str] = frozenset()
 
-    @property
-    def tls_identity(self) -> str | None:
-        if self.backend.transport is Transport.MTLS:
-            return self.config.identity(self.backend.service)
-        return None
-
     def endpoints(self) -> tuple[Endpoint, ...]:
         return self.config.endpoints_of(self.backend.service, self.backend.version)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The oracle's answer for one exact request, in the form the core uses it.
+
+    `local` set: answer the application with (status, reason, route) and send
+    nothing. Otherwise the request goes to one of `shares` (weights in
+    `weights`), to `target`, with `headers`. Built only from `decide`'s
+    answer, so a remembered plan is what `decide` says for that request.
+    """
+
+    local: tuple[int, str, str | None] | None
+    decision: Decision | None = None
+    shares: tuple[BackendShare, ...] = ()
+    weights: tuple[int, ...] = ()
+    clusters: tuple[str, ...] = ()
+    #: per share: the SPIFFE ID its server must present (None: plaintext)
+    identities: tuple[str | None, ...] = ()
+    target: str = ""
+    headers: Headers = ()
+    timeout: str = "none"
+
+
+def _plan(config: Config, source: str, ev: RequestReceived) -> _Plan:
+    """Ask the oracle what `ev` means (the one place the outbound side does)."""
+    host = next((v for k, v in ev.headers if k.lower() == "host"), None)
+    if not host:
+        return _Plan((400, "request has no Host header", None))
+    request = Request(
+        destination=host,
+        target=ev.target,
+        method=ev.method,
+        headers=join_headers(ev.headers),
+        port=host_port(host),
+        source=source,
+    )
+    try:
+        decision = decide(config.spec, request)
+    except UnknownService as exc:
+        return _Plan((404, str(exc), None))
+    if decision.outcome is Outcome.BAD_REQUEST:
+        return _Plan((400, decision.reason, None))
+    if decision.outcome in (Outcome.NO_ROUTE, Outcome.UNKNOWN_PORT):
+        return _Plan((404, decision.reason, decision.route))
+    if decision.outcome is Outcome.NOT_HTTP:
+        return _Plan((502, decision.reason, None))
+    # DENIED and PARTIALLY_DENIED are enforced by the destination's sidecar.
+    shares = decision.weighted_backends
+    if not shares:
+        return _Plan((503, "route has no backend with weight", decision.route))
+    query = ev.target.partition("?")[2]
+    return _Plan(
+        None,
+        decision,
+        shares,
+        tuple(s.weight for s in shares),
+        tuple(cluster_name(s) for s in shares),
+        tuple(
+            config.identity(s.service) if s.transport is Transport.MTLS else None for s in shares
+        ),
+        (decision.path or "/") + (f"?{query}" if query else ""),
+        tuple(decision.headers.items()),
+        _written(decision.timeout),
+    )
+
+
+def _plan_key(ev: RequestReceived) -> tuple[str, str, Headers] | None:
+    """What `decide` reads of a request (its Host is among the headers); None when
+    the request is too large to remember."""
+    size = len(ev.target)
+    for name, value in ev.headers:
+        size += len(name) + len(value)
+    return None if size > MAX_PLAN_KEY else (ev.method, ev.target, ev.headers)
 
 
 def _written(timeout: float | None) -> str:
@@ -176,46 +246,34 @@ class OutboundCore:
         config = self.config
         if config is None:
             return [Respond(rid, 503, "sidecar has no configuration yet")]
-        host = next((v for k, v in ev.headers if k.lower() == "host"), None)
-        if not host:
-            return [Respond(rid, 400, "request has no Host header")]
-        request = Request(
-            destination=host,
-            target=ev.target,
-            method=ev.method,
-            headers=join_headers(ev.headers),
-            port=host_port(host),
-            source=self.service,
-        )
-        try:
-            decision = decide(config.spec, request)
-        except UnknownService as exc:
-            return [Respond(rid, 404, str(exc))]
-        if decision.outcome is Outcome.BAD_REQUEST:
-            return [Respond(rid, 400, decision.reason)]
-        if decision.outcome in (Outcome.NO_ROUTE, Outcome.UNKNOWN_PORT):
-            return [Respond(rid, 404, decision.reason, route=decision.route)]
-        if decision.outcome is Outcome.NOT_HTTP:
-            return [Respond(rid, 502, decision.reason)]
-        # DENIED and PARTIALLY_DENIED are enforced by the destination's sidecar.
-        shares = decision.weighted_backends
-        if not shares:
-            return [Respond(rid, 503, "route has no backend with weight", route=decision.route)]
-        if len(shares) == 1:
-            backend = shares[0]  # a single backend with weight takes every request
-        else:
-            backend = shares[weighted_choice([s.weight for s in shares], ev.random)]
-        query = ev.target.partition("?")[2]
-        target = (decision.path or "/") + (f"?{query}" if query else "")
+        key = _plan_key(ev)
+        plans = config.plans
+        plan = None if key is None else plans.get(key)
+        if plan is None:
+            plan = _plan(config, self.service, ev)
+            if key is not None:
+                if len(plans) >= MAX_PLANS:
+                    plans.clear()
+                plans[key] = plan
+        if plan.local is not None:
+            status, reason, route = plan.local
+            return [Respond(rid, status, reason, route=route)]
+        assert plan.decision is not None
+        decision = plan.decision
+        # A single backend with weight takes every request.
+        index = 0 if len(plan.shares) == 1 else weighted_choice(plan.weights, ev.random)
+        backend = plan.shares[index]
         flight = _Flight(
             request_id=rid,
             config=config,
             decision=decision,
             backend=backend,
-            cluster=cluster_name(backend),
+            cluster=plan.clusters[index],
             method=ev.method,
-            target=target,
-            headers=tuple(decision.headers.items()),
+            target=plan.target,
+            headers=plan.headers,
+            tls_identity=plan.identities[index],
+            timeout_text=plan.timeout,
             deadline=None if decision.timeout is None else ev.now + decision.timeout,
         )
         self._flights[rid] = flight
@@ -258,7 +316,7 @@ class OutboundCore:
         return OpenConnection(conn.conn_id, endpoint, flight.tls_identity, port)
 
     def _send(self, flight: _Flight, conn: Connection) -> SendRequest:
-        conn.state = ConnState.BUSY
+        self.pool.set_busy(conn)
         conn.request_id = flight.request_id
         flight.state = FlightState.SENT
         flight.conn_id = conn.conn_id
@@ -275,7 +333,7 @@ class OutboundCore:
         flight = self._flight_on(conn)
         if flight is not None and flight.state is FlightState.CONNECTING:
             return [self._send(flight, conn)]
-        conn.state = ConnState.IDLE
+        self.pool.set_idle(conn)
         conn.request_id = None
         return self._connection_free(conn, ev.now)
 
@@ -308,7 +366,7 @@ class OutboundCore:
                 actions.append(CloseConnection(conn.conn_id, reason))
                 actions.extend(self._slot_freed(ev.now))
             else:
-                conn.state = ConnState.IDLE
+                self.pool.set_idle(conn)
         assert flight.endpoint is not None
         actions.extend(self._record(flight.endpoint, flight.cluster, ev.status, ev.now))
         policy = flight.decision.retries
@@ -366,7 +424,7 @@ class OutboundCore:
                 backend=flight.cluster,
                 upstream_attempt=flight.attempt if relay else None,
                 endpoint=None if flight.endpoint is None else flight.endpoint.instance,
-                timeout=_written(flight.decision.timeout),
+                timeout=flight.timeout_text,
             )
         ]
 

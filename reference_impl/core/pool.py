@@ -42,10 +42,18 @@ class _Cluster:
     waiting: deque[int] = field(default_factory=deque)
 
 
+_IdleKey = tuple[str, Endpoint, int, str | None]
+
+
 class Pool:
+    """Connections by id, plus an index of the idle ones by what they lead to, so
+    finding one costs a dict look-up, not a walk over every open connection.
+    Change a connection's state with `set_idle`/`set_busy` so the index follows."""
+
     def __init__(self) -> None:
         self.connections: dict[int, Connection] = {}
         self._clusters: dict[str, _Cluster] = {}
+        self._idle: dict[_IdleKey, dict[int, Connection]] = {}
         self._next_id = 1
 
     def cluster(self, name: str, limits: ConnectionLimits | None) -> _Cluster:
@@ -59,16 +67,26 @@ class Pool:
     def idle(
         self, cluster: str, endpoint: Endpoint, port: int, tls_identity: str | None
     ) -> Connection | None:
-        for conn in self.connections.values():
-            if (
-                conn.state is ConnState.IDLE
-                and conn.cluster == cluster
-                and conn.endpoint == endpoint
-                and conn.port == port
-                and conn.tls_identity == tls_identity
-            ):
-                return conn
-        return None
+        """The oldest (lowest id) idle connection to exactly this place, if any."""
+        found = self._idle.get((cluster, endpoint, port, tls_identity))
+        if not found:
+            return None
+        return found[min(found)] if len(found) > 1 else next(iter(found.values()))
+
+    def set_idle(self, conn: Connection) -> None:
+        conn.state = ConnState.IDLE
+        key = (conn.cluster, conn.endpoint, conn.port, conn.tls_identity)
+        self._idle.setdefault(key, {})[conn.conn_id] = conn
+
+    def set_busy(self, conn: Connection) -> None:
+        conn.state = ConnState.BUSY
+        self._unindex(conn)
+
+    def _unindex(self, conn: Connection) -> None:
+        key = (conn.cluster, conn.endpoint, conn.port, conn.tls_identity)
+        found = self._idle.get(key)
+        if found is not None and found.pop(conn.conn_id, None) is not None and not found:
+            del self._idle[key]
 
     def can_open(self, cluster: str) -> bool:
         limits = self._clusters[cluster].limits
@@ -115,4 +133,7 @@ class Pool:
         )
 
     def drop(self, conn_id: int) -> Connection | None:
-        return self.connections.pop(conn_id, None)
+        conn = self.connections.pop(conn_id, None)
+        if conn is not None and conn.state is ConnState.IDLE:
+            self._unindex(conn)
+        return conn

@@ -19,12 +19,14 @@ from reference_impl.proxy.http1 import LINGER_SECONDS, MessageReader, ReadTimeou
 log = logging.getLogger("meshspec.sidecar")
 
 _State = tuple[int, bool, bool, bool]
+#: what a watched connection writes to: a stream's writer or a protocol's transport
+Writer = asyncio.StreamWriter | asyncio.WriteTransport
 
 
 class _Watched:
     __slots__ = ("messages", "since", "state", "writer")
 
-    def __init__(self, messages: MessageReader, writer: asyncio.StreamWriter, now: float) -> None:
+    def __init__(self, messages: MessageReader, writer: Writer, now: float) -> None:
         self.messages = messages
         self.writer = writer
         self.state: _State | None = None
@@ -40,7 +42,7 @@ class Deadlines:
         #: how often the sweep runs: a deadline fires at most this late
         self.interval = min(1.0, max(0.02, shortest / 5))
 
-    def watch(self, messages: MessageReader, writer: asyncio.StreamWriter) -> None:
+    def watch(self, messages: MessageReader, writer: Writer) -> None:
         now = asyncio.get_running_loop().time()
         self._watched[id(messages)] = _Watched(messages, writer, now)
 
@@ -70,7 +72,7 @@ class Deadlines:
             self._expire(w.writer, what)
 
     @staticmethod
-    def _expire(writer: asyncio.StreamWriter, what: str | None) -> None:
+    def _expire(writer: Writer, what: str | None) -> None:
         """Answer 408 (or nothing, when idle), stop writing, and close a moment later: a
         client still sending then reads the answer before the close resets the connection."""
         with contextlib.suppress(OSError, RuntimeError):

@@ -1,4 +1,4 @@
-"""HTTP/1.1 messages on asyncio streams: httptools parses, this module frames and encodes.
+"""HTTP/1.1 messages from protocols or streams: httptools parses, this module frames and encodes.
 
 One parser lives as long as its connection, so pipelined and keep-alive
 messages are read in order. Bodies are buffered whole (the reference sidecar
@@ -42,6 +42,8 @@ HOP_BY_HOP = frozenset(
     }
 )
 
+_HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
+
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -61,6 +63,9 @@ class HttpMessage:
     method: str = ""
     target: str = ""
     status: int = 0
+    #: filled by the parser as headers arrive: those not hop-by-hop, and `Connection`'s values
+    forward: list[tuple[str, str]] | None = None
+    connection: list[str] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -68,6 +73,8 @@ class HttpMessage:
 
     def end_to_end_headers(self) -> Headers:
         """Headers a proxy forwards: hop-by-hop ones (and those `Connection` names) removed."""
+        if self.forward is not None and not self.connection:
+            return tuple(self.forward)  # sorted out while parsing
         named = [v for k, v in self.headers if k.lower() == "connection"]
         dropped = HOP_BY_HOP
         if named:
@@ -93,7 +100,7 @@ class _Collector:
         self.parser: httptools.HttpRequestParser | httptools.HttpResponseParser | None = None
 
     def on_message_begin(self) -> None:
-        self.current = HttpMessage()
+        self.current = HttpMessage(forward=[])
         self.in_message = True
         self.head_done = False
         self.begun += 1
@@ -113,11 +120,19 @@ class _Collector:
         # Sizes are checked once the head is complete; until then `MessageReader.feed`
         # bounds what a head still arriving may take.
         self._head_size += len(name) + len(value)
-        if len(name) == 4 and name.lower() == b"host":
+        lowered = name.lower()
+        if lowered == b"host":
             self._hosts += 1
         # RFC 9110 §5.5: whitespace around a value is not part of it (the parser keeps
         # trailing whitespace; Envoy's codec strips it too).
-        self.current.headers.append((name.decode("latin-1"), value.strip(_OWS).decode("latin-1")))
+        pair = (name.decode("latin-1"), value.strip(_OWS).decode("latin-1"))
+        message = self.current
+        message.headers.append(pair)
+        if lowered not in _HOP_BY_HOP_BYTES:
+            assert message.forward is not None
+            message.forward.append(pair)
+        elif lowered == b"connection":
+            message.connection.append(pair[1])
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -177,9 +192,12 @@ class MessageReader:
     """Reads successive requests (or responses) from one connection."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, *, responses: bool = False, heads: bool = False
+        self, reader: asyncio.StreamReader | None, *, responses: bool = False, heads: bool = False
     ) -> None:
-        """`heads`: the caller reads each request's head first (`next_head`, then `rest`)."""
+        """`heads`: the caller reads each request's head first (`next_head`, then `rest`).
+
+        `reader` None: the caller feeds the bytes (`feed`) and takes messages (`pop`).
+        """
         self._reader = reader
         self._collector = _Collector()
         if heads:
@@ -200,6 +218,7 @@ class MessageReader:
         """The next whole message; None at a clean end of stream between messages."""
         collector = self._collector
         done = collector.done
+        assert self._reader is not None, "a MessageReader without a stream is fed"
         while not done:
             data = await self._reader.read(_READ_CHUNK)
             if not data:
@@ -246,6 +265,7 @@ class MessageReader:
 
     async def _read_some(self) -> bool:
         """Read and parse one chunk; False at a clean end of stream between messages."""
+        assert self._reader is not None, "a MessageReader without a stream is fed"
         data = await self._reader.read(_READ_CHUNK)
         if not data:
             if self._collector.in_message:
@@ -291,31 +311,30 @@ class MessageReader:
         """The oldest whole message parsed so far, if any."""
         return self._collector.done.popleft() if self._collector.done else None
 
+    def pop_head(self) -> HttpMessage | None:
+        """The oldest message whose head is complete and not taken yet (`heads=True`)."""
+        heads = self._collector.heads
+        assert heads is not None, "MessageReader(heads=True) reads heads"
+        return heads.popleft() if heads else None
+
 
 #: after an answer that leaves input unread, what is still read and dropped (bounded)
 LINGER_SECONDS = 1.0
 LINGER_BYTES = 1 << 20
 
 
-async def close_after_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Close a connection whose client may still be sending (a refused body, an oversized
-    head): stop writing, then read and drop what arrives for a moment, so the answer
-    already written is not lost to the TCP reset that closing on unread data causes."""
-    try:
-        await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-        dropped = 0
-        async with asyncio.timeout(LINGER_SECONDS):
-            while dropped < LINGER_BYTES:
-                data = await reader.read(_READ_CHUNK)
-                if not data:
-                    break
-                dropped += len(data)
-    except (TimeoutError, ConnectionError, OSError, RuntimeError):
-        pass
-    finally:
-        writer.close()
+def linger(transport: asyncio.Transport) -> None:
+    """Stop writing and close a moment later: a client still sending (a refused body,
+    an oversized head) then reads the answer before the close resets the connection.
+    The caller drops what arrives meanwhile, and stops reading after LINGER_BYTES."""
+    loop = asyncio.get_running_loop()
+    if transport.can_write_eof():
+        try:
+            transport.write_eof()
+        except (OSError, RuntimeError):
+            transport.close()
+            return
+    loop.call_later(LINGER_SECONDS, transport.close)
 
 
 async def read_response_head(reader: asyncio.StreamReader) -> HttpMessage:
@@ -326,6 +345,11 @@ async def read_response_head(reader: asyncio.StreamReader) -> HttpMessage:
         raise HttpError("connection closed before a response", 502) from None
     except asyncio.LimitOverrunError:
         raise HttpError("response head too large", 502) from None
+    return parse_response_head(head)
+
+
+def parse_response_head(head: bytes) -> HttpMessage:
+    """A status line and headers ending in an empty line, parsed alone (the answer to HEAD)."""
     collector = _Collector()
     parser = httptools.HttpResponseParser(collector)
     collector.parser = parser

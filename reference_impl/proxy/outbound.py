@@ -18,7 +18,7 @@ import random
 import ssl
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from reference_impl.core import (
     CloseConnection,
@@ -44,13 +44,15 @@ from reference_impl.core import (
 from reference_impl.metrics import SidecarMetrics, decisions_logged, log_decision
 from reference_impl.pki import IdentityError, verify_peer
 from reference_impl.proxy.deadlines import Deadlines
+from reference_impl.proxy.gate import Gate
 from reference_impl.proxy.http1 import (
+    LINGER_BYTES,
     HttpError,
     HttpMessage,
     MessageReader,
-    close_after_answer,
     encode_request,
     encode_response,
+    linger,
     local_reply,
     read_response_head,
 )
@@ -171,7 +173,9 @@ class OutboundProxy:
         self._metrics = metrics
         self._rng = rng
         self._ids = itertools.count(1)
-        self._waiters: dict[int, asyncio.Future[tuple[Respond, HttpMessage | None]]] = {}
+        #: requests the core has not answered yet: the request and where its answer goes
+        self._waiters: dict[int, tuple[HttpMessage, Callable[[bytes], None]]] = {}
+        self._clients: set[_ClientConnection] = set()
         self._bodies: dict[int, bytes] = {}
         self._responses: dict[int, dict[int, HttpMessage]] = {}
         self._upstreams: dict[int, _Upstream] = {}
@@ -179,41 +183,15 @@ class OutboundProxy:
 
     # -- the application side -------------------------------------------------------------
 
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        messages = MessageReader(reader)
-        deadlines = self._deadlines
-        if deadlines is not None:
-            deadlines.watch(messages, writer)
-        try:
-            while True:
-                messages.busy = False
-                try:
-                    request = await messages.next()
-                except HttpError as exc:
-                    if not writer.is_closing():
-                        writer.write(local_reply(exc.status, str(exc), keep_alive=False))
-                        await close_after_answer(reader, writer)
-                    break
-                if request is None:
-                    break
-                messages.busy = True
-                answer = await self._forward(request)
-                writer.write(answer)
-                await writer.drain()
-                if not request.keep_alive:
-                    break
-        except (ConnectionError, OSError, RuntimeError):
-            pass  # RuntimeError: uvloop's answer to a write on a transport already closed
-        finally:
-            if deadlines is not None:
-                deadlines.forget(messages)
-            writer.close()
+    def connection(self, gate: Gate | None = None) -> asyncio.Protocol:
+        """A protocol for one connection accepted from the application (`create_server`)."""
+        return _ClientConnection(self, gate)
 
-    async def _forward(self, request: HttpMessage) -> bytes:
+    def _forward(self, request: HttpMessage, answer: Callable[[bytes], None]) -> None:
+        """Hand `request` to the core; `answer` gets the bytes for the application."""
         loop = asyncio.get_running_loop()
         rid = next(self._ids)
-        waiter: asyncio.Future[tuple[Respond, HttpMessage | None]] = loop.create_future()
-        self._waiters[rid] = waiter
+        self._waiters[rid] = (request, answer)
         self._bodies[rid] = request.body
         event = RequestReceived(
             rid,
@@ -223,13 +201,9 @@ class OutboundProxy:
             now=loop.time(),
             random=self._rng.random(),
         )
-        try:
-            self.feed(event)
-            respond, upstream = await waiter
-        finally:
-            self._waiters.pop(rid, None)
-            self._bodies.pop(rid, None)
-            self._responses.pop(rid, None)
+        self.feed(event)
+
+    def _reply(self, request: HttpMessage, respond: Respond, upstream: HttpMessage | None) -> bytes:
         self._metrics.request("outbound", respond.route, respond.backend, respond.status)
         if decisions_logged():
             log_decision(
@@ -283,12 +257,15 @@ class OutboundProxy:
                     log_decision("returned", endpoint=action.endpoint.instance)
 
     def _answer(self, action: Respond) -> None:
-        waiter = self._waiters.get(action.request_id)
-        attempts = self._responses.pop(action.request_id, {})
-        if waiter is None or waiter.done():
+        rid = action.request_id
+        waiter = self._waiters.pop(rid, None)
+        attempts = self._responses.pop(rid, {})
+        self._bodies.pop(rid, None)
+        if waiter is None:
             return
+        request, answer = waiter
         relayed = action.upstream_attempt
-        waiter.set_result((action, None if relayed is None else attempts.get(relayed)))
+        answer(self._reply(request, action, None if relayed is None else attempts.get(relayed)))
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -445,9 +422,9 @@ class OutboundProxy:
         for upstream in list(self._upstreams.values()):
             upstream.close()
         self._upstreams.clear()
-        for waiter in self._waiters.values():
-            if not waiter.done():
-                waiter.cancel()
+        self._waiters.clear()
+        for client in list(self._clients):
+            client.abort()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -477,3 +454,159 @@ async def _read_head_only(upstream: _Upstream) -> HttpMessage:
     message = await read_response_head(upstream.reader)
     upstream.messages = MessageReader(upstream.reader, responses=True)
     return message
+
+
+class _ClientConnection(asyncio.Protocol):
+    """One connection from the application: parsed as bytes arrive, no stream or task.
+
+    Requests are answered in order, one at a time; a pipelined request waits
+    parsed (and reading pauses) until the one before it is answered. Reading
+    also pauses while the application does not read its answers.
+    """
+
+    def __init__(self, proxy: OutboundProxy, gate: Gate | None) -> None:
+        self._proxy = proxy
+        self._gate = gate
+        self._messages = MessageReader(None)
+        self._transport: asyncio.Transport | None = None
+        self._admitted = False
+        self._busy = False
+        self._write_paused = False
+        self._read_paused = False
+        self._lingering = False
+        self._dropped = 0
+        self._closed = False
+
+    # -- asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        self._transport = transport
+        if self._gate is not None and not self._gate.enter():
+            self._closed = True
+            transport.abort()
+            return
+        self._admitted = True
+        self._proxy._clients.add(self)
+        deadlines = self._proxy._deadlines
+        if deadlines is not None:
+            deadlines.watch(self._messages, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._closed:
+            return
+        if self._lingering or self._error is not None:
+            self._dropped += len(data)
+            if self._dropped > LINGER_BYTES and self._transport is not None:
+                # Enough read for nothing: stop reading and let the close come on time.
+                self._transport.pause_reading()
+            return
+        try:
+            self._messages.feed(data)
+        except HttpError as exc:
+            self._error = exc
+        self._next()
+
+    def eof_received(self) -> bool | None:
+        if self._lingering:
+            self.abort()
+            return None
+        self._eof = True
+        if self._messages.in_message and self._error is None:
+            self._error = HttpError("connection closed in the middle of a message", 400)
+        self._next()
+        return True  # answer what was asked first; `_next` closes after
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        if self._admitted:
+            self._admitted = False
+            self._proxy._clients.discard(self)
+            deadlines = self._proxy._deadlines
+            if deadlines is not None:
+                deadlines.forget(self._messages)
+            if self._gate is not None:
+                self._gate.leave()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._next()
+
+    # -- requests
+
+    _eof = False
+    #: what was wrong with the bytes after the requests already parsed: answered in turn
+    _error: HttpError | None = None
+
+    def _next(self) -> None:
+        """Start the next parsed request, if none is under way and the client reads."""
+        transport = self._transport
+        if self._busy or self._closed or transport is None:
+            return
+        messages = self._messages
+        if self._write_paused:
+            self._pause_reading(transport)
+            return
+        request = messages.pop()
+        if request is None:
+            messages.busy = False
+            if self._error is not None:
+                self._refuse(self._error)
+            elif self._eof:
+                self.abort()
+            elif self._read_paused:
+                self._read_paused = False
+                transport.resume_reading()
+            return
+        self._busy = messages.busy = True
+        if messages.has_pending() or self._error is not None:
+            self._pause_reading(transport)
+        self._proxy._forward(request, lambda answer: self._answered(request, answer))
+
+    def _answered(self, request: HttpMessage, answer: bytes) -> None:
+        self._busy = False
+        transport = self._transport
+        if self._closed or transport is None or transport.is_closing():
+            return
+        try:
+            transport.write(answer)
+        except (OSError, RuntimeError):
+            self.abort()  # RuntimeError: uvloop's answer to a write on a transport closed
+            return
+        if not request.keep_alive:
+            self._closed = True
+            transport.close()
+            return
+        self._next()
+
+    def _pause_reading(self, transport: asyncio.Transport) -> None:
+        if not self._read_paused:
+            self._read_paused = True
+            transport.pause_reading()
+
+    def _refuse(self, exc: HttpError) -> None:
+        """Answer a request that is not acceptable, then close after a moment of draining."""
+        transport = self._transport
+        if transport is None or transport.is_closing() or self._lingering:
+            return
+        deadlines = self._proxy._deadlines
+        if deadlines is not None:
+            deadlines.forget(self._messages)
+        try:
+            transport.write(local_reply(exc.status, str(exc), keep_alive=False))
+        except (OSError, RuntimeError):
+            self.abort()
+            return
+        linger(transport)
+        self._lingering = True
+        if self._read_paused:
+            self._read_paused = False
+            transport.resume_reading()
+
+    def abort(self) -> None:
+        self._closed = True
+        if self._transport is not None:
+            self._transport.close()

@@ -26,6 +26,7 @@ from reference_impl.core import InboundCore, OutboundCore, Tick
 from reference_impl.metrics import SidecarMetrics, log_decision
 from reference_impl.proxy.admin import AdminHandler
 from reference_impl.proxy.deadlines import Deadlines
+from reference_impl.proxy.gate import Gate
 from reference_impl.proxy.http1 import DEFAULT_TIMEOUTS, ReadTimeouts
 from reference_impl.proxy.inbound import InboundProxy
 from reference_impl.proxy.outbound import OutboundProxy
@@ -75,37 +76,6 @@ def connection_budget() -> int:
     return max(16, min(MAX_CONNECTIONS, (soft - _RESERVED_FDS - ADMIN_CONNECTIONS) // 4))
 
 
-class _Gate:
-    """Counts a listener's open connections; refuses (and says so) beyond its limit."""
-
-    def __init__(self, name: str, limit: int, metrics: SidecarMetrics) -> None:
-        self.name = name
-        self.limit = limit
-        self.open = 0
-        self._metrics = metrics
-        self._full = False
-
-    def enter(self) -> bool:
-        if self.open >= self.limit:
-            self._metrics.refused_connections.labels(self.name).inc()
-            if not self._full:
-                self._full = True
-                log.warning(
-                    "listener %s is full (%d connections): refusing new connections",
-                    self.name,
-                    self.limit,
-                )
-            return False
-        self.open += 1
-        return True
-
-    def leave(self) -> None:
-        self.open -= 1
-        if self._full and self.open < self.limit:
-            self._full = False
-            log.warning("listener %s accepts connections again", self.name)
-
-
 class Sidecar:
     def __init__(self, config: SidecarConfig) -> None:
         self.config = config
@@ -133,9 +103,9 @@ class Sidecar:
         self._listeners: list[socket.socket] = []
         limit = connection_budget() if config.max_connections is None else config.max_connections
         self._gates = {
-            "inbound": _Gate("inbound", limit, self.metrics),
-            "outbound": _Gate("outbound", limit, self.metrics),
-            "admin": _Gate("admin", ADMIN_CONNECTIONS, self.metrics),
+            "inbound": Gate("inbound", limit, self.metrics),
+            "outbound": Gate("outbound", limit, self.metrics),
+            "admin": Gate("admin", ADMIN_CONNECTIONS, self.metrics),
         }
         self._tasks: set[asyncio.Task[None]] = set()
         self._bound: dict[str, int] = {}
@@ -198,8 +168,10 @@ class Sidecar:
 
     async def start(self) -> None:
         host = self.config.host
-        outbound = await asyncio.start_server(
-            self._tracked(self._outbound.serve, self._gates["outbound"]),
+        loop = asyncio.get_running_loop()
+        outbound_gate = self._gates["outbound"]
+        outbound = await loop.create_server(
+            lambda: self._outbound.connection(outbound_gate),
             host,
             self.config.outbound_port,
             backlog=512,
@@ -237,6 +209,7 @@ class Sidecar:
         for task in list(self._tasks):
             task.cancel()
         await self._outbound.close()
+        self._inbound.close()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for server in self._servers:
@@ -246,7 +219,7 @@ class Sidecar:
         for _ in range(3):
             await asyncio.sleep(0)
 
-    def _tracked(self, handler: StreamHandler, gate: _Gate) -> StreamHandler:
+    def _tracked(self, handler: StreamHandler, gate: Gate) -> StreamHandler:
         """Wrap a connection handler so `stop()` can cancel the connections it serves,
         and so the listener never holds more than its gate allows."""
 
@@ -291,13 +264,7 @@ class Sidecar:
                 continue
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._spawn(self._serve_inbound(conn, service_port, gate))
-
-    async def _serve_inbound(self, conn: socket.socket, port: int | None, gate: _Gate) -> None:
-        try:
-            await self._inbound.serve(conn, port)
-        finally:
-            gate.leave()
+            self._spawn(self._inbound.serve(conn, service_port, gate))
 
     async def _tick_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -310,12 +310,22 @@ def test_import_from_an_unreachable_cluster_says_so(
     assert "MS1517" in err and "nothing written" in err
 
 
-def test_import_live_from_a_target_without_a_cluster_reader_is_a_usage_error(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["import", "--from", "ferry", "--live"],
+        ["diff", "--from", "ferry", "--live", "mesh.yaml"],
+        ["plan", "--from", "ferry", "--live", "--to", "reference"],
+    ],
+)
+def test_live_from_a_target_without_a_cluster_reader_is_a_usage_error(
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import meshspec.live
     from tests.adapters.skeleton import adapter as ferry
 
     monkeypatch.setattr(cli, "get_adapter", lambda name: ferry)
-    code, out, err = _run(capsys, "import", "--from", "ferry", "--live")
+    monkeypatch.setattr(meshspec.live, "get_adapter", lambda name: ferry)
+    code, out, err = _run(capsys, *args)
     assert code == 2 and out == ""
     assert "target 'ferry' cannot read from a cluster" in err

@@ -55,6 +55,48 @@ def test_workloads_for_a_spec(cases: list[LoadedCase]) -> None:
     assert admin["spec"]["template"]["spec"]["serviceAccountName"] == "admin-sa"
 
 
+TARGET_PORTS = """
+apiVersion: meshspec.io/v1alpha1
+kind: Mesh
+metadata: {name: m}
+spec: {}
+---
+apiVersion: meshspec.io/v1alpha1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec:
+  ports:
+    - {port: 80, targetPort: 8080, name: http}
+    - {port: 9090, name: admin}
+    - {port: 3001, targetPort: 40000, name: odd}
+"""
+
+
+def test_each_service_port_lands_on_its_target_port() -> None:
+    """The Service sends each port to the spec's targetPort (the port itself by default),
+    and an echo server listens on each of those; the image's h2c listeners take ports
+    no workload port uses, one per container."""
+    spec = load_texts([("ports.yaml", TARGET_PORTS)]).spec
+    assert spec is not None
+    docs = workload_manifests(spec, ISTIO.injection, "r1")
+    service = next(d for d in docs if d["kind"] == "Service")
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [
+        (80, 8080),
+        (9090, 9090),
+        (3001, 40000),
+    ]
+    (deployment,) = [
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "api"
+    ]
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    env = [{e["name"]: e.get("value") for e in c["env"]} for c in containers]
+    assert sorted(int(e["HTTP_PORT"]) for e in env) == [8080, 9090, 40000]
+    assert [c["ports"][0]["containerPort"] for c in containers] == [8080, 9090, 40000]
+    listening = [int(e[key]) for e in env for key in ("HTTP_PORT", "H2C_PORT")]
+    assert len(set(listening)) == len(listening)
+    assert len({c["name"] for c in containers}) == len(containers)
+
+
 def test_one_deployment_per_version_selected_by_its_labels(cases: list[LoadedCase]) -> None:
     docs = workload_manifests(_spec(cases, "split-version-custom-labels"), ISTIO.injection, "r1")
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}

@@ -121,3 +121,61 @@ def test_native_sides_are_imported_through_the_adapter(
     assert [set(d["changes"]) for d in report["differences"]] == [{"backends"}, {"backends"}]
     assert main(["diff", "--from", "istio", sides[0], sides[0], "--fail-on", "any"]) == 0
     assert "no differences" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--live", "a.yaml", "b.yaml"], "with --live give only NEW"),
+        (["--live", "a.yaml"], "a live side needs --from MESH"),
+        (["live:prod", "a.yaml"], "a live side needs --from MESH"),
+        (["a.yaml", "b.yaml", "--context", "prod"], "--kubeconfig and --context need a live side"),
+        (["a.yaml"], "give two sides: OLD NEW"),
+        (["--from", "nomesh", "--live", "a.yaml"], "nomesh"),
+    ],
+)
+def test_sides_that_cannot_be_read_are_usage_errors(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["diff", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_missing_kubeconfig_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "kubeconfig"
+    args = ["--from", "istio", "--kubeconfig", str(missing), "--live"]
+    code = main(["diff", *args, str(EXAMPLES / "canary" / "mesh.yaml")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot read the kubeconfig {missing}: no such file" in err and "Traceback" not in err
+
+
+def test_with_from_a_neutral_spec_side_is_read_as_a_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--from istio` compares Istio resources with the spec meant to replace them;
+    a file mixing the two is refused, not half imported."""
+    compiled = tmp_path / "istio"
+    spec = EXAMPLES / "canary" / "mesh.yaml"
+    compile_args = ["compile", "-t", "istio", str(spec), "--with-workloads"]
+    assert main([*compile_args, "--output-dir", str(compiled)]) == 0
+    capsys.readouterr()
+    assert main(["diff", "--from", "istio", str(compiled), str(spec), "--fail-on", "any"]) == 0
+    assert capsys.readouterr().out.startswith("no differences")
+    mixed = tmp_path / "mixed.yaml"
+    first = sorted(compiled.glob("virtualservice-*.yaml"))[0]
+    mixed.write_text(spec.read_text() + "\n---\n" + first.read_text(), encoding="utf-8")
+    assert main(["diff", "--from", "istio", str(compiled), str(mixed)]) == 1
+    assert "mixes neutral spec documents" in capsys.readouterr().err
+
+
+def test_plan_takes_its_source_from_files_or_a_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["plan", "--from", "istio", "--to", "reference"]
+    assert main([*base, "--live", str(tmp_path)]) == 2
+    assert "files or --live, not both" in capsys.readouterr().err
+    assert main([*base, str(tmp_path), "--context", "prod"]) == 2
+    assert "add --live" in capsys.readouterr().err
+    assert main(base) == 2
+    assert "or --live" in capsys.readouterr().err

@@ -182,3 +182,25 @@ def test_inbound_agrees_with_the_oracle(parts: list[str], peer: str | None) -> N
     else:
         assert isinstance(verdict, Reject)
         assert verdict.status == oracle.status
+
+
+def test_remembered_verdicts_follow_every_part_of_the_request() -> None:
+    """The same target from another peer, with another method, on another port, in
+    plaintext or with a header more: each gets its own verdict, also the second time."""
+    asks = [
+        (peer, method, port, tls, target, headers)
+        for peer in (WEB, BATCH)
+        for method in ("GET", "POST")
+        for port in (80, 8080, 9090)
+        for tls in (True, False)
+        for target in ("/x", "/admin", "/public/a")
+        for headers in ((), (("x-a", "1"),))
+    ]
+    shared = InboundCore("ns/api")
+    shared.apply_snapshot(build_snapshot(SPEC))
+    for ask_ in asks * 2:
+        peer, method, port, tls, target, headers = ask_
+        request = InboundRequest(method, target, (("host", "api"), *headers), tls, peer, port)
+        fresh = InboundCore("ns/api")
+        fresh.apply_snapshot(build_snapshot(SPEC))
+        assert shared.decide(request) == fresh.decide(request), ask_

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshspec.semantics import Request, decide
+from meshspec.semantics import Outcome, Request, UnknownService, decide
 from reference_impl.core import (
     CloseConnection,
     Ejected,
@@ -524,3 +524,79 @@ def test_each_snapshot_brings_its_own_identity_transport_and_endpoints() -> None
         opened = only(actions, OpenConnection)
         assert [(o.tls_identity, o.endpoint.instance) for o in opened] == [(identity, instance)]
         respond(h.answer(h.sent(actions), 200))
+
+
+# -- the per-snapshot table of the oracle's answers -------------------------------------
+
+ROUTED = """
+  ports: [{port: 80}]
+  versions: [{name: v1}, {name: v2}]
+  routes:
+    - name: canary
+      matches: [{headers: [{name: x-canary, exact: "yes"}]}]
+      backends: [{version: v2}]
+      requestHeaders: {set: {x-routed: canary}}
+    - name: api
+      matches: [{path: {prefix: /api}, method: GET}]
+      backends: [{version: v1}]
+"""
+
+_HOSTS = st.sampled_from(["api.ns", "API.NS", "api.ns:80", "api.ns:81", "nowhere.ns"])
+_TARGETS = st.sampled_from(["/api/x", "/api/../api/y?q=1", "/other", "/a%2Fb", "/api//z"])
+_CANARY = st.sampled_from([None, "yes", "yes ", "no", "YES"])
+_METHODS = st.sampled_from(["GET", "POST"])
+
+
+@given(st.lists(st.tuples(_HOSTS, _TARGETS, _CANARY, _METHODS), min_size=1, max_size=30))
+def test_remembered_answers_are_what_the_oracle_says_for_each_exact_request(
+    requests: list[tuple[str, str, str | None, str]],
+) -> None:
+    """Requests repeat and differ in one header, one method or one Host: each answer
+    (local or sent) is `decide`'s for that request, however often it was seen."""
+    h = Harness(server(ROUTED), [ep("a1", "v1"), ep("b1", "v2")])
+    spec = h.core.config.spec  # type: ignore[union-attr]
+    for rid, (host, target, canary, method) in enumerate(requests * 2, start=1):
+        headers = (("host", host),) + (() if canary is None else (("x-canary", canary),))
+        actions = h.feed(RequestReceived(rid, method, target, headers, now=h.now))
+        request = Request(host, target, method, dict(headers), port=_port(host), source="ns/client")
+        try:
+            oracle = decide(spec, request)
+        except UnknownService:
+            assert respond(actions).status == 404
+            continue
+        local = _LOCAL.get(oracle.outcome)
+        if local is not None or not oracle.weighted_backends:
+            answer = respond(actions)
+            assert (answer.status, answer.route) == (local or 503, oracle.route)
+            continue
+        send = h.sent(actions)
+        query = target.partition("?")[2]
+        assert send.target == (oracle.path or "/") + (f"?{query}" if query else "")
+        assert dict(send.headers) == oracle.headers
+        expected = {b.version for b in oracle.weighted_backends}
+        assert h.core.pool.connections[send.conn_id].endpoint.version in expected
+        done = respond(h.answer(send, 200))
+        assert done.route == oracle.route
+
+
+#: the outcomes the client's sidecar answers itself (README: the outbound listener)
+_LOCAL = {Outcome.BAD_REQUEST: 400, Outcome.NO_ROUTE: 404, Outcome.UNKNOWN_PORT: 404}
+
+
+def _port(host: str) -> int | None:
+    _, _, port = host.partition(":")
+    return int(port) if port else None
+
+
+def test_the_table_is_bounded_and_skips_large_requests() -> None:
+    from reference_impl.core.config import MAX_PLAN_KEY, MAX_PLANS
+
+    h = Harness(server("  ports: [{port: 80}]\n"), [ep("a")])
+    plans = h.core.config.plans  # type: ignore[union-attr]
+    for i in range(MAX_PLANS + 10):
+        h.feed(RequestReceived(i + 1, "GET", f"/{i}", (("host", "nowhere.ns"),), 0.0))
+    assert 0 < len(plans) <= MAX_PLANS
+    plans.clear()
+    big = "/" + "a" * MAX_PLAN_KEY
+    h.feed(RequestReceived(99999, "GET", big, (("host", "nowhere.ns"),), 0.0))
+    assert not plans

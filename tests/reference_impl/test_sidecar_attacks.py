@@ -11,21 +11,13 @@ from collections.abc import Callable
 import pytest
 
 from tests.reference_impl.conftest import LoopbackMesh, Workload, run_async
-from tests.reference_impl.wire import raw_exchange, request_bytes
+from tests.reference_impl.wire import PREAMBLE, raw_exchange, request_bytes
 
 pytestmark = pytest.mark.loopback
 
-SPEC = """
-apiVersion: meshspec.io/v1alpha1
-kind: Mesh
-metadata: {name: m}
-spec: {trustDomain: test.local}
----
-apiVersion: meshspec.io/v1alpha1
-kind: Service
-metadata: {name: client, namespace: ns}
-spec: {}
----
+SPEC = (
+    PREAMBLE
+    + """
 apiVersion: meshspec.io/v1alpha1
 kind: Service
 metadata: {name: admin-api, namespace: ns}
@@ -50,6 +42,7 @@ spec:
         to: {paths: [{prefix: /ops}]}
         from: [{unauthenticated: true}]
 """
+)
 
 #: each a DENY on x-debug exact "1" must catch: (description, header lines)
 DODGES = [

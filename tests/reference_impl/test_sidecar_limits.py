@@ -23,21 +23,13 @@ from tests.reference_impl.conftest import (
     build_snapshot,
     run_async,
 )
-from tests.reference_impl.wire import raw_exchange, request_bytes
+from tests.reference_impl.wire import PREAMBLE, raw_exchange, request_bytes
 
 pytestmark = pytest.mark.loopback
 
-SPEC = """
-apiVersion: meshspec.io/v1alpha1
-kind: Mesh
-metadata: {name: m}
-spec: {trustDomain: test.local}
----
-apiVersion: meshspec.io/v1alpha1
-kind: Service
-metadata: {name: client, namespace: ns}
-spec: {}
----
+SPEC = (
+    PREAMBLE
+    + """
 apiVersion: meshspec.io/v1alpha1
 kind: Service
 metadata: {name: api, namespace: ns}
@@ -48,6 +40,7 @@ spec:
     rules:
       - {name: no-admin, action: DENY, to: {paths: [{prefix: /admin}]}}
 """
+)
 
 SHORT = ReadTimeouts(idle=0.5, head=0.5, request=1.0)
 #: how long a bounded attack may take before the test calls it unbounded

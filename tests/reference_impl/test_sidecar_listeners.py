@@ -11,21 +11,13 @@ from collections.abc import Callable
 import pytest
 
 from tests.reference_impl.conftest import LoopbackMesh, run_async
-from tests.reference_impl.wire import raw_exchange, request_bytes
+from tests.reference_impl.wire import PREAMBLE, raw_exchange, request_bytes
 
 pytestmark = pytest.mark.loopback
 
-SPEC = """
-apiVersion: meshspec.io/v1alpha1
-kind: Mesh
-metadata: {name: m}
-spec: {trustDomain: test.local}
----
-apiVersion: meshspec.io/v1alpha1
-kind: Service
-metadata: {name: client, namespace: ns}
-spec: {}
----
+SPEC = (
+    PREAMBLE
+    + """
 apiVersion: meshspec.io/v1alpha1
 kind: Service
 metadata: {name: api, namespace: ns}
@@ -33,6 +25,7 @@ spec:
   ports: [{port: 8080}, {port: 9091}]
   mtls: {mode: STRICT, ports: {9091: PERMISSIVE}}
 """
+)
 
 HOSTS = ["api.ns:9091", "anything:9091", "api.ns.svc.cluster.local:9091", "api.ns", "api.ns:8080"]
 

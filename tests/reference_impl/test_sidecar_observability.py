@@ -7,20 +7,13 @@ from collections.abc import Callable
 import pytest
 
 from tests.reference_impl.conftest import HttpClient, LoopbackMesh, run_async
+from tests.reference_impl.wire import PREAMBLE
 
 pytestmark = pytest.mark.loopback
 
-SPEC = """
-apiVersion: meshspec.io/v1alpha1
-kind: Mesh
-metadata: {name: m}
-spec: {trustDomain: test.local}
----
-apiVersion: meshspec.io/v1alpha1
-kind: Service
-metadata: {name: client, namespace: ns}
-spec: {}
----
+SPEC = (
+    PREAMBLE
+    + """
 apiVersion: meshspec.io/v1alpha1
 kind: Service
 metadata: {name: api, namespace: ns}
@@ -36,6 +29,7 @@ kind: Service
 metadata: {name: plain, namespace: ns}
 spec: {}
 """
+)
 
 #: (method, path, host) -> (status, x-meshspec-route, x-meshspec-timeout)
 TABLE: list[tuple[str, str, str, tuple[int, str | None, str | None]]] = [

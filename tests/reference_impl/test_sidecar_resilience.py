@@ -19,6 +19,7 @@ from tests.reference_impl.conftest import (
     run_async,
     spiffe,
 )
+from tests.reference_impl.wire import PREAMBLE
 
 pytestmark = pytest.mark.loopback
 
@@ -32,22 +33,15 @@ async def until(condition: Callable[[], bool], timeout: float) -> None:
         await asyncio.sleep(0.01)
 
 
-HEAD = """
-apiVersion: meshspec.io/v1alpha1
-kind: Mesh
-metadata: {name: m}
-spec: {trustDomain: test.local}
----
-apiVersion: meshspec.io/v1alpha1
-kind: Service
-metadata: {name: client, namespace: ns}
-spec: {}
----
+HEAD = (
+    PREAMBLE
+    + """
 apiVersion: meshspec.io/v1alpha1
 kind: Service
 metadata: {name: api, namespace: ns}
 spec:
 """
+)
 
 OUTLIER = (
     HEAD

@@ -12,20 +12,13 @@ from reference_impl.pki import Credentials
 from reference_impl.proxy import Sidecar, SidecarConfig
 from reference_impl.snapshot import SnapshotError
 from tests.reference_impl.conftest import HttpClient, LoopbackMesh, build_snapshot, run_async
+from tests.reference_impl.wire import PREAMBLE
 
 pytestmark = pytest.mark.loopback
 
-SPEC = """
-apiVersion: meshspec.io/v1alpha1
-kind: Mesh
-metadata: {name: m}
-spec: {trustDomain: test.local}
----
-apiVersion: meshspec.io/v1alpha1
-kind: Service
-metadata: {name: client, namespace: ns}
-spec: {}
----
+SPEC = (
+    PREAMBLE
+    + """
 apiVersion: meshspec.io/v1alpha1
 kind: Service
 metadata: {name: api, namespace: ns}
@@ -41,6 +34,7 @@ spec:
       backends: [{version: v1, weight: 80}, {version: v2, weight: 20}]
       requestHeaders: {set: {x-routed: split}}
 """
+)
 
 
 def test_weighted_split_header_route_and_404(

@@ -9,22 +9,15 @@ import pytest
 
 from reference_impl.pki import CertificateAuthority, Credentials, client_context
 from tests.reference_impl.conftest import HttpClient, LoopbackMesh, run_async, spiffe
+from tests.reference_impl.wire import PREAMBLE
 
 pytestmark = pytest.mark.loopback
 
 
 def spec(mode: str) -> str:
-    return f"""
-apiVersion: meshspec.io/v1alpha1
-kind: Mesh
-metadata: {{name: m}}
-spec: {{trustDomain: test.local}}
----
-apiVersion: meshspec.io/v1alpha1
-kind: Service
-metadata: {{name: client, namespace: ns}}
-spec: {{}}
----
+    return (
+        PREAMBLE
+        + f"""
 apiVersion: meshspec.io/v1alpha1
 kind: Service
 metadata: {{name: intruder, namespace: ns}}
@@ -49,6 +42,7 @@ spec:
         from: [{{unauthenticated: true}}]
         to: {{paths: [{{prefix: /public}}]}}
 """
+    )
 
 
 async def plaintext_status(port: int, target: str = "/public/x") -> int | None:

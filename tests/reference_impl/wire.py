@@ -1,4 +1,5 @@
-"""Raw bytes over a real socket: what an attacker sends, and what comes back."""
+"""What the sidecar tests share: the start of every spec, and raw bytes over a real
+socket (what an attacker sends, and what comes back)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,21 @@ import contextlib
 from dataclasses import dataclass
 
 from reference_impl.proxy.http1 import HttpError, MessageReader
+
+#: The mesh (trust domain test.local) and the calling service ns/client every sidecar
+#: test's spec starts with; each test appends its own services after it.
+PREAMBLE = """\
+apiVersion: meshspec.io/v1alpha1
+kind: Mesh
+metadata: {name: m}
+spec: {trustDomain: test.local}
+---
+apiVersion: meshspec.io/v1alpha1
+kind: Service
+metadata: {name: client, namespace: ns}
+spec: {}
+---
+"""
 
 
 @dataclass

@@ -15,7 +15,16 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.realservers
-def test_live_import_reads_service_accounts_ports_and_trust_domain(kube_apiserver: Any) -> None:
+def test_live_import_reads_service_accounts_ports_and_trust_domain(tmp_path: Path) -> None:
+    """A cluster of the test's own: the import reads every namespace, so what other
+    tests applied to the session's server would be imported too."""
+    from tests.fixtures.realservers import start_local_cluster
+
+    with start_local_cluster(tmp_path / "cluster") as server:
+        _check_live_import(server)
+
+
+def _check_live_import(kube_apiserver: Any) -> None:
     from adapters.istio.cluster import read_cluster
     from adapters.istio.importer import import_istio
     from tests.fixtures.realservers import apply_documents, install_crds, upstream_dir

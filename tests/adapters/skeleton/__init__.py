@@ -31,7 +31,14 @@ from tests.adapters.skeleton import codes
 ROUTE = Kind("ferry.example/v1", "FerryRoute")
 
 FEATURES = frozenset(
-    {F.ROUTING_PATH_EXACT, F.ROUTING_PATH_PREFIX, F.SPLIT_WEIGHTS, F.SPLIT_VERSIONS, F.MTLS_STRICT}
+    {
+        F.ROUTING_PATH_EXACT,
+        F.ROUTING_PATH_PREFIX,
+        F.ROUTING_NO_MATCH_404,
+        F.SPLIT_WEIGHTS,
+        F.SPLIT_VERSIONS,
+        F.MTLS_STRICT,
+    }
 )
 _NO_SETTING = "Ferry has no setting for it (README: what Ferry cannot do)"
 UNSUPPORTED_FEATURES: Mapping[F, str] = {
