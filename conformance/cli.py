@@ -186,7 +186,8 @@ def _target(name: str, kubeconfig: str | None, context: str | None, mesh: str | 
     "--target",
     "targets",
     multiple=True,
-    help="oracle, reference, an installed adapter's model (e.g. istio), istio-live or kubernetes; "
+    help="oracle, reference, an installed adapter's model (e.g. istio), istio-live, consul-live "
+    "or kubernetes; "
     "repeatable. Default: every target that runs locally.",
 )
 @click.option(

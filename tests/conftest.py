@@ -1,1 +1,6 @@
-pytest_plugins = ["pytester", "tests.fixtures.realservers", "tests.fixtures.istio_live"]
+pytest_plugins = [
+    "pytester",
+    "tests.fixtures.realservers",
+    "tests.fixtures.istio_live",
+    "tests.fixtures.consul_live",
+]

@@ -1,6 +1,7 @@
 """Target names: the oracle, the live reference implementation, one model per
-installed adapter, real Istio on loopback (`istio-live`, beside the Istio
-model), and the opt-in Kubernetes target."""
+installed adapter, real Istio and real Consul on loopback (`istio-live` and
+`consul-live`, each beside its adapter's model), and the opt-in Kubernetes
+target."""
 
 from __future__ import annotations
 
@@ -13,17 +14,19 @@ from meshspec.registry import available_targets
 BUILTIN = ("oracle", "reference")
 OPT_IN = ("kubernetes",)
 #: live targets of real meshes, each shown beside the model of its adapter
-LIVE = {"istio": "istio-live"}
+LIVE = {"istio": "istio-live", "consul": "consul-live"}
 
 
 def live_installed(name: str) -> bool:
     """Whether the real programs a live target runs are installed here."""
-    if name != "istio-live":
-        return False
+    from conformance.targets.consul_live_programs import find_consul_programs
     from conformance.targets.istio_live_programs import ProgramsMissing, find_programs
 
+    finders = {"istio-live": find_programs, "consul-live": find_consul_programs}
+    if name not in finders:
+        return False
     try:
-        find_programs()
+        finders[name]()
     except ProgramsMissing:
         return False
     return True
@@ -58,6 +61,10 @@ def get_target(name: str, **options: Any) -> Target:
         from conformance.targets.istio_live import IstioLiveTarget
 
         return IstioLiveTarget()
+    if name == "consul-live" and "consul" in available_targets():
+        from conformance.targets.consul_live import ConsulLiveTarget
+
+        return ConsulLiveTarget()
     if name == "kubernetes":
         from conformance.targets.kubernetes import KubernetesTarget
 

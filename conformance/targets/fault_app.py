@@ -49,6 +49,9 @@ class FaultApp:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle's algorithm the
+            # body waits for the peer's delayed ACK (40 ms) on a kept-alive connection.
+            disable_nagle_algorithm = True
 
             def _answer(self) -> None:
                 app.answer(self)
@@ -58,10 +61,10 @@ class FaultApp:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     def start(self) -> FaultApp:
         self.thread.start()
@@ -136,6 +139,13 @@ class FaultApp:
                 handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             return None
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    """A sidecar closing a pooled connection is no error worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None
 
 
 def _reset(handler: http.server.BaseHTTPRequestHandler) -> None:

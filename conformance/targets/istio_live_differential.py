@@ -41,11 +41,13 @@ class Difference:
     request: dict[str, Any]
     fields: dict[str, tuple[Any, Any]]
     spec_yaml: str = ""
+    #: the live target compared with
+    live: str = "istio-live"
 
     def render(self) -> str:
         lines = [f"{self.source}: {self.request}"]
         for name, (model, live) in sorted(self.fields.items()):
-            lines.append(f"  {name}: model {model!r}, istio-live {live!r}")
+            lines.append(f"  {name}: model {model!r}, {self.live} {live!r}")
         return "\n".join(lines)
 
 

@@ -1,0 +1,422 @@
+"""Real Consul as a conformance target: a dev agent and Envoy sidecars on loopback, real HTTP.
+
+The `consul` column of the report is the adapter's model of Consul; this one
+is Consul. Once per run it starts a `consul agent -dev`
+(`conformance.targets.consul_live_mesh`); per case file it compiles the spec
+with the Consul adapter, runs one instance per service version, or as many as
+the case file asks for (the conformance fault app behind a sidecar registered
+with the version's labels as `Meta`; sidecars of the previous case file are
+re-registered rather than restarted), writes the compiled config entries into
+the agent in place of the previous ones and waits until every Envoy holds
+them, then until a few requests in a row through every client's upstream
+listener agree (pooled connections of a replaced listener drain within a
+second). Then every probe is sent for real.
+
+In-mesh probes go to the sending service's upstream listener for the
+destination (Consul binds one local port per upstream). A probe from a
+service that runs no instance is sent as that service: over TLS with a leaf
+certificate from the agent's CA (`/v1/agent/connect/ca/leaf/<service>`),
+straight to a destination instance's public listener. Probes from outside
+the mesh go in plaintext to the public listeners, as a client without a
+sidecar would.
+
+Observed: statuses and outcomes (a 403 of an L7 intention, a closed
+connection), which versions answered, the headers the application received,
+the tries each fault caused and how many requests failed. Not observed, and
+listed per case as unchecked: the route name (Consul's Envoy routes carry
+none), the timeout and retry policy as written (their effects, a 504 and the
+tries, are observed), mTLS mode, transport and the authorization decision as
+such, outlier detection and connection limits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import http.client
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance.case import Probe
+from conformance.observation import Observation
+from conformance.targets.base import NotSupported, Session, TargetUnavailable
+from conformance.targets.consul_live_mesh import ConsulLoopback, Instance, Sidecar
+from conformance.targets.consul_live_programs import find_consul_programs
+from conformance.targets.fault_app import DELAY_HEADER, FAIL_HEADER, ID_HEADER, FaultApp
+from conformance.targets.istio_live_programs import ProgramsMissing
+from meshspec.adapter import CompileOptions
+from meshspec.errors import UnknownTarget
+from meshspec.registry import get_adapter
+from meshspec.spec import Spec
+
+LIVE_FIELDS = frozenset({"status", "outcome", "backends", "headers", "attempts", "failed"})
+OUTCOME_OF_STATUS = {200: "forwarded", 400: "bad_request", 403: "denied", 404: "no_route"}
+REQUEST_TIMEOUT = 20.0
+#: instances per version a case file may ask for (each is an Envoy)
+MAX_INSTANCES = 4
+
+
+def consul_name(spec: Spec, key: str) -> str:
+    """The Consul service of a spec service: its name (Consul CE has one namespace)."""
+    return spec.services[key].metadata.name
+
+
+def versions_of(spec: Spec, key: str) -> list[tuple[str | None, dict[str, str]]]:
+    """Each version's name and labels; one nameless version for a service without any."""
+    versions = spec.services[key].spec.versions
+    return [(v.name, dict(v.selector)) for v in versions] or [(None, {})]
+
+
+@dataclass(frozen=True)
+class Running:
+    """One running instance of a spec service."""
+
+    key: str
+    version: str | None
+    instance: Instance
+    app: FaultApp
+
+
+def instances_of(
+    spec: Spec, mesh: ConsulLoopback, apps: dict[str, FaultApp], per_version: int = 1
+) -> dict[str, list[Running]]:
+    """`per_version` instances per service version (per service without versions),
+    each with a started fault app, the version's labels as its `Meta` (keys spelled
+    as Consul allows, `adapters.consul.entries.meta_key`), and an
+    upstream to every service of the spec; on sidecars already running where
+    there are some (`ConsulLoopback.reuse_ids`)."""
+    names = {key: consul_name(spec, key) for key in spec.services}
+    clashes = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
+    if clashes:
+        raise NotSupported(
+            f"services of different namespaces share the Consul name {clashes[0]!r} "
+            "(Consul CE has one namespace)"
+        )
+    from adapters.consul.entries import meta_key
+
+    upstreams = tuple(sorted(set(names.values())))
+    wanted = [
+        (key, version, tuple(sorted((meta_key(k), v) for k, v in labels.items())), n)
+        for key in spec.services
+        for version, labels in versions_of(spec, key)
+        for n in range(per_version)
+    ]
+    ids = mesh.reuse_ids([(names[k], v, meta, n) for k, v, meta, n in wanted])
+    out: dict[str, list[Running]] = {}
+    for (key, version, meta, n), service_id in zip(wanted, ids, strict=True):
+        label = key if version is None else f"{key}:{version}"
+        label = label if per_version == 1 else f"{label}#{n}"
+        # One application per instance, so a fault can hit some instances only.
+        app = apps[label] = FaultApp(key, version, n).start()
+        instance = Instance(service_id, names[key], version, app.port, upstreams, meta)
+        out.setdefault(key, []).append(Running(key, version, instance, app))
+    return out
+
+
+#: what real Consul answered to each probe in this process, by case file (spec text and
+#: instances per version) and probe: the model-against-Consul differential compares with
+#: these instead of running the same case files again
+OBSERVED: dict[tuple[str, int, str], Observation] = {}
+
+
+def observed_key(spec_text: str, instances: int, probe: Probe) -> tuple[str, int, str]:
+    return spec_text, instances, probe.model_dump_json()
+
+
+class ConsulLiveSession:
+    def __init__(
+        self,
+        mesh: ConsulLoopback,
+        spec: Spec,
+        running: Mapping[str, list[Running]],
+        apps: Mapping[str, FaultApp],
+        case_file: tuple[str, int] | None = None,
+    ) -> None:
+        self.mesh = mesh
+        self.spec = spec
+        self.running = running
+        self.apps = apps
+        self.sent = 0
+        #: (spec text, instances) under which observations are kept in OBSERVED
+        self.case_file = case_file
+
+    def _key(self, ref: str) -> str | None:
+        key = self.spec.resolve(ref) if "/" in ref else self.spec.resolve(ref, "default")
+        if key is None:
+            found = self.spec.find(ref)
+            key = found[0] if len(found) == 1 else None
+        return key
+
+    def _sidecar(self, running: Running) -> Sidecar:
+        return self.mesh.sidecars[running.instance.id]
+
+    def _destination(self, probe: Probe) -> tuple[str, list[Running]]:
+        key = probe.destination_key
+        if key not in self.running:
+            raise LookupError(f"no running service {probe.to!r}")
+        return consul_name(self.spec, key), self.running[key]
+
+    def _endpoints(self, probe: Probe) -> tuple[list[tuple[int, str | None]], bool]:
+        """(port, identity to act as over TLS) per request in turn; whether in the mesh."""
+        name, instances = self._destination(probe)
+        if probe.from_ is None:
+            return [(self._sidecar(r).port, None) for r in instances], False
+        sender = self._key(probe.from_)
+        if sender is not None and sender in self.running:
+            sidecar = self._sidecar(self.running[sender][0])
+            return [(sidecar.upstream_ports[name], None)], True
+        # Not running here: act as that service with a leaf certificate of its name.
+        identity = probe.from_.split("/")[-1]
+        return [(self._sidecar(r).port, identity) for r in instances], True
+
+    def probe(self, probe: Probe) -> Observation:
+        observation = self._probe(probe)
+        if self.case_file is not None:
+            OBSERVED[observed_key(*self.case_file, probe)] = observation
+        return observation
+
+    def _probe(self, probe: Probe) -> Observation:
+        endpoints, in_mesh = self._endpoints(probe)
+        statuses: Counter[int | None] = Counter()
+        answered: Counter[tuple[str, str | None]] = Counter()
+        headers: dict[str, str] | None = None
+        attempts: int | None = None
+        with Connections(self.mesh) as conns:
+            for n in range(probe.count):
+                port, identity = endpoints[n % len(endpoints)]
+                self.sent += 1
+                request_id = f"consul-live-{self.sent}"
+                status, body = conns.send(port, identity, probe, _control(probe, request_id))
+                statuses[status] += 1
+                if probe.fault is not None:
+                    attempts = sum(app.tries[request_id] for app in self.apps.values()) or None
+                echo = _echo(body) if status == 200 else None
+                if echo is not None:
+                    answered[(str(echo.get("service")), echo.get("version"))] += 1
+                    request = echo.get("request") or {}
+                    headers = dict(request.get("headers") or {})
+        status, _ = statuses.most_common(1)[0]
+        total = sum(answered.values())
+        if status is None:
+            outcome = "mtls_refused" if not in_mesh else None
+        else:
+            outcome = OUTCOME_OF_STATUS.get(status)
+        return Observation(
+            outcome=outcome,
+            status=status,
+            backends={k: v / total for k, v in answered.items()} if total else {},
+            headers=headers,
+            attempts=attempts,
+            failed=sum(n for s, n in statuses.items() if s is not None and s >= 500),
+            samples=probe.count,
+            sampled=True,
+        )
+
+
+def _control(probe: Probe, request_id: str) -> dict[str, str]:
+    """Headers that tell the application behind the sidecar how to misbehave."""
+    out = {ID_HEADER: request_id}
+    fault = probe.fault
+    if fault is not None and fault.status is not None:
+        out[FAIL_HEADER] = f"{fault.status}x{fault.times}"
+        if fault.instances is not None:
+            out[FAIL_HEADER] += f"@{fault.instances}"
+    if fault is not None and fault.reset:
+        out[FAIL_HEADER] = f"resetx{fault.times}"
+    if fault is not None and fault.delay is not None:
+        out[DELAY_HEADER] = str(fault.delay_seconds)
+    return out
+
+
+def _echo(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and "service" in data else None
+
+
+class Connections:
+    """Kept-alive client connections of one probe: plaintext, or TLS as a service."""
+
+    def __init__(self, mesh: ConsulLoopback) -> None:
+        self.mesh = mesh
+        self.conns: dict[tuple[int, str | None], http.client.HTTPConnection] = {}
+
+    def __enter__(self) -> Connections:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for conn in self.conns.values():
+            conn.close()
+
+    def _connect(self, port: int, identity: str | None) -> http.client.HTTPConnection:
+        if identity is None:
+            return http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+        context = self.mesh.leaf(identity).client_context()
+        return http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=REQUEST_TIMEOUT, context=context
+        )
+
+    def send(
+        self, port: int, identity: str | None, probe: Probe, control: Mapping[str, str]
+    ) -> tuple[int | None, bytes]:
+        """One request: status and body; None as the status when the connection is
+        refused or cut (a plaintext client at an mTLS listener, an L4 deny)."""
+        key = (port, identity)
+        for attempt in (1, 2):
+            conn = self.conns.get(key)
+            if conn is None:
+                conn = self.conns[key] = self._connect(port, identity)
+            try:
+                conn.putrequest(probe.method, probe.path, skip_host=True, skip_accept_encoding=True)
+                conn.putheader("Host", probe.to)
+                for name, value in [*probe.headers.items(), *control.items()]:
+                    for line in [value] if isinstance(value, str) else value:
+                        conn.putheader(name, line)
+                conn.endheaders()
+                response = conn.getresponse()
+                body = response.read()
+            except http.client.RemoteDisconnected:
+                self.conns.pop(key).close()
+                if attempt == 2 or probe.from_ is None:
+                    return None, b""
+                continue  # a kept-alive connection the sidecar closed meanwhile
+            except (TimeoutError, OSError, http.client.HTTPException):
+                self.conns.pop(key).close()
+                return None, b""
+            if response.will_close:
+                self.conns.pop(key).close()
+            return response.status, body
+        return None, b""
+
+
+# --------------------------------------------------------------------------
+# The target
+# --------------------------------------------------------------------------
+
+
+class _SharedMesh:
+    """One agent per process: every consul-live target (and a test fixture that
+    adopts its own mesh) uses the same running agent and keeps its sidecars."""
+
+    def __init__(self) -> None:
+        self.mesh: ConsulLoopback | None = None
+        self.stack: ExitStack | None = None
+
+    def get(self) -> ConsulLoopback:
+        if self.mesh is None:
+            programs = find_consul_programs()
+            stack = ExitStack()
+            try:
+                workdir = Path(
+                    stack.enter_context(tempfile.TemporaryDirectory(prefix="meshspec-consul-live-"))
+                )
+                mesh = ConsulLoopback(programs, workdir)
+                stack.callback(mesh.stop)
+                mesh.start()
+            except BaseException:
+                stack.close()
+                raise
+            self.stack, self.mesh = stack, mesh
+            atexit.register(self.close)
+        return self.mesh
+
+    @contextmanager
+    def adopt(self, mesh: ConsulLoopback) -> Iterator[ConsulLoopback]:
+        """Use `mesh` (brought up by the caller) while the block runs, unless one
+        is running already; yields the one in use."""
+        if self.mesh is not None:
+            yield self.mesh
+            return
+        self.mesh = mesh
+        try:
+            yield mesh
+        finally:
+            self.mesh = None
+
+    def close(self) -> None:
+        if self.stack is not None:
+            stack, self.stack, self.mesh = self.stack, None, None
+            stack.close()
+
+
+SHARED = _SharedMesh()
+
+
+class ConsulLiveTarget:
+    """A real Consul agent and Envoy, brought up once per process on first use
+    and kept for every case file."""
+
+    name = "consul-live"
+    observes = LIVE_FIELDS
+
+    @property
+    def description(self) -> str:
+        release = "Consul"
+        with contextlib.suppress(ProgramsMissing):
+            programs = find_consul_programs()
+            release = f"Consul {programs.consul_version} with Envoy {programs.envoy_version}"
+        return f"{release}: a dev agent and Envoy sidecars on loopback, over real HTTP"
+
+    @property
+    def features(self) -> frozenset[str]:
+        try:
+            return frozenset(get_adapter("consul").features)
+        except UnknownTarget:
+            return frozenset()
+
+    @property
+    def feature_gaps(self) -> Mapping[str, str]:
+        try:
+            gaps = get_adapter("consul").unsupported_features
+        except UnknownTarget:
+            return {}
+        return {str(k): v for k, v in gaps.items()}
+
+    def check_available(self) -> None:
+        if SHARED.mesh is not None:
+            return
+        try:
+            get_adapter("consul")
+            find_consul_programs()
+        except (UnknownTarget, ProgramsMissing) as exc:
+            raise TargetUnavailable(str(exc)) from None
+
+    def compile(self, spec: Spec) -> list[dict[str, Any]]:
+        """The config entries of `spec`, in apply order; NotSupported on errors."""
+        from adapters.consul.entries import config_entry
+
+        compiled = get_adapter("consul").compile(spec, CompileOptions())
+        errors = [d for d in compiled.diagnostics if d.severity == "error"]
+        if errors:
+            codes = ", ".join(sorted({d.code for d in errors}))
+            raise NotSupported(f"consul cannot compile the spec ({codes}): {errors[0].message}")
+        return [config_entry(r) for r in compiled.resources]
+
+    @contextmanager
+    def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
+        if not 1 <= instances <= MAX_INSTANCES:
+            raise NotSupported(f"the live Consul target runs 1 to {MAX_INSTANCES} instances")
+        entries = self.compile(spec)
+        mesh = SHARED.get()
+        apps: dict[str, FaultApp] = {}
+        try:
+            running = instances_of(spec, mesh, apps, instances)
+            mesh.set_instances([r.instance for rs in running.values() for r in rs])
+            mesh.set_config(entries)
+            mesh.settle(
+                port
+                for instances in running.values()
+                for port in mesh.sidecars[instances[0].instance.id].upstream_ports.values()
+            )
+            yield ConsulLiveSession(mesh, spec, running, apps, (spec_text, instances))
+        finally:
+            for app in apps.values():
+                app.stop()
