@@ -84,12 +84,11 @@ def apply(
         own_files = get_adapter(target).files
     except UnknownTarget as exc:
         raise click.UsageError(str(exc)) from None
-    if own_files is not None:
+    if own_files is not None and own_files.formats:
         raise click.UsageError(
             f"target '{target}' writes its own files ({', '.join(own_files.formats)}), not "
             f"Kubernetes objects: use 'meshspec compile -t {target} --format ...' and the "
-            "mesh's own tool"
-            + (" (or --target consul-k8s)" if target == "consul" else "")
+            "mesh's own tool" + (" (or --target consul-k8s)" if target == "consul" else "")
         )
     loaded = load_paths(input_paths(files, filenames))
     if loaded.diagnostics:

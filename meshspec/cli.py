@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from meshspec.adapter import Adapter
+from meshspec.adapter import Adapter, CompileOptions, CompileResult
 from meshspec.cli_options import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
@@ -41,6 +41,7 @@ from meshspec.live import ClusterRef, NoClusterReader, read_live
 from meshspec.loader import load_paths
 from meshspec.plan.command import plan
 from meshspec.registry import PLANNED, available_targets, get_adapter, planned_targets
+from meshspec.spec import Spec
 
 __all__ = [
     "EXIT_FINDINGS",
@@ -466,11 +467,12 @@ def _target_or_usage(name: str) -> Adapter:
 @click.option(
     "-o",
     "--output",
-    type=click.Choice(["yaml", "json"]),
+    type=click.Choice(["yaml", "json", "cloudformation"]),
     default="yaml",
     show_default=True,
     help="yaml: a multi-document stream; json: one 'kind: List' object. Both are "
-    "read by 'kubectl apply -f'.",
+    "read by 'kubectl apply -f'. cloudformation: one CloudFormation template (targets "
+    "that have one, e.g. appmesh).",
 )
 @click.option(
     "--output-dir",
@@ -523,6 +525,7 @@ def compile_command(
     inputs = input_paths(paths, filenames)
     adapter = _target_or_usage(target)
     formats = adapter.files.formats if adapter.files is not None else ()
+    own_files = adapter.files if formats else None
     if file_format is not None and file_format not in formats:
         known = ", ".join(formats) or "none (use --output)"
         raise click.UsageError(f"--format {file_format}: the formats of '{target}' are {known}")
@@ -531,22 +534,32 @@ def compile_command(
         emit_diagnostics(result.diagnostics)
         click.echo("nothing written: the spec has errors", err=True)
         sys.exit(EXIT_FINDINGS)
-    compiled = compile_spec(result.spec, target, allow_lossy, workloads=with_workloads)
+    if output == "cloudformation":
+        compiled = _cloudformation(result.spec, target, allow_lossy)
+    else:
+        compiled = compile_spec(result.spec, target, allow_lossy, workloads=with_workloads)
     diags = [*result.diagnostics, *compiled.diagnostics]
     emit_diagnostics(diags)
     if has_errors(diags):
         click.echo(_nothing_written(diags), err=True)
         sys.exit(EXIT_FINDINGS)
-    if adapter.files is not None:
+    if own_files is not None:
         # a target with its own files (one resource a file, e.g. Consul's config entries)
-        rendered = adapter.files.render(compiled.resources, file_format or formats[0])
+        rendered = own_files.render(compiled.resources, file_format or formats[0])
         if output_dir:
             _write_outputs(dict(rendered), output_dir)
             click.echo(f"wrote {len(rendered)} files to {output_dir}", err=True)
         else:
             click.echo(_file_stream(rendered), nl=False)
         return
-    if output_dir:
+    if output == "cloudformation":
+        text = dump_yaml(compiled.resources)
+        if output_dir:
+            _write_outputs({"template.yaml": text}, output_dir)
+            click.echo(f"wrote template.yaml to {output_dir}", err=True)
+        else:
+            click.echo(text, nl=False)
+    elif output_dir:
         if output == "json":
             files = {_file_name(r)[:-5] + ".json": _json_text(r) for r in compiled.resources}
         else:
@@ -560,6 +573,17 @@ def compile_command(
             else dump_yaml(compiled.resources)
         )
         click.echo(text, nl=False)
+
+
+def _cloudformation(spec: Spec, target: str, allow_lossy: Sequence[str]) -> CompileResult:
+    """The target's resources as one CloudFormation template (an adapter that has one
+    provides `compile_cloudformation`)."""
+    adapter = _target_or_usage(target)
+    write = getattr(adapter, "compile_cloudformation", None)
+    if write is None:
+        raise click.UsageError(f"target '{target}' has no CloudFormation form")
+    result: CompileResult = write(spec, CompileOptions(allow_lossy=frozenset(allow_lossy)))
+    return result
 
 
 @cli.command(name="import", short_help="Import a mesh's resources into the neutral spec.")
@@ -595,6 +619,11 @@ def compile_command(
     help="Read from this Consul agent's HTTP API (host:port or URL; --from consul).",
 )
 @click.option(
+    "--region",
+    default=None,
+    help="With --live: read the mesh from this AWS region instead (App Mesh, via boto3).",
+)
+@click.option(
     "--allow-lossy",
     multiple=True,
     type=click.Choice(["mtls", "authz", "all"]),
@@ -610,6 +639,7 @@ def import_command(
     context: str | None,
     live: bool,
     consul_addr: str | None,
+    region: str | None,
     allow_lossy: tuple[str, ...],
 ) -> None:
     """Import a mesh's resources (files, directories, '-', or a cluster) into the neutral spec.
@@ -630,10 +660,15 @@ def import_command(
             "give the files as arguments or with -f"
         )
     adapter = _target_or_usage(source)
-    if consul_addr is not None:
-        if adapter.agent is None or adapter.agent.option != "--consul-addr":
+    agent = adapter.agent
+    if region is not None:
+        if agent is None or agent.option != "--region":
+            raise click.UsageError(f"target '{source}' cannot read an AWS account (--region)")
+        docs, problems = agent.read(region)
+    elif consul_addr is not None:
+        if agent is None or agent.option != "--consul-addr":
             raise click.UsageError(f"target '{source}' does not read a Consul agent")
-        docs, problems = adapter.agent.read(consul_addr)
+        docs, problems = agent.read(consul_addr)
     elif live or kubeconfig:
         try:
             docs, problems = read_live(source, ClusterRef(kubeconfig, context))

@@ -39,6 +39,12 @@ BLOCKS: tuple[tuple[int, int, str, str], ...] = (
     (600, 699, "conformance suite", ""),
     (1000, 1499, "Istio adapter: compiler", ""),
     (1500, 1999, "Istio adapter: importer and model", ""),
+    (
+        3000,
+        3999,
+        "AWS App Mesh adapter",
+        "Reading files MS30xx, importing MS31xx-MS33xx, compiling MS35xx.",
+    ),
     (4000, 4499, "Consul adapter (consul, consul-k8s): compiler", ""),
     (4500, 4999, "Consul adapter (consul, consul-k8s): importer and live readers", ""),
 )
