@@ -20,7 +20,7 @@ EACH_FORM = ["cloudformation.yaml", "terraform.tf", "cli", "crds.yaml"]
 
 
 def imported(*paths: str | Path) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
-    docs, problems = adapter.read_files([str(p) for p in paths])  # type: ignore[attr-defined]
+    docs, problems = adapter.files.read([str(p) for p in paths])  # type: ignore[union-attr]
     result = adapter.import_resources(docs)
     return result.documents, [*problems, *result.diagnostics]
 
@@ -51,7 +51,7 @@ def test_the_neutral_spec_says_what_app_mesh_does() -> None:
     assert list(routes) == ["canary", "api", "default"]
     # App Mesh's first match, by priority, is what the neutral spec decides
     spec = adapter.import_resources(
-        adapter.read_files([str(FORMS / "cloudformation.yaml")])[0]  # type: ignore[attr-defined]
+        adapter.files.read([str(FORMS / "cloudformation.yaml")])[0]  # type: ignore[union-attr]
     ).spec
     assert spec is not None
     expected = {

@@ -23,7 +23,7 @@ def examples() -> list[Path]:
 
 @cache
 def imported(path: Path) -> tuple[bool, tuple[Diagnostic, ...]]:
-    docs, problems = adapter.read_files([str(path)])  # type: ignore[attr-defined]
+    docs, problems = adapter.files.read([str(path)])  # type: ignore[union-attr]
     result = adapter.import_resources(docs)
     return result.spec is not None, (*problems, *result.diagnostics)
 
