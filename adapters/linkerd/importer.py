@@ -1,0 +1,356 @@
+"""Linkerd resources -> neutral spec (`--from linkerd`).
+
+Reads, through allow-lists: Kubernetes Services (ports, per-version Services, retry,
+timeout and failure-accrual annotations), outbound HTTPRoutes with Service parents in
+both API groups (`gateway.networking.k8s.io`, and `policy.linkerd.io` v1alpha1 to
+v1beta3), ServiceProfiles, and the inbound policy (`_import_policy.py`). What the
+spec reads differently is reported with a request that behaves differently; an
+authorization that would admit more than Linkerd does is never produced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from adapters import _gamma as G
+from adapters import _gamma_import as GI
+from adapters._k8s import duration
+from adapters.linkerd import _import_policy as P
+from adapters.linkerd import codes as C
+from adapters.linkerd import resources as R
+from adapters.linkerd._import_profiles import import_profile
+from adapters.linkerd._routes import candidates, fix_precedence
+from meshspec.adapter import ImportResult, NativeDocument
+from meshspec.diagnostics import Diagnostic
+from meshspec.spec import API_VERSION, RetryOn, Route, Spec
+from meshspec.spec.document import MeshDocument, ServiceDocument
+
+TARGET = "linkerd"
+CODES = GI.Codes(
+    field_dropped=C.FIELD_DROPPED,
+    parent_skipped=C.PARENT_SKIPPED,
+    unknown_backend=C.UNKNOWN_BACKEND,
+    consumer_route=C.CONSUMER_ROUTE,
+    filter_dropped=C.FILTER_DROPPED,
+    timeout_unset=C.TIMEOUT_UNSET,
+)
+READ_KINDS = {
+    ("v1", "Service"),
+    *((v, "HTTPRoute") for v in GI.ROUTE_API_VERSIONS),
+    *(
+        (f"{R.POLICY_GROUP}/{v}", "HTTPRoute")
+        for v in ("v1alpha1", "v1beta1", "v1beta2", "v1beta3")
+    ),
+    *((f"{R.POLICY_GROUP}/{v}", "Server") for v in ("v1alpha1", "v1beta1", "v1beta2", "v1beta3")),
+    (R.AUTHN_API, "AuthorizationPolicy"),
+    (R.AUTHN_API, "MeshTLSAuthentication"),
+    (R.AUTHN_API, "NetworkAuthentication"),
+    (R.SERVER_AUTHZ_API, "ServerAuthorization"),
+    (f"{R.POLICY_GROUP}/v1alpha1", "ServerAuthorization"),
+    (R.PROFILE_API, "ServiceProfile"),
+    ("linkerd.io/v1alpha1", "ServiceProfile"),
+}
+
+
+def import_linkerd(documents: Sequence[NativeDocument]) -> ImportResult:
+    diagnostics: list[Diagnostic] = []
+    known = []
+    for doc in documents:
+        if (str(doc.data.get("apiVersion", "")), doc.kind) in READ_KINDS:
+            known.append(doc)
+        else:
+            diagnostics.append(
+                C.KIND_SKIPPED(
+                    f"{doc.data.get('apiVersion')} {doc.kind} {doc.name} skipped",
+                    location=doc.origin.locate(()),
+                )
+            )
+    drafts = GI.Drafts()
+    names = GI.read_services(known, drafts)
+    service_notes = _service_annotations(known, names, drafts, diagnostics)
+    trust_domains: set[str] = set()
+
+    outbound = sorted(
+        (d for d in known if d.kind == "HTTPRoute" and _has_service_parent(d)),
+        key=lambda d: (d.namespace, d.name),
+    )
+    for doc in outbound:
+        route = G.parse_route(doc.data)
+        notes = route.annotations
+
+        def on_rule(
+            draft: GI.Draft,
+            out: dict[str, Any],
+            rule: G.Rule,
+            index: int,
+            doc: NativeDocument = doc,
+            notes: Mapping[str, str] = notes,
+            diagnostics: list[Diagnostic] = diagnostics,
+        ) -> None:
+            _route_policy(draft, out, notes, service_notes.get(draft.key, {}), doc, diagnostics)
+
+        diagnostics += GI.import_route(doc, drafts, names, CODES, TARGET, on_rule)
+    for draft in drafts.values():
+        draft.routes = _merge_routes(draft.routes)
+        _service_defaults(draft, service_notes.get(draft.key, {}))
+        _check_precedence(draft, diagnostics)
+
+    for doc in known:
+        if doc.kind == "ServiceProfile":
+            import_profile(doc, drafts, diagnostics)
+
+    index = P.index_policy(known)
+    P.server_authorizations(known, index, diagnostics)
+    for _, authn in index.meshtls.items():
+        for ident in authn.identities:
+            parsed = R.parse_identity(ident)
+            if parsed is not None:
+                trust_domains.add(parsed[2])
+    trust_domain = sorted(trust_domains)[0] if len(trust_domains) == 1 else "cluster.local"
+    for key, draft in drafts.items():
+        found = _server_of(draft, index)
+        if found is None:
+            draft.extra.setdefault("mtls", {"mode": "PERMISSIVE"})
+            continue
+        server, sdoc = found
+        P.import_authorization(draft, index, server, sdoc, trust_domain, diagnostics)
+        del key
+    return _finish(drafts, trust_domain, diagnostics)
+
+
+def _has_service_parent(doc: NativeDocument) -> bool:
+    refs = (doc.data.get("spec") or {}).get("parentRefs") or []
+    return any(
+        isinstance(r, Mapping) and r.get("kind", "Gateway") == "Service" for r in refs
+    ) or not any(isinstance(r, Mapping) and r.get("kind") == "Server" for r in refs)
+
+
+def _service_annotations(
+    documents: Sequence[NativeDocument],
+    names: Mapping[tuple[str, str], tuple[str, str | None]],
+    drafts: GI.Drafts,
+    diagnostics: list[Diagnostic],
+) -> dict[str, dict[str, str]]:
+    """Service-level annotations per service key (retries, timeouts), and failure accrual
+    as resilience (per version for a version's Service)."""
+    out: dict[str, dict[str, str]] = {}
+    for doc in documents:
+        if (doc.data.get("apiVersion"), doc.kind) != ("v1", "Service"):
+            continue
+        notes = R.annotations_of(doc.data)
+        for name in P.annotations_known(notes):
+            diagnostics.append(
+                C.ANNOTATION_DROPPED(
+                    f"annotation {name} dropped",
+                    location=doc.origin.locate(("metadata", "annotations", name)),
+                    target=TARGET,
+                )
+            )
+        key, version = names.get((doc.namespace, doc.name), (f"{doc.namespace}/{doc.name}", None))
+        if version is None:
+            out[key] = notes
+        accrual = R.FailureAccrual.parse(notes)
+        if accrual is None or key not in drafts:
+            continue
+        resilience = {
+            "outlierDetection": {
+                "consecutive5xxErrors": accrual.max_failures,
+                "baseEjectionTime": duration(accrual.min_penalty),
+                "maxEjectionPercent": 100,
+            }
+        }
+        draft = drafts[key]
+        if version is None:
+            draft.extra["resilience"] = resilience
+        else:
+            draft.extra.setdefault("_version_resilience", {})[version] = resilience
+    return out
+
+
+def _route_policy(
+    draft: GI.Draft,
+    out: dict[str, Any],
+    route_notes: Mapping[str, str],
+    service_notes: Mapping[str, str],
+    doc: NativeDocument,
+    diagnostics: list[Diagnostic],
+) -> None:
+    """Retry and timeout annotations of the route (else of its Service) on a neutral route."""
+    where = doc.origin.locate(("metadata", "annotations"))
+    try:
+        retries = R.RetryConfig.parse(route_notes)
+        if retries is None and not _has_retry(route_notes):
+            retries = R.RetryConfig.parse(service_notes)
+        timeouts = R.TimeoutConfig.parse(route_notes)
+        svc_timeouts = R.TimeoutConfig.parse(service_notes) if timeouts is None else None
+    except ValueError as exc:
+        diagnostics.append(
+            C.ANNOTATION_DROPPED(
+                f"annotation value not understood: {exc}", location=where, target=TARGET
+            )
+        )
+        return
+    if retries is not None and retries.limit:
+        if not retries.limit_given:
+            diagnostics.append(
+                C.RETRY_DEFAULT_LIMIT(
+                    "retries once (no retry.linkerd.io/limit)", location=where, target=TARGET
+                )
+            )
+        out["retries"] = _retries(retries)
+    if timeouts is not None and timeouts.request is not None:
+        out["timeout"] = duration(timeouts.request)
+    elif "timeout" not in out and svc_timeouts is not None and svc_timeouts.request is not None:
+        out["timeout"] = duration(svc_timeouts.request)
+    del draft  # the route's service: its annotations come in `service_notes`
+
+
+def _has_retry(notes: Mapping[str, str]) -> bool:
+    return any(k.startswith("retry.linkerd.io/") for k in notes)
+
+
+def _retries(config: R.RetryConfig) -> dict[str, Any]:
+    retry_on = [str(RetryOn.REFUSED_STREAM)]
+    codes: list[int] = []
+    for lo, hi in config.statuses:
+        if (lo, hi) == (500, 599):
+            retry_on.append(str(RetryOn.SERVER_ERROR))
+        elif (lo, hi) == (502, 504):
+            retry_on.append(str(RetryOn.GATEWAY_ERROR))
+        else:
+            codes += [c for c in range(lo, hi + 1) if 400 <= c <= 599]
+    out: dict[str, Any] = {"attempts": min(config.limit, 10), "retryOn": retry_on}
+    if config.timeout is not None:
+        out["perTryTimeout"] = duration(config.timeout)
+    if codes:
+        out["statusCodes"] = sorted(set(codes))
+    return out
+
+
+def _merge_routes(routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rules the compiler split out of one neutral route (one per match, intersections
+    added for Linkerd's ranking) back into one route; same names that differ stay apart."""
+    out: list[dict[str, Any]] = []
+    by_name: dict[str, dict[str, Any]] = {}
+    for r in routes:
+        same = by_name.get(r["name"])
+        body = {k: v for k, v in r.items() if k not in ("name", "matches")}
+        if (
+            same is not None
+            and {k: v for k, v in same.items() if k not in ("name", "matches")} == body
+        ):
+            if "matches" in same and "matches" in r:
+                for m in r["matches"]:
+                    if m not in same["matches"]:
+                        same["matches"].append(m)
+            else:
+                same.pop("matches", None)
+            continue
+        if same is not None:
+            r = {**r, "name": _free(r["name"], by_name)}
+        by_name[r["name"]] = r
+        out.append(r)
+    return out
+
+
+def _free(name: str, taken: Mapping[str, Any]) -> str:
+    n = 2
+    while f"{name[:55]}-{n}" in taken:
+        n += 1
+    return f"{name[:55]}-{n}"
+
+
+def _service_defaults(draft: GI.Draft, notes: Mapping[str, str]) -> None:
+    """A Service's own retry or timeout annotations on a service without routes: one
+    catch-all route carries them (the neutral spec puts them on routes)."""
+    if draft.routes:
+        return
+    try:
+        retries = R.RetryConfig.parse(notes)
+        timeouts = R.TimeoutConfig.parse(notes)
+    except ValueError:
+        return
+    if retries is None and timeouts is None:
+        return
+    route: dict[str, Any] = {"name": "default"}
+    if retries is not None and retries.limit:
+        route["retries"] = _retries(retries)
+    route["timeout"] = duration(timeouts.request) if timeouts and timeouts.request else "0s"
+    draft.routes.append(route)
+
+
+def _check_precedence(draft: GI.Draft, diagnostics: list[Diagnostic]) -> None:
+    """Where Linkerd's proxy would take another route than the neutral spec's precedence."""
+    if len(draft.routes) < 2:
+        return
+    try:
+        routes = tuple(Route.model_validate(r) for r in draft.routes)
+    except ValueError:
+        return
+
+    def report(a: Any, b: Any, sample: str, fixed: bool) -> None:
+        diagnostics.append(
+            C.PRECEDENCE(
+                f"{draft.key}: a request to {sample} matches '{a.route.name}' and "
+                f"'{b.route.name}'; Linkerd's proxy takes '{b.route.name}', the neutral spec "
+                f"'{a.route.name}'",
+                target=TARGET,
+            )
+        )
+
+    fix_precedence(candidates(routes), report)
+
+
+def _server_of(draft: GI.Draft, index: P.PolicyIndex) -> tuple[R.Server, NativeDocument] | None:
+    ports = sorted(draft.ports.values(), key=lambda p: p["port"])
+    http = [p for p in ports if p.get("protocol", "http") != "tcp"] or ports
+    if not http:
+        return None
+    first = http[0]
+    workload_port = int(first.get("targetPort", first["port"]))
+    labels = {"app": draft.name}
+    version_labels = list(draft.versions.values())
+    candidates_ = [labels, *({**labels, **v} for v in version_labels)]
+    for server, doc in index.servers:
+        if server.namespace != draft.namespace:
+            continue
+        if any(server.selects(lbl, workload_port, {}) for lbl in candidates_):
+            return server, doc
+    return None
+
+
+def _finish(drafts: GI.Drafts, trust_domain: str, diagnostics: list[Diagnostic]) -> ImportResult:
+    documents: list[dict[str, Any]] = []
+    if trust_domain != "cluster.local":
+        documents.append(
+            {
+                "apiVersion": API_VERSION,
+                "kind": "Mesh",
+                "metadata": {"name": "mesh"},
+                "spec": {"trustDomain": trust_domain},
+            }
+        )
+    for key in sorted(drafts):
+        draft = drafts[key]
+        per_version = draft.extra.pop("_version_resilience", {})
+        doc = draft.document()
+        if per_version:
+            for v in doc["spec"].get("versions", []):
+                if v["name"] in per_version:
+                    v["resilience"] = per_version[v["name"]]
+        documents.append(doc)
+    try:
+        parsed: list[MeshDocument | ServiceDocument] = [
+            MeshDocument.model_validate(d)
+            if d["kind"] == "Mesh"
+            else ServiceDocument.model_validate(d)
+            for d in documents
+        ]
+        spec = Spec.build(parsed)
+    except ValueError as exc:
+        diagnostics.append(
+            C.INVALID_IMPORT(f"the imported services are not valid: {exc}", target=TARGET)
+        )
+        return ImportResult(None, diagnostics, documents)
+    return ImportResult(spec, diagnostics, documents)
