@@ -49,7 +49,6 @@ FEATURES = frozenset(
         F.SPLIT_WEIGHTS,
         F.SPLIT_VERSIONS,
         F.TIMEOUTS_REQUEST,
-        F.MTLS_PERMISSIVE,
         F.AUTHZ_ALLOW,
         F.AUTHZ_DEFAULT_DENY,
         F.AUTHZ_L7,
@@ -71,6 +70,9 @@ UNSUPPORTED_FEATURES: Mapping[F, str] = {
     F.RETRIES: _RETRIES,
     F.RETRIES_PER_TRY_TIMEOUT: _RETRIES,
     F.RETRIES_STATUS_CODES: _RETRIES,
+    F.MTLS_PERMISSIVE: "Linkerd has no mTLS mode: meshed clients always use mTLS and "
+    "plaintext clients are admitted or not by authorization (linkerd.io features/"
+    "automatic-mtls), so the model names no mode",
     F.MTLS_STRICT: "Linkerd requires identities through authorization: a plaintext HTTP "
     "request gets 403 from the proxy instead of a refused connection (MS2007)",
     F.MTLS_DISABLE: "Linkerd cannot turn mTLS off between meshed pods; only skip-ports "

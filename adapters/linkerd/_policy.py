@@ -35,7 +35,7 @@ from adapters import _gamma as G
 from adapters._k8s import metadata, source_of, workload_selector
 from adapters.linkerd import codes as C
 from adapters.linkerd import resources as R
-from adapters.linkerd._routes import intersection
+from adapters.linkerd._routes import intersection, shared_path
 from meshspec.codes import Code
 from meshspec.semantics.authz import source_matches
 from meshspec.spec import (
@@ -475,9 +475,11 @@ def _sample(rules: Sequence[AuthzRule], held: frozenset[int]) -> str:
 
 
 def _may_overlap(a: RouteMatch, b: RouteMatch) -> bool:
+    """Whether some request meets both (exactly for exact and prefix paths; a regex is
+    assumed to overlap)."""
     if a.method and b.method and a.method != b.method:
         return False
     pa, pb = a.path, b.path
-    if pa is not None and pb is not None and pa.exact is not None and pb.exact is not None:
-        return pa.exact == pb.exact
-    return True
+    if pa is None or pb is None or pa.regex is not None or pb.regex is not None:
+        return True
+    return shared_path(a, b) is not None

@@ -165,26 +165,40 @@ def _merge(first: tuple[Any, ...], second: tuple[Any, ...]) -> tuple[Any, ...] |
     return tuple(out)
 
 
+def _everything(p: PathMatch | None) -> bool:
+    return p is None or (p.prefix is not None and p.prefix.rstrip("/") == "")
+
+
+def _narrower(x: PathMatch, y: PathMatch) -> bool:
+    """Every path `x` accepts, `y` accepts too (as far as can be told)."""
+    if _everything(y) or x == y:
+        return True
+    if x.exact is not None:
+        return _holds(y, x.exact)
+    if y.prefix is not None and x.regex is not None:
+        return _under(x.regex, y.prefix)
+    if x.prefix is not None and y.prefix is not None:
+        return _prefix_holds(y.prefix, x.prefix.rstrip("/"))
+    return False
+
+
+def meet_path(pa: PathMatch | None, pb: PathMatch | None) -> tuple[bool, PathMatch | None]:
+    """(found, the path condition of both); the narrower one when one contains the other."""
+    if pa is None:
+        return True, pb
+    if pb is None:
+        return True, pa
+    if _narrower(pa, pb):
+        return True, pa
+    if _narrower(pb, pa):
+        return True, pb
+    return False, None
+
+
 def intersection(a: RouteMatch | None, b: RouteMatch | None) -> RouteMatch | None:
     """One match that holds exactly when both do, when Gateway API can write it."""
-    pa, pb = _path(a), _path(b)
-    if pa is None or (pa.prefix is not None and pa.prefix.rstrip("/") == ""):
-        path = pb
-    elif (
-        pb is None
-        or (pb.prefix is not None and pb.prefix.rstrip("/") == "")
-        or pa == pb
-        or (pa.exact is not None and _holds(pb, pa.exact))
-    ):
-        path = pa
-    elif pb.exact is not None and _holds(pa, pb.exact):
-        path = pb
-    elif pa.prefix is not None and pb.prefix is not None:
-        longer, shorter = sorted((pa, pb), key=lambda p: -len(p.prefix or ""))
-        if not _prefix_holds(shorter.prefix or "", (longer.prefix or "").rstrip("/")):
-            return None
-        path = longer
-    else:
+    found, path = meet_path(_path(a), _path(b))
+    if not found:
         return None
     ma = a or RouteMatch()
     mb = b or RouteMatch()
@@ -200,6 +214,28 @@ def intersection(a: RouteMatch | None, b: RouteMatch | None) -> RouteMatch | Non
         headers=tuple(h for h in headers if isinstance(h, HeaderMatch)),
         query_params=tuple(q for q in query if isinstance(q, QueryParamMatch)),
     )
+
+
+_META = set(".^$*+?{}[]\\|()")
+
+
+def literal_prefix(pattern: str) -> str:
+    """The text every match of `pattern` starts with (its leading literal characters, less
+    one that a quantifier makes optional)."""
+    out = ""
+    for ch in pattern:
+        if ch in _META:
+            if ch in "*?{" and out:
+                out = out[:-1]
+            return out
+        out += ch
+    return out
+
+
+def _under(regex: str, prefix: str) -> bool:
+    """Every path the regex matches lies under the segment prefix."""
+    base = prefix.rstrip("/")
+    return not base or literal_prefix(regex).startswith(base + "/")
 
 
 def candidates(routes: tuple[Route, ...]) -> list[Candidate]:
@@ -237,8 +273,9 @@ def fix_precedence(
     while changed and added < MAX_FIXES:
         changed = False
         for i, a in enumerate(out):
-            for b in out[i + 1 :]:
-                if b.route_index == a.route_index and b.route.backends == a.route.backends:
+            for j in range(i + 1, len(out)):
+                b = out[j]
+                if b.route_index == a.route_index:
                     continue  # the same route either way
                 sample = conflict(a, b)
                 if sample is None:
@@ -251,8 +288,8 @@ def fix_precedence(
                         report(a, b, sample, False)
                     continue
                 fixed = Candidate(a.route_index, a.route, both, (*a.origin, *b.origin))
-                if any(c.route_index == a.route_index and c.match == both for c in out):
-                    continue
+                if any(c.route_index == a.route_index and c.match == both for c in out[:j]):
+                    continue  # already fixed: a copy of the pair's meet wins first
                 report(a, b, sample, True)
                 out.insert(i, fixed)
                 added += 1

@@ -42,7 +42,7 @@ from adapters.linkerd import resources as R
 from adapters.linkerd._model_policy import Client, InboundPolicy
 from meshspec.adapter import Topology, Verdict, Workload
 from meshspec.semantics import BreakerPolicy, Outcome, Request, RetryPolicy, Transport
-from meshspec.spec import MtlsMode, OutlierDetection, RetryOn
+from meshspec.spec import OutlierDetection, RetryOn
 
 PROFILE_TIMEOUT = 10.0
 DEFAULT_INBOUND_POLICY = "all-unauthenticated"
@@ -316,9 +316,8 @@ class LinkerdModel:
                 )
             )
         first = answers[0] if answers else None
+        # Linkerd has no mTLS mode (linkerd.io features/automatic-mtls): none is named
         mtls = None
-        if first is not None:
-            mtls = MtlsMode.STRICT if first.authenticated_only else MtlsMode.PERMISSIVE
         transport = Transport.MTLS if meshed else Transport.PLAINTEXT
         breakers = {k: self._breaker(k) for k in shares} if meshed else {}
         base = Verdict(
