@@ -391,7 +391,10 @@ class PolicyCompiler:
                 admitted.setdefault(rule, []).append(peer.pattern)
         svc = self.spec.service(key)
         prefix = route or server
-        for n, (rule, patterns) in enumerate(admitted.items()):
+        # narrowest first: a client several policies admit is named by the first (by name),
+        # which is then the rule the spec decided by for it
+        ordered = sorted(admitted.items(), key=lambda item: max(map(_breadth, item[1])))
+        for n, (rule, patterns) in enumerate(ordered):
             identities = sorted(set(patterns))
             if "*" in identities:
                 identities = ["*"]
@@ -456,6 +459,10 @@ class PolicyCompiler:
                 },
             }
         )
+
+
+def _breadth(pattern: str) -> int:
+    return 2 if pattern == "*" else 1 if pattern.startswith("*.") else 0
 
 
 def _label(classes: list[Peer], pattern: str) -> str:
