@@ -299,7 +299,8 @@ def test_linkerd_cannot_admit_plaintext_clients_only() -> None:
     the loss is an error naming such a request."""
     fragment = ALLOW_DEFAULT_ALLOW.replace(
         "    rules:",
-        "    default: deny\n    rules:\n      - {name: plain, action: ALLOW, from: [{unauthenticated: true}]}",
+        "    default: deny\n    rules:\n"
+        "      - {name: plain, action: ALLOW, from: [{unauthenticated: true}]}",
     ).replace("  authorization:", "  mtls: {mode: PERMISSIVE}\n  authorization:")
     result = compile_fragment(fragment, "linkerd")
     errors = [d for d in result.diagnostics if d.code == "MS2008"]
