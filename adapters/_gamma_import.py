@@ -15,6 +15,7 @@ from typing import Any
 
 from adapters import _gamma as G
 from adapters._k8s import WORKLOAD_LABEL, duration
+from adapters._platform import service_accounts
 from meshspec.adapter import NativeDocument
 from meshspec.codes import Code
 from meshspec.diagnostics import Diagnostic
@@ -129,6 +130,27 @@ def unknown_fields(
     return out
 
 
+PLATFORM_KINDS = frozenset(
+    {
+        ("v1", "Service"),
+        ("v1", "ServiceAccount"),
+        ("apps/v1", "Deployment"),
+        ("apps/v1", "StatefulSet"),
+        ("apps/v1", "DaemonSet"),
+    }
+)
+
+
+def read_accounts(documents: Sequence[NativeDocument], drafts: Drafts) -> None:
+    """The service account each service's workloads run as (from its Deployments): the
+    identity authorization names, never guessed."""
+    found = service_accounts([d.data for d in documents])
+    for (namespace, app), account in sorted(found.items()):
+        draft = drafts.get(f"{namespace}/{app}")
+        if draft is not None and account != app:
+            draft.extra["serviceAccount"] = account
+
+
 def read_services(
     documents: Sequence[NativeDocument], drafts: Drafts
 ) -> dict[tuple[str, str], tuple[str, str | None]]:
@@ -158,6 +180,8 @@ def read_services(
                 if not isinstance(p.get("port"), int):
                     continue
                 port: dict[str, Any] = {"port": p["port"]}
+                if isinstance(p.get("name"), str) and _NAME.match(p["name"]):
+                    port["name"] = p["name"]
                 proto = str(p.get("appProtocol", "http")).lower()
                 port["protocol"] = proto if proto in ("http", "grpc", "tcp") else "http"
                 if isinstance(p.get("targetPort"), int) and p["targetPort"] != p["port"]:

@@ -77,6 +77,10 @@ class GatewayApiAdapter:
         from adapters.gateway_api.compiler import compile_gateway_api
 
         resources, diagnostics = compile_gateway_api(spec)
+        if options.workloads:
+            from adapters._platform import with_platform
+
+            resources = with_platform(spec, resources, {})
         return CompileResult(resources, options.settle(diagnostics))
 
     def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult:

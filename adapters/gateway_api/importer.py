@@ -30,12 +30,13 @@ def import_gateway_api(documents: Sequence[NativeDocument]) -> ImportResult:
     diagnostics: list[Diagnostic] = []
     drafts = GI.Drafts()
     names = GI.read_services(documents, drafts)
+    GI.read_accounts(documents, drafts)
     routes = []
     for doc in documents:
         api = str(doc.data.get("apiVersion", ""))
         if doc.kind == "HTTPRoute" and api in GI.ROUTE_API_VERSIONS:
             routes.append(doc)
-        elif (api, doc.kind) != ("v1", "Service"):
+        elif (api, doc.kind) not in GI.PLATFORM_KINDS:
             diagnostics.append(
                 C.KIND_SKIPPED(f"{api} {doc.kind} skipped", location=doc.origin.locate(()))
             )

@@ -125,6 +125,10 @@ class LinkerdAdapter:
         from adapters.linkerd.compiler import compile_linkerd
 
         resources, diagnostics = compile_linkerd(spec)
+        if options.workloads:
+            from adapters._platform import with_platform
+
+            resources = with_platform(spec, resources, {"linkerd.io/inject": "enabled"})
         return CompileResult(resources, options.settle(diagnostics))
 
     def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult:

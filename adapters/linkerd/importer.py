@@ -49,6 +49,10 @@ READ_KINDS = {
     (R.SERVER_AUTHZ_API, "ServerAuthorization"),
     (f"{R.POLICY_GROUP}/v1alpha1", "ServerAuthorization"),
     (R.PROFILE_API, "ServiceProfile"),
+    ("v1", "ServiceAccount"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
     ("linkerd.io/v1alpha1", "ServiceProfile"),
 }
 
@@ -68,6 +72,7 @@ def import_linkerd(documents: Sequence[NativeDocument]) -> ImportResult:
             )
     drafts = GI.Drafts()
     names = GI.read_services(known, drafts)
+    GI.read_accounts(known, drafts)
     service_notes = _service_annotations(known, names, drafts, diagnostics)
     trust_domains: set[str] = set()
 
@@ -114,6 +119,18 @@ def import_linkerd(documents: Sequence[NativeDocument]) -> ImportResult:
             draft.extra.setdefault("mtls", {"mode": "PERMISSIVE"})
             continue
         server, sdoc = found
+        if draft.ports and not _serves_first_port(draft, server):
+            diagnostics.append(
+                C.AUTHZ_WIDENS(
+                    f"Server {server.name} selects {draft.key}'s pods on port {server.port}, "
+                    "which names none of its Service's ports; imported as denying everything",
+                    location=sdoc.origin.locate(("spec", "port")),
+                    target=TARGET,
+                )
+            )
+            draft.extra["authorization"] = {"default": "deny"}
+            draft.extra["mtls"] = {"mode": "STRICT"}
+            continue
         P.import_authorization(draft, index, server, sdoc, trust_domain, diagnostics)
         del key
     return _finish(drafts, trust_domain, diagnostics)
@@ -303,21 +320,33 @@ def _check_precedence(draft: GI.Draft, diagnostics: list[Diagnostic]) -> None:
 
 
 def _server_of(draft: GI.Draft, index: P.PolicyIndex) -> tuple[R.Server, NativeDocument] | None:
+    """The Server of the service's first HTTP port; when the import names no port, any
+    Server selecting the service's pods (never none when one exists: its absence would
+    read as Linkerd's allow-all default)."""
     ports = sorted(draft.ports.values(), key=lambda p: p["port"])
     http = [p for p in ports if p.get("protocol", "http") != "tcp"] or ports
-    if not http:
-        return None
-    first = http[0]
-    workload_port = int(first.get("targetPort", first["port"]))
     labels = {"app": draft.name}
-    version_labels = list(draft.versions.values())
-    candidates_ = [labels, *({**labels, **v} for v in version_labels)]
-    for server, doc in index.servers:
-        if server.namespace != draft.namespace:
-            continue
-        if any(server.selects(lbl, workload_port, {}) for lbl in candidates_):
-            return server, doc
-    return None
+    pods = [labels, *({**labels, **v} for v in draft.versions.values())]
+    mine = [
+        (server, doc)
+        for server, doc in index.servers
+        if server.namespace == draft.namespace
+        and not server.match_expressions
+        and any(all(p.get(k) == v for k, v in server.match_labels.items()) for p in pods)
+    ]
+    if http:
+        wanted = {int(http[0].get("targetPort", http[0]["port"])), http[0].get("name")}
+        for server, doc in mine:
+            if server.port in wanted:
+                return server, doc
+    return mine[0] if mine else None
+
+
+def _serves_first_port(draft: GI.Draft, server: R.Server) -> bool:
+    return any(
+        server.port in (int(p.get("targetPort", p["port"])), p.get("name"))
+        for p in draft.ports.values()
+    )
 
 
 def _finish(drafts: GI.Drafts, trust_domain: str, diagnostics: list[Diagnostic]) -> ImportResult:
