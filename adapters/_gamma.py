@@ -115,11 +115,12 @@ class HttpRoute:
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
-    def neutral_route(self, index: int) -> str:
-        """The neutral route name rule `index` holds (empty: none)."""
+    def neutral_route(self, index: int) -> str | None:
+        """The neutral route name rule `index` holds (empty: none; None: a route the
+        compiler did not write, which names no neutral route)."""
         names = self.annotations.get(ROUTES_ANNOTATION)
         if names is None:
-            return f"{self.name}.{index}"
+            return None
         parts = names.split(",")
         return parts[index] if index < len(parts) else ""
 

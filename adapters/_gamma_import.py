@@ -61,6 +61,8 @@ class Codes:
     consumer_route: Code
     filter_dropped: Code
     timeout_unset: Code
+    #: the neutral timeout a rule without one reads as (None: the spec's default)
+    unset_timeout: str | None = None
 
 
 @dataclass
@@ -230,6 +232,16 @@ def import_route(
             out = _route(doc, route, r, rule, draft, drafts, names, codes, diagnostics, target)
             if on_rule is not None:
                 on_rule(draft, out, rule, r)
+            if "timeout" not in out:
+                diagnostics.append(
+                    codes.timeout_unset(
+                        f"rule {r} of {route.key} sets no request timeout",
+                        location=doc.origin.locate(("spec", "rules", r)),
+                        target=target,
+                    )
+                )
+                if codes.unset_timeout is not None:
+                    out["timeout"] = codes.unset_timeout
             draft.routes.append(out)
     return diagnostics
 
@@ -248,7 +260,9 @@ def _route(
 ) -> dict[str, Any]:
     base: PathKey = ("spec", "rules", index)
     taken = {r["name"] for r in draft.routes}
-    name = route.neutral_route(index) or f"{route.name}-{index}"
+    neutral = route.neutral_route(index)
+    single = len(route.rules) == 1
+    name = neutral or (route.name if single else f"{route.name}-{index}")
     if not _NAME.match(name) or name in taken:
         name = f"rule-{len(draft.routes)}"
     out: dict[str, Any] = {"name": name}
@@ -282,14 +296,6 @@ def _route(
         out["backends"] = backends
     if rule.request_timeout is not None:
         out["timeout"] = duration(rule.request_timeout)
-    else:
-        diagnostics.append(
-            codes.timeout_unset(
-                f"rule {index} of {route.key} sets no request timeout",
-                location=doc.origin.locate(base),
-                target=target,
-            )
-        )
     mod = rule.header_modifier
     if mod is not None:
         edits: dict[str, Any] = {}

@@ -132,5 +132,7 @@ def neutral_names(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for route in routes_of(resources):
         for i in range(len(route.rules)):
-            out[f"{route.key}#{i}"] = route.neutral_route(i)
+            neutral = route.neutral_route(i)
+            if neutral is not None:
+                out[f"{route.key}#{i}"] = neutral
     return out

@@ -54,7 +54,7 @@ CONSUMER_ROUTE = register(
 )
 FILTER_DROPPED = register("MS2506", W, "HTTPRoute filter Linkerd does not apply to mesh routes")
 TIMEOUT_UNSET = register(
-    "MS2507", INFO, "no request timeout: Linkerd enforces none, the neutral spec says 15s"
+    "MS2507", INFO, "no request timeout: Linkerd enforces none, imported as 0s (none)"
 )
 PROFILE_ORDER = register(
     "MS2508", W, "ServiceProfile routes are first match: a request below takes another route"
@@ -73,3 +73,6 @@ RETRY_DEFAULT_LIMIT = register(
     "MS2515", INFO, "retry annotations without a limit: Linkerd retries once"
 )
 CLUSTER_UNREADABLE = register("MS2516", E, "the cluster's Linkerd resources cannot be read")
+POLICY_UNUSED = register(
+    "MS2517", W, "a Server selects pods no imported Service names: its policy is not imported"
+)

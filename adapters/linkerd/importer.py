@@ -34,6 +34,8 @@ CODES = GI.Codes(
     consumer_route=C.CONSUMER_ROUTE,
     filter_dropped=C.FILTER_DROPPED,
     timeout_unset=C.TIMEOUT_UNSET,
+    # Linkerd enforces no timeout unless one is set (linkerd.io reference/timeouts)
+    unset_timeout="0s",
 )
 READ_KINDS = {
     ("v1", "Service"),
@@ -113,12 +115,14 @@ def import_linkerd(documents: Sequence[NativeDocument]) -> ImportResult:
             if parsed is not None:
                 trust_domains.add(parsed[2])
     trust_domain = sorted(trust_domains)[0] if len(trust_domains) == 1 else "cluster.local"
+    used: set[tuple[str, str]] = set()
     for key, draft in drafts.items():
         found = _server_of(draft, index)
         if found is None:
             draft.extra.setdefault("mtls", {"mode": "PERMISSIVE"})
             continue
         server, sdoc = found
+        used.add((server.namespace, server.name))
         if draft.ports and not _serves_first_port(draft, server):
             diagnostics.append(
                 C.AUTHZ_WIDENS(
@@ -133,6 +137,16 @@ def import_linkerd(documents: Sequence[NativeDocument]) -> ImportResult:
             continue
         P.import_authorization(draft, index, server, sdoc, trust_domain, diagnostics)
         del key
+    for server, sdoc in index.servers:
+        if (server.namespace, server.name) not in used:
+            diagnostics.append(
+                C.POLICY_UNUSED(
+                    f"Server {server.namespace}/{server.name}: no imported Service selects its "
+                    "pods (import their Services too); its policy is left out",
+                    location=sdoc.origin.locate(()),
+                    target=TARGET,
+                )
+            )
     return _finish(drafts, trust_domain, diagnostics)
 
 
@@ -216,6 +230,18 @@ def _route_policy(
                 )
             )
         out["retries"] = _retries(retries)
+    for name, value in (
+        (R.TIMEOUT_RESPONSE, None if timeouts is None else timeouts.response),
+        (R.TIMEOUT_IDLE, None if timeouts is None else timeouts.idle),
+    ):
+        if value is not None:
+            diagnostics.append(
+                C.ANNOTATION_DROPPED(
+                    f"{name}: the spec has only the whole request's timeout; dropped",
+                    location=where,
+                    target=TARGET,
+                )
+            )
     if timeouts is not None and timeouts.request is not None:
         out["timeout"] = duration(timeouts.request)
     elif "timeout" not in out and svc_timeouts is not None and svc_timeouts.request is not None:
@@ -279,16 +305,15 @@ def _free(name: str, taken: Mapping[str, Any]) -> str:
 
 
 def _service_defaults(draft: GI.Draft, notes: Mapping[str, str]) -> None:
-    """A Service's own retry or timeout annotations on a service without routes: one
-    catch-all route carries them (the neutral spec puts them on routes)."""
-    if draft.routes:
+    """A service without HTTPRoutes: Linkerd sends to every endpoint with no timeout
+    (unless its Service's annotations set one) and its Service's retries, so one catch-all
+    route says so (the spec's default would be 15s)."""
+    if draft.routes or draft.routed_ports:
         return
     try:
         retries = R.RetryConfig.parse(notes)
         timeouts = R.TimeoutConfig.parse(notes)
     except ValueError:
-        return
-    if retries is None and timeouts is None:
         return
     route: dict[str, Any] = {"name": "default"}
     if retries is not None and retries.limit:
