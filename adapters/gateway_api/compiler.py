@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from adapters import _gamma as G
-from adapters._k8s import dotted
 from adapters.gateway_api import codes as C
+from adapters.kit import CompileContext
 from meshspec.codes import Code
 from meshspec.diagnostics import Diagnostic
 from meshspec.spec import MtlsMode, Spec
@@ -27,19 +27,12 @@ TARGET = "gateway-api"
 
 
 def compile_gateway_api(spec: Spec) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
-    diagnostics: list[Diagnostic] = []
+    ctx = CompileContext(spec, TARGET)
+    diagnostics = ctx.diagnostics
     routes: list[dict[str, Any]] = []
 
     def report(code: Code, key: str, path: PathKey, message: str, hint: str = "") -> None:
-        diagnostics.append(
-            code(
-                message,
-                location=spec.locate(key, path),
-                path=dotted(path),
-                target=TARGET,
-                hint=hint,
-            )
-        )
+        ctx.report(code, key, path, message, hint)
 
     _mtls(spec, diagnostics, report)
     for key, svc in spec.services.items():

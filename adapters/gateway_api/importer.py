@@ -10,10 +10,9 @@ from collections.abc import Sequence
 
 from adapters import _gamma_import as GI
 from adapters.gateway_api import codes as C
+from adapters.kit import to_spec
 from meshspec.adapter import ImportResult, NativeDocument
 from meshspec.diagnostics import Diagnostic
-from meshspec.spec import Spec
-from meshspec.spec.document import ServiceDocument
 
 TARGET = "gateway-api"
 CODES = GI.Codes(
@@ -47,9 +46,8 @@ def import_gateway_api(documents: Sequence[NativeDocument]) -> ImportResult:
 
 def finish(drafts: GI.Drafts, diagnostics: list[Diagnostic]) -> ImportResult:
     documents = [drafts[k].document() for k in sorted(drafts)]
-    try:
-        spec = Spec.build([ServiceDocument.model_validate(d) for d in documents])
-    except ValueError as exc:
-        diagnostics.append(C.INVALID_IMPORT(f"the imported services are not valid: {exc}"))
-        return ImportResult(None, diagnostics, documents)
+    spec, findings = to_spec(documents, "<imported from gateway-api>")
+    diagnostics += findings
+    if spec is None and documents:
+        diagnostics.append(C.INVALID_IMPORT("the imported services are not valid", target=TARGET))
     return ImportResult(spec, diagnostics, documents)

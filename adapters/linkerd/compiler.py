@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from adapters import _gamma as G
-from adapters._k8s import dotted, duration, metadata, source_of, workload_selector
+from adapters._k8s import duration, metadata, source_of, workload_selector
+from adapters.kit import CompileContext
 from adapters.linkerd import codes as C
 from adapters.linkerd import resources as R
 from adapters.linkerd._policy import PolicyCompiler
@@ -29,11 +30,10 @@ _OUTLIER_DEFAULTS = OutlierDetection()
 
 
 def compile_linkerd(spec: Spec) -> tuple[list[dict[str, Any]], list[Diagnostic]]:
-    diagnostics: list[Diagnostic] = []
+    ctx = CompileContext(spec, TARGET)
 
     def report(code: Code, key: str, path: PathKey, message: str) -> None:
-        location = spec.locate(key, path) if key != "mesh" else _mesh_location(spec, path)
-        diagnostics.append(code(message, location=location, path=dotted(path), target=TARGET))
+        ctx.report(code, key, path, message, "")
 
     policy = PolicyCompiler(spec, report)
     routes: list[dict[str, Any]] = []
@@ -50,11 +50,7 @@ def compile_linkerd(spec: Spec) -> tuple[list[dict[str, Any]], list[Diagnostic]]
         *policy.routes,
         *policy.policies,
     ]
-    return resources, diagnostics
-
-
-def _mesh_location(spec: Spec, path: PathKey) -> Any:
-    return spec.locate("mesh", path) if "mesh" in spec.origins else None
+    return resources, ctx.diagnostics
 
 
 def _services(spec: Spec, report: Any) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 from adapters import _gamma as G
 from adapters import _gamma_import as GI
 from adapters._k8s import duration
+from adapters.kit import DEFAULT_TRUST_DOMAIN, mesh_document, to_spec
 from adapters.linkerd import _import_policy as P
 from adapters.linkerd import codes as C
 from adapters.linkerd import resources as R
@@ -23,8 +24,7 @@ from adapters.linkerd._import_profiles import import_profile
 from adapters.linkerd._routes import candidates, fix_precedence
 from meshspec.adapter import ImportResult, NativeDocument
 from meshspec.diagnostics import Diagnostic
-from meshspec.spec import API_VERSION, RetryOn, Route, Spec
-from meshspec.spec.document import MeshDocument, ServiceDocument
+from meshspec.spec import RetryOn, Route
 
 TARGET = "linkerd"
 CODES = GI.Codes(
@@ -136,6 +136,7 @@ def import_linkerd(documents: Sequence[NativeDocument]) -> ImportResult:
             draft.extra["mtls"] = {"mode": "STRICT"}
             continue
         P.import_authorization(draft, index, server, sdoc, trust_domain, diagnostics)
+        _other_ports(draft, server, index, trust_domain, used, diagnostics)
         del key
     for server, sdoc in index.servers:
         if (server.namespace, server.name) not in used:
@@ -367,6 +368,42 @@ def _server_of(draft: GI.Draft, index: P.PolicyIndex) -> tuple[R.Server, NativeD
     return mine[0] if mine else None
 
 
+def _other_ports(
+    draft: GI.Draft,
+    first: R.Server,
+    index: P.PolicyIndex,
+    trust_domain: str,
+    used: set[tuple[str, str]],
+    diagnostics: list[Diagnostic],
+) -> None:
+    """The Servers of the service's other ports: their mTLS as per-port modes; the spec has
+    one authorization per service, so a port whose policy differs is an error (the
+    service's would apply there)."""
+    for port in sorted(draft.ports.values(), key=lambda p: p["port"]):
+        names = (int(port.get("targetPort", port["port"])), port.get("name"))
+        for server, sdoc in index.servers:
+            if server is first or server.namespace != draft.namespace or server.port not in names:
+                continue
+            if server.match_labels.get("app") != draft.name:
+                continue
+            used.add((server.namespace, server.name))
+            scratch = GI.Draft(draft.namespace, draft.name)
+            P.import_authorization(scratch, index, server, sdoc, trust_domain, [])
+            mode = scratch.extra.get("mtls", {}).get("mode")
+            if mode and mode != draft.extra.get("mtls", {}).get("mode"):
+                draft.extra.setdefault("mtls", {}).setdefault("ports", {})[port["port"]] = mode
+            if scratch.extra.get("authorization") != draft.extra.get("authorization"):
+                diagnostics.append(
+                    C.AUTHZ_WIDENS(
+                        f"Server {server.name} (port {server.port}) admits other clients than "
+                        f"the Server of {draft.key}'s first port; the spec has one "
+                        "authorization per service",
+                        location=sdoc.origin.locate(()),
+                        target=TARGET,
+                    )
+                )
+
+
 def _serves_first_port(draft: GI.Draft, server: R.Server) -> bool:
     return any(
         server.port in (int(p.get("targetPort", p["port"])), p.get("name"))
@@ -376,35 +413,18 @@ def _serves_first_port(draft: GI.Draft, server: R.Server) -> bool:
 
 def _finish(drafts: GI.Drafts, trust_domain: str, diagnostics: list[Diagnostic]) -> ImportResult:
     documents: list[dict[str, Any]] = []
-    if trust_domain != "cluster.local":
-        documents.append(
-            {
-                "apiVersion": API_VERSION,
-                "kind": "Mesh",
-                "metadata": {"name": "mesh"},
-                "spec": {"trustDomain": trust_domain},
-            }
-        )
+    if trust_domain != DEFAULT_TRUST_DOMAIN:
+        documents.append(mesh_document("STRICT", trust_domain))
     for key in sorted(drafts):
         draft = drafts[key]
         per_version = draft.extra.pop("_version_resilience", {})
         doc = draft.document()
-        if per_version:
-            for v in doc["spec"].get("versions", []):
-                if v["name"] in per_version:
-                    v["resilience"] = per_version[v["name"]]
+        for v in doc["spec"].get("versions", []):
+            if v["name"] in per_version:
+                v["resilience"] = per_version[v["name"]]
         documents.append(doc)
-    try:
-        parsed: list[MeshDocument | ServiceDocument] = [
-            MeshDocument.model_validate(d)
-            if d["kind"] == "Mesh"
-            else ServiceDocument.model_validate(d)
-            for d in documents
-        ]
-        spec = Spec.build(parsed)
-    except ValueError as exc:
-        diagnostics.append(
-            C.INVALID_IMPORT(f"the imported services are not valid: {exc}", target=TARGET)
-        )
-        return ImportResult(None, diagnostics, documents)
+    spec, findings = to_spec(documents, "<imported from linkerd>")
+    diagnostics += findings
+    if spec is None and documents:
+        diagnostics.append(C.INVALID_IMPORT("the imported services are not valid", target=TARGET))
     return ImportResult(spec, diagnostics, documents)
