@@ -392,7 +392,9 @@ def _other_ports(
             mode = scratch.extra.get("mtls", {}).get("mode")
             if mode and mode != draft.extra.get("mtls", {}).get("mode"):
                 draft.extra.setdefault("mtls", {}).setdefault("ports", {})[port["port"]] = mode
-            if scratch.extra.get("authorization") != draft.extra.get("authorization"):
+            if _unnamed(scratch.extra.get("authorization")) != _unnamed(
+                draft.extra.get("authorization")
+            ):
                 diagnostics.append(
                     C.AUTHZ_WIDENS(
                         f"Server {server.name} (port {server.port}) admits other clients than "
@@ -402,6 +404,14 @@ def _other_ports(
                         target=TARGET,
                     )
                 )
+
+
+def _unnamed(authorization: Any) -> Any:
+    """An authorization's decisions, whatever its rules are called."""
+    if not isinstance(authorization, Mapping):
+        return authorization
+    rules = [{k: v for k, v in r.items() if k != "name"} for r in authorization.get("rules", [])]
+    return {**authorization, "rules": rules}
 
 
 def _serves_first_port(draft: GI.Draft, server: R.Server) -> bool:
