@@ -222,6 +222,11 @@ def import_authorization(
 
     access = server.access_policy
     server_rules = policies_on(on_server)
+    if not routes and not server_rules and access not in ("deny",):
+        # nothing but the access policy: STRICT (authenticated clients) or PERMISSIVE
+        mode = "STRICT" if access in AUTHENTICATED_POLICIES else "PERMISSIVE"
+        draft.extra.setdefault("mtls", {"mode": mode})
+        return
     rules: list[dict[str, Any]] = []
     admits_plain = access in PLAINTEXT_POLICIES
     default = "allow" if admits_plain else "deny"

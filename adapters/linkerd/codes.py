@@ -73,6 +73,4 @@ RETRY_DEFAULT_LIMIT = register(
     "MS2515", INFO, "retry annotations without a limit: Linkerd retries once"
 )
 CLUSTER_UNREADABLE = register("MS2516", E, "the cluster's Linkerd resources cannot be read")
-POLICY_UNUSED = register(
-    "MS2517", W, "a Server selects pods no imported Service names: its policy is not imported"
-)
+POLICY_UNUSED = register("MS2517", W, "policy for pods no imported Service names: not imported")

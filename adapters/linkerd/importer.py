@@ -120,6 +120,7 @@ def import_linkerd(documents: Sequence[NativeDocument]) -> ImportResult:
         found = _server_of(draft, index)
         if found is None:
             draft.extra.setdefault("mtls", {"mode": "PERMISSIVE"})
+            _other_ports(draft, None, index, trust_domain, used, diagnostics)
             continue
         server, sdoc = found
         used.add((server.namespace, server.name))
@@ -148,7 +149,37 @@ def import_linkerd(documents: Sequence[NativeDocument]) -> ImportResult:
                     target=TARGET,
                 )
             )
+    _unused_policies(index, used, diagnostics)
     return _finish(drafts, trust_domain, diagnostics)
+
+
+def _unused_policies(
+    index: P.PolicyIndex, used: set[tuple[str, str]], diagnostics: list[Diagnostic]
+) -> None:
+    """AuthorizationPolicies (and ServerAuthorizations) that reach no imported service."""
+    routes = {
+        (route.namespace, route.name): {(route.namespace, p.name) for p in route.parents}
+        for route, _ in index.routes
+    }
+    for policy, pdoc in index.policies:
+        t = policy.target
+        if t.kind == "Server":
+            reached = (t.namespace, t.name) in used
+        elif t.kind == "HTTPRoute":
+            reached = bool(routes.get((t.namespace, t.name), set()) & used)
+        elif t.kind == "Namespace":
+            reached = any(ns == t.name for ns, _ in used)
+        else:
+            reached = False
+        if not reached:
+            diagnostics.append(
+                C.POLICY_UNUSED(
+                    f"{pdoc.kind} {policy.namespace}/{policy.name} targets {t.kind} {t.name}, "
+                    "which no imported Service's Server reaches; left out",
+                    location=pdoc.origin.locate(("spec",)),
+                    target=TARGET,
+                )
+            )
 
 
 def _has_service_parent(doc: NativeDocument) -> bool:
@@ -365,20 +396,24 @@ def _server_of(draft: GI.Draft, index: P.PolicyIndex) -> tuple[R.Server, NativeD
         for server, doc in mine:
             if server.port in wanted:
                 return server, doc
+        return None
     return mine[0] if mine else None
 
 
 def _other_ports(
     draft: GI.Draft,
-    first: R.Server,
+    first: R.Server | None,
     index: P.PolicyIndex,
     trust_domain: str,
     used: set[tuple[str, str]],
     diagnostics: list[Diagnostic],
 ) -> None:
-    """The Servers of the service's other ports: their mTLS as per-port modes; the spec has
-    one authorization per service, so a port whose policy differs is an error (the
-    service's would apply there)."""
+    """The Servers of the service's other ports: their mTLS as per-port modes. The spec has
+    one authorization per service: the one of a port admitting plaintext clients (on a
+    STRICT port they are refused anyway), which must decide every port as its Server
+    does, else an error (the service's would apply there)."""
+    base_mode = draft.extra.get("mtls", {}).get("mode", "PERMISSIVE")
+    ports: list[tuple[str, Any, R.Server | None, NativeDocument | None]] = []
     for port in sorted(draft.ports.values(), key=lambda p: p["port"]):
         names = (int(port.get("targetPort", port["port"])), port.get("name"))
         for server, sdoc in index.servers:
@@ -389,29 +424,50 @@ def _other_ports(
             used.add((server.namespace, server.name))
             scratch = GI.Draft(draft.namespace, draft.name)
             P.import_authorization(scratch, index, server, sdoc, trust_domain, [])
-            mode = scratch.extra.get("mtls", {}).get("mode")
-            if mode and mode != draft.extra.get("mtls", {}).get("mode"):
+            mode = scratch.extra.get("mtls", {}).get("mode", "PERMISSIVE")
+            if mode != base_mode:
                 draft.extra.setdefault("mtls", {}).setdefault("ports", {})[port["port"]] = mode
-            if _unnamed(scratch.extra.get("authorization")) != _unnamed(
-                draft.extra.get("authorization")
-            ):
-                diagnostics.append(
-                    C.AUTHZ_WIDENS(
-                        f"Server {server.name} (port {server.port}) admits other clients than "
-                        f"the Server of {draft.key}'s first port; the spec has one "
-                        "authorization per service",
-                        location=sdoc.origin.locate(()),
-                        target=TARGET,
-                    )
-                )
+            ports.append((mode, scratch.extra.get("authorization"), server, sdoc))
+    if not ports:
+        return
+    everyone = [(base_mode, draft.extra.get("authorization"), first, None), *ports]
+    chosen = next((a for m, a, _, _ in everyone if m == "PERMISSIVE"), everyone[0][1])
+    if chosen is None:
+        draft.extra.pop("authorization", None)
+    else:
+        draft.extra["authorization"] = chosen
+    for mode, authz, on, doc in everyone:
+        strict = mode == "STRICT"
+        if _unnamed(authz, strict) == _unnamed(chosen, strict):
+            continue
+        what = "a port without a Server" if on is None else f"Server {on.name} (port {on.port})"
+        diagnostics.append(
+            C.AUTHZ_WIDENS(
+                f"{what} admits other clients than another port of {draft.key}; the spec has "
+                "one authorization per service",
+                location=None if doc is None else doc.origin.locate(()),
+                target=TARGET,
+            )
+        )
 
 
-def _unnamed(authorization: Any) -> Any:
-    """An authorization's decisions, whatever its rules are called."""
+def _unnamed(authorization: Any, strict: bool) -> Any:
+    """An authorization's decisions on a port, whatever its rules are called: on a STRICT
+    port a rule for any client is one for authenticated clients, and plaintext sources
+    never match."""
     if not isinstance(authorization, Mapping):
-        return authorization
-    rules = [{k: v for k, v in r.items() if k != "name"} for r in authorization.get("rules", [])]
-    return {**authorization, "rules": rules}
+        return {"default": "allow", "rules": []}
+    rules: list[dict[str, Any]] = []
+    for r in authorization.get("rules", []):
+        rule = {k: v for k, v in r.items() if k != "name"}
+        if strict:
+            sources = [s for s in rule.get("from", []) if not s.get("unauthenticated")]
+            if "from" in rule and not sources:
+                continue
+            rule["from"] = sources or [{"authenticated": True}]
+        if rule not in rules:
+            rules.append(rule)
+    return {"default": authorization.get("default", "allow"), "rules": rules}
 
 
 def _serves_first_port(draft: GI.Draft, server: R.Server) -> bool:
