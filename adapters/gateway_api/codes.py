@@ -28,9 +28,6 @@ NO_AUTHORIZATION = register("MS6006", E, "authorization has no Gateway API field
 TOO_MANY_RULES = register(
     "MS6007", W, "more than 16 routes: split over HTTPRoutes ordered by creation time and name"
 )
-PER_TRY_TIMEOUT = register(
-    "MS6008", W, "per-try timeout without retries in the standard channel: left out"
-)
 # importing
 KIND_SKIPPED = register("MS6501", W, "not a Gateway API HTTPRoute: skipped")
 FIELD_DROPPED = register("MS6502", W, "HTTPRoute field not understood: dropped")
@@ -40,9 +37,6 @@ CONSUMER_ROUTE = register(
     "MS6505", W, "consumer route (other namespace than its Service) applies to some clients only"
 )
 FILTER_DROPPED = register("MS6506", W, "HTTPRoute filter outside the portable subset: dropped")
-MATCH_CHANGED = register(
-    "MS6507", W, "a match reads differently in the neutral spec; the request named differs"
-)
 TIMEOUT_UNSET = register(
     "MS6508", INFO, "no request timeout: the implementation decides; the neutral spec says 15s"
 )

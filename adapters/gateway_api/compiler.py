@@ -106,12 +106,6 @@ def _service_routes(spec: Spec, key: str, report: Any) -> list[dict[str, Any]]:
             continue
         rules: list[tuple[str, dict[str, Any]]] = []
         for i, route in enumerate(svc.spec.routes):
-            if (
-                route.retries is not None
-                and route.retries.per_try_timeout
-                and not (route.retries.attempts)
-            ):
-                report(C.PER_TRY_TIMEOUT, key, ("spec", "routes", i, "retries"), "left out")
             rules.append((route.name, G.build_rule(spec, key, port.port, route, i, None, lost)))
         chunks = [rules[i : i + G.MAX_RULES] for i in range(0, len(rules), G.MAX_RULES)]
         if len(chunks) > 1:

@@ -35,7 +35,7 @@ from adapters import _gamma as G
 from adapters._k8s import metadata, source_of, workload_selector
 from adapters.linkerd import codes as C
 from adapters.linkerd import resources as R
-from adapters.linkerd._routes import intersection, shared_path
+from adapters.linkerd._routes import intersection, literal_prefix, regex_samples, shared_path
 from meshspec.codes import Code
 from meshspec.semantics.authz import source_matches
 from meshspec.spec import (
@@ -242,13 +242,15 @@ class PolicyCompiler:
             if rule.to is not None:
                 conditions.setdefault(rule.to, []).append(i)
                 if rule.action is AuthzAction.DENY and rule.to.headers:
+                    h = rule.to.headers[0]
+                    value = h.exact or h.prefix or _sample_value(h.regex) or "x"
                     self.report(
                         C.AUTHZ_INEXACT,
                         key,
                         (*base, "rules", i, "to", "headers"),
-                        f"rule '{rule.name}': Linkerd matches a header line by line, so a "
-                        "request whose header lists the denied value among others "
-                        "(e.g. 'a,<value>') reaches the route this DENY would close",
+                        f"rule '{rule.name}': Linkerd matches a header line by line, so "
+                        f"GET {_sample([rule], frozenset({0}))} with '{h.name}: a,{value}' "
+                        "is not denied by it",
                     )
         server = self._server(key, port, "deny")
         if strict:
@@ -304,13 +306,14 @@ class PolicyCompiler:
                             if both is not None:
                                 merged.append(both)
                             elif _may_overlap(a, b):
+                                both_path = shared_path(a, b) or "a path both match"
                                 self.report(
                                     C.AUTHZ_INEXACT,
                                     key,
                                     ("spec", "authorization"),
-                                    "two rules' 'to' conditions overlap in a way one inbound "
-                                    "route cannot match (e.g. a regex and a prefix): requests "
-                                    "meeting both are decided as if only the first held",
+                                    "two rules' 'to' conditions overlap where one inbound "
+                                    f"route cannot match both (e.g. a request to {both_path} "
+                                    "meeting both is decided as if only one held)",
                                 )
                     matches = merged
                 if not matches:
@@ -461,6 +464,16 @@ class PolicyCompiler:
         )
 
 
+def _sample_value(regex: str | None) -> str | None:
+    if regex is None:
+        return None
+    for candidate in regex.split("|"):
+        text = candidate.strip("^$()")
+        if text and all(ch not in ".*+?[]{}\\" for ch in text):
+            return text
+    return None
+
+
 def _breadth(pattern: str) -> int:
     return 2 if pattern == "*" else 1 if pattern.startswith("*.") else 0
 
@@ -477,6 +490,8 @@ def _sample(rules: Sequence[AuthzRule], held: frozenset[int]) -> str:
         op = rules[i].to
         if op is not None and op.paths:
             p = op.paths[0]
+            if p.regex is not None:
+                return next(iter(regex_samples(p.regex)), "/")
             return p.exact or (p.prefix or "/")
     return "/"
 
@@ -487,6 +502,10 @@ def _may_overlap(a: RouteMatch, b: RouteMatch) -> bool:
     if a.method and b.method and a.method != b.method:
         return False
     pa, pb = a.path, b.path
-    if pa is None or pb is None or pa.regex is not None or pb.regex is not None:
+    if pa is None or pb is None:
         return True
+    if pa.regex is not None or pb.regex is not None:
+        # every path a condition accepts starts with its literal text
+        la, lb = (literal_prefix(p.regex) if p.regex is not None else p.value for p in (pa, pb))
+        return la.startswith(lb) or lb.startswith(la)
     return shared_path(a, b) is not None

@@ -108,10 +108,10 @@ def _samples(p: PathMatch | None) -> list[str]:
     if p.prefix is not None:
         base = p.prefix.rstrip("/")
         return [base or "/", f"{base}/x", f"{base}/x/y"]
-    return _regex_samples(p.regex or "")
+    return regex_samples(p.regex or "")
 
 
-def _regex_samples(pattern: str) -> list[str]:
+def regex_samples(pattern: str) -> list[str]:
     """A few strings a simple regex accepts: literal text with `.*`/`.+`/`[^/]+` filled."""
     text = pattern.strip("^$")
     for wild, fill in ((".*", "x"), (".+", "x"), ("[^/]+", "x"), ("[0-9]+", "1"), (r"\d+", "1")):

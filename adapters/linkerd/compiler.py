@@ -50,7 +50,19 @@ def compile_linkerd(spec: Spec) -> tuple[list[dict[str, Any]], list[Diagnostic]]
         *policy.routes,
         *policy.policies,
     ]
-    return resources, ctx.diagnostics
+    return resources, _once(ctx.diagnostics)
+
+
+def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each finding once: a service's ports repeat what is true of the service."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for d in diagnostics:
+        key = (d.code, str(d.location), d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
 
 
 def _services(spec: Spec, report: Any) -> list[dict[str, Any]]:
