@@ -238,6 +238,32 @@ def _under(regex: str, prefix: str) -> bool:
     return not base or literal_prefix(regex).startswith(base + "/")
 
 
+def sample_request(m: RouteMatch | None) -> tuple[str, str, dict[str, str]] | None:
+    """(path, method, headers) of a request the match accepts, when one can be made (a
+    query condition is left to the caller: None)."""
+    if m is None:
+        return "/", "GET", {}
+    if m.query_params:
+        return None
+    paths = _samples(m.path)
+    if not paths:
+        return None
+    headers: dict[str, str] = {}
+    for h in m.headers:
+        if h.exact is not None:
+            headers[h.name] = h.exact
+        elif h.prefix is not None:
+            headers[h.name] = h.prefix + "x"
+        elif h.regex is not None:
+            found = regex_samples(h.regex)
+            if not found:
+                return None
+            headers[h.name] = found[0]
+        else:
+            headers[h.name] = "1"
+    return paths[0], m.method or "GET", headers
+
+
 def candidates(routes: tuple[Route, ...]) -> list[Candidate]:
     keyed = []
     for ri, route in enumerate(routes):

@@ -74,3 +74,6 @@ RETRY_DEFAULT_LIMIT = register(
 )
 CLUSTER_UNREADABLE = register("MS2516", E, "the cluster's Linkerd resources cannot be read")
 POLICY_UNUSED = register("MS2517", W, "policy for pods no imported Service names: not imported")
+IMPORT_PRECEDENCE = register(
+    "MS2518", W, "Linkerd's proxy ranks these matches otherwise: the request named differs"
+)

@@ -21,9 +21,11 @@ from adapters.linkerd import _import_policy as P
 from adapters.linkerd import codes as C
 from adapters.linkerd import resources as R
 from adapters.linkerd._import_profiles import import_profile
-from adapters.linkerd._routes import candidates, fix_precedence
+from adapters.linkerd._routes import candidates, intersection, linkerd_rank, sample_request
 from meshspec.adapter import ImportResult, NativeDocument
 from meshspec.diagnostics import Diagnostic
+from meshspec.semantics.matching import route_match_holds
+from meshspec.semantics.paths import NormalizedTarget
 from meshspec.spec import RetryOn, Route
 
 TARGET = "linkerd"
@@ -355,25 +357,54 @@ def _service_defaults(draft: GI.Draft, notes: Mapping[str, str]) -> None:
 
 
 def _check_precedence(draft: GI.Draft, diagnostics: list[Diagnostic]) -> None:
-    """Where Linkerd's proxy would take another route than the neutral spec's precedence."""
+    """Where Linkerd's proxy takes another route than the neutral spec's precedence, with a
+    request that shows it: for every two rules a request can meet together, that request
+    is decided both ways (Linkerd: the longest path, then header, query and method counts,
+    ties to the earlier rule; the spec: the most specific match)."""
     if len(draft.routes) < 2:
         return
     try:
         routes = tuple(Route.model_validate(r) for r in draft.routes)
     except ValueError:
         return
-
-    def report(a: Any, b: Any, sample: str, fixed: bool) -> None:
-        diagnostics.append(
-            C.PRECEDENCE(
-                f"{draft.key}: a request to {sample} matches '{a.route.name}' and "
-                f"'{b.route.name}'; Linkerd's proxy takes '{b.route.name}', the neutral spec "
-                f"'{a.route.name}'",
-                target=TARGET,
+    order = candidates(routes)
+    native = sorted(order, key=lambda c: (c.route_index, c.origin))
+    seen: set[tuple[str, str, str]] = set()
+    for i, a in enumerate(native):
+        for b in native[i + 1 :]:
+            both = intersection(a.match, b.match)
+            if both is None:
+                continue
+            request = sample_request(both)
+            if request is None:
+                continue
+            path, method, headers = request
+            held = [c for c in native if _holds_request(c, path, method, headers)]
+            if not held:
+                continue
+            linkerd = max(held, key=lambda c: (linkerd_rank(c.match, path), -native.index(c)))
+            spec = next(c for c in order if c in held)
+            if linkerd.route.name == spec.route.name:
+                continue
+            key = (path, linkerd.route.name, spec.route.name)
+            if key in seen:
+                continue
+            seen.add(key)
+            diagnostics.append(
+                C.IMPORT_PRECEDENCE(
+                    f"{draft.key}: {method} {path}"
+                    + "".join(f" with {k}: {v}" for k, v in headers.items())
+                    + f" takes '{linkerd.route.name}' in Linkerd, '{spec.route.name}' in the "
+                    "neutral spec (most specific match)",
+                    target=TARGET,
+                )
             )
-        )
 
-    fix_precedence(candidates(routes), report)
+
+def _holds_request(c: Any, path: str, method: str, headers: Mapping[str, str]) -> bool:
+    if c.match is None:
+        return True
+    return route_match_holds(c.match, method, NormalizedTarget(path), headers)
 
 
 def _server_of(draft: GI.Draft, index: P.PolicyIndex) -> tuple[R.Server, NativeDocument] | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -125,3 +126,30 @@ def _denial(decision: Any) -> Verdict:
     if verdict.outcome in ("mtls_refused", "denied"):
         return replace(verdict, outcome=Outcome.DENIED, status=403, authz=None)
     return verdict
+
+
+def test_a_route_linkerd_ranks_otherwise_is_reported_with_a_request() -> None:
+    """Example C: prefix /foo written before exact /foo; Linkerd ranks both by length and
+    keeps the first, the spec takes the exact match."""
+    docs = list(
+        yaml.safe_load_all(
+            """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: default}
+spec:
+  parentRefs: [{group: "", kind: Service, name: web}]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /foo}}]
+      backendRefs: [{name: web, port: 80}]
+    - matches: [{path: {type: Exact, value: /foo}}]
+      backendRefs: [{name: web, port: 80}]
+      timeouts: {request: 1s}
+"""
+        )
+    )
+    result = LINKERD.import_resources(
+        [NativeDocument(d, Origin("<t>", i)) for i, d in enumerate(docs)]
+    )
+    (found,) = [d for d in result.diagnostics if d.code == "MS2518"]
+    assert "GET /foo takes 'web-0' in Linkerd, 'web-1'" in found.message
