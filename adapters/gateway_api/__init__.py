@@ -23,6 +23,7 @@ from meshspec.adapter import (
     NativeDocument,
     Topology,
 )
+from meshspec.diagnostics import Diagnostic
 from meshspec.features import ALL_FEATURES
 from meshspec.features import Feature as F
 from meshspec.spec import Spec
@@ -59,6 +60,23 @@ UNSUPPORTED_FEATURES: Mapping[F, str] = {
 }
 
 
+class GatewayApiCluster:
+    """The HTTPRoutes of a live cluster and the platform objects they name."""
+
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        from adapters.gateway_api.cluster import CLUSTER_KINDS
+
+        return CLUSTER_KINDS
+
+    def read(
+        self, kubeconfig: str | None = None, context: str | None = None
+    ) -> tuple[list[NativeDocument], list[Diagnostic]]:
+        from adapters.gateway_api.cluster import read_cluster
+
+        return read_cluster(kubeconfig, context)
+
+
 class GatewayApiAdapter:
     name = "gateway-api"
     description = "Gateway API for mesh (GAMMA): HTTPRoute v1 with Service parents, 1.2.1 standard"
@@ -71,7 +89,7 @@ class GatewayApiAdapter:
     injection = Injection(
         annotations={"linkerd.io/inject": "enabled"}, labels={"istio-injection": "enabled"}
     )
-    cluster = None
+    cluster = GatewayApiCluster()
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         from adapters.gateway_api.compiler import compile_gateway_api

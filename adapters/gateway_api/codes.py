@@ -41,3 +41,4 @@ TIMEOUT_UNSET = register(
     "MS6508", INFO, "no request timeout: the implementation decides; the neutral spec says 15s"
 )
 INVALID_IMPORT = register("MS6509", E, "the imported services do not form a valid spec")
+CLUSTER_UNREADABLE = register("MS6510", E, "the cluster's HTTPRoutes cannot be read")

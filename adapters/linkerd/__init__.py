@@ -22,6 +22,7 @@ from meshspec.adapter import (
     NativeDocument,
     Topology,
 )
+from meshspec.diagnostics import Diagnostic
 from meshspec.features import ALL_FEATURES
 from meshspec.features import Feature as F
 from meshspec.spec import Spec
@@ -102,7 +103,9 @@ class LinkerdCluster:
 
         return CLUSTER_KINDS
 
-    def read(self, kubeconfig: str | None = None, context: str | None = None) -> Any:
+    def read(
+        self, kubeconfig: str | None = None, context: str | None = None
+    ) -> tuple[list[NativeDocument], list[Diagnostic]]:
         from adapters.linkerd.cluster import read_cluster
 
         return read_cluster(kubeconfig, context)
