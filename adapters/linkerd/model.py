@@ -271,7 +271,14 @@ class LinkerdModel:
                     from meshspec.durations import parse_duration
 
                     timeout = parse_duration(str(text))
-                return {(key, None): 1.0}, name, timeout or None, RetryPolicy(), lines
+                # `isRetryable`: failures (5xx unless responseClasses say otherwise) are
+                # retried while the budget allows; a request alone gets one retry
+                retries = (
+                    RetryPolicy(1, None, (RetryOn.SERVER_ERROR,))
+                    if route.get("isRetryable")
+                    else RetryPolicy()
+                )
+                return {(key, None): 1.0}, name, timeout or None, retries, lines
         # no profile route matches: the default route, with the profile's defaults
         return {(key, None): 1.0}, None, PROFILE_TIMEOUT, RetryPolicy(), lines
 
