@@ -77,3 +77,6 @@ POLICY_UNUSED = register("MS2517", W, "policy for pods no imported Service names
 IMPORT_PRECEDENCE = register(
     "MS2518", W, "Linkerd's proxy ranks these matches otherwise: the request named differs"
 )
+PORT_NARROWED = register(
+    "MS2519", W, "a port without a Server admits every client: the import denies more there"
+)

@@ -445,8 +445,12 @@ def _other_ports(
     does, else an error (the service's would apply there)."""
     base_mode = draft.extra.get("mtls", {}).get("mode", "PERMISSIVE")
     ports: list[tuple[str, Any, R.Server | None, NativeDocument | None]] = []
+    primary = first.port if first is not None else _first_port_key(draft)
     for port in sorted(draft.ports.values(), key=lambda p: p["port"]):
         names = (int(port.get("targetPort", port["port"])), port.get("name"))
+        if primary in names:
+            continue
+        served = False
         for server, sdoc in index.servers:
             if server is first or server.namespace != draft.namespace or server.port not in names:
                 continue
@@ -459,10 +463,20 @@ def _other_ports(
             if mode != base_mode:
                 draft.extra.setdefault("mtls", {}).setdefault("ports", {})[port["port"]] = mode
             ports.append((mode, scratch.extra.get("authorization"), server, sdoc))
+            served = True
+        if not served:  # Linkerd's default inbound policy: every client (PERMISSIVE)
+            if base_mode != "PERMISSIVE":
+                draft.extra.setdefault("mtls", {}).setdefault("ports", {})[port["port"]] = (
+                    "PERMISSIVE"
+                )
+            ports.append(("PERMISSIVE", None, None, None))
     if not ports:
         return
     everyone = [(base_mode, draft.extra.get("authorization"), first, None), *ports]
-    chosen = next((a for m, a, _, _ in everyone if m == "PERMISSIVE"), everyone[0][1])
+    # a port without a Server has no policy to offer: the service's comes from a Server
+    with_server = [e for e in everyone if e[2] is not None]
+    permissive = [e for e in with_server if e[0] == "PERMISSIVE"]
+    chosen = (permissive or with_server or everyone)[0][1]
     if chosen is None:
         draft.extra.pop("authorization", None)
     else:
@@ -471,7 +485,16 @@ def _other_ports(
         strict = mode == "STRICT"
         if _unnamed(authz, strict) == _unnamed(chosen, strict):
             continue
-        what = "a port without a Server" if on is None else f"Server {on.name} (port {on.port})"
+        if authz is None:  # Linkerd admits everyone there; the import denies more
+            diagnostics.append(
+                C.PORT_NARROWED(
+                    f"a port of {draft.key} without a Server admits every client in Linkerd; "
+                    "the service's one authorization applies there in the import",
+                    target=TARGET,
+                )
+            )
+            continue
+        what = f"Server {on.name} (port {on.port})" if on is not None else "a port"
         diagnostics.append(
             C.AUTHZ_WIDENS(
                 f"{what} admits other clients than another port of {draft.key}; the spec has "
@@ -480,6 +503,12 @@ def _other_ports(
                 target=TARGET,
             )
         )
+
+
+def _first_port_key(draft: GI.Draft) -> int | None:
+    ports = sorted(draft.ports.values(), key=lambda p: p["port"])
+    http = [p for p in ports if p.get("protocol", "http") != "tcp"] or ports
+    return int(http[0].get("targetPort", http[0]["port"])) if http else None
 
 
 def _unnamed(authorization: Any, strict: bool) -> Any:
