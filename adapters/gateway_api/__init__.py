@@ -38,6 +38,7 @@ FEATURES = frozenset(
         F.ROUTING_HEADERS,
         F.ROUTING_QUERY,
         F.ROUTING_METHOD,
+        F.ROUTING_NO_MATCH_404,
         F.SPLIT_WEIGHTS,
         F.SPLIT_VERSIONS,
         F.TIMEOUTS_REQUEST,
@@ -56,6 +57,7 @@ UNSUPPORTED_FEATURES: Mapping[F, str] = {
     F.HEADERS_WHITESPACE: "Gateway API does not say how header values are read",
     F.HEADERS_REPEATED: "Gateway API does not say how repeated header lines are matched",
     F.HOSTS_NORMALIZATION: "Gateway API for mesh binds to the Service, not to host names",
+    F.ROUTING_NORMALIZED_PATH: _PATHS,
     **{f: _PATHS for f in ALL_FEATURES - FEATURES if str(f).startswith("paths.")},
 }
 

@@ -47,6 +47,7 @@ FEATURES = frozenset(
         F.ROUTING_HEADERS,
         F.ROUTING_QUERY,
         F.ROUTING_METHOD,
+        F.ROUTING_NO_MATCH_404,
         F.SPLIT_WEIGHTS,
         F.SPLIT_VERSIONS,
         F.TIMEOUTS_REQUEST,
@@ -87,6 +88,9 @@ UNSUPPORTED_FEATURES: Mapping[F, str] = {
     F.RESILIENCE_OUTLIER: "Linkerd's failure accrual has no interval and no ejection cap, "
     "and backs off exponentially from min-penalty (linkerd.io reference/circuit-breaking)",
     F.RESILIENCE_CONNECTION_LIMITS: "Linkerd has no connection or pending-request limits",
+    F.RESILIENCE_PER_VERSION: "failure accrual is per backend Service (so per version), but "
+    "it has no interval and no ejection cap (linkerd.io reference/circuit-breaking)",
+    F.ROUTING_NORMALIZED_PATH: _PATHS,
     F.HEADERS_REPEATED: "Linkerd's proxy matches each line of a repeated header on its own "
     "(linkerd2-proxy http/match/header.rs), not their joined value",
     F.HOSTS_NORMALIZATION: "Linkerd routes by the Service a connection is addressed to, not "
