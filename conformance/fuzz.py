@@ -20,11 +20,12 @@ from hypothesis.reporting import with_reporter
 
 from conformance.targets.base import Target
 from conformance.targets.model import ModelTarget
-from meshspec.adapter import CompileOptions, Topology, Verdict
+from meshspec.adapter import Adapter, CompileOptions, Topology, Verdict
 from meshspec.codecs import dump_yaml
+from meshspec.features import Feature
 from meshspec.loader import load_texts
-from meshspec.semantics import Request, decide
-from meshspec.spec import Spec
+from meshspec.semantics import Decision, Request, decide
+from meshspec.spec import MtlsMode, Spec
 
 API = "meshspec.io/v1alpha1"
 PATH_VALUES = ("/", "/a", "/a/b", "/ab", "/api", "/api/v1")
@@ -243,7 +244,10 @@ def compare(
     compiled = adapter.compile(spec, CompileOptions())
     if any(d.severity == "error" for d in compiled.diagnostics):
         return None
-    expected = Verdict.of(decide(spec, request))
+    decision = decide(spec, request)
+    if exercised(spec, request, decision) - adapter.features:
+        return None  # the target does not claim what this request needs
+    expected = Verdict.of(decision)
     try:
         got = adapter.model(compiled.resources, Topology.of(spec)).decide(request)
     except Exception as exc:  # a model crash is a disagreement too
@@ -256,8 +260,56 @@ def compare(
     excused = adapter.known_differences(compiled.diagnostics, spec, request)
     if excused is None:
         return None
-    diffs = expected.differences(got, [f for f in [*fields, "route"] if f not in excused])
+    held = [*held_to(adapter, fields), "route"]
+    diffs = expected.differences(got, [f for f in held if f not in excused])
     return Disagreement(target.name, text, request, diffs) if diffs else None
+
+
+#: the Verdict fields a family of features governs: a target claiming none of them (a
+#: target with no mTLS or no authorization) is not held to those fields
+FIELD_FEATURES: dict[str, frozenset[Feature]] = {
+    "authz": frozenset(
+        {Feature.AUTHZ_ALLOW, Feature.AUTHZ_DENY, Feature.AUTHZ_DEFAULT_DENY, Feature.AUTHZ_L7}
+    ),
+    "mtls": frozenset(
+        {Feature.MTLS_STRICT, Feature.MTLS_PERMISSIVE, Feature.MTLS_DISABLE, Feature.MTLS_PORT}
+    ),
+    "transport": frozenset(
+        {Feature.MTLS_STRICT, Feature.MTLS_PERMISSIVE, Feature.MTLS_DISABLE, Feature.MTLS_PORT}
+    ),
+    "retries": frozenset({Feature.RETRIES}),
+}
+
+
+def held_to(adapter: Adapter, fields: Sequence[str]) -> list[str]:
+    return [f for f in fields if f not in FIELD_FEATURES or FIELD_FEATURES[f] & adapter.features]
+
+
+def exercised(spec: Spec, request: Request, decision: Decision) -> set[Feature]:
+    """The features one request needs of a target, as the conformance cases name them: a
+    target that lacks one is not asked (the case would be not supported)."""
+    out: set[Feature] = set()
+    modes = {b.mtls for b in decision.backends}
+    if MtlsMode.DISABLE in modes:
+        out.add(Feature.MTLS_DISABLE)
+    if request.source is None and MtlsMode.STRICT in modes:
+        out.add(Feature.MTLS_STRICT)
+    if request.source is None and MtlsMode.PERMISSIVE in modes:
+        out.add(Feature.MTLS_PERMISSIVE)
+    if decision.retries.attempts:
+        out.add(Feature.RETRIES)
+    if any(not isinstance(v, str) for v in request.headers.values()):
+        out.add(Feature.HEADERS_REPEATED)
+    for svc in spec:
+        for route in svc.spec.routes:
+            if any(m.path is not None and m.path.regex is not None for m in route.matches):
+                out.add(Feature.ROUTING_PATH_REGEX)
+        authz = svc.spec.authorization
+        if authz is not None:
+            out.add(Feature.AUTHZ_ALLOW)
+            if any(r.action == "DENY" for r in authz.rules):
+                out.add(Feature.AUTHZ_DENY)
+    return out
 
 
 def find_disagreement(

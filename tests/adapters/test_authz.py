@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.adapters.validator import Unsupported, assert_compiles
+from tests.adapters.validator import Unsupported, assert_compiles, compile_fragment
 
 
 def _authz(body: str) -> str:
@@ -187,3 +187,122 @@ def test_accepted_losses_fail_closed() -> None:
     assert_compiles(REGEX_ALLOW, write={"istio": ISTIO_DEFAULT_DENY}, allow_lossy=["authz"])
     # DENY: the regex path and header conditions are dropped (denies more).
     assert_compiles(REGEX_DENY, write={"istio": ISTIO_REGEX_DENY_LOSSY}, allow_lossy=["authz"])
+
+
+def _linkerd(body: str) -> str:
+    """The ledger's Server (default-deny) and what the body adds; web keeps STRICT."""
+    return (
+        """
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: ledger-80, namespace: bank}
+spec:
+  podSelector: {matchLabels: {app: ledger}}
+  port: 80
+  proxyProtocol: unknown
+  accessPolicy: deny
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: web-80, namespace: front}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  port: 80
+  proxyProtocol: unknown
+  accessPolicy: all-authenticated
+"""
+        + body
+    )
+
+
+def _linkerd_allow(name: str, identities: str, target: str = "Server, name: ledger-80") -> str:
+    return f"""
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: {{name: {name}, namespace: bank}}
+spec: {{identities: {identities}}}
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {{name: {name}, namespace: bank}}
+spec:
+  targetRef: {{group: policy.linkerd.io, kind: {target}}}
+  requiredAuthenticationRefs:
+    - {{group: policy.linkerd.io, kind: MeshTLSAuthentication, name: {name}}}
+"""
+
+
+# Linkerd is allow-only: the ledger's port is a default-deny Server and every client the
+# spec admits is an authentication an AuthorizationPolicy requires; STRICT drops plaintext
+# clients. Narrower authentications come first (web's own rule before the default's `*`).
+LINKERD_DEFAULT_DENY = _linkerd("")
+LINKERD_ALLOW_DEFAULT_ALLOW = _linkerd(
+    _linkerd_allow("ledger-80-0", "[web-sa.front.serviceaccount.identity.linkerd.example.org]")
+    + _linkerd_allow("ledger-80-1", "['*']")
+)
+LINKERD_SOURCES = _linkerd(_linkerd_allow("ledger-80-0", "['*']"))
+
+
+@pytest.mark.parametrize(
+    ("fragment", "linkerd"),
+    [
+        pytest.param(DEFAULT_DENY, LINKERD_DEFAULT_DENY, id="default-deny-is-a-bare-server"),
+        pytest.param(ALLOW_DEFAULT_ALLOW, LINKERD_ALLOW_DEFAULT_ALLOW, id="allow-then-default"),
+        pytest.param(SOURCES, LINKERD_SOURCES, id="deny-plaintext-allow-authenticated"),
+    ],
+)
+def test_authz_side_by_side(fragment: str, linkerd: str) -> None:
+    """The same fragments in Linkerd; Gateway API has no authorization at all."""
+    assert_compiles(
+        fragment,
+        write={"linkerd": linkerd, "gateway-api": Unsupported},
+        diagnostics={"linkerd": ["MS2007"], "gateway-api": ["MS6005", "MS6006"]},
+    )
+
+
+def test_linkerd_rule_names_are_kept_on_the_policies() -> None:
+    result = compile_fragment(ALLOW_DEFAULT_ALLOW, "linkerd")
+    rules = {
+        r["metadata"]["name"]: r["metadata"]["annotations"]["meshspec.io/rule"]
+        for r in result.resources
+        if r["kind"] == "AuthorizationPolicy"
+    }
+    assert rules == {"ledger-80-0": "web-reads", "ledger-80-1": ""}
+
+
+def test_linkerd_request_conditions_are_inbound_routes() -> None:
+    """`to` is an inbound HTTPRoute on the Server (methods x paths, headers in each match),
+    and a catch-all route no policy admits keeps other requests at 403 rather than 404."""
+    result = compile_fragment(L7, "linkerd")
+    inbound = {
+        r["metadata"]["name"]: r["spec"]
+        for r in result.resources
+        if r["kind"] == "HTTPRoute" and r["apiVersion"] == "policy.linkerd.io/v1beta3"
+    }
+    assert sorted(inbound) == ["ledger-80-authz-00", "ledger-80-authz-01"]
+    matches = inbound["ledger-80-authz-00"]["rules"][0]["matches"]
+    assert [(m["method"], m["path"]["value"]) for m in matches] == [
+        (method, path) for method in ("GET", "HEAD") for path in ("/health", "/v1/accounts", "/")
+    ]
+    assert all(len(m["headers"]) == 3 for m in matches)
+    assert inbound["ledger-80-authz-01"]["rules"] == [
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}]}
+    ]
+    policies = [r for r in result.resources if r["kind"] == "AuthorizationPolicy"]
+    assert [p["spec"]["targetRef"]["name"] for p in policies] == ["ledger-80-authz-00"]
+
+
+def test_linkerd_cannot_admit_plaintext_clients_only() -> None:
+    """PERMISSIVE with a rule for unauthenticated clients but not for some meshed client:
+    Linkerd's NetworkAuthentication admits everyone, so plaintext clients are left out and
+    the loss is an error naming such a request."""
+    fragment = ALLOW_DEFAULT_ALLOW.replace(
+        "    rules:",
+        "    default: deny\n    rules:\n"
+        "      - {name: plain, action: ALLOW, from: [{unauthenticated: true}]}",
+    ).replace("  authorization:", "  mtls: {mode: PERMISSIVE}\n  authorization:")
+    result = compile_fragment(fragment, "linkerd")
+    errors = [d for d in result.diagnostics if d.code == "MS2008"]
+    assert errors and "plaintext" in errors[0].message
+    assert not [r for r in result.resources if r["kind"] == "NetworkAuthentication"]

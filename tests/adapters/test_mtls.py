@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.adapters.validator import assert_compiles
+from tests.adapters.validator import Unsupported, assert_compiles
 
 MESH_ONLY = """
 apiVersion: meshspec.io/v1alpha1
@@ -109,3 +109,42 @@ spec:
 )
 def test_mtls(fragment: str, istio: str) -> None:
     assert_compiles(fragment, write={"istio": istio}, diagnostics={"istio": []})
+
+
+# Linkerd has no mTLS mode: STRICT is a Server admitting authenticated clients only (a
+# plaintext request then gets 403, MS2007); PERMISSIVE is its default; DISABLE exists only
+# as skip-inbound-ports (MS2006, an error). Gateway API has no mTLS field at all.
+LINKERD_MESH_ONLY = """
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: {name: api-80, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  port: 80
+  proxyProtocol: unknown
+  accessPolicy: all-authenticated
+"""
+LINKERD_OVERRIDES_LOSSY = LINKERD_MESH_ONLY.replace(
+    "api-80, namespace: default", "api-8080, namespace: prod"
+).replace("port: 80\n", "port: 8080\n")
+
+
+def test_mtls_side_by_side() -> None:
+    assert_compiles(
+        MESH_ONLY,
+        write={"istio": ISTIO_MESH_ONLY, "linkerd": LINKERD_MESH_ONLY, "gateway-api": ""},
+        diagnostics={"istio": [], "linkerd": ["MS2007"], "gateway-api": ["MS6005"]},
+    )
+    assert_compiles(
+        OVERRIDES,
+        write={"linkerd": Unsupported, "gateway-api": Unsupported},
+        diagnostics={
+            "linkerd": ["MS2006", "MS2006", "MS2007"],
+            "gateway-api": ["MS6004", "MS6004", "MS6004"],
+        },
+    )
+
+
+def test_linkerd_disable_allowed_keeps_mtls_from_meshed_clients() -> None:
+    """Allowed, DISABLE and PERMISSIVE ports get no Server; STRICT keeps its own."""
+    assert_compiles(OVERRIDES, write={"linkerd": LINKERD_OVERRIDES_LOSSY}, allow_lossy=["mtls"])

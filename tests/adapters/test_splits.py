@@ -146,3 +146,77 @@ def test_backend_with_other_ports_is_reported() -> None:
     )
     expected = "---".join(ISTIO_SPLIT.split("---")[:2])
     assert_compiles(fragment, write={"istio": expected}, diagnostics={"istio": ["MS1030"]})
+
+
+# GAMMA: a version is a Service of its own (the service's pods with the version's labels);
+# weights stay relative, a zero weight stays written.
+GAMMA_SPLIT = """
+apiVersion: v1
+kind: Service
+metadata: {name: cart-v1, namespace: shop}
+spec:
+  selector: {app: cart, version: v1}
+  ports: [{name: http-80, port: 80, targetPort: 80, protocol: TCP, appProtocol: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cart-v2, namespace: shop}
+spec:
+  selector: {app: cart, track: canary}
+  ports: [{name: http-80, port: 80, targetPort: 80, protocol: TCP, appProtocol: http}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: cart, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: cart}]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /}}]
+      backendRefs:
+        - {group: "", kind: Service, name: cart-v1, port: 80, weight: 90}
+        - {group: "", kind: Service, name: cart-v2, port: 80, weight: 10}
+        - {group: "", kind: Service, name: legacy, port: 80, weight: 0}
+      timeouts: {request: 15s}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: legacy, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: legacy}]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /}}]
+      backendRefs: [{group: "", kind: Service, name: legacy, port: 80, weight: 1}]
+      timeouts: {request: 15s}
+"""
+
+
+def test_splits_side_by_side() -> None:
+    assert_compiles(
+        SPLIT,
+        write={"istio": ISTIO_SPLIT, "linkerd": GAMMA_SPLIT, "gateway-api": GAMMA_SPLIT},
+        diagnostics={"istio": [], "linkerd": ["MS2007"], "gateway-api": ["MS6005"]},
+    )
+
+
+def test_a_backend_reached_on_another_port_gets_its_first_http_port() -> None:
+    """`legacy` has no port 80: its first HTTP port; each of its ports gets its own route."""
+    fragment = SPLIT.replace(
+        "metadata: {name: legacy, namespace: shop}\n",
+        "metadata: {name: legacy, namespace: shop}\nspec:\n  ports: [{port: 8080}, {port: 9090}]\n",
+    )
+    cart = GAMMA_SPLIT.split("---")[2].replace(
+        "name: legacy, port: 80, weight: 0", "name: legacy, port: 8080, weight: 0"
+    )
+    legacy = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: legacy-%(port)s, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: legacy, port: %(port)s}]
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /}}]
+      backendRefs: [{group: "", kind: Service, name: legacy, port: %(port)s, weight: 1}]
+      timeouts: {request: 15s}
+"""
+    expected = "---".join([cart, legacy % {"port": 8080}, legacy % {"port": 9090}])
+    assert_compiles(fragment, write={"linkerd": expected, "gateway-api": expected})

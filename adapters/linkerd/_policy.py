@@ -1,0 +1,511 @@
+"""Neutral mTLS and authorization -> Linkerd's allow-only inbound policy.
+
+Linkerd has no mTLS mode and no DENY (linkerd.io `features/automatic-mtls.md`,
+`reference/authorization-policy.md`): meshed clients always speak mTLS, and a port
+admits a request when its `Server`'s `accessPolicy` does or when any
+AuthorizationPolicy on the Server or on the inbound route the request matches has all
+of its authentications satisfied. So, per service port:
+
+* STRICT without authorization is a `Server` with `accessPolicy: all-authenticated`;
+  PERMISSIVE without authorization needs nothing; DISABLE exists only as the pods'
+  `config.linkerd.io/skip-inbound-ports`, which bypasses the proxy (MS2006, an error).
+* Authorization is evaluated here, in the spec's order (DENY, then ALLOW, then the
+  default), for every *cell* of requests: the requests that satisfy exactly a given set
+  of the rules' `to` conditions. Each cell is one inbound HTTPRoute whose matches are
+  the intersection of those conditions; Linkerd's precedence picks the most specific
+  cell (more conditions rank higher; cells are written most specific first, so ties
+  go to the right one) and a catch-all route holds the requests that meet no condition.
+  Rules without `to` need no route: with no `to` at all, policies target the Server.
+* In each cell the admitted peers are written as authentications: exact identities of
+  the spec's services and of `identities` sources, `*.<ns>...` wildcards, `*` (any
+  meshed client) and, for plaintext clients, a NetworkAuthentication of every address
+  (which also admits meshed clients: usable only when everyone is admitted). A wider
+  set is used only when every narrower one inside it is admitted too; otherwise the
+  output fails closed and says which request the spec allows and Linkerd denies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+from adapters import _gamma as G
+from adapters._k8s import metadata, source_of, workload_selector
+from adapters.linkerd import codes as C
+from adapters.linkerd import resources as R
+from adapters.linkerd._routes import intersection, literal_prefix, regex_samples, shared_path
+from meshspec.codes import Code
+from meshspec.semantics.authz import source_matches
+from meshspec.spec import (
+    AuthzAction,
+    AuthzRule,
+    DefaultAction,
+    MtlsMode,
+    Operation,
+    PathMatch,
+    Port,
+    Protocol,
+    RouteMatch,
+    Spec,
+    parse_spiffe_id,
+    spiffe_id,
+)
+from meshspec.spec.bundle import PathKey
+
+Report = Callable[[Code, str, PathKey, str], None]
+RULE_ANNOTATION = "meshspec.io/rule"
+#: distinct `to` conditions per service at most (cells grow as 2^n)
+MAX_CONDITIONS = 4
+#: an identity no spec service has, standing for "any other client"
+_OTHER_NS = "meshspec-other"
+_OTHER_SA = "meshspec-other"
+EVERYWHERE = ({"cidr": "0.0.0.0/0"}, {"cidr": "::/0"})
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A class of clients: its representative SPIFFE ID (None: plaintext) and the Linkerd
+    identity pattern that writes it (None: a NetworkAuthentication of every address)."""
+
+    spiffe: str | None
+    pattern: str | None
+    #: patterns this one is wider than (all must be admitted to use it)
+    narrower: tuple[str, ...] = ()
+    label: str = ""
+
+
+def port_mode(spec: Spec, key: str, port: int) -> MtlsMode:
+    mtls = spec.service(key).spec.mtls
+    if mtls is not None:
+        if port in mtls.ports:
+            return mtls.ports[port]
+        if mtls.mode is not None:
+            return mtls.mode
+    return spec.mesh.mtls.mode
+
+
+def linkerd_identity(spec: Spec, spiffe: str) -> str:
+    """A SPIFFE ID in the mesh's trust domain in Linkerd's form; any other stays a SPIFFE
+    ID (MeshTLSAuthentication accepts both)."""
+    parsed = parse_spiffe_id(spiffe)
+    if parsed is None or parsed[0] != spec.mesh.trust_domain:
+        return spiffe
+    td, ns, sa = parsed
+    return R.identity(sa, ns, td)
+
+
+def peers(spec: Spec, rules: Sequence[AuthzRule]) -> list[Peer]:
+    """The client classes whose answers decide the policy, narrowest first."""
+    td = spec.mesh.trust_domain
+    exact: dict[str, Peer] = {}
+    for key in spec.services:
+        sid = spec.identity(key)
+        exact.setdefault(sid, Peer(sid, linkerd_identity(spec, sid), label=key))
+    namespaces = {svc.metadata.namespace for svc in spec}
+    for rule in rules:
+        for src in rule.from_:
+            for ident in src.identities:
+                exact.setdefault(ident, Peer(ident, linkerd_identity(spec, ident), label=ident))
+                parsed = parse_spiffe_id(ident)
+                if parsed is not None and parsed[0] == td:
+                    namespaces.add(parsed[1])
+            namespaces.update(src.namespaces)
+    out = list(exact.values())
+    for ns in sorted(namespaces):
+        inside = tuple(
+            p.pattern
+            for p in exact.values()
+            if p.pattern is not None
+            and (parse_spiffe_id(p.spiffe or "") or ("", "", ""))[1:2] == (ns,)
+        )
+        out.append(
+            Peer(
+                spiffe_id(td, ns, _OTHER_SA),
+                R.namespace_wildcard(ns, td),
+                inside,
+                f"another workload of namespace {ns}",
+            )
+        )
+    every = tuple(p.pattern for p in out if p.pattern is not None)
+    out.append(
+        Peer(spiffe_id(td, _OTHER_NS, _OTHER_SA), "*", every, "a meshed client outside the spec")
+    )
+    out.append(Peer(None, None, (*every, "*"), "a client outside the mesh (plaintext)"))
+    return out
+
+
+def decide(
+    spec: Spec,
+    key: str,
+    rules: Sequence[AuthzRule],
+    default: DefaultAction,
+    cell: frozenset[int],
+    peer: str | None,
+) -> tuple[bool, str | None]:
+    """The spec's answer for a peer and a request in `cell` (indexes of the rules whose
+    `to` holds): DENY rules, then ALLOW rules, then the default."""
+    ns = spec.service(key).metadata.namespace
+    for action in (AuthzAction.DENY, AuthzAction.ALLOW):
+        for i, rule in enumerate(rules):
+            if rule.action is not action or (rule.to is not None and i not in cell):
+                continue
+            if not rule.from_ or any(source_matches(spec, ns, s, peer) for s in rule.from_):
+                return action is AuthzAction.ALLOW, rule.name
+    return default is DefaultAction.ALLOW, None
+
+
+def operation_matches(op: Operation) -> list[RouteMatch]:
+    """A rule's `to` as ORed route matches (methods x paths, headers ANDed in each)."""
+    methods: Sequence[Any] = op.methods or (None,)
+    paths: Sequence[PathMatch | None] = op.paths or (None,)
+    return [RouteMatch(path=p, method=m, headers=op.headers) for m in methods for p in paths]
+
+
+class PolicyCompiler:
+    def __init__(self, spec: Spec, report: Report) -> None:
+        self.spec = spec
+        self.report = report
+        self.servers: list[dict[str, Any]] = []
+        self.authns: list[dict[str, Any]] = []
+        self.networks: list[dict[str, Any]] = []
+        self.routes: list[dict[str, Any]] = []
+        self.policies: list[dict[str, Any]] = []
+        self._strict_note = False
+
+    def service(self, key: str) -> None:
+        svc = self.spec.service(key)
+        authz = svc.spec.authorization
+        for port in svc.spec.ports:
+            mode = port_mode(self.spec, key, port.port)
+            if mode is MtlsMode.DISABLE:
+                path: PathKey = ("spec", "mtls") if svc.spec.mtls is not None else ()
+                self.report(
+                    C.MTLS_DISABLE,
+                    key if path else "mesh",
+                    path or ("spec", "mtls"),
+                    f"port {port.port} of {key}: Linkerd cannot accept plaintext from meshed "
+                    "clients except by bypassing its proxy (config.linkerd.io/"
+                    f'skip-inbound-ports: "{port.workload_port}" on the pods), which also '
+                    "bypasses authorization; the port keeps mTLS from meshed clients",
+                )
+            strict = mode is MtlsMode.STRICT
+            if authz is None:
+                if strict:
+                    self._server(key, port, "all-authenticated")
+                    self._note_strict(key)
+                continue
+            self._authorize(key, port, strict)
+
+    def _note_strict(self, key: str) -> None:
+        if not self._strict_note:
+            self._strict_note = True
+            self.report(
+                C.STRICT_IS_403,
+                key,
+                ("spec", "mtls"),
+                "a plaintext HTTP request to a STRICT port gets 403 from Linkerd's proxy; the "
+                "spec refuses the connection",
+            )
+
+    def _server_name(self, key: str, port: Port) -> str:
+        return f"{self.spec.service(key).metadata.name}-{port.port}"
+
+    def _server(self, key: str, port: Port, access: str) -> str:
+        svc = self.spec.service(key)
+        name = self._server_name(key, port)
+        protocol = {Protocol.GRPC: "gRPC", Protocol.TCP: "opaque"}.get(port.protocol, "unknown")
+        self.servers.append(
+            {
+                "apiVersion": R.SERVER_API,
+                "kind": "Server",
+                "metadata": metadata(name, svc.metadata.namespace, source_of(self.spec, key)),
+                "spec": {
+                    "podSelector": {"matchLabels": workload_selector(svc.metadata.name)},
+                    "port": port.workload_port,
+                    "proxyProtocol": protocol,
+                    "accessPolicy": access,
+                },
+            }
+        )
+        return name
+
+    def _authorize(self, key: str, port: Port, strict: bool) -> None:
+        svc = self.spec.service(key)
+        authz = svc.spec.authorization
+        assert authz is not None
+        rules = authz.rules
+        base: PathKey = ("spec", "authorization")
+        conditions: dict[Operation, list[int]] = {}
+        for i, rule in enumerate(rules):
+            if rule.to is not None:
+                conditions.setdefault(rule.to, []).append(i)
+                if rule.action is AuthzAction.DENY and rule.to.headers:
+                    h = rule.to.headers[0]
+                    value = h.exact or h.prefix or _sample_value(h.regex) or "x"
+                    self.report(
+                        C.AUTHZ_INEXACT,
+                        key,
+                        (*base, "rules", i, "to", "headers"),
+                        f"rule '{rule.name}': Linkerd matches a header line by line, so "
+                        f"GET {_sample([rule], frozenset({0}))} with '{h.name}: a,{value}' "
+                        "is not denied by it",
+                    )
+        server = self._server(key, port, "deny")
+        if strict:
+            self._note_strict(key)
+        ops = list(conditions)
+        if port.protocol is Protocol.TCP and ops:
+            self.report(
+                C.AUTHZ_INEXACT,
+                key,
+                base,
+                f"port {port.port} is TCP: request conditions "
+                "never hold there; only rules without 'to' apply",
+            )
+            ops = []
+        if len(ops) > MAX_CONDITIONS:
+            self.report(
+                C.AUTHZ_INEXACT,
+                key,
+                base,
+                f"{len(ops)} distinct 'to' conditions need up to {2 ** len(ops)} inbound "
+                f"routes; at most {MAX_CONDITIONS} are compiled: requests meeting the others "
+                "are denied",
+            )
+            ops = ops[:MAX_CONDITIONS]
+        cells = self._cells(key, ops, conditions)
+        if cells is None:
+            return
+        all_peers = peers(self.spec, rules)
+        for cell_index, (held, matches) in enumerate(cells):
+            target = None
+            if matches is not None:
+                target = self._inbound_route(key, port, server, cell_index, matches)
+            self._cell_policies(
+                key, port, server, target, cell_index, rules, authz.default, held, all_peers, strict
+            )
+
+    def _cells(
+        self, key: str, ops: list[Operation], conditions: dict[Operation, list[int]]
+    ) -> list[tuple[frozenset[int], list[RouteMatch] | None]] | None:
+        """(rules whose `to` holds, the matches of its inbound route) per cell, most specific
+        first; None for the matches means no inbound routes (policies on the Server)."""
+        if not ops:
+            return [(frozenset(), None)]
+        out: list[tuple[frozenset[int], list[RouteMatch] | None]] = []
+        for size in range(len(ops), 0, -1):
+            for subset in combinations(range(len(ops)), size):
+                matches: list[RouteMatch] | None = operation_matches(ops[subset[0]])
+                for j in subset[1:]:
+                    merged: list[RouteMatch] = []
+                    for a in matches or []:
+                        for b in operation_matches(ops[j]):
+                            both = intersection(a, b)
+                            if both is not None:
+                                merged.append(both)
+                            elif _may_overlap(a, b):
+                                both_path = shared_path(a, b) or "a path both match"
+                                self.report(
+                                    C.AUTHZ_INEXACT,
+                                    key,
+                                    ("spec", "authorization"),
+                                    "two rules' 'to' conditions overlap where one inbound "
+                                    f"route cannot match both (e.g. a request to {both_path} "
+                                    "meeting both is decided as if only one held)",
+                                )
+                    matches = merged
+                if not matches:
+                    continue
+                held = frozenset(i for j in subset for i in conditions[ops[j]])
+                out.append((held, matches))
+        out.append((frozenset(), [RouteMatch()]))
+        return out
+
+    def _inbound_route(
+        self, key: str, port: Port, server: str, index: int, matches: list[RouteMatch]
+    ) -> str:
+        svc = self.spec.service(key)
+        name = f"{server}-authz-{index:02d}"
+
+        def lost(path: PathKey, message: str) -> None:
+            self.report(C.AUTHZ_INEXACT, key, path, message)
+
+        native = [G.native_match(m, ("spec", "authorization"), lost) for m in matches]
+        self.routes.append(
+            {
+                "apiVersion": R.INBOUND_ROUTE_API,
+                "kind": "HTTPRoute",
+                "metadata": metadata(name, svc.metadata.namespace, source_of(self.spec, key)),
+                "spec": {
+                    "parentRefs": [{"group": R.POLICY_GROUP, "kind": "Server", "name": server}],
+                    "rules": [{"matches": native}],
+                },
+            }
+        )
+        return name
+
+    def _cell_policies(
+        self,
+        key: str,
+        port: Port,
+        server: str,
+        route: str | None,
+        index: int,
+        rules: Sequence[AuthzRule],
+        default: DefaultAction,
+        held: frozenset[int],
+        classes: list[Peer],
+        strict: bool,
+    ) -> None:
+        answers: dict[str | None, tuple[bool, str | None]] = {}
+        for peer in classes:
+            allowed, rule = decide(self.spec, key, rules, default, held, peer.spiffe)
+            if strict and peer.spiffe is None:
+                allowed = False
+            answers[peer.pattern] = (allowed, rule)
+        admitted: dict[str | None, list[str]] = {}
+        network_rule: tuple[bool, str | None] | None = None
+        for peer in classes:
+            allowed, rule = answers[peer.pattern]
+            if not allowed:
+                continue
+            denied_inside = [p for p in peer.narrower if not answers[p][0]]
+            if denied_inside:
+                code = C.AUTHZ_INEXACT if peer.pattern is None else C.IDENTITY_OUTSIDE
+                self.report(
+                    code,
+                    key,
+                    ("spec", "authorization"),
+                    f"port {port.port}: the spec allows {peer.label} but denies "
+                    f"{_label(classes, denied_inside[0])}; Linkerd cannot admit the one without "
+                    f"the other, so {peer.label} is denied"
+                    + (
+                        f" (e.g. GET {_sample(rules, held)} in plaintext)"
+                        if peer.pattern is None
+                        else ""
+                    ),
+                )
+                continue
+            if peer.pattern is None:
+                network_rule = (allowed, rule)
+            else:
+                admitted.setdefault(rule, []).append(peer.pattern)
+        svc = self.spec.service(key)
+        prefix = route or server
+        # narrowest first: a client several policies admit is named by the first (by name),
+        # which is then the rule the spec decided by for it
+        ordered = sorted(admitted.items(), key=lambda item: max(map(_breadth, item[1])))
+        for n, (rule, patterns) in enumerate(ordered):
+            identities = sorted(set(patterns))
+            if "*" in identities:
+                identities = ["*"]
+            wild = [i for i in identities if i.startswith("*.")]
+            identities = [
+                i
+                for i in identities
+                if i in wild or not any(R.identity_matches(w, i) for w in wild)
+            ]
+            name = f"{prefix}-{n}"
+            self.authns.append(
+                {
+                    "apiVersion": R.AUTHN_API,
+                    "kind": "MeshTLSAuthentication",
+                    "metadata": metadata(name, svc.metadata.namespace, source_of(self.spec, key)),
+                    "spec": {"identities": identities},
+                }
+            )
+            self._policy(key, name, server, route, ("MeshTLSAuthentication", name), rule)
+        if network_rule is not None:
+            name = f"{prefix}-all"
+            self.networks.append(
+                {
+                    "apiVersion": R.AUTHN_API,
+                    "kind": "NetworkAuthentication",
+                    "metadata": metadata(name, svc.metadata.namespace, source_of(self.spec, key)),
+                    "spec": {"networks": [dict(n) for n in EVERYWHERE]},
+                }
+            )
+            self._policy(key, name, server, route, ("NetworkAuthentication", name), network_rule[1])
+
+    def _policy(
+        self,
+        key: str,
+        name: str,
+        server: str,
+        route: str | None,
+        authn: tuple[str, str],
+        rule: str | None,
+    ) -> None:
+        svc = self.spec.service(key)
+        target = (
+            {"group": R.POLICY_GROUP, "kind": "HTTPRoute", "name": route}
+            if route is not None
+            else {"group": R.POLICY_GROUP, "kind": "Server", "name": server}
+        )
+        self.policies.append(
+            {
+                "apiVersion": R.AUTHN_API,
+                "kind": "AuthorizationPolicy",
+                "metadata": metadata(
+                    name,
+                    svc.metadata.namespace,
+                    source_of(self.spec, key, ("spec", "authorization")),
+                    **{RULE_ANNOTATION: rule or ""},
+                ),
+                "spec": {
+                    "targetRef": target,
+                    "requiredAuthenticationRefs": [
+                        {"group": R.POLICY_GROUP, "kind": authn[0], "name": authn[1]}
+                    ],
+                },
+            }
+        )
+
+
+def _sample_value(regex: str | None) -> str | None:
+    if regex is None:
+        return None
+    for candidate in regex.split("|"):
+        text = candidate.strip("^$()")
+        if text and all(ch not in ".*+?[]{}\\" for ch in text):
+            return text
+    return None
+
+
+def _breadth(pattern: str) -> int:
+    return 2 if pattern == "*" else 1 if pattern.startswith("*.") else 0
+
+
+def _label(classes: list[Peer], pattern: str) -> str:
+    for p in classes:
+        if p.pattern == pattern:
+            return p.label
+    return pattern
+
+
+def _sample(rules: Sequence[AuthzRule], held: frozenset[int]) -> str:
+    for i in sorted(held):
+        op = rules[i].to
+        if op is not None and op.paths:
+            p = op.paths[0]
+            if p.regex is not None:
+                return next(iter(regex_samples(p.regex)), "/")
+            return p.exact or (p.prefix or "/")
+    return "/"
+
+
+def _may_overlap(a: RouteMatch, b: RouteMatch) -> bool:
+    """Whether some request meets both (exactly for exact and prefix paths; a regex is
+    assumed to overlap)."""
+    if a.method and b.method and a.method != b.method:
+        return False
+    pa, pb = a.path, b.path
+    if pa is None or pb is None:
+        return True
+    if pa.regex is not None or pb.regex is not None:
+        # every path a condition accepts starts with its literal text
+        la, lb = (literal_prefix(p.regex) if p.regex is not None else p.value for p in (pa, pb))
+        return la.startswith(lb) or lb.startswith(la)
+    return shared_path(a, b) is not None
