@@ -39,6 +39,8 @@ BLOCKS: tuple[tuple[int, int, str, str], ...] = (
     (600, 699, "conformance suite", ""),
     (1000, 1499, "Istio adapter: compiler", ""),
     (1500, 1999, "Istio adapter: importer and model", ""),
+    (2000, 2499, "Linkerd adapter: compiler", ""),
+    (2500, 2999, "Linkerd adapter: importer and live reader", ""),
     (
         3000,
         3999,
@@ -47,6 +49,8 @@ BLOCKS: tuple[tuple[int, int, str, str], ...] = (
     ),
     (4000, 4499, "Consul adapter (consul, consul-k8s): compiler", ""),
     (4500, 4999, "Consul adapter (consul, consul-k8s): importer and live readers", ""),
+    (6000, 6499, "Gateway API (GAMMA) adapter: compiler", ""),
+    (6500, 6999, "Gateway API (GAMMA) adapter: importer and live reader", ""),
 )
 
 
