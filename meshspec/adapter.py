@@ -78,6 +78,9 @@ class CompileOptions:
     #: accounts, services with their ports, workloads with their labels), where the
     #: target has such objects.
     workloads: bool = False
+    #: Another form of the same resources, one of the adapter's `forms` (App Mesh's
+    #: CloudFormation template); None: the adapter's native resources.
+    form: str | None = None
 
     def settle(self, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
         """The compile's findings under these options: every adapter's `compile` returns
@@ -356,6 +359,12 @@ class Adapter(Protocol):
     @property
     def cluster(self) -> ClusterReader | None:
         """How to read its resources from a live cluster; None when it cannot."""
+        ...
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        """Other forms its compile can write the same resources in (`compile -o FORM`,
+        `CompileOptions.form`), e.g. App Mesh's "cloudformation"; usually none."""
         ...
 
     @property

@@ -535,7 +535,7 @@ def compile_command(
         click.echo("nothing written: the spec has errors", err=True)
         sys.exit(EXIT_FINDINGS)
     if output == "cloudformation":
-        compiled = _cloudformation(result.spec, target, allow_lossy)
+        compiled = _other_form(result.spec, target, output, allow_lossy)
     else:
         compiled = compile_spec(result.spec, target, allow_lossy, workloads=with_workloads)
     diags = [*result.diagnostics, *compiled.diagnostics]
@@ -575,15 +575,12 @@ def compile_command(
         click.echo(text, nl=False)
 
 
-def _cloudformation(spec: Spec, target: str, allow_lossy: Sequence[str]) -> CompileResult:
-    """The target's resources as one CloudFormation template (an adapter that has one
-    provides `compile_cloudformation`)."""
+def _other_form(spec: Spec, target: str, form: str, allow_lossy: Sequence[str]) -> CompileResult:
+    """The target's resources in another form it offers (`Adapter.forms`)."""
     adapter = _target_or_usage(target)
-    write = getattr(adapter, "compile_cloudformation", None)
-    if write is None:
-        raise click.UsageError(f"target '{target}' has no CloudFormation form")
-    result: CompileResult = write(spec, CompileOptions(allow_lossy=frozenset(allow_lossy)))
-    return result
+    if form not in adapter.forms:
+        raise click.UsageError(f"target '{target}' has no {form} form")
+    return adapter.compile(spec, CompileOptions(allow_lossy=frozenset(allow_lossy), form=form))
 
 
 @cli.command(name="import", short_help="Import a mesh's resources into the neutral spec.")

@@ -149,21 +149,21 @@ class AppMeshAdapter:
     #: aws-app-mesh-controller-for-k8s docs: a namespace labelled for the sidecar injector
     injection = Injection(labels={"appmesh.k8s.aws/sidecarInjectorWebhook": "enabled"})
     cluster = AppMeshCluster()
+    #: `compile -o cloudformation`: the same mesh as one CloudFormation template
+    forms = ("cloudformation",)
     files = AppMeshFiles()
     agent = AppMeshAccount()
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
+        if options.form == "cloudformation":
+            from adapters.appmesh.cloudformation import compile_template
+
+            template, found = compile_template(spec)
+            return CompileResult([template], options.settle(found))
         from adapters.appmesh.compiler import compile_appmesh
 
         resources, diagnostics = compile_appmesh(spec, options)
         return CompileResult(resources, options.settle(diagnostics))
-
-    def compile_cloudformation(self, spec: Spec, options: CompileOptions) -> CompileResult:
-        """The same resources as one CloudFormation template (`compile -o cloudformation`)."""
-        from adapters.appmesh.cloudformation import compile_template
-
-        template, diagnostics = compile_template(spec)
-        return CompileResult([template], options.settle(diagnostics))
 
     def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult:
         from adapters.appmesh.importer import import_appmesh

@@ -141,6 +141,7 @@ class _Consul:
     """What both targets share: features, codes, import and model."""
 
     cluster: Any = None
+    forms: tuple[str, ...] = ()
     files: ConsulFiles | None = None
     agent: ConsulAgent | None = None
 

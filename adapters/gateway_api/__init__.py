@@ -94,6 +94,7 @@ class GatewayApiAdapter:
     )
     cluster = GatewayApiCluster()
     #: Kubernetes objects, read from a cluster
+    forms: tuple[str, ...] = ()
     files = None
     agent = None
 

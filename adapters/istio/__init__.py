@@ -127,6 +127,7 @@ class IstioAdapter:
     )
     cluster = IstioCluster()
     #: its resources are Kubernetes objects, read from a cluster, not from an agent
+    forms: tuple[str, ...] = ()
     files = None
     agent = None
 

@@ -129,6 +129,7 @@ class LinkerdAdapter:
     injection = Injection(annotations={"linkerd.io/inject": "enabled"}, outside={})
     cluster = LinkerdCluster()
     #: Kubernetes objects, read from a cluster
+    forms: tuple[str, ...] = ()
     files = None
     agent = None
 

@@ -63,6 +63,7 @@ class FerryAdapter:
     codes = codes.BLOCK
     injection = Injection(annotations={"ferry.example/inject": "true"})
     cluster = None
+    forms: tuple[str, ...] = ()
     files = None
     agent = None
 
