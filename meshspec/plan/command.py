@@ -85,6 +85,7 @@ def plan(
       meshspec plan --from istio --live --context prod --to reference
     """
     from meshspec.cli import emit_diagnostics
+    from meshspec.diagnostics import Severity
     from meshspec.errors import UnknownTarget
     from meshspec.live import ClusterRef, NoClusterReader, read_live
     from meshspec.native import read_native_for
@@ -119,7 +120,12 @@ def plan(
         raise click.UsageError(str(exc)) from None
     except PlanError as exc:
         emit_diagnostics(exc.diagnostics)
-        click.echo(f"error: {exc}; nothing written", err=True)
+        errors = [d for d in exc.diagnostics if d.severity is Severity.ERROR]
+        hint = ""
+        if errors and all(d.area in ("mtls", "authz") for d in errors):
+            areas = ",".join(sorted({d.area for d in errors}))
+            hint = f" (these are security losses: accept them with --allow-lossy {areas})"
+        click.echo(f"error: {exc}; nothing written{hint}", err=True)
         sys.exit(EXIT_FINDINGS)
     emit_diagnostics([*result.import_diagnostics, *result.compile_diagnostics])
     files = plan_files(result)
