@@ -10,6 +10,7 @@ imported spec would allow where Consul denies is an error (it widens access).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -729,15 +730,21 @@ def _resilience(
     callers = sorted(n for (k, n) in entries if k == "service-defaults" and n not in virtual)
     if not callers:
         return
+    # callers with the same UpstreamConfig apply the same to every upstream: ask one of each
+    # (asking every caller for every service grows with the square of the mesh)
+    alike: dict[str, list[str]] = {}
+    for caller in callers:
+        config = entries[("service-defaults", caller)][0].get("UpstreamConfig")
+        alike.setdefault(json.dumps(config, sort_keys=True, default=str), []).append(caller)
     for svc in ctx.services.values():
-        policies = {caller: model.breaker_for(caller, svc.name) for caller in callers}
+        policies = {group[0]: model.breaker_for(group[0], svc.name) for group in alike.values()}
         if len(set(map(repr, policies.values()))) > 1:
             _, doc = entries[("service-defaults", callers[0])]
             ctx.report(
                 C.CALLER_KEYED,
                 doc,
                 ("UpstreamConfig",),
-                f"callers of {svc.name} differ ({', '.join(callers)}): {callers[0]}'s is kept",
+                f"callers of {svc.name} differ ({_listed(callers)}): {callers[0]}'s is kept",
             )
         policy = policies[callers[0]]
         res: dict[str, Any] = {}
@@ -758,20 +765,30 @@ def _check_access(
     entries: list[dict[str, Any]],
     by_key: Mapping[tuple[str, str], tuple[dict[str, Any], NativeDocument]],
 ) -> None:
-    """A request per permission and caller: the spec must not allow what Consul denies."""
+    """A request per permission and caller: the spec must not allow what Consul denies.
+
+    The callers asked are those a source of the intentions names and one other: every caller
+    no source names is decided by `*` in Consul and, in the imported spec, by the rules its
+    `*` became (each imported rule names services by their source), so they all answer alike
+    (asking every caller for every service would grow with the square of the mesh)."""
     model = ConsulModel(entries, Topology.of(spec))
     names = sorted(s.metadata.name for s in spec)
+    known = set(names)
     for (kind, dest), (e, doc) in sorted(by_key.items()):
-        if kind != "service-intentions" or dest not in names:
+        if kind != "service-intentions" or dest not in known:
             continue
         targets = {"/"}
+        named: set[str] = set()
         for src in e.get("Sources") or []:
+            named.add(str(src.get("Name", "")))
             for p in src.get("Permissions") or []:
                 http = p.get("HTTP") or {}
                 for key in ("PathExact", "PathPrefix"):
                     if key in http:
                         targets.add(str(http[key]))
-        for caller in names:
+        others = (n for n in names if n not in named)
+        asked = sorted({*(named & known), *[next(others, dest)]})
+        for caller in asked:
             for target in sorted(targets):
                 req = Request(destination=dest, target=target, source=caller)
                 try:
@@ -797,3 +814,8 @@ def _check_access(
                         "source": caller,
                     },
                 )
+
+
+def _listed(names: Sequence[str], shown: int = 10) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
