@@ -66,9 +66,10 @@ def intentions(
     default = "deny" if authz.default is DefaultAction.DENY else "allow"
     sources: list[dict[str, Any]] = []
     names: list[tuple[str, str]] = []
+    https: dict[int, list[dict[str, Any]]] = {}  # each rule's permissions, once for all callers
     for caller in [*named, ANY]:
         rules = [(i, r) for i, r in ordered if ANY in callers[i] or caller in callers[i]]
-        source, pairs = _source(caller, rules, default, key, found, l7)
+        source, pairs = _source(caller, rules, default, key, found, l7, https)
         sources.append(source)
         names.extend(pairs)
     return entry(SERVICE_INTENTIONS, svc.metadata.name, Meta=names_meta(names), Sources=sources)
@@ -172,13 +173,16 @@ def _source(
     key: str,
     found: CompileContext,
     l7: bool,
+    https_of: dict[int, list[dict[str, Any]]],
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     permissions: list[dict[str, Any]] = []
     names: list[str] = []
     for i, rule in rules:
         action = "deny" if rule.action is AuthzAction.DENY else "allow"
         where = ("spec", "authorization", "rules", i, "to")
-        https = _permission_http(rule, key, where, found)
+        if i not in https_of:
+            https_of[i] = _permission_http(rule, key, where, found)
+        https = https_of[i]
         if not l7 and https != [dict(_CATCH_ALL)]:
             found.report(
                 C.L7_ON_TCP,
