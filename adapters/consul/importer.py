@@ -581,15 +581,16 @@ def _intentions(
             items.append((i, caller, f"{caller}#{j}", str(perm.get("Action")), op, who))
     # the default: `*`'s answer for every request, else acl.default_policy (allow)
     default = "allow"
+    lasts = _lasts(items)
     for _, caller, native, action, op, _ in items:
-        last = native == caller or native == f"{caller}#{_last(items, caller)}"
+        last = native == caller or native == f"{caller}#{lasts[caller]}"
         if caller == "*" and last and op == _CATCH_ALL:
             default = action
     svc.authz_default_deny = default == "deny"
     rules: dict[str, dict[str, Any]] = {}
     for i, caller, native, action, op, who in items:
         neutral = names.get(native)
-        last = native == caller or native == f"{caller}#{_last(items, caller)}"
+        last = native == caller or native == f"{caller}#{lasts[caller]}"
         if neutral == "" or (neutral is None and last and op == _CATCH_ALL and action == default):
             continue  # the default says it
         name = neutral or f"{caller.replace('*', 'any')}-{native.partition('#')[2] or 'all'}"
@@ -619,9 +620,9 @@ def _intentions(
         svc.authz_rules.append(rule)
 
 
-def _last(items: list[tuple[int, str, str, str, dict[str, Any], list[Any]]], caller: str) -> str:
-    mine = [native for _, c, native, _, _, _ in items if c == caller]
-    return mine[-1].partition("#")[2] if mine else ""
+def _lasts(items: list[tuple[int, str, str, str, dict[str, Any], list[Any]]]) -> dict[str, str]:
+    """Each caller's last permission index ("" for an L4 source), in one pass."""
+    return {c: native.partition("#")[2] for _, c, native, _, _, _ in items}
 
 
 def _joined(tos: list[dict[str, Any]]) -> dict[str, Any]:
@@ -767,10 +768,12 @@ def _check_access(
 ) -> None:
     """A request per permission and caller: the spec must not allow what Consul denies.
 
-    The callers asked are those a source of the intentions names and one other: every caller
-    no source names is decided by `*` in Consul and, in the imported spec, by the rules its
-    `*` became (each imported rule names services by their source), so they all answer alike
-    (asking every caller for every service would grow with the square of the mesh)."""
+    The callers asked: one of each group of callers whose sources say the same (permissions
+    and their names), and one caller no source names. Each imported rule names the callers
+    of the sources it comes from, so callers with the same source become the same rules, and
+    every caller no source names is decided by `*` in Consul and by the rules `*` became in
+    the imported spec: each group answers alike (asking every caller for every service would
+    grow with the square of the mesh)."""
     model = ConsulModel(entries, Topology.of(spec))
     names = sorted(s.metadata.name for s in spec)
     known = set(names)
@@ -779,15 +782,27 @@ def _check_access(
             continue
         targets = {"/"}
         named: set[str] = set()
+        labels = read_names(e.get("Meta"))
+        alike: dict[str, str] = {}
         for src in e.get("Sources") or []:
-            named.add(str(src.get("Name", "")))
-            for p in src.get("Permissions") or []:
+            caller = str(src.get("Name", ""))
+            named.add(caller)
+            perms = src.get("Permissions") or []
+            for p in perms:
                 http = p.get("HTTP") or {}
                 for key in ("PathExact", "PathPrefix"):
                     if key in http:
                         targets.add(str(http[key]))
+            if caller in known:
+                # callers whose sources say the same, permission names included, become the
+                # same rules: one of them answers for all
+                said = [labels.get(f"{caller}#{j}") for j in range(len(perms))] or [
+                    labels.get(caller)
+                ]
+                body = {k: v for k, v in src.items() if k != "Name"}
+                alike.setdefault(json.dumps([body, said], sort_keys=True, default=str), caller)
         others = (n for n in names if n not in named)
-        asked = sorted({*(named & known), *[next(others, dest)]})
+        asked = sorted({*alike.values(), next(others, dest)})
         for caller in asked:
             for target in sorted(targets):
                 req = Request(destination=dest, target=target, source=caller)
