@@ -31,12 +31,9 @@ such, outlier detection and connection limits.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import http.client
-import json
 import tempfile
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -48,8 +45,16 @@ from conformance.observation import Observation
 from conformance.targets.base import NotSupported, Session, TargetUnavailable
 from conformance.targets.consul_live_mesh import ConsulLoopback, Instance, Sidecar
 from conformance.targets.consul_live_programs import find_consul_programs
-from conformance.targets.fault_app import DELAY_HEADER, FAIL_HEADER, ID_HEADER, FaultApp
+from conformance.targets.fault_app import FaultApp
 from conformance.targets.istio_live_programs import ProgramsMissing
+from conformance.targets.live_common import (
+    OUTCOME_OF_STATUS,
+    REQUEST_TIMEOUT,
+    SharedMesh,
+    Tally,
+    control_headers,
+    send,
+)
 from meshspec.adapter import CompileOptions
 from meshspec.errors import UnknownTarget
 from meshspec.registry import get_adapter
@@ -66,8 +71,6 @@ SEEN_OTHERWISE: Mapping[str, str] = {
 }
 
 LIVE_FIELDS = frozenset({"status", "outcome", "backends", "headers", "attempts", "failed"})
-OUTCOME_OF_STATUS = {200: "forwarded", 400: "bad_request", 403: "denied", 404: "no_route"}
-REQUEST_TIMEOUT = 20.0
 #: instances per version a case file may ask for (each is an Envoy)
 MAX_INSTANCES = 4
 
@@ -193,26 +196,15 @@ class ConsulLiveSession:
 
     def _probe(self, probe: Probe) -> Observation:
         endpoints, in_mesh = self._endpoints(probe)
-        statuses: Counter[int | None] = Counter()
-        answered: Counter[tuple[str, str | None]] = Counter()
-        headers: dict[str, str] | None = None
-        attempts: int | None = None
+        tally = Tally()
         with Connections(self.mesh) as conns:
             for n in range(probe.count):
                 port, identity = endpoints[n % len(endpoints)]
                 self.sent += 1
                 request_id = f"consul-live-{self.sent}"
-                status, body = conns.send(port, identity, probe, _control(probe, request_id))
-                statuses[status] += 1
-                if probe.fault is not None:
-                    attempts = sum(app.tries[request_id] for app in self.apps.values()) or None
-                echo = _echo(body) if status == 200 else None
-                if echo is not None:
-                    answered[(str(echo.get("service")), echo.get("version"))] += 1
-                    request = echo.get("request") or {}
-                    headers = dict(request.get("headers") or {})
-        status, _ = statuses.most_common(1)[0]
-        total = sum(answered.values())
+                status, body = conns.send(port, identity, probe, control_headers(probe, request_id))
+                tally.add(probe, request_id, status, body, self.apps)
+        status = tally.status
         if status is None:
             outcome = "mtls_refused" if not in_mesh else None
         else:
@@ -220,36 +212,13 @@ class ConsulLiveSession:
         return Observation(
             outcome=outcome,
             status=status,
-            backends={k: v / total for k, v in answered.items()} if total else {},
-            headers=headers,
-            attempts=attempts,
-            failed=sum(n for s, n in statuses.items() if s is not None and s >= 500),
+            backends=tally.backends,
+            headers=tally.headers,
+            attempts=tally.attempts,
+            failed=tally.failed,
             samples=probe.count,
             sampled=True,
         )
-
-
-def _control(probe: Probe, request_id: str) -> dict[str, str]:
-    """Headers that tell the application behind the sidecar how to misbehave."""
-    out = {ID_HEADER: request_id}
-    fault = probe.fault
-    if fault is not None and fault.status is not None:
-        out[FAIL_HEADER] = f"{fault.status}x{fault.times}"
-        if fault.instances is not None:
-            out[FAIL_HEADER] += f"@{fault.instances}"
-    if fault is not None and fault.reset:
-        out[FAIL_HEADER] = f"resetx{fault.times}"
-    if fault is not None and fault.delay is not None:
-        out[DELAY_HEADER] = str(fault.delay_seconds)
-    return out
-
-
-def _echo(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) and "service" in data else None
 
 
 class Connections:
@@ -277,34 +246,15 @@ class Connections:
     def send(
         self, port: int, identity: str | None, probe: Probe, control: Mapping[str, str]
     ) -> tuple[int | None, bytes]:
-        """One request: status and body; None as the status when the connection is
-        refused or cut (a plaintext client at an mTLS listener, an L4 deny)."""
-        key = (port, identity)
-        for attempt in (1, 2):
-            conn = self.conns.get(key)
-            if conn is None:
-                conn = self.conns[key] = self._connect(port, identity)
-            try:
-                conn.putrequest(probe.method, probe.path, skip_host=True, skip_accept_encoding=True)
-                conn.putheader("Host", probe.to)
-                for name, value in [*probe.headers.items(), *control.items()]:
-                    for line in [value] if isinstance(value, str) else value:
-                        conn.putheader(name, line)
-                conn.endheaders()
-                response = conn.getresponse()
-                body = response.read()
-            except http.client.RemoteDisconnected:
-                self.conns.pop(key).close()
-                if attempt == 2 or probe.from_ is None:
-                    return None, b""
-                continue  # a kept-alive connection the sidecar closed meanwhile
-            except (TimeoutError, OSError, http.client.HTTPException):
-                self.conns.pop(key).close()
-                return None, b""
-            if response.will_close:
-                self.conns.pop(key).close()
-            return response.status, body
-        return None, b""
+        """One request: status and body (`live_common.send`)."""
+        return send(
+            self.conns,
+            (port, identity),
+            lambda: self._connect(port, identity),
+            probe,
+            probe.to,
+            control,
+        )
 
 
 # --------------------------------------------------------------------------
@@ -312,52 +262,19 @@ class Connections:
 # --------------------------------------------------------------------------
 
 
-class _SharedMesh:
-    """One agent per process: every consul-live target (and a test fixture that
-    adopts its own mesh) uses the same running agent and keeps its sidecars."""
-
-    def __init__(self) -> None:
-        self.mesh: ConsulLoopback | None = None
-        self.stack: ExitStack | None = None
-
-    def get(self) -> ConsulLoopback:
-        if self.mesh is None:
-            programs = find_consul_programs()
-            stack = ExitStack()
-            try:
-                workdir = Path(
-                    stack.enter_context(tempfile.TemporaryDirectory(prefix="meshspec-consul-live-"))
-                )
-                mesh = ConsulLoopback(programs, workdir)
-                stack.callback(mesh.stop)
-                mesh.start()
-            except BaseException:
-                stack.close()
-                raise
-            self.stack, self.mesh = stack, mesh
-            atexit.register(self.close)
-        return self.mesh
-
-    @contextmanager
-    def adopt(self, mesh: ConsulLoopback) -> Iterator[ConsulLoopback]:
-        """Use `mesh` (brought up by the caller) while the block runs, unless one
-        is running already; yields the one in use."""
-        if self.mesh is not None:
-            yield self.mesh
-            return
-        self.mesh = mesh
-        try:
-            yield mesh
-        finally:
-            self.mesh = None
-
-    def close(self) -> None:
-        if self.stack is not None:
-            stack, self.stack, self.mesh = self.stack, None, None
-            stack.close()
+def _bring_up(stack: ExitStack, timings: dict[str, float]) -> ConsulLoopback:
+    """A Consul dev agent, stopped with `stack`."""
+    programs = find_consul_programs()
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="meshspec-consul-live-")))
+    mesh = ConsulLoopback(programs, workdir)
+    stack.callback(mesh.stop)
+    mesh.start()
+    return mesh
 
 
-SHARED = _SharedMesh()
+#: one agent per process: every consul-live target (and a test fixture that adopts
+#: its own mesh) uses the same running agent and keeps its sidecars
+SHARED: SharedMesh[ConsulLoopback] = SharedMesh(_bring_up)
 
 
 class ConsulLiveTarget:

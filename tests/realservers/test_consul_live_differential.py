@@ -19,7 +19,7 @@ from conformance.library import builtin_cases
 from conformance.targets.consul_live import ConsulLiveTarget
 from conformance.targets.consul_live_differential import run_cases, run_fuzzed
 from conformance.targets.consul_live_mesh import ConsulLoopback
-from conformance.targets.istio_live_differential import Difference, render
+from conformance.targets.live_differential import Difference, render
 from conformance.targets.model import ModelTarget
 
 pytestmark = pytest.mark.realservers
