@@ -159,6 +159,23 @@ class Sidecar:
             raise
         return f'"/{SYNC_SERVICE}/{generation}"' in held
 
+    def clusters_not_ready(self, services: set[str]) -> list[str]:
+        """Its upstream clusters of `services` without a host, or with one not
+        healthy (admin `/clusters`: `<cluster>::<host>::health_flags::<flags>`;
+        cluster names are `[<subset>.]<service>.<namespace>.<dc>.internal.<trust
+        domain>.consul`)."""
+        hosts: dict[str, list[str]] = {}
+        for line in self.admin("/clusters").decode().splitlines():
+            cluster, _, rest = line.partition("::")
+            head, internal, _ = cluster.partition(".internal.")
+            parts = head.split(".")
+            if not internal or len(parts) < 3 or parts[-3] not in services:
+                continue
+            flags = hosts.setdefault(cluster, [])
+            if "::health_flags::" in rest:
+                flags.append(rest.rpartition("::")[2])
+        return sorted(c for c, flags in hosts.items() if not flags or set(flags) != {"healthy"})
+
     def refusals(self) -> str:
         """Why it refused its latest updates (the error states in its config)."""
         return "; ".join(error_states(self.config_dump())) or "no error state kept"
@@ -478,6 +495,28 @@ class ConsulLoopback:
                 stable_since, last = now, counters
             elif now - stable_since >= SETTLE:
                 return
+            time.sleep(POLL)
+
+    def wait_endpoints(self, services: Iterable[str]) -> float:
+        """Until every sidecar's clusters of `services` (the main one and each
+        resolver subset's) hold at least one host and only healthy ones; seconds
+        it took. A sidecar re-registered as another service, or one just started,
+        reaches its callers' clusters some time after its checks pass (Consul's
+        health watch, then EDS), and a subset cluster no settling request goes
+        through (a route taken by a POST only) would otherwise answer
+        "no healthy upstream" to the first probe."""
+        wanted = set(services)
+        began = time.monotonic()
+        while True:
+            waiting = [
+                f"{sid}: {cluster}"
+                for sid, sidecar in self.sidecars.items()
+                for cluster in sidecar.clusters_not_ready(wanted)
+            ]
+            if not waiting:
+                return time.monotonic() - began
+            if time.monotonic() - began > STABLE_TIMEOUT:
+                raise StartupError(f"clusters without healthy endpoints: {', '.join(waiting[:4])}")
             time.sleep(POLL)
 
     def settle(self, ports: Iterable[int]) -> float:

@@ -34,15 +34,13 @@ FUZZ_SPECS = 4
 #: Consul routes to `rest` (v1) where the model had normalised first and chosen `admin`;
 #: in the compiler, a mesh-wide PERMISSIVE writes the `mesh` entry's
 #: `AllowEnablingPermissiveMutualTLS` first, which Consul requires before it accepts
-#: `MutualTLSMode: permissive` (it answered 500 and kept the old mode).
+#: `MutualTLSMode: permissive` (it answered 500 and kept the old mode). Not a model
+#: difference: with one of v1's two instances failing, 6 of 12 requests failed in some
+#: runs where the passive health check ejects at the third 5xx; real Consul does put the
+#: caller's `PassiveHealthCheck` on every cluster of the discovery chain, the route's
+#: subset cluster included, and Envoy did eject, but it holds an ejection back for its
+#: update merge window after a host update, so the live target now waits that out.
 KNOWN: dict[str, Callable[[Difference], bool]] = {}
-
-
-def _no_ejection(diff: Difference) -> bool:
-    """resilience-outlier-service: one of v1's two instances answers 503; the service's
-    passive health check (3 consecutive 5xx) should eject it, and the model does, but real
-    Consul 1.22.5 kept sending it requests (6 of 12 failed). Not in every run."""
-    return diff.source.endswith("outlier-live.yaml") and "status" in diff.fields
 
 
 def _precedence_503(diff: Difference) -> bool:
@@ -54,7 +52,6 @@ def _precedence_503(diff: Difference) -> bool:
 #: Differences seen in some runs and not in others: they are excused when they show and
 #: never reported stale (the closing note of the change that added them says more).
 SOMETIMES: dict[str, Callable[[Difference], bool]] = {
-    "no-ejection": _no_ejection,
     "precedence-503": _precedence_503,
 }
 
