@@ -8,8 +8,9 @@ the case file asks for (the conformance fault app behind a sidecar registered
 with the version's labels as `Meta`; sidecars of the previous case file are
 re-registered rather than restarted), writes the compiled config entries into
 the agent in place of the previous ones and waits until every Envoy holds
-them, then until a few requests in a row through every client's upstream
-listener agree (pooled connections of a replaced listener drain within a
+them, then until every caller's clusters of the spec's services hold
+healthy endpoints only, then until a few requests in a row through every
+client's upstream listener agree (pooled connections of a replaced listener drain within a
 second). Then every probe is sent for real.
 
 In-mesh probes go to the sending service's upstream listener for the
@@ -30,9 +31,10 @@ mTLS mode, transport and the authorization decision as such, and connection
 limits.
 
 A probe whose fault hits some instances only (what outlier detection acts on)
-starts once the caller's clusters took no host update for Envoy's update merge
-window: an ejection is a host health change, which Envoy holds back until the
-window since the cluster's previous host update has passed (envoyproxy/envoy
+first waits out Envoy's update merge window, so the caller's clusters took no
+host update within it when the probe starts: an ejection is a host health
+change, which Envoy holds back until the window since the cluster's previous
+host update has passed (envoyproxy/envoy
 `source/common/upstream/cluster_manager_impl.cc`, `ClusterManagerImpl::scheduleUpdate`;
 `CommonLbConfig.update_merge_window`, 1 s by default, which Consul leaves as
 it is). Right after endpoints arrived, the failing instance would otherwise keep
