@@ -160,21 +160,8 @@ class Sidecar:
         return f'"/{SYNC_SERVICE}/{generation}"' in held
 
     def clusters_not_ready(self, services: set[str]) -> list[str]:
-        """Its upstream clusters of `services` without a host, or with one not
-        healthy (admin `/clusters`: `<cluster>::<host>::health_flags::<flags>`;
-        cluster names are `[<subset>.]<service>.<namespace>.<dc>.internal.<trust
-        domain>.consul`)."""
-        hosts: dict[str, list[str]] = {}
-        for line in self.admin("/clusters").decode().splitlines():
-            cluster, _, rest = line.partition("::")
-            head, internal, _ = cluster.partition(".internal.")
-            parts = head.split(".")
-            if not internal or len(parts) < 3 or parts[-3] not in services:
-                continue
-            flags = hosts.setdefault(cluster, [])
-            if "::health_flags::" in rest:
-                flags.append(rest.rpartition("::")[2])
-        return sorted(c for c, flags in hosts.items() if not flags or set(flags) != {"healthy"})
+        """Its upstream clusters of `services` without a host, or with one not healthy."""
+        return unready_clusters(self.admin("/clusters").decode(), services)
 
     def refusals(self) -> str:
         """Why it refused its latest updates (the error states in its config)."""
@@ -244,6 +231,23 @@ def sync_entries(generation: int) -> list[dict[str, Any]]:
             "Routes": [{"Match": {"HTTP": {"PathExact": f"/{SYNC_SERVICE}/{generation}"}}}],
         },
     ]
+
+
+def unready_clusters(clusters: str, services: set[str]) -> list[str]:
+    """The clusters of `services` in Envoy's admin `/clusters` text without a host,
+    or with a host not healthy (`<cluster>::<host>::health_flags::<flags>`; Consul
+    names a cluster `[<subset>.]<service>.<namespace>.<dc>.internal.<trust domain>.consul`)."""
+    hosts: dict[str, list[str]] = {}
+    for line in clusters.splitlines():
+        cluster, _, rest = line.partition("::")
+        head, internal, _ = cluster.partition(".internal.")
+        parts = head.split(".")
+        if not internal or len(parts) < 3 or parts[-3] not in services:
+            continue
+        flags = hosts.setdefault(cluster, [])
+        if "::health_flags::" in rest:
+            flags.append(rest.rpartition("::")[2])
+    return sorted(c for c, flags in hosts.items() if not flags or set(flags) != {"healthy"})
 
 
 def _states(node: Any, key: str) -> Iterator[Any]:

@@ -22,6 +22,7 @@ from conformance.targets.consul_live_mesh import (
     in_transition,
     registration,
     rejected,
+    unready_clusters,
 )
 from conformance.targets.consul_live_programs import ConsulPrograms
 from conformance.targets.discovery import get_target, live_installed, target_names
@@ -166,6 +167,42 @@ def test_envoy_counters_say_when_it_is_busy_or_refused_something() -> None:
         ]
     }
     assert error_states(dump) == ["api:127.0.0.1:1: cannot bind"]
+
+
+#: Envoy admin `/clusters` as a caller's sidecar prints it (Consul cluster names)
+CLUSTERS = """\
+local_app::observability_name::local_app
+local_app::127.0.0.1:3000::health_flags::healthy
+v1.echo.default.dc1.internal.td.consul::observability_name::v1.echo.default.dc1.internal.td.consul
+v1.echo.default.dc1.internal.td.consul::127.0.0.1:21001::cx_active::1
+v1.echo.default.dc1.internal.td.consul::127.0.0.1:21001::health_flags::healthy
+v1.echo.default.dc1.internal.td.consul::127.0.0.1:21002::health_flags::healthy
+v2.echo.default.dc1.internal.td.consul::observability_name::v2.echo.default.dc1.internal.td.consul
+v2.echo.default.dc1.internal.td.consul::127.0.0.1:21003::health_flags::/failed_eds_health
+echo.default.dc1.internal.td.consul::127.0.0.1:21001::health_flags::healthy
+bare.default.dc1.internal.td.consul::observability_name::bare.default.dc1.internal.td.consul
+bare.default.dc1.internal.td.consul::default_priority::max_connections::1024
+"""
+
+
+@pytest.mark.parametrize(
+    ("services", "unready"),
+    [
+        ({"echo"}, ["v2.echo.default.dc1.internal.td.consul"]),
+        ({"bare"}, ["bare.default.dc1.internal.td.consul"]),
+        (
+            {"echo", "bare"},
+            ["bare.default.dc1.internal.td.consul", "v2.echo.default.dc1.internal.td.consul"],
+        ),
+        ({"other", "local_app"}, []),
+    ],
+)
+def test_clusters_without_healthy_hosts_are_found_by_service(
+    services: set[str], unready: list[str]
+) -> None:
+    """A subset cluster with an unhealthy host and a cluster without any host are not
+    ready; the application's own cluster and other services' clusters are not asked."""
+    assert unready_clusters(CLUSTERS, services) == unready
 
 
 def _probe(**extra: object) -> Probe:
