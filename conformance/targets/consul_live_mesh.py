@@ -350,13 +350,17 @@ class ConsulLoopback:
         version): the ID whose sidecar ran the same key before, else one whose
         sidecar runs something not needed any more, else a new one. Starting an
         Envoy costs seconds of CPU, re-registering its ID as another service
-        costs nothing: Consul sends it the new service's config and certificate."""
+        costs nothing: Consul sends it the new service's config and certificate.
+        Two keys may remember the same ID (one ran there, then the other): the
+        first keeps it, the other takes another, or two instances would share one
+        registration and one of them would not run at all (its callers then answer
+        "no healthy upstream")."""
         ids: list[str | None] = [self._ids_by_key.get(k) for k in keys]
         taken = {i for i in ids if i is not None and i in self.sidecars}
         spare = [i for i in self.sidecars if i not in taken]
-        out = []
+        out: list[str] = []
         for key, known in zip(keys, ids, strict=True):
-            sid = known if known in taken else None
+            sid = known if known in taken and known not in out else None
             if sid is None:
                 if spare:
                     sid = spare.pop(0)

@@ -116,6 +116,17 @@ def test_sidecars_are_reused_for_the_same_instance_then_for_any_other() -> None:
     assert mesh.reuse_ids(["c", "b", "d"]) == ["slot-1", "slot-2", "slot-3"]
 
 
+def test_two_instances_that_ran_on_one_sidecar_in_turn_get_one_each() -> None:
+    """Instance a ran on slot-1, then c did: both remember slot-1. Needed together, they
+    must not share it (one of them would not run, and its callers would get 503)."""
+    mesh = _mesh()
+    assert mesh.reuse_ids(["a"]) == ["slot-1"]
+    mesh.sidecars["slot-1"] = Sidecar(Instance("slot-1", "x", None, 1), 1, 2)
+    assert mesh.reuse_ids(["c"]) == ["slot-1"]
+    ids = mesh.reuse_ids(["a", "c", "b"])
+    assert len(set(ids)) == 3 and ids[0] == "slot-1"
+
+
 def test_instances_per_version_with_their_labels() -> None:
     mesh = _mesh()
     apps: dict[str, FaultApp] = {}
