@@ -267,7 +267,11 @@ class ConsulModel:
         return self.breaker_for(caller.name, upstream)
 
     def breaker_for(self, caller: str, upstream: str) -> BreakerPolicy:
-        """What `caller`'s sidecar applies to the upstream it addresses as `upstream`."""
+        """What `caller`'s sidecar applies to the upstream it addresses as `upstream`:
+        on every cluster of that upstream's discovery chain alike, a resolver subset's
+        included (consul `agent/xds/clusters.go`, `makeUpstreamClustersForDiscoveryChain`
+        gives each resolver target's cluster the upstream config's `PassiveHealthCheck`
+        and `Limits`), whichever version the route picked."""
         defaults = self.entries.get(("service-defaults", caller)) or {}
         upstream_config = defaults.get("UpstreamConfig") or {}
         chosen = upstream_config.get("Defaults") or {}
