@@ -35,6 +35,8 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import random
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -46,7 +48,7 @@ from typing import Any
 
 from conformance.targets.consul_live_agent import ConsulAgent, Leaf
 from conformance.targets.consul_live_programs import ConsulPrograms
-from conformance.targets.istio_live_process import Process, StartupError, free_ports
+from conformance.targets.istio_live_process import Process, StartupError
 
 STARTUP_TIMEOUT = 60.0
 SYNC_TIMEOUT = 30.0
@@ -71,6 +73,11 @@ NO_ENDPOINT_YET = frozenset({(503, "no healthy upstream"), (None, "")})
 #: how long such an answer counts as endpoints on their way, not as what the config says
 NO_HEALTHY_GRACE = 3.0
 DRAIN_SECONDS = 1
+#: where Linux says which local ports outgoing connections take, and its default start
+EPHEMERAL_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
+DEFAULT_EPHEMERAL_LOW = 32768
+#: how many ports below the ephemeral range listeners are chosen from
+LISTENER_PORTS = 12000
 ENVOY_OPTIONS = (
     "--disable-hot-restart",
     "--drain-time-s",
@@ -233,6 +240,46 @@ def sync_entries(generation: int) -> list[dict[str, Any]]:
     ]
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path(EPHEMERAL_RANGE_FILE).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return DEFAULT_EPHEMERAL_LOW
+
+
+def listener_ports(count: int, host: str, avoid: Iterable[int] = ()) -> list[int]:
+    """`count` different ports free a moment ago on `host`, none of `avoid`, below
+    the ephemeral range. A sidecar binds its listeners only once Consul configures
+    it, seconds later; a port of the ephemeral range (what binding port 0 gives)
+    may meanwhile become the local port of one of the many outgoing connections
+    here, and the Envoy then refuses the listener ("Address already in use")."""
+    high = _ephemeral_low() - 1
+    low = max(1024, high - LISTENER_PORTS)
+    avoided = set(avoid)
+    chosen: list[int] = []
+    socks: list[socket.socket] = []
+    try:
+        for port in random.sample(range(low, high + 1), high + 1 - low):
+            if len(chosen) == count:
+                break
+            if port in avoided:
+                continue
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                sock.close()
+                continue
+            socks.append(sock)
+            chosen.append(port)
+    finally:
+        for sock in socks:
+            sock.close()
+    if len(chosen) < count:
+        raise StartupError(f"fewer than {count} free ports in {low}-{high}")
+    return chosen
+
+
 def unready_clusters(clusters: str, services: set[str]) -> list[str]:
     """The clusters of `services` in Envoy's admin `/clusters` text without a host,
     or with a host not healthy (`<cluster>::<host>::health_flags::<flags>`; Consul
@@ -377,11 +424,9 @@ class ConsulLoopback:
     def _ports(self, count: int) -> list[int]:
         """Free ports never handed out before: a sidecar binds its ports only once
         Consul configures it, so a port chosen earlier may look free still."""
-        while True:
-            ports = free_ports(count, "127.0.0.1")
-            if not self._given.intersection(ports):
-                self._given.update(ports)
-                return ports
+        ports = listener_ports(count, "127.0.0.1", self._given)
+        self._given.update(ports)
+        return ports
 
     def _add(self, instance: Instance) -> None:
         port, admin, sync = self._ports(3)

@@ -20,6 +20,7 @@ from conformance.targets.consul_live_mesh import (
     Sidecar,
     error_states,
     in_transition,
+    listener_ports,
     registration,
     rejected,
     unready_clusters,
@@ -114,6 +115,16 @@ def test_sidecars_are_reused_for_the_same_instance_then_for_any_other() -> None:
         mesh.sidecars[sid] = Sidecar(Instance(sid, "x", None, 1), 1, 2)
     # "b" keeps its sidecar; "c" takes the one "a" no longer needs; "d" needs a new one.
     assert mesh.reuse_ids(["c", "b", "d"]) == ["slot-1", "slot-2", "slot-3"]
+
+
+def test_listener_ports_stay_out_of_the_range_outgoing_connections_use() -> None:
+    """A port Envoy binds seconds after it was chosen must not be one the kernel may
+    give an outgoing connection meanwhile."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    avoid = set(listener_ports(20, "127.0.0.1"))
+    ports = listener_ports(50, "127.0.0.1", avoid)
+    assert len(set(ports)) == 50 and not avoid & set(ports)
+    assert all(1024 <= p < low for p in ports)
 
 
 def test_two_instances_that_ran_on_one_sidecar_in_turn_get_one_each() -> None:
