@@ -33,6 +33,12 @@ AUTHZ_BACKEND = register(
     "a route's backend service has authorization: VPC Lattice checks the addressed service's only",
     "authz",
 )
+AUTHZ_NO_PEER = register(
+    "MS5007",
+    E,
+    "without mTLS the spec names no peer, but VPC Lattice identifies signed callers",
+    "authz",
+)
 SIGV4_REQUIRED = register(
     "MS5005", INFO, "IAM auth: clients must sign requests (SigV4) with EKS Pod Identity"
 )

@@ -107,6 +107,7 @@ class _Compiler:
                 "restrict direct pod traffic (security groups allowing only the VPC Lattice "
                 "prefix list), or accept with --allow-lossy mtls",
             )
+        self._no_peer(key, modes)
         if svc.spec.authorization is not None and modes != {MtlsMode.STRICT}:
             self.report(
                 C.AUTHZ_DIRECT,
@@ -116,6 +117,22 @@ class _Compiler:
                 "traffic through the service network only",
                 "restrict direct pod traffic, or accept with --allow-lossy authz",
             )
+
+    def _no_peer(self, key: str, modes: set[MtlsMode]) -> None:
+        authz = self.spec.service(key).spec.authorization
+        if authz is None or MtlsMode.DISABLE not in modes:
+            return
+        for i, rule in enumerate(authz.rules):
+            if rule.from_:
+                self.report(
+                    C.AUTHZ_NO_PEER,
+                    key,
+                    ("spec", "authorization", "rules", i, "from"),
+                    f"rule {rule.name}: without mTLS the spec names no peer, so its sources "
+                    "match no mesh client (or every one, for unauthenticated); VPC Lattice "
+                    "names every signed caller by its IAM role",
+                    "require mTLS in the spec, or accept with --allow-lossy authz",
+                )
 
     def _auth_policies(self, key: str, routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         def lost(path: PathKey, why: str, identity: bool) -> None:

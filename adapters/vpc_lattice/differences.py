@@ -20,6 +20,7 @@ _RESHAPING = {
     C.AUTHZ_L7.code,
     C.AUTHZ_IDENTITY.code,
     C.AUTHZ_BACKEND.code,
+    C.AUTHZ_NO_PEER.code,
     C.TCP_PORT.code,
 }
 #: findings that change named fields only

@@ -23,6 +23,8 @@ Sources:
 * IAM auth (docs `iam-auth-policy.md`; docs.aws.amazon.com/vpc-lattice/latest/ug/
   auth-policies.html): a policy on the route's service is evaluated per request before
   forwarding; an explicit Deny wins, then an Allow, else the request is denied (403).
+  Neither says whether a request no rule matches is checked first: the model takes the
+  listener rule first (404), then the auth policy;
   A mesh client signs with its EKS Pod Identity role, whose session tags name its
   namespace and service account;
 * IAM auth checks service-network traffic only; a client outside the mesh (no source)
@@ -204,6 +206,17 @@ class LatticeModel:
         route = self.route_for(workload, port)
         if route is None:
             return Verdict(Outcome.UNKNOWN_SERVICE, None)
+        path, _ = M.split_target(request.target)
+        index = next(
+            (
+                i
+                for i, native in enumerate(route.rules)
+                if any(matches(m, request.method, path, headers) for m in native.matches)
+            ),
+            None,
+        )
+        if index is None:
+            return Verdict(Outcome.NO_ROUTE, 404)
         authz, rule = "allow", None
         policy = next(
             (p for p in self.policies if p.namespace == route.namespace and p.route == route.name),
@@ -217,13 +230,8 @@ class LatticeModel:
                 "aws:PrincipalType": "AssumedRole",
             }
             allowed, rule = evaluate(policy, tags)
-            if not allowed:
-                return Verdict(Outcome.DENIED, 403, authz="deny", authz_rule=rule, **_PLAIN)  # type: ignore[arg-type]
-        path, _ = M.split_target(request.target)
-        for i, native in enumerate(route.rules):
-            if any(matches(m, request.method, path, headers) for m in native.matches):
-                return self._forward(route, i, native, headers, authz, rule)
-        return Verdict(Outcome.NO_ROUTE, 404, authz=authz, authz_rule=rule, **_PLAIN)  # type: ignore[arg-type]
+            authz = "allow" if allowed else "deny"
+        return self._forward(route, index, route.rules[index], headers, authz, rule)
 
     def _forward(
         self,
@@ -246,14 +254,15 @@ class LatticeModel:
                 authz_rule=authz_rule,
                 **_PLAIN,  # type: ignore[arg-type]
             )
+        denied = authz == "deny"
         return Verdict(
-            Outcome.FORWARDED,
-            None,
+            Outcome.DENIED if denied else Outcome.FORWARDED,
+            403 if denied else None,
             route=name,
             backends=shares,
             authz=authz,
             authz_rule=authz_rule,
-            headers=headers,
+            headers=None if denied else headers,
             **_PLAIN,  # type: ignore[arg-type]
         )
 
