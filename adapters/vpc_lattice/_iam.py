@@ -30,6 +30,8 @@ PRINCIPAL_TYPE = "aws:PrincipalType"
 ACTION = "vpc-lattice-svcs:Invoke"
 #: the Sid of the statement that stands for `default: allow`
 DEFAULT_SID = "Default"
+#: the Sid of the one Deny written when nothing is allowed (IAM wants a statement)
+DENY_ALL_SID = "DenyAll"
 
 #: (path, why) of a rule part that cannot be said; `identity` tells which code
 Lost = Callable[[PathKey, str, bool], None]
@@ -98,6 +100,9 @@ def policy(spec: Spec, key: str, lost: Lost) -> tuple[dict[str, Any], dict[str, 
     if authz.default is DefaultAction.ALLOW:
         statements.append(_statement(DEFAULT_SID, "Allow", None))
         names[DEFAULT_SID] = ""
+    if not statements:
+        statements.append(_statement(DENY_ALL_SID, "Deny", None))
+        names[DENY_ALL_SID] = ""
     return {"Version": "2012-10-17", "Statement": statements}, names
 
 

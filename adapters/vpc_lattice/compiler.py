@@ -78,17 +78,24 @@ class _Compiler:
             if svc.spec.authorization is not None and written:
                 auth_policies += self._auth_policies(key, written)
         if timeouts_lost:
-            self.ctx.diagnostics.append(
-                C.TIMEOUT_LOST(
-                    "the spec's 15s default request timeout is not kept: the controller does "
-                    "not read HTTPRoute timeouts",
-                    target=TARGET,
-                    hint="bound requests in the clients",
-                )
+            self.report(
+                C.TIMEOUT_LOST,
+                "mesh",
+                (),
+                "the spec's 15s default request timeout is not kept: the controller does "
+                "not read HTTPRoute timeouts",
+                "bound requests in the clients",
             )
         gateway = [R.gateway(self.spec, ports)] if ports else []
         out = [*G.version_services(self.spec), *gateway, *routes]
-        return [*out, *target_policies, *auth_policies], self.ctx.diagnostics
+        # a service's route findings are found once per HTTP port: each is said once
+        seen: set[str] = set()
+        findings = []
+        for d in self.ctx.diagnostics:
+            if d.render() not in seen:
+                seen.add(d.render())
+                findings.append(d)
+        return [*out, *target_policies, *auth_policies], findings
 
     # --- security -----------------------------------------------------------------
 

@@ -47,6 +47,7 @@ def upstream_root() -> Path:
 CRD_FOLDERS = {
     "linkerd": ("linkerd", "gateway-api/standard"),
     "gateway-api": ("gateway-api/standard",),
+    "vpc-lattice": ("vpc-lattice", "gateway-api/standard"),
 }
 
 
