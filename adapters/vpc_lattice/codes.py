@@ -62,5 +62,8 @@ PROTOCOL_MIXED = register(
     "MS5110", W, "one Service with HTTP/1 and HTTP/2 ports: one target group protocol"
 )
 TCP_PORT = register("MS5111", W, "TCP port: VPC Lattice routes HTTP here (TLSRoute not written)")
+NAME_OVERRIDE = register(
+    "MS5112", INFO, "VPC Lattice service name set explicitly: the default names would collide"
+)
 # import
 NO_IMPORTER = register("MS5501", E, "the vpc-lattice target has no importer")

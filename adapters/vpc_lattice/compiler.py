@@ -86,6 +86,7 @@ class _Compiler:
                 "not read HTTPRoute timeouts",
                 "bound requests in the clients",
             )
+        self._unique_names(routes)
         gateway = [R.gateway(self.spec, ports)] if ports else []
         out = [*G.version_services(self.spec), *gateway, *routes]
         # a service's route findings are found once per HTTP port: each is said once
@@ -96,6 +97,30 @@ class _Compiler:
                 seen.add(d.render())
                 findings.append(d)
         return [*out, *target_policies, *auth_policies], findings
+
+    def _unique_names(self, routes: list[dict[str, Any]]) -> None:
+        """Routes whose default VPC Lattice service names collide (the controller cuts
+        names short) get a name of their own, but the first of each name."""
+        taken: set[str] = set()
+        for route in routes:
+            meta = route["metadata"]
+            name = R.service_name(meta["name"], meta["namespace"])
+            if name not in taken:
+                taken.add(name)
+                continue
+            unique = R.unique_service_name(meta["name"], meta["namespace"])
+            meta["annotations"] = dict(
+                sorted({**meta["annotations"], R.NAME_OVERRIDE_ANNOTATION: unique}.items())
+            )
+            taken.add(unique)
+            self.ctx.diagnostics.append(
+                C.NAME_OVERRIDE(
+                    f"HTTPRoute {meta['namespace']}/{meta['name']} would be the VPC Lattice "
+                    f"service {name}, as another route is: named {unique}",
+                    target=TARGET,
+                    hint="shorter service and namespace names keep the default names",
+                )
+            )
 
     # --- security -----------------------------------------------------------------
 

@@ -11,6 +11,7 @@ becomes a VPC Lattice service with its own domain name), `docs/api-types/http-ro
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from adapters._k8s import metadata, source_of
@@ -23,6 +24,27 @@ POLICY_API = "application-networking.k8s.aws/v1alpha1"
 GATEWAY_NAMESPACE = "default"
 #: The neutral authorization rule each IAM statement holds, `Sid=rule` pairs.
 RULES_ANNOTATION = "meshspec.io/rules"
+
+
+NAME_OVERRIDE_ANNOTATION = "application-networking.k8s.aws/service-name-override"
+
+
+def _truncate(name: str, length: int) -> str:
+    return name[:length].strip("-")
+
+
+def service_name(route: str, namespace: str) -> str:
+    """The VPC Lattice service name the controller gives a route (v2.1.3
+    `pkg/utils/common.go` `LatticeServiceName`: the first 20 characters of the route's
+    name and 18 of its namespace, hyphens trimmed)."""
+    return f"{_truncate(route, 20)}-{_truncate(namespace, 18)}"
+
+
+def unique_service_name(route: str, namespace: str) -> str:
+    """A valid name (3-40 of `[a-z0-9-]`, `pkg/k8s/utils.go` `ValidateVPCLatticeServiceName`)
+    that no other route shares: the default name cut to 33, then a digest of the route."""
+    digest = hashlib.sha256(f"{namespace}/{route}".encode()).hexdigest()[:6]
+    return f"{service_name(route, namespace)[:33].strip('-')}-{digest}"
 
 
 def network_name(spec: Spec) -> str:

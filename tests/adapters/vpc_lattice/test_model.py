@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from adapters.vpc_lattice import adapter
-from meshspec.adapter import Topology, Verdict
+from meshspec.adapter import CompileOptions, Topology, Verdict
 from meshspec.loader import load_texts
 from meshspec.semantics import Outcome, Request
 
@@ -188,3 +188,28 @@ def test_a_client_outside_the_mesh_reaches_the_pods_unchecked() -> None:
         None,
         {("shop/web", None): 1.0},
     )
+
+
+def test_routes_whose_lattice_names_would_collide_get_names_of_their_own() -> None:
+    """The controller names a VPC Lattice service `<route[:20]>-<namespace[:18]>`: the
+    two ports' routes of a long service name would be one service."""
+    fragment = """
+apiVersion: meshspec.io/v1alpha1
+kind: Service
+metadata: {name: payments-processor-a, namespace: shop}
+spec:
+  ports: [{port: 8080}, {port: 9090}]
+"""
+    loaded = load_texts([("spec.yaml", fragment)])
+    assert loaded.spec is not None
+    result = adapter.compile(loaded.spec, CompileOptions(allow_lossy=frozenset({"all"})))
+    routes = [r for r in result.resources if r["kind"] == "HTTPRoute"]
+    names = [
+        r["metadata"]["annotations"].get(
+            "application-networking.k8s.aws/service-name-override",
+            f"{r['metadata']['name'][:20].strip('-')}-{r['metadata']['namespace'][:18]}",
+        )
+        for r in routes
+    ]
+    assert len(set(names)) == 2 and all(3 <= len(n) <= 40 for n in names), names
+    assert [d.code for d in result.diagnostics].count("MS5112") == 1
