@@ -23,7 +23,7 @@ import time
 from ruamel.yaml import YAML
 
 from bench.proxy.load import generate
-from bench.proxy.run import SPEC, echo_app
+from bench.proxy.run import echo_app, spec_text
 from reference_impl.pki import CertificateAuthority
 from reference_impl.proxy import Sidecar, SidecarConfig
 from reference_impl.snapshot import Endpoint, Snapshot
@@ -33,7 +33,7 @@ TRUST_DOMAIN = "cluster.local"
 
 def _snapshot(mode: str, server_port: int) -> Snapshot:
     yaml = YAML(typ="safe", pure=True)
-    documents = tuple(dict(d) for d in yaml.load_all(io.StringIO(SPEC % mode)) if d)
+    documents = tuple(dict(d) for d in yaml.load_all(io.StringIO(spec_text(mode))) if d)
     server = Endpoint("bench/server", "v1", "server-0", "127.0.0.1", server_port)
     return Snapshot(version=1, documents=documents, endpoints=(server,))
 
