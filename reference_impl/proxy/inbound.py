@@ -34,7 +34,6 @@ from reference_impl.proxy.http1 import (
     parse_response_head,
 )
 from reference_impl.proxy.tls import TlsMaterial
-from reference_impl.proxy.tls_layer import TlsLayer
 
 TLS_HANDSHAKE_RECORD = 0x16
 FIRST_BYTE_TIMEOUT = 10.0
@@ -78,29 +77,19 @@ class InboundProxy:
             _closed(sock, gate)
             return
         protocol = _Downstream(self, use_tls, material, port, gate)
-        if not use_tls or material is None:
-            try:
-                await loop.connect_accepted_socket(lambda: protocol, sock)
-            except (OSError, ConnectionError):
-                if not protocol.started:
-                    _closed(sock, gate)
-            return
-
-        def failed(exc: BaseException) -> None:
+        try:
+            await loop.connect_accepted_socket(
+                lambda: protocol,
+                sock,
+                ssl=material.server if use_tls and material is not None else None,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT if use_tls else None,
+            )
+        except (ssl.SSLError, OSError, TimeoutError, ConnectionError) as exc:
             self._metrics.tls_handshake_failures.labels("inbound").inc()
             log_decision("inbound-handshake-failed", error=str(exc))
-            if gate is not None:
-                gate.leave()
-
-        # TLS by `TlsLayer` (why: its docstring); the protocol starts once the handshake is done.
-        layer = TlsLayer(
-            material.server, True, protocol, handshake_timeout=HANDSHAKE_TIMEOUT, failed=failed
-        )
-        try:
-            await loop.connect_accepted_socket(lambda: layer, sock)
-        except (OSError, ConnectionError) as exc:
-            layer.connection_lost(exc)  # reports the failure once, if the handshake was under way
-            sock.close()
+            if not protocol.started:
+                _closed(sock, gate)
+            return
 
     def close(self) -> None:
         for connection in list(self._connections):

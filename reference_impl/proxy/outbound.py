@@ -57,7 +57,6 @@ from reference_impl.proxy.http1 import (
     read_response_head,
 )
 from reference_impl.proxy.tls import TlsMaterial
-from reference_impl.proxy.tls_layer import TlsLayer
 
 CONNECT_TIMEOUT = 5.0
 ROUTE_HEADER = "x-meshspec-route"
@@ -133,18 +132,7 @@ async def _open_upstream(
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     protocol = _UpstreamProtocol(reader)
-    transport: asyncio.BaseTransport
-    if context is None:
-        transport, _ = await loop.create_connection(lambda: protocol, host, port)
-    else:
-        # TLS by `TlsLayer` (why: its docstring): the protocol starts after the handshake.
-        layer = TlsLayer(context, False, protocol)
-        raw, _ = await loop.create_connection(lambda: layer, host, port)
-        try:
-            transport = await layer.handshake
-        except BaseException:
-            raw.abort()
-            raise
+    transport, _ = await loop.create_connection(lambda: protocol, host, port, ssl=context)
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol
 
 
