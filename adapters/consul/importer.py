@@ -33,6 +33,7 @@ from adapters.kit import (
     string_prefix_pieces,
     to_spec,
 )
+from adapters.kit.first_match import EMPTY, intersect
 from meshspec.adapter import ImportResult, NativeDocument, Topology
 from meshspec.codes import Code
 from meshspec.diagnostics import Severity
@@ -380,19 +381,26 @@ def _rank(piece: Piece) -> tuple[int, ...]:
     return precedence_key(RouteMatch.model_validate(piece.to_match()), 0, 0)[:5]
 
 
+def _may_tie(a: Piece, b: Piece) -> bool:
+    """Two pieces of equal rank that some request could match both (an unknown
+    intersection counts as one)."""
+    return _rank(a) == _rank(b) and intersect(a, b) is not EMPTY
+
+
 def _merge_same_routes(
     groups: list[tuple[str, list[Piece] | None, dict[str, Any]]], pieces: list[list[Piece]]
 ) -> list[tuple[str, dict[str, Any], list[Piece]]]:
     """Consul routes of one neutral route that the precedence order put apart become one
     neutral route again, where that cannot change a decision: a later group's pieces move to
-    the earlier route only when no route in between has a piece of equal rank (the earlier
-    route would then win a tie the in-between route wins in Consul)."""
+    the earlier route only when no route in between has a piece of equal rank that a request
+    could match too (the earlier route would then win a tie the in-between route wins in
+    Consul)."""
     out: list[tuple[str, dict[str, Any], list[Piece]]] = []
     for (name, _, body), mine in zip(groups, pieces, strict=True):
         target = next((j for j, (n, b, _) in enumerate(out) if n == name and b == body), None)
         if target is not None:
-            between = {_rank(p) for _, _, ps in out[target + 1 :] for p in ps}
-            if not between & {_rank(p) for p in mine}:
+            between = [p for _, _, ps in out[target + 1 :] for p in ps]
+            if not any(_may_tie(p, q) for p in between for q in mine):
                 out[target][2].extend(p for p in mine if p not in out[target][2])
                 continue
         out.append((name, body, list(mine)))
