@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import re
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from adapters._k8s import WORKLOAD_LABEL, duration, fqdn
 from adapters.appmesh import codes as C
@@ -73,17 +74,54 @@ class ApiResources:
     routers: list[ApiRouter] = field(default_factory=list)
     services: list[ApiService] = field(default_factory=list)
 
+    _services_by_name: _ByName[ApiService] = field(
+        default_factory=lambda: _ByName[ApiService](), init=False, repr=False, compare=False
+    )
+    _nodes_by_name: _ByName[ApiNode] = field(
+        default_factory=lambda: _ByName[ApiNode](), init=False, repr=False, compare=False
+    )
+
     def k8s_name(self, virtual_service: str) -> str:
-        return next(s.k8s_name for s in self.services if s.name == virtual_service)
+        return self._services_by_name.first(self.services, virtual_service).k8s_name
 
     def k8s_namespace(self, virtual_service: str) -> str:
-        return next(s.namespace for s in self.services if s.name == virtual_service)
+        return self._services_by_name.first(self.services, virtual_service).namespace
 
     def node_k8s_name(self, node: str) -> str:
-        return next(n.k8s_name for n in self.nodes if n.name == node)
+        return self._nodes_by_name.first(self.nodes, node).k8s_name
 
     def node_namespace(self, node: str) -> str:
-        return next(n.namespace for n in self.nodes if n.name == node)
+        return self._nodes_by_name.first(self.nodes, node).namespace
+
+
+class _Named(typing.Protocol):
+    name: str
+
+
+_N = TypeVar("_N", bound=_Named)
+
+
+class _ByName(Generic[_N]):
+    """A list's first element of each name, looked up instead of scanned: writing
+    every backend and route target by a scan of all nodes and services grew with
+    the square of the mesh. The lists only grow while compiling; new elements are
+    filed when a lookup sees them."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, _N] = {}
+        self._seen: list[_N] | None = None
+        self._filed = 0
+
+    def first(self, items: list[_N], name: str) -> _N:
+        if items is not self._seen or len(items) < self._filed:
+            self._first, self._seen, self._filed = {}, items, 0
+        for item in items[self._filed :]:
+            self._first.setdefault(item.name, item)
+        self._filed = len(items)
+        found = self._first.get(name)
+        if found is None:
+            raise StopIteration(name)  # what the scan it replaces raised
+        return found
 
 
 #: the route written for a service without routes; it holds no neutral route
@@ -117,6 +155,28 @@ def precedence(match: RouteMatch | None) -> tuple[int, int, int, int, int]:
     return (-kind, -length, -method, -headers, -query)
 
 
+class _Callees:
+    """The services a caller may call, in the spec's order: those open to every caller
+    and those whose allowed callers name it. Found through an index built once, not
+    by asking every service about every caller (the square of the mesh)."""
+
+    def __init__(self, callers: dict[str, set[str] | None]) -> None:
+        self._order = {other: i for i, other in enumerate(callers)}
+        self._open = [other for other, allowed in callers.items() if allowed is None]
+        self._named: dict[str, list[str]] = {}
+        for other, allowed in callers.items():
+            for caller in allowed or ():
+                self._named.setdefault(caller, []).append(other)
+
+    def of(self, key: str) -> list[str]:
+        named = self._named.get(key)
+        if not named:
+            return [other for other in self._open if other != key]
+        found = {*self._open, *named}
+        found.discard(key)
+        return sorted(found, key=self._order.__getitem__)
+
+
 class _Compiler:
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
@@ -147,9 +207,9 @@ class _Compiler:
     # --- per service
 
     def run(self) -> ApiResources:
-        callers = self._callers()
+        callees = _Callees(self._callers())
         for key, svc in self.spec.services.items():
-            self._service(key, svc.spec, callers)
+            self._service(key, svc.spec, callees)
         return self.api
 
     def _callers(self) -> dict[str, set[str] | None]:
@@ -200,7 +260,7 @@ class _Compiler:
             out[key] = allowed
         return out
 
-    def _service(self, key: str, spec: ServiceSpec, callers: dict[str, set[str] | None]) -> None:
+    def _service(self, key: str, spec: ServiceSpec, callees: _Callees) -> None:
         svc = self.spec.service(key)
         ns, name = svc.metadata.namespace, svc.metadata.name
         vs_name = fqdn(name, ns)
@@ -238,7 +298,7 @@ class _Compiler:
                     {
                         "listeners": listeners,
                         "serviceDiscovery": {"dns": {"hostname": version_host(name, ns, version)}},
-                        "backends": self._backends(key, callers),
+                        "backends": self._backends(key, callees),
                     },
                 )
             )
@@ -342,11 +402,9 @@ class _Compiler:
             )
         return li
 
-    def _backends(self, key: str, callers: dict[str, set[str] | None]) -> list[dict[str, Any]]:
+    def _backends(self, key: str, callees: _Callees) -> list[dict[str, Any]]:
         out = []
-        for other, allowed in callers.items():
-            if other == key or (allowed is not None and key not in allowed):
-                continue
+        for other in callees.of(key):
             svc = self.spec.service(other)
             backend: dict[str, Any] = {
                 "virtualServiceName": fqdn(svc.metadata.name, svc.metadata.namespace)
