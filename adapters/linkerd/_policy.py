@@ -96,30 +96,55 @@ def linkerd_identity(spec: Spec, spiffe: str) -> str:
     return R.identity(sa, ns, td)
 
 
-def peers(spec: Spec, rules: Sequence[AuthzRule]) -> list[Peer]:
-    """The client classes whose answers decide the policy, narrowest first."""
-    td = spec.mesh.trust_domain
+@dataclass(frozen=True)
+class MeshPeers:
+    """The part of `peers` every service shares: one exact peer per identity of the mesh
+    and, per namespace, the patterns of those in it. Built once per compile: building it
+    for each service and port read the whole mesh once per namespace, each time."""
+
+    exact: dict[str, Peer]
+    namespaces: frozenset[str]
+    inside: dict[str, tuple[str, ...]]
+
+
+def mesh_peers(spec: Spec) -> MeshPeers:
     exact: dict[str, Peer] = {}
     for key in spec.services:
         sid = spec.identity(key)
         exact.setdefault(sid, Peer(sid, linkerd_identity(spec, sid), label=key))
-    namespaces = {svc.metadata.namespace for svc in spec}
+    inside: dict[str, list[str]] = {}
+    for sid, peer in exact.items():
+        parsed = parse_spiffe_id(sid)
+        if parsed is not None and peer.pattern is not None:
+            inside.setdefault(parsed[1], []).append(peer.pattern)
+    return MeshPeers(
+        exact,
+        frozenset(svc.metadata.namespace for svc in spec),
+        {ns: tuple(patterns) for ns, patterns in inside.items()},
+    )
+
+
+def peers(spec: Spec, rules: Sequence[AuthzRule], mesh: MeshPeers | None = None) -> list[Peer]:
+    """The client classes whose answers decide the policy, narrowest first."""
+    td = spec.mesh.trust_domain
+    base = mesh_peers(spec) if mesh is None else mesh
+    exact = dict(base.exact)
+    namespaces = set(base.namespaces)
+    added: dict[str, list[str]] = {}
     for rule in rules:
         for src in rule.from_:
             for ident in src.identities:
-                exact.setdefault(ident, Peer(ident, linkerd_identity(spec, ident), label=ident))
                 parsed = parse_spiffe_id(ident)
+                if ident not in exact:
+                    peer = exact[ident] = Peer(ident, linkerd_identity(spec, ident), label=ident)
+                    if parsed is not None and peer.pattern is not None:
+                        added.setdefault(parsed[1], []).append(peer.pattern)
                 if parsed is not None and parsed[0] == td:
                     namespaces.add(parsed[1])
             namespaces.update(src.namespaces)
     out = list(exact.values())
     for ns in sorted(namespaces):
-        inside = tuple(
-            p.pattern
-            for p in exact.values()
-            if p.pattern is not None
-            and (parse_spiffe_id(p.spiffe or "") or ("", "", ""))[1:2] == (ns,)
-        )
+        inside = base.inside.get(ns, ()) + tuple(added.get(ns, ()))
         out.append(
             Peer(
                 spiffe_id(td, ns, _OTHER_SA),
@@ -173,6 +198,7 @@ class PolicyCompiler:
         self.routes: list[dict[str, Any]] = []
         self.policies: list[dict[str, Any]] = []
         self._strict_note = False
+        self._mesh_peers: MeshPeers | None = None
 
     def service(self, key: str) -> None:
         svc = self.spec.service(key)
@@ -278,7 +304,9 @@ class PolicyCompiler:
         cells = self._cells(key, ops, conditions)
         if cells is None:
             return
-        all_peers = peers(self.spec, rules)
+        if self._mesh_peers is None:
+            self._mesh_peers = mesh_peers(self.spec)
+        all_peers = peers(self.spec, rules, self._mesh_peers)
         for cell_index, (held, matches) in enumerate(cells):
             target = None
             if matches is not None:
