@@ -51,6 +51,12 @@ BLOCKS: tuple[tuple[int, int, str, str], ...] = (
     (4500, 4999, "Consul adapter (consul, consul-k8s): importer and live readers", ""),
     (6000, 6499, "Gateway API (GAMMA) adapter: compiler", ""),
     (6500, 6999, "Gateway API (GAMMA) adapter: importer and live reader", ""),
+    (
+        7000,
+        7999,
+        "Amazon ECS Service Connect adapter",
+        "Importing MS70xx, compiling MS75xx.",
+    ),
 )
 
 
