@@ -4,8 +4,9 @@
 Property names are the API's in PascalCase (AWS CloudFormation template reference,
 AWS::ECS::Service ServiceConnectConfiguration, ServiceConnectService,
 ServiceConnectClientAlias, TimeoutConfiguration, ServiceConnectTlsConfiguration,
-ServiceConnectTlsCertificateAuthority: `AwsPcaAuthorityArn`). The cluster and the
-Private CA are the template's parameters; a service names its task definition with
+ServiceConnectTlsCertificateAuthority: `AwsPcaAuthorityArn`). The cluster, the tasks'
+subnets and security groups (the task definitions use awsvpc) and the Private CA
+are the template's parameters; a service names its task definition with
 `Ref` when the template has it, else by family.
 """
 
@@ -61,6 +62,13 @@ def to_template(resources: Sequence[dict[str, Any]]) -> dict[str, Any]:
         family = str(res["taskDefinition"])
         props = {
             "Cluster": {"Ref": "Cluster"},
+            # the compiled task definitions use awsvpc, which needs subnets and groups
+            "NetworkConfiguration": {
+                "AwsvpcConfiguration": {
+                    "Subnets": {"Ref": "Subnets"},
+                    "SecurityGroups": {"Ref": "SecurityGroups"},
+                }
+            },
             "ServiceName": res["serviceName"],
             "TaskDefinition": {"Ref": families[family]} if family in families else family,
             **_properties(res),
@@ -70,7 +78,16 @@ def to_template(resources: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "Properties": props,
         }
     parameters: dict[str, Any] = {
-        "Cluster": {"Type": "String", "Description": "the ECS cluster the services run in"}
+        "Cluster": {"Type": "String", "Description": "the ECS cluster the services run in"},
+        "Subnets": {
+            "Type": "List<AWS::EC2::Subnet::Id>",
+            "Description": "the subnets of the services' tasks (awsvpc)",
+        },
+        "SecurityGroups": {
+            "Type": "List<AWS::EC2::SecurityGroup::Id>",
+            "Description": "the security groups of the services' tasks; they are what limits "
+            "callers, Service Connect has no authorization",
+        },
     }
     if uses_pca:
         parameters["PrivateCaArn"] = {
