@@ -252,7 +252,7 @@ def _report_losses(ctx: CompileContext, key: str, body: ServiceSpec) -> None:
 
 def _task_definition(namespace: str, name: str, ports: Iterable[Port]) -> dict[str, Any]:
     """The `register-task-definition` input Service Connect needs: a named port mapping
-    per port, with its `appProtocol` (the image is the user's)."""
+    per port, with its `appProtocol` (the image and the size are the user's)."""
     mappings = []
     for port in ports:
         mapping: dict[str, Any] = {
@@ -268,6 +268,10 @@ def _task_definition(namespace: str, name: str, ports: Iterable[Port]) -> dict[s
         "kind": TASK_DEFINITION,
         "family": service_name(namespace, name),
         "networkMode": "awsvpc",
+        # the smallest Fargate size: a placeholder, like the image
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "256",
+        "memory": "512",
         "containerDefinitions": [
             {"name": name, "image": f"{name}:latest", "essential": True, "portMappings": mappings}
         ],

@@ -78,6 +78,8 @@ class _Reader:
         self.diagnostics: list[Diagnostic] = []
         self.drafts: dict[str, ServiceDraft] = {}
         self.namespaces: dict[str, NativeDocument] = {}
+        #: service key -> port -> the task definition's port mapping name
+        self.port_names: dict[str, dict[int, str]] = {}
         #: family -> port name -> (protocol, container port)
         self.port_mappings: dict[str, dict[str, tuple[str, int]]] = {}
 
@@ -143,8 +145,21 @@ def import_services(docs: Sequence[NativeDocument]) -> ImportResult:
         if _LABEL.match(only):
             mesh["metadata"]["name"] = only
     out = documents(mesh, reader.drafts.values())
+    _name_ports(out, reader.port_names)
     spec, found = to_spec(out, f"<imported from {TARGET}>")
     return ImportResult(spec, [*reader.diagnostics, *found], out)
+
+
+def _name_ports(docs: list[dict[str, Any]], names: Mapping[str, Mapping[int, str]]) -> None:
+    """A port keeps its port mapping's name where it is a neutral port name and not the
+    one the compiler would give it anyway (`<protocol>-<port>`)."""
+    for doc in docs[1:]:
+        meta = doc["metadata"]
+        known = names.get(f"{meta.get('namespace', 'default')}/{meta['name']}", {})
+        for port in (doc.get("spec") or {}).get("ports") or []:
+            name = known.get(port["port"], "")
+            if _LABEL.match(name) and name != f"{port['protocol']}-{port['port']}":
+                port["name"] = name
 
 
 def _task_definition(reader: _Reader, data: Mapping[str, Any]) -> None:
@@ -226,6 +241,7 @@ def _service(reader: _Reader, doc: NativeDocument, where: PathKey, data: Mapping
                 continue
             protocol, container = (mappings or {}).get(port_name, ("http", port))
             draft.ports[port] = "tcp" if protocol == "tcp" else protocol
+            reader.port_names.setdefault(draft.key, {})[port] = port_name
             if container != port:
                 draft.target_ports[port] = container
             timeout = entry.get("timeout") or {}

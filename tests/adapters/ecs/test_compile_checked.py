@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -76,12 +77,13 @@ def test_the_validation_refuses_what_ecs_refuses() -> None:
     service = next(r for r in adapter.compile(spec, LOSSY).resources if r["kind"] == "Service")
     entry = service["serviceConnectConfiguration"]["services"][0]
     broken = []
-    for change in (
+    changes: tuple[Callable[[dict[str, Any]], object], ...] = (
         lambda e: e["clientAliases"][0].update(port="9080"),
         lambda e: e.update(timeouts={"perRequestTimeoutSeconds": 1}),
         lambda e: e.pop("portName"),
         lambda e: e.update(tls={"kmsKey": "k"}),
-    ):
+    )
+    for change in changes:
         copied = copy.deepcopy(service)
         change(copied["serviceConnectConfiguration"]["services"][0])
         broken.append(_problems(copied))
