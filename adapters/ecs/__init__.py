@@ -101,8 +101,9 @@ class ServiceConnectAdapter:
     features = FEATURES
     unsupported_features = UNSUPPORTED_FEATURES
     codes = codes.BLOCK
-    #: a namespace's services join by their serviceConnectConfiguration, not by labels;
-    #: meshspec's placement of the platform objects uses this annotation
+    #: an ECS service joins by its own serviceConnectConfiguration, not by a namespace
+    #: label; the contract asks every target for a marker, and ECS reads none: this one
+    #: only tells meshspec's Kubernetes-side tools the namespace is meant for the mesh
     injection = Injection(annotations={"ecs.amazonaws.com/service-connect": "enabled"})
     cluster = None
     #: `compile -o cloudformation`: the same services as AWS::ECS::Service resources
