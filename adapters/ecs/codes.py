@@ -23,9 +23,7 @@ TIMEOUTS_PER_PORT = register(
     "MS7008", W, "ports of one service differ in timeout: the neutral route takes the largest"
 )
 IDLE_TIMEOUT = register("MS7009", INFO, "Service Connect idle timeout has no neutral form")
-TLS_ONE_WAY = register(
-    "MS7010", W, "Service Connect TLS is one-way: imported as PERMISSIVE", "mtls"
-)
+TLS_ONE_WAY = register("MS7010", W, "Service Connect TLS is one-way: imported as STRICT", "mtls")
 DUPLICATE = register("MS7011", W, "ECS service given twice: the later one is kept")
 NOT_CARRIED = register(
     "MS7012", INFO, "Service Connect setting outside the neutral spec: not carried"

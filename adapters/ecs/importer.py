@@ -9,8 +9,9 @@ output for the port mappings' `appProtocol` and container ports.
 Each endpoint (`clientAliases[0].dnsName`, by default `discoveryName.namespace`) is a
 neutral service: `name.ns` -> `ns/name`. Its ports are the aliases' ports; the
 per-request timeout becomes one catch-all route (15 s, Service Connect's default, is
-the neutral default and needs none); TLS becomes PERMISSIVE (one-way TLS: the client
-is not checked, MS7010). Service Connect has no routes, splits, retry settings or
+the neutral default and needs none); TLS becomes STRICT: a plaintext client is refused
+as the model reads Service Connect TLS, so the import does not widen; the neutral STRICT
+also checks the client, which Service Connect's one-way TLS does not (MS7010). Service Connect has no routes, splits, retry settings or
 authorization, so nothing else is written. Every field of `serviceConnectConfiguration`
 is read through an allow-list.
 """
@@ -260,13 +261,14 @@ def _service(reader: _Reader, doc: NativeDocument, where: PathKey, data: Mapping
                     "the neutral spec has request timeouts only",
                 )
         if "tls" in entry:
-            draft.mtls_mode = "PERMISSIVE"
+            draft.mtls_mode = "STRICT"
             reader.report(
                 C.TLS_ONE_WAY,
                 doc,
                 (*path, "tls"),
-                "TLS checks the server's certificate only: the service is PERMISSIVE",
-                "the neutral STRICT would also check the client's certificate",
+                "TLS checks the server's certificate only: the service is STRICT, which "
+                "also checks the client's",
+                "after the move a client needs the mesh's identity, not only TLS",
             )
     if draft is not None:
         _timeout_route(reader, doc, (*where, *at), draft, timeouts, route_name)

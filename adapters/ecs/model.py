@@ -24,11 +24,13 @@ Sources:
 * API reference `ServiceConnectTlsConfiguration` and the developer guide's "Service
   Connect TLS": TLS with certificates from AWS Private CA, encryption in transit;
   the client's certificate is not checked (no identity-based authorization). The
-  neutral vocabulary has no word for one-way TLS: the model answers PERMISSIVE
-  (ASSUMPTION, UNVERIFIED: the proxy's ingress listener also accepts a plaintext
-  client outside Service Connect, which reaches it by address) with transport `mtls`
-  meaning "encrypted" for a Service Connect client; the compiler reports every mTLS
-  mode but DISABLE as lost (MS7507), so no STRICT case is claimed.
+  neutral vocabulary has no word for one-way TLS. The model answers STRICT with
+  transport `mtls` meaning "encrypted" for a Service Connect client, and refuses a
+  plaintext client outside Service Connect (ASSUMPTION, UNVERIFIED: the proxy's ingress
+  listener then takes TLS only, as an Envoy listener with a TLS transport socket does;
+  the reading under which an import never widens). The compiler reports every mTLS
+  mode but DISABLE as lost (MS7507: the client is not checked), so no STRICT case is
+  claimed.
 * Retries and outlier detection: AWS's App Mesh migration post (aws.amazon.com/blogs/
   containers/migrating-from-aws-app-mesh-to-amazon-ecs-service-connect) says Service
   Connect has "built-in health checks, outlier detection, and retry mechanisms"; how
@@ -114,7 +116,7 @@ class ServiceConnectModel:
             return Verdict(Outcome.NOT_HTTP, None)
         endpoint = self.endpoints.get((key, port))
         tls = endpoint is not None and endpoint.tls
-        mode = MtlsMode.PERMISSIVE if tls else MtlsMode.DISABLE
+        mode = MtlsMode.STRICT if tls else MtlsMode.DISABLE
         in_service_connect = (
             source is not None
             and endpoint is not None
@@ -129,7 +131,18 @@ class ServiceConnectModel:
             "headers": request.header_map(),
         }
         if not in_service_connect:
-            # no proxy of its own: reaches the tasks by address, as sent
+            # no proxy of its own: reaches the tasks by address, as sent, in plaintext,
+            # which a TLS listener refuses (see the module docstring)
+            if tls:
+                return Verdict(
+                    Outcome.MTLS_REFUSED,
+                    None,
+                    backends={(key, None): 1.0},
+                    mtls=mode,
+                    transport=Transport.REFUSED,
+                    breakers={(key, None): BreakerPolicy()},
+                    headers=request.header_map(),
+                )
             return Verdict(Outcome.FORWARDED, None, transport=Transport.PLAINTEXT, **forwarded)
         assert endpoint is not None
         return Verdict(

@@ -241,7 +241,7 @@ def test_describe_services_output_reads_the_primary_deployment() -> None:
     codes = {d.code: d for d in result.diagnostics}
     assert result.spec is not None
     orders = result.spec.service("shop/orders").spec
-    assert orders.mtls is not None and orders.mtls.mode is MtlsMode.PERMISSIVE
+    assert orders.mtls is not None and orders.mtls.mode is MtlsMode.STRICT
     assert [(r.name, r.timeout) for r in orders.routes] == [("service-connect", 0.0)]
     assert {"MS7010", "MS7009", "MS7002"} <= set(codes)
     dropped = codes["MS7002"]
@@ -290,6 +290,13 @@ def test_what_is_not_service_connect_is_said() -> None:
             Outcome.FORWARDED,
             15.0,
             Transport.MTLS,
+        ),
+        (
+            "metadata: {name: api}\nspec:\n  mtls: {mode: PERMISSIVE}",
+            Request("api"),
+            Outcome.MTLS_REFUSED,
+            None,
+            Transport.REFUSED,
         ),
         (
             "metadata: {name: api}\nspec:\n  ports: [{port: 5432, protocol: tcp}]",
