@@ -11,8 +11,9 @@ neutral service: `name.ns` -> `ns/name`. Its ports are the aliases' ports; the
 per-request timeout becomes one catch-all route (15 s, Service Connect's default, is
 the neutral default and needs none); TLS becomes STRICT: a plaintext client is refused
 as the model reads Service Connect TLS, so the import does not widen; the neutral STRICT
-also checks the client, which Service Connect's one-way TLS does not (MS7010). Service Connect has no routes, splits, retry settings or
-authorization, so nothing else is written. Every field of `serviceConnectConfiguration`
+also checks the client, which Service Connect's one-way TLS does not (MS7010).
+Service Connect has no routes, splits, retry settings or authorization, so nothing
+else is written. Every field of `serviceConnectConfiguration`
 is read through an allow-list.
 """
 
