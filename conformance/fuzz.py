@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.reporting import with_reporter
 
 from conformance.targets.base import Target
-from conformance.targets.model import ModelTarget
+from conformance.targets.model import ModelTarget, accepted_losses
 from meshspec.adapter import Adapter, CompileOptions, Topology, Verdict
 from meshspec.codecs import dump_yaml
 from meshspec.features import Feature
@@ -241,7 +241,7 @@ def compare(
         return None
     spec, text = loaded
     adapter = target.adapter
-    compiled = adapter.compile(spec, CompileOptions())
+    compiled = adapter.compile(spec, CompileOptions(allow_lossy=accepted_losses(adapter)))
     if any(d.severity == "error" for d in compiled.diagnostics):
         return None
     decision = decide(spec, request)

@@ -413,10 +413,10 @@ def _nothing_written(diags: Sequence[Diagnostic], verb: str = "written") -> str:
     """Say --allow-lossy only when it would turn every error into a warning."""
     errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors and all(d.area in ("mtls", "authz") for d in errors):
-        areas = ",".join(sorted({d.area for d in errors}))
+        areas = " ".join(f"--allow-lossy {a}" for a in sorted({d.area for d in errors}))
         return (
             f"nothing {verb}: the errors above are security losses; fix the spec or accept "
-            f"them with --allow-lossy {areas}"
+            f"them with {areas}"
         )
     return f"nothing {verb}: fix the errors above"
 

@@ -49,6 +49,8 @@ BLOCKS: tuple[tuple[int, int, str, str], ...] = (
     ),
     (4000, 4499, "Consul adapter (consul, consul-k8s): compiler", ""),
     (4500, 4999, "Consul adapter (consul, consul-k8s): importer and live readers", ""),
+    (5000, 5499, "Amazon VPC Lattice adapter: compiler", ""),
+    (5500, 5999, "Amazon VPC Lattice adapter: import (compile only: refused)", ""),
     (6000, 6499, "Gateway API (GAMMA) adapter: compiler", ""),
     (6500, 6999, "Gateway API (GAMMA) adapter: importer and live reader", ""),
     (

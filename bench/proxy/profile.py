@@ -4,7 +4,7 @@ The benchmark runs each sidecar in its own process, fed by a control plane;
 here the client's and the server's sidecar share one event loop and get their
 snapshot and credentials directly, so one profile covers the whole path
 (outbound, mTLS, inbound) while wrk drives it. Run:
-`python -m bench.proxy.profile [--mode STRICT|DISABLE] [--seconds 5] [--top 40]`.
+`python -m bench.proxy.profile [--mode STRICT|DISABLE] [--seconds 5] [--top 40] [--unique-ids]`.
 The profiler's clock is the process's CPU time, not the wall clock: on a
 shared machine a wall clock charges the time the process was preempted to
 whatever function was running (most often a socket write).
@@ -23,7 +23,7 @@ import time
 from ruamel.yaml import YAML
 
 from bench.proxy.load import generate
-from bench.proxy.run import SPEC, echo_app
+from bench.proxy.run import echo_app, spec_text
 from reference_impl.pki import CertificateAuthority
 from reference_impl.proxy import Sidecar, SidecarConfig
 from reference_impl.snapshot import Endpoint, Snapshot
@@ -33,12 +33,14 @@ TRUST_DOMAIN = "cluster.local"
 
 def _snapshot(mode: str, server_port: int) -> Snapshot:
     yaml = YAML(typ="safe", pure=True)
-    documents = tuple(dict(d) for d in yaml.load_all(io.StringIO(SPEC % mode)) if d)
+    documents = tuple(dict(d) for d in yaml.load_all(io.StringIO(spec_text(mode))) if d)
     server = Endpoint("bench/server", "v1", "server-0", "127.0.0.1", server_port)
     return Snapshot(version=1, documents=documents, endpoints=(server,))
 
 
-async def _profile(mode: str, app_port: int, seconds: float, connections: int) -> cProfile.Profile:
+async def _profile(
+    mode: str, app_port: int, seconds: float, connections: int, unique_ids: bool
+) -> cProfile.Profile:
     ca = CertificateAuthority.create(TRUST_DOMAIN)
     client = Sidecar(SidecarConfig("bench/client", "v1", "client-0", 0, 0, "127.0.0.1", 1, 0))
     server = Sidecar(
@@ -53,11 +55,12 @@ async def _profile(mode: str, app_port: int, seconds: float, connections: int) -
     for sidecar in (client, server):
         sidecar.apply_snapshot(snapshot)
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, generate, client.outbound_port, "server", connections, 1.0)
+    port = client.outbound_port
+    await loop.run_in_executor(None, generate, port, "server", connections, 1.0, unique_ids)
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     load = await loop.run_in_executor(
-        None, generate, client.outbound_port, "server", connections, seconds
+        None, generate, port, "server", connections, seconds, unique_ids
     )
     profiler.disable()
     print(f"{load.requests} requests, {load.rps:.0f} req/s, {load.errors} errors", file=sys.stderr)
@@ -73,11 +76,16 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="tottime")
+    parser.add_argument(
+        "--unique-ids", action="store_true", help="a new x-request-id in every request"
+    )
     args = parser.parse_args(argv)
     import uvloop
 
     with echo_app() as (app_port, _pid), asyncio.Runner(loop_factory=uvloop.new_event_loop) as r:
-        profiler = r.run(_profile(args.mode, app_port, args.seconds, args.connections))
+        profiler = r.run(
+            _profile(args.mode, app_port, args.seconds, args.connections, args.unique_ids)
+        )
     stats = pstats.Stats(profiler, stream=sys.stdout)
     stats.sort_stats(args.sort).print_stats(args.top)
 

@@ -15,6 +15,8 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from bench.proxy.load import next_id, request_bytes
+
 
 @dataclass(frozen=True)
 class RateResult:
@@ -27,13 +29,18 @@ class RateResult:
 
 
 async def _worker(
-    port: int, host: str, due: asyncio.Queue[float | None], lat: list[float], errs: list[int]
+    port: int,
+    host: str,
+    due: asyncio.Queue[float | None],
+    lat: list[float],
+    errs: list[int],
+    unique_ids: bool,
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    same = request_bytes(host)
     try:
         while (when := await due.get()) is not None:
-            writer.write(request)
+            writer.write(request_bytes(host, next_id()) if unique_ids else same)
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
             for line in head.split(b"\r\n")[1:]:
@@ -47,11 +54,16 @@ async def _worker(
         writer.close()
 
 
-async def _drive(port: int, host: str, rate: float, seconds: float, connections: int) -> RateResult:
+async def _drive(
+    port: int, host: str, rate: float, seconds: float, connections: int, unique_ids: bool
+) -> RateResult:
     due: asyncio.Queue[float | None] = asyncio.Queue()
     lat: list[float] = []
     errs: list[int] = []
-    workers = [asyncio.create_task(_worker(port, host, due, lat, errs)) for _ in range(connections)]
+    workers = [
+        asyncio.create_task(_worker(port, host, due, lat, errs, unique_ids))
+        for _ in range(connections)
+    ]
     total = int(rate * seconds)
     late = 0
     start = time.perf_counter() + 0.05
@@ -73,12 +85,19 @@ async def _drive(port: int, host: str, rate: float, seconds: float, connections:
 
 
 def constant_rate(
-    port: int, host: str, rate: float = 1000.0, seconds: float = 5.0, connections: int = 16
+    port: int,
+    host: str,
+    rate: float = 1000.0,
+    seconds: float = 5.0,
+    connections: int = 16,
+    unique_ids: bool = False,
 ) -> RateResult:
-    """`rate` requests per second for `seconds`, over `connections` keep-alive connections."""
+    """`rate` requests per second for `seconds`, over `connections` keep-alive connections;
+    `unique_ids`: each request with an `x-request-id` of its own."""
+    drive = _drive(port, host, rate, seconds, connections, unique_ids)
     try:
         import uvloop
 
-        return uvloop.run(_drive(port, host, rate, seconds, connections))
+        return uvloop.run(drive)
     except ImportError:
-        return asyncio.run(_drive(port, host, rate, seconds, connections))
+        return asyncio.run(drive)

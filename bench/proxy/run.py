@@ -51,7 +51,25 @@ metadata: {name: server, namespace: bench}
 spec:
   ports: [{port: 80, name: http}]
   versions: [{name: v1}]
+  routes:
+    - name: all
+      matches: [{path: {prefix: /}}]
+      backends: [{version: v1, weight: 100}]
+      timeout: 15s
+  authorization:
+    default: deny
+    rules: [{name: bench-allow, action: ALLOW%s}]
 """
+
+#: who the server's rule allows, as the Envoy pair's RBAC: the client's identity with
+#: mTLS, anyone in plaintext (a plaintext peer has no identity to name)
+ALLOWED = {"STRICT": ", from: [{services: [client]}]", "DISABLE": ""}
+
+
+def spec_text(mode: str) -> str:
+    """The bench's mesh: what the Envoy pair is configured to do (`envoy.py`)."""
+    return SPEC % (mode, ALLOWED[mode])
+
 
 HAPROXY_CFG = """\
 global
@@ -136,15 +154,32 @@ def pool(rounds: list[Measured]) -> Measured:
     return Measured(rounds[0].name, load, cpu, fixed, len(rounds), kernel)
 
 
-def measure(name: str, port: int, host: str, pids: Sequence[int], s: Settings) -> Measured:
-    generate(port, host, s.connections, 1.0)  # warm-up: connections, pools, caches
+@dataclass(frozen=True)
+class Target:
+    name: str
+    port: int
+    pids: list[int]
+    #: every request with an `x-request-id` of its own (else the same `GET /` each time)
+    unique_ids: bool = False
+
+
+#: the variant of a target whose requests each carry a new `x-request-id`
+UNIQUE = ", unique id"
+
+
+def measure(target: Target, host: str, s: Settings) -> Measured:
+    port, pids, unique = target.port, target.pids, target.unique_ids
+    generate(port, host, s.connections, 1.0, unique)  # warm-up: connections, pools, caches
     user0, sys0 = cpu_split(pids)
-    load = generate(port, host, s.connections, s.duration)
+    load = generate(port, host, s.connections, s.duration, unique)
     user1, sys1 = cpu_split(pids)
     used = (user1 - user0) + (sys1 - sys0)
     cpu = used / load.requests * 1e6 if pids and load.requests else None
     kernel = (sys1 - sys0) / used if pids and used > 0 else None
-    fixed = constant_rate(port, host, s.rate, s.rate_seconds) if s.rate > 0 else None
+    fixed = (
+        constant_rate(port, host, s.rate, s.rate_seconds, unique_ids=unique) if s.rate > 0 else None
+    )
+    name = target.name
     return Measured(name, load, cpu, fixed, kernel_share=kernel)
 
 
@@ -208,7 +243,7 @@ def _wait_port(port: int, timeout: float = 10.0) -> None:
 def sidecars(mode: str, app_port: int, tmp: Path) -> Iterator[tuple[int, list[int]]]:
     """A control plane and the client's and server's sidecars; (client outbound, pids)."""
     spec_path = tmp / f"mesh-{mode}.yaml"
-    spec_path.write_text(SPEC % mode)
+    spec_path.write_text(spec_text(mode))
     loaded = load_paths([str(spec_path)])
     assert loaded.ok and loaded.spec is not None, loaded.diagnostics
     mesh = Mesh(
@@ -225,7 +260,7 @@ def sidecars(mode: str, app_port: int, tmp: Path) -> Iterator[tuple[int, list[in
 def render(results: list[Measured], missing: list[str]) -> str:
     direct = results[0].load
     lines = [
-        f"{'target':<22}{'req/s':>10}{'p50 µs':>10}{'p99 µs':>10}{'+p50 µs':>10}"
+        f"{'target':<32}{'req/s':>10}{'p50 µs':>10}{'p99 µs':>10}{'+p50 µs':>10}"
         f"{'+p99 µs':>10}{'CPU µs/req':>12}{'in kernel':>10}{'req/s vs direct':>17}"
         f"{'errors':>8}"
     ]
@@ -233,7 +268,7 @@ def render(results: list[Measured], missing: list[str]) -> str:
         cpu = "-" if m.cpu_us_per_request is None else f"{m.cpu_us_per_request:.1f}"
         kernel = "-" if m.kernel_share is None else f"{m.kernel_share:.0%}"
         lines.append(
-            f"{m.name:<22}{m.load.rps:>10.0f}{m.load.p50_us:>10.0f}{m.load.p99_us:>10.0f}"
+            f"{m.name:<32}{m.load.rps:>10.0f}{m.load.p50_us:>10.0f}{m.load.p99_us:>10.0f}"
             f"{m.load.p50_us - direct.p50_us:>10.0f}{m.load.p99_us - direct.p99_us:>10.0f}"
             f"{cpu:>12}{kernel:>10}{m.load.rps / direct.rps:>16.2f}x{m.load.errors:>8}"
         )
@@ -257,7 +292,7 @@ def _fixed_rate(results: list[Measured]) -> list[str]:
         f"at a constant {direct.rate:.0f} req/s ({direct.requests} requests per target, "
         "latency from the time each request was due; late: requests the client itself sent "
         ">1 ms after their time, a sign the machine was busy):",
-        f"{'target':<22}{'p50 µs':>10}{'p99 µs':>10}{'+p50 µs':>10}{'+p99 µs':>10}"
+        f"{'target':<32}{'p50 µs':>10}{'p99 µs':>10}{'+p50 µs':>10}{'+p99 µs':>10}"
         f"{'errors':>8}{'late':>6}",
     ]
     for m in results:
@@ -265,32 +300,40 @@ def _fixed_rate(results: list[Measured]) -> list[str]:
             continue
         f = m.fixed
         lines.append(
-            f"{m.name:<22}{f.p50_us:>10.0f}{f.p99_us:>10.0f}{f.p50_us - direct.p50_us:>10.0f}"
+            f"{m.name:<32}{f.p50_us:>10.0f}{f.p99_us:>10.0f}{f.p50_us - direct.p50_us:>10.0f}"
             f"{f.p99_us - direct.p99_us:>10.0f}{f.errors:>8}{f.late:>6}"
         )
     return lines
 
 
 def _ratios(results: list[Measured]) -> list[str]:
-    """Sidecar pair / Envoy pair, per mode: the goal is CPU ratio <= 1."""
+    """Sidecar pair / Envoy pair, per mode and request kind: the goal is CPU ratio <= 1."""
     by_name = {m.name: m for m in results}
     lines: list[str] = []
     for mode in ("plain", "mTLS"):
-        ours, anchor = by_name.get(f"sidecars ({mode})"), by_name.get(f"envoy pair ({mode})")
-        if ours is None or anchor is None:
-            continue
-        if not lines:
-            lines.append("")
-        cpu = (
-            f"{ours.cpu_us_per_request / anchor.cpu_us_per_request:.2f}x"
-            if ours.cpu_us_per_request and anchor.cpu_us_per_request
-            else "-"
-        )
-        lines.append(
-            f"sidecars/envoy pair ({mode}): CPU per request {cpu}, "
-            f"throughput {ours.load.rps / anchor.load.rps:.2f}x"
-        )
+        for variant, told in (("", "identical requests"), (UNIQUE, "unique x-request-id")):
+            ours = by_name.get(f"sidecars ({mode}{variant})")
+            anchor = by_name.get(f"envoy pair ({mode}{variant})")
+            if ours is None or anchor is None:
+                continue
+            if not lines:
+                lines.append("")
+            cpu = (
+                f"{ours.cpu_us_per_request / anchor.cpu_us_per_request:.2f}x"
+                if ours.cpu_us_per_request and anchor.cpu_us_per_request
+                else "-"
+            )
+            lines.append(
+                f"sidecars/envoy pair ({mode}, {told}): CPU per request {cpu}, "
+                f"throughput {ours.load.rps / anchor.load.rps:.2f}x"
+            )
     return lines
+
+
+def load_average() -> str:
+    """The 1-minute load average, as /proc reports it: how busy the shared machine was."""
+    with open("/proc/loadavg") as fh:
+        return fh.read().split()[0]
 
 
 def main(argv: list[str]) -> None:
@@ -311,29 +354,33 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="meshspec-bench-") as tmp_name, ExitStack() as up:
         tmp = Path(tmp_name)
         app_port, _app_pid = up.enter_context(echo_app())
-        targets: list[tuple[str, int, list[int]]] = [("direct", app_port, [])]
+        targets: list[Target] = [Target("direct", app_port, [])]
         binary = ensure_haproxy(not args.no_install)
         if binary is None:
             missing.append("haproxy is not installed (Debian package `haproxy`)")
         else:
             port, pid = up.enter_context(haproxy(binary, app_port, tmp))
-            targets.append(("haproxy", port, [pid]))
+            targets.append(Target("haproxy", port, [pid]))
         envoy = envoy_binary()
         if envoy is None:
             missing.append("envoy is not installed (`tools/realservers/install envoy`)")
         else:
-            for mtls, name in ((False, "envoy pair (plain)"), (True, "envoy pair (mTLS)")):
+            for mtls, name in ((False, "envoy pair (plain"), (True, "envoy pair (mTLS")):
                 pair = up.enter_context(envoy_pair(envoy, app_port, tmp, mtls))
-                targets.append((name, pair.port, pair.pids))
-        for mode, name in (("DISABLE", "sidecars (plain)"), ("STRICT", "sidecars (mTLS)")):
+                targets.append(Target(f"{name})", pair.port, pair.pids))
+                targets.append(Target(f"{name}{UNIQUE})", pair.port, pair.pids, True))
+        for mode, name in (("DISABLE", "sidecars (plain"), ("STRICT", "sidecars (mTLS")):
             port, pids = up.enter_context(sidecars(mode, app_port, tmp))
-            targets.append((name, port, pids))
+            targets.append(Target(f"{name})", port, pids))
+            targets.append(Target(f"{name}{UNIQUE})", port, pids, True))
         # Every target is up for the whole run and they take turns, round after
         # round: a burst of load from elsewhere on a shared machine then hits
         # them all alike instead of whichever one happened to be measured.
+        load_before = load_average()
         for _ in range(args.rounds):
-            for name, port, pids in targets:
-                rounds.setdefault(name, []).append(measure(name, port, "server", pids, settings))
+            for target in targets:
+                rounds.setdefault(target.name, []).append(measure(target, "server", settings))
+        load_after = load_average()
     results = [pool(ms) for ms in rounds.values()]
     if args.json:
         print(
@@ -363,7 +410,9 @@ def main(argv: list[str]) -> None:
                     for m in results
                 ]
                 + [{"missing": why} for why in missing]
+                + [{"load_average": [float(load_before), float(load_after)]}]
             )
         )
     else:
         print(render(results, missing))
+        print(f"load average (1 min) at the start and the end: {load_before} -> {load_after}")

@@ -23,6 +23,14 @@ from meshspec.registry import get_adapter
 from meshspec.spec import Spec
 
 
+def accepted_losses(adapter: Adapter) -> frozenset[str]:
+    """The security areas an adapter's column accepts as lost (`conformance_allow_lossy`):
+    for a target where every spec loses them (VPC Lattice has no mTLS at all), so that its
+    column still checks the rest; the column's description says so, and the target claims
+    none of that area's features, so it is held to none of its fields."""
+    return frozenset(getattr(adapter, "conformance_allow_lossy", frozenset()))
+
+
 class ModelSession:
     def __init__(self, model: MeshModel, names: Mapping[str, str], instances: int = 1) -> None:
         self.model = model
@@ -72,7 +80,9 @@ class ModelTarget:
     def description(self) -> str:
         if self._adapter is None:
             return f"model of the {self.name} adapter (not loadable)"
-        return f"model of the {self.name} adapter: {self._adapter.description}"
+        accepted = accepted_losses(self._adapter)
+        note = f" (compiled with --allow-lossy {','.join(sorted(accepted))})" if accepted else ""
+        return f"model of the {self.name} adapter: {self._adapter.description}{note}"
 
     observes = VERDICT_FIELDS
 
@@ -99,7 +109,7 @@ class ModelTarget:
     @contextmanager
     def open(self, spec: Spec, spec_text: str, instances: int = 1) -> Iterator[Session]:
         adapter = self.adapter
-        compiled = adapter.compile(spec, CompileOptions())
+        compiled = adapter.compile(spec, CompileOptions(allow_lossy=accepted_losses(adapter)))
         errors = [d for d in compiled.diagnostics if d.severity == "error"]
         if errors:
             codes = ", ".join(sorted({d.code for d in errors}))

@@ -136,8 +136,8 @@ def plan(
         errors = [d for d in exc.diagnostics if d.severity is Severity.ERROR]
         hint = ""
         if errors and all(d.area in ("mtls", "authz") for d in errors):
-            areas = ",".join(sorted({d.area for d in errors}))
-            hint = f" (these are security losses: accept them with --allow-lossy {areas})"
+            areas = " ".join(f"--allow-lossy {a}" for a in sorted({d.area for d in errors}))
+            hint = f" (these are security losses: accept them with {areas})"
         click.echo(f"error: {exc}; nothing written{hint}", err=True)
         sys.exit(EXIT_FINDINGS)
     emit_diagnostics([*result.import_diagnostics, *result.compile_diagnostics])

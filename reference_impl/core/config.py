@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meshspec.spec import Spec
+from reference_impl.core.keys import HOST, read_header_names
 from reference_impl.snapshot import Endpoint, Snapshot, SnapshotError
 
-#: exact requests whose answer a snapshot remembers, and the largest one remembered
-#: (target plus header names and values, in characters): bounded whatever clients send
+#: requests whose answer a snapshot remembers, and the largest key remembered (target
+#: plus the names and values of the headers the rules read, in characters): bounded
+#: whatever clients send
 MAX_PLANS = 4096
 MAX_PLAN_KEY = 1024
 
@@ -23,12 +25,15 @@ MAX_PLAN_KEY = 1024
 class Config:
     snapshot: Snapshot
     spec: Spec
+    #: lower-case names of the headers the spec's rules read or edit (`keys.py`)
+    read_headers: frozenset[str] = frozenset({HOST})
     # Per-snapshot answers, worked out on first use rather than on every request.
     _endpoints: dict[tuple[str, str | None], tuple[Endpoint, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
     _identities: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
-    #: what the spec answered for exact requests (see `OutboundCore`): bounded, per snapshot
+    #: what the spec answered, keyed by what its rules read of a request (`keys.py`):
+    #: bounded, per snapshot
     plans: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -56,4 +61,4 @@ def load_config(snapshot: Snapshot, service: str) -> Config:
     spec = snapshot.spec
     if service not in spec.services:
         raise SnapshotError(f"snapshot {snapshot.version} does not declare service {service}")
-    return Config(snapshot, spec)
+    return Config(snapshot, spec, read_header_names(spec))

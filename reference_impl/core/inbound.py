@@ -25,6 +25,7 @@ from meshspec.semantics import (
 from meshspec.spec import MtlsMode
 from reference_impl.core.config import MAX_PLAN_KEY, MAX_PLANS, Config, load_config
 from reference_impl.core.events import Headers, join_headers
+from reference_impl.core.keys import split_lines
 from reference_impl.snapshot import Snapshot
 
 
@@ -46,8 +47,11 @@ class InboundRequest:
 
 @dataclass(frozen=True)
 class ForwardToApp:
+    """Forward the request to the application at `target` (the normalised path and the
+    query); `rule` is the authorization rule that allowed it. The headers are the
+    request's own: what reaches the application is the shell's to say."""
+
     target: str
-    headers: Headers
     rule: str | None
 
 
@@ -96,27 +100,27 @@ class InboundCore:
         return choose_port(ports, port)
 
     def decide(self, request: InboundRequest) -> InboundVerdict:
-        """The verdict for `request`; remembered per snapshot for requests of at most
-        MAX_PLAN_KEY characters (the request is the whole key, so a remembered verdict
-        is the one the oracle gives that request)."""
+        """The verdict for `request`; remembered per snapshot under what the rules read
+        of it (`keys.py`: method, target, the header lines they name, and the TLS, peer
+        and port), when that is at most MAX_PLAN_KEY characters."""
         config = self.config
         if config is None:
             return Reject(503, "sidecar has no configuration yet")
-        size = len(request.target)
-        for name, value in request.headers:
-            size += len(name) + len(value)
-        if size > MAX_PLAN_KEY:
-            return self._decide(config, request)
+        read, _, size = split_lines(request.headers, config.read_headers)
+        if size + len(request.target) > MAX_PLAN_KEY:
+            return self._decide(config, request, read)
+        key = (request.method, request.target, read, request.tls, request.peer, request.port)
         plans = config.plans
-        verdict = plans.get(request)
+        verdict = plans.get(key)
         if verdict is None:
-            verdict = self._decide(config, request)
+            verdict = self._decide(config, request, read)
             if len(plans) >= MAX_PLANS:
                 plans.clear()
-            plans[request] = verdict
+            plans[key] = verdict
         return verdict
 
-    def _decide(self, config: Config, request: InboundRequest) -> InboundVerdict:
+    def _decide(self, config: Config, request: InboundRequest, read: Headers) -> InboundVerdict:
+        """The oracle's verdict, from the header lines the rules read (`read`) only."""
         spec = config.spec
         port = self.service_port(request.port)
         if port is None:
@@ -128,11 +132,11 @@ class InboundCore:
         norm = normalize_target(request.target)
         if isinstance(norm, RejectedTarget):
             return Reject(norm.status, norm.reason)
-        headers = join_headers(request.headers)
+        headers = join_headers(read)
         verdict = authorize(spec, self.service, peer, request.method, norm, headers)
         if not verdict.allowed:
             return Reject(403, verdict.reason, verdict.rule)
-        return ForwardToApp(_target(norm, request.target), request.headers, verdict.rule)
+        return ForwardToApp(_target(norm, request.target), verdict.rule)
 
 
 def _target(norm: NormalizedTarget, raw: str) -> str:

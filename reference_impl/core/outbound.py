@@ -59,6 +59,7 @@ from reference_impl.core.events import (
     UpstreamResponse,
     join_headers,
 )
+from reference_impl.core.keys import HOST, split_lines
 from reference_impl.core.outlier import OutlierDetector
 from reference_impl.core.pool import Connection, ConnState, Pool
 from reference_impl.snapshot import Endpoint, Snapshot
@@ -104,8 +105,10 @@ class _Plan:
 
     `local` set: answer the application with (status, reason, route) and send
     nothing. Otherwise the request goes to one of `shares` (weights in
-    `weights`), to `target`, with `headers`. Built only from `decide`'s
-    answer, so a remembered plan is what `decide` says for that request.
+    `weights`), to `target`, with `headers` and the request's header lines the
+    rules do not read (unchanged by the oracle, combined as it combines them).
+    Built only from `decide`'s answer, so a remembered plan is what `decide`
+    says for every request with the same key (`keys.py`).
     """
 
     local: tuple[int, str, str | None] | None
@@ -120,16 +123,20 @@ class _Plan:
     timeout: str = "none"
 
 
-def _plan(config: Config, source: str, ev: RequestReceived) -> _Plan:
-    """Ask the oracle what `ev` means (the one place the outbound side does)."""
-    host = next((v for k, v in ev.headers if k.lower() == "host"), None)
+def _plan(config: Config, source: str, method: str, target: str, read: Headers) -> _Plan:
+    """Ask the oracle what a request means (the one place the outbound side does).
+
+    `read`: the request's header lines that the snapshot's rules read (`keys.py`); the
+    others change nothing in the answer and are added to `headers` per request.
+    """
+    host = next((v for k, v in read if k.lower() == HOST), None)
     if not host:
         return _Plan((400, "request has no Host header", None))
     request = Request(
         destination=host,
-        target=ev.target,
-        method=ev.method,
-        headers=join_headers(ev.headers),
+        target=target,
+        method=method,
+        headers=join_headers(read),
         port=host_port(host),
         source=source,
     )
@@ -147,7 +154,7 @@ def _plan(config: Config, source: str, ev: RequestReceived) -> _Plan:
     shares = decision.weighted_backends
     if not shares:
         return _Plan((503, "route has no backend with weight", decision.route))
-    query = ev.target.partition("?")[2]
+    query = target.partition("?")[2]
     return _Plan(
         None,
         decision,
@@ -161,15 +168,6 @@ def _plan(config: Config, source: str, ev: RequestReceived) -> _Plan:
         tuple(decision.headers.items()),
         _written(decision.timeout),
     )
-
-
-def _plan_key(ev: RequestReceived) -> tuple[str, str, Headers] | None:
-    """What `decide` reads of a request (its Host is among the headers); None when
-    the request is too large to remember."""
-    size = len(ev.target)
-    for name, value in ev.headers:
-        size += len(name) + len(value)
-    return None if size > MAX_PLAN_KEY else (ev.method, ev.target, ev.headers)
 
 
 def _written(timeout: float | None) -> str:
@@ -246,12 +244,16 @@ class OutboundCore:
         config = self.config
         if config is None:
             return [Respond(rid, 503, "sidecar has no configuration yet")]
-        key = _plan_key(ev)
+        # Filed under what the rules read (method, target, the header lines they name,
+        # Host among them): requests that differ only elsewhere share one answer.
+        read, other, size = split_lines(ev.headers, config.read_headers)
+        key = (ev.method, ev.target, read)
+        remember = size + len(ev.target) <= MAX_PLAN_KEY
         plans = config.plans
-        plan = None if key is None else plans.get(key)
+        plan = plans.get(key) if remember else None
         if plan is None:
-            plan = _plan(config, self.service, ev)
-            if key is not None:
+            plan = _plan(config, self.service, ev.method, ev.target, read)
+            if remember:
                 if len(plans) >= MAX_PLANS:
                     plans.clear()
                 plans[key] = plan
@@ -271,7 +273,7 @@ class OutboundCore:
             cluster=plan.clusters[index],
             method=ev.method,
             target=plan.target,
-            headers=plan.headers,
+            headers=plan.headers + tuple(join_headers(other).items()) if other else plan.headers,
             tls_identity=plan.identities[index],
             timeout_text=plan.timeout,
             deadline=None if decision.timeout is None else ev.now + decision.timeout,

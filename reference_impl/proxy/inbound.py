@@ -398,7 +398,8 @@ class _AppLink(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._due = 0.0
         self.ended = False
-        loop = asyncio.get_running_loop()
+        # Kept: CPython 3.11's `get_running_loop` makes a getpid() system call each time.
+        loop = self._loop = asyncio.get_running_loop()
         self._opening: asyncio.Task[None] | None = loop.create_task(self._open(address))
 
     async def _open(self, address: tuple[str, int]) -> None:
@@ -412,7 +413,7 @@ class _AppLink(asyncio.Protocol):
             self._opening = None
 
     def exchange(self, data: bytes, head_only: bool, answer: Answer) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         self._answer = answer
         self._head_only = head_only
         # One timer per connection, moved lazily: an exchange costs no timer of its own.
@@ -428,7 +429,7 @@ class _AppLink(asyncio.Protocol):
         self._timer = None
         if self._answer is None or self.ended:
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         if loop.time() >= self._due:
             self._fail("no answer in time")
         else:

@@ -180,6 +180,7 @@ class OutboundProxy:
         self._responses: dict[int, dict[int, HttpMessage]] = {}
         self._upstreams: dict[int, _Upstream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- the application side -------------------------------------------------------------
 
@@ -189,7 +190,6 @@ class OutboundProxy:
 
     def _forward(self, request: HttpMessage, answer: Callable[[bytes], None]) -> None:
         """Hand `request` to the core; `answer` gets the bytes for the application."""
-        loop = asyncio.get_running_loop()
         rid = next(self._ids)
         self._waiters[rid] = (request, answer)
         self._bodies[rid] = request.body
@@ -198,7 +198,7 @@ class OutboundProxy:
             request.method,
             request.target,
             _without_mesh_headers(request.end_to_end_headers()),
-            now=loop.time(),
+            now=self._now(),
             random=self._rng.random(),
         )
         self.feed(event)
@@ -268,7 +268,12 @@ class OutboundProxy:
         answer(self._reply(request, action, None if relayed is None else attempts.get(relayed)))
 
     def _now(self) -> float:
-        return asyncio.get_running_loop().time()
+        # The loop is looked up once: CPython 3.11's `get_running_loop` makes a getpid()
+        # system call each time (fork detection), several per request.
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.time()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)

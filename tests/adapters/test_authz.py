@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from tests.adapters.validator import Unsupported, assert_compiles, compile_fragment
@@ -306,3 +309,87 @@ def test_linkerd_cannot_admit_plaintext_clients_only() -> None:
     errors = [d for d in result.diagnostics if d.code == "MS2008"]
     assert errors and "plaintext" in errors[0].message
     assert not [r for r in result.resources if r["kind"] == "NetworkAuthentication"]
+
+
+def _iam(fragment: str, allow_lossy: list[str]) -> tuple[list[str], dict[str, Any] | None]:
+    """vpc-lattice: the codes, and the IAM policy document on the ledger's route."""
+    result = compile_fragment(fragment, "vpc-lattice", allow_lossy)
+    codes = sorted(d.code for d in result.diagnostics)
+    policies = [r for r in result.resources if r["kind"] == "IAMAuthPolicy"]
+    assert [p["spec"]["targetRef"]["name"] for p in policies] in ([], ["ledger"])
+    return codes, json.loads(policies[0]["spec"]["policy"]) if policies else None
+
+
+def _statement(sid: str, effect: str, condition: dict[str, object] | None = None) -> object:
+    out: dict[str, object] = {
+        "Sid": sid,
+        "Effect": effect,
+        "Principal": "*",
+        "Action": "vpc-lattice-svcs:Invoke",
+        "Resource": "*",
+    }
+    if condition:
+        out["Condition"] = condition
+    return out
+
+
+NS = "aws:PrincipalTag/kubernetes-namespace"
+SA = "aws:PrincipalTag/kubernetes-service-account"
+
+
+@pytest.mark.parametrize(
+    ("fragment", "codes", "statements"),
+    [
+        pytest.param(
+            DEFAULT_DENY,
+            ["MS5001", "MS5001", "MS5005", "MS5104"],
+            [_statement("DenyAll", "Deny")],
+            id="default-deny-is-one-deny",
+        ),
+        pytest.param(
+            ALLOW_DEFAULT_ALLOW,
+            ["MS5001", "MS5001", "MS5005", "MS5104"],
+            [
+                _statement("Rule0From0P0", "Allow", {"StringEquals": {NS: "front", SA: "web-sa"}}),
+                _statement("Default", "Allow"),
+            ],
+            id="pod-identity-tags-then-default",
+        ),
+        pytest.param(
+            SOURCES,
+            ["MS5001", "MS5001", "MS5003", "MS5005", "MS5104"],
+            [
+                _statement(
+                    "Rule0From0P0",
+                    "Deny",
+                    {"StringEqualsIgnoreCase": {"aws:PrincipalType": "anonymous"}},
+                ),
+                _statement("Rule1From0P0", "Allow", {"StringEquals": {NS: ["audit", "ops"]}}),
+                _statement("Rule1From2P0", "Allow", {"Null": {SA: "false"}}),
+            ],
+            id="anonymous-denied-other-trust-domain-left-out",
+        ),
+        pytest.param(
+            L7,
+            None,
+            None,
+            id="l7-allow-is-left-out",
+        ),
+    ],
+)
+def test_authz_on_vpc_lattice(
+    fragment: str, codes: list[str] | None, statements: list[object] | None
+) -> None:
+    """The same fragments as IAM auth policies: principals by EKS Pod Identity session tags;
+    what IAM principals cannot say is an authz error, and accepted it fails closed."""
+    strict, _ = _iam(fragment, ["mtls"])
+    if codes is not None:
+        assert strict == codes
+    else:
+        assert "MS5002" in strict
+    _, document = _iam(fragment, ["all"])
+    assert document is not None and document["Version"] == "2012-10-17"
+    if statements is not None:
+        assert document["Statement"] == statements
+    else:  # an L7 ALLOW is left out: nothing it allowed is allowed
+        assert all(s["Effect"] == "Deny" for s in document["Statement"])

@@ -190,11 +190,63 @@ spec:
 """
 
 
+# VPC Lattice: the same per-version Services; the route is a VPC Lattice service on the
+# service network's listener for the port, with weights as they are (0-999) and no timeout.
+LATTICE_SPLIT = (
+    GAMMA_SPLIT.split("---\napiVersion: gateway.networking.k8s.io/v1")[0]
+    + """---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: cart, namespace: shop}
+spec:
+  parentRefs:
+    - {group: gateway.networking.k8s.io, kind: Gateway, name: mesh, namespace: default,
+       sectionName: http-80}
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /}}]
+      backendRefs:
+        - {group: "", kind: Service, name: cart-v1, port: 80, weight: 90}
+        - {group: "", kind: Service, name: cart-v2, port: 80, weight: 10}
+        - {group: "", kind: Service, name: legacy, port: 80, weight: 0}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: legacy, namespace: shop}
+spec:
+  parentRefs:
+    - {group: gateway.networking.k8s.io, kind: Gateway, name: mesh, namespace: default,
+       sectionName: http-80}
+  rules:
+    - matches: [{path: {type: PathPrefix, value: /}}]
+      backendRefs: [{group: "", kind: Service, name: legacy, port: 80, weight: 1}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: mesh, namespace: default}
+spec:
+  gatewayClassName: amazon-vpc-lattice
+  listeners:
+    - {name: http-80, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}
+"""
+)
+
+
 def test_splits_side_by_side() -> None:
     assert_compiles(
         SPLIT,
-        write={"istio": ISTIO_SPLIT, "linkerd": GAMMA_SPLIT, "gateway-api": GAMMA_SPLIT},
-        diagnostics={"istio": [], "linkerd": ["MS2007"], "gateway-api": ["MS6005"]},
+        write={
+            "istio": ISTIO_SPLIT,
+            "linkerd": GAMMA_SPLIT,
+            "gateway-api": GAMMA_SPLIT,
+            "vpc-lattice": LATTICE_SPLIT,
+        },
+        diagnostics={
+            "istio": [],
+            "linkerd": ["MS2007"],
+            "gateway-api": ["MS6005"],
+            "vpc-lattice": ["MS5001", "MS5001", "MS5104"],
+        },
+        allow_lossy=["mtls"],
     )
 
 

@@ -33,7 +33,9 @@ EXAMPLES = sorted(p.parent.name for p in (REPO_ROOT / "examples").glob("*/mesh.y
 #: Targets whose output is Kubernetes objects (`consul` writes Consul config entries; its
 #: Kubernetes form is `consul-k8s`).
 KUBERNETES_TARGETS = [
-    t for t in available_targets() if t in {"istio", "linkerd", "consul-k8s", "gateway-api"}
+    t
+    for t in available_targets()
+    if t in {"istio", "linkerd", "consul-k8s", "gateway-api", "vpc-lattice"}
 ]
 
 
@@ -47,6 +49,12 @@ def _compiled(example: str, target: str) -> list[dict[str, Any]]:
     return result.resources
 
 
+def _has_gateway_crd(upstream: Path) -> bool:
+    return (
+        upstream / "crds" / "gateway-api" / "standard" / "gateway.networking.k8s.io_gateways.yaml"
+    ).is_file()
+
+
 @pytest.fixture(scope="module")
 def crds(kube_apiserver: KubeAPIServer, upstream: Path) -> list[str]:
     return install_crds(kube_apiserver, crd_files(upstream))
@@ -54,7 +62,7 @@ def crds(kube_apiserver: KubeAPIServer, upstream: Path) -> list[str]:
 
 def test_every_example_is_checked() -> None:
     assert {"bookinfo", "canary", "zero-trust"} <= set(EXAMPLES)
-    assert "istio" in KUBERNETES_TARGETS
+    assert {"istio", "vpc-lattice"} <= set(KUBERNETES_TARGETS)
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -74,9 +82,13 @@ def test_istioctl_finds_no_error_in_compiled_output(
 @pytest.mark.parametrize("target", KUBERNETES_TARGETS)
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_api_server_accepts_compiled_output(
-    kube_apiserver: KubeAPIServer, crds: list[str], example: str, target: str
+    kube_apiserver: KubeAPIServer, crds: list[str], upstream: Path, example: str, target: str
 ) -> None:
     docs = _compiled(example, target)
+    if target == "vpc-lattice" and not _has_gateway_crd(upstream):
+        # The shared upstream data carries the HTTPRoute and GRPCRoute CRDs only: the
+        # service network's Gateway cannot be checked until the Gateway CRD is there.
+        docs = [d for d in docs if d["kind"] != "Gateway"]
     namespaces = sorted({str(d["metadata"].get("namespace") or "default") for d in docs})
     ns_docs = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in namespaces

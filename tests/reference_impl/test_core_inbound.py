@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshspec.semantics import Outcome, Request, decide
+from meshspec.semantics.headers import field_lines_values
 from reference_impl.core import ForwardToApp, InboundCore, InboundRequest, Reject
 from tests.reference_impl.conftest import build_snapshot, spiffe
 
@@ -74,7 +75,7 @@ def ask(
 
 def test_allowed_request_reaches_the_app_with_the_normalised_path(core: InboundCore) -> None:
     verdict = ask(core, "/x/./y//z?a=1")
-    assert verdict == ForwardToApp("/x/y/z?a=1", (("host", "api.ns:80"),), "web-reads")
+    assert verdict == ForwardToApp("/x/y/z?a=1", "web-reads")
 
 
 @pytest.mark.parametrize(
@@ -204,3 +205,67 @@ def test_remembered_verdicts_follow_every_part_of_the_request() -> None:
         fresh = InboundCore("ns/api")
         fresh.apply_snapshot(build_snapshot(SPEC))
         assert shared.decide(request) == fresh.decide(request), ask_
+
+
+GUARDED = SPEC.replace(
+    """      - name: no-admin
+        action: DENY
+        to: {paths: [{prefix: /admin}]}
+""",
+    """      - name: no-admin
+        action: DENY
+        to: {paths: [{prefix: /admin}]}
+      - name: no-debug
+        action: DENY
+        to: {headers: [{name: x-debug, exact: "1"}]}
+      - name: tenant-a
+        action: ALLOW
+        from: [{services: [batch]}]
+        to: {headers: [{name: x-tenant, prefix: a}]}
+""",
+)
+#: header lines the rules name, in any case, padded, combined, repeated
+_NAMED = st.tuples(
+    st.sampled_from(["x-debug", "X-Debug", "X-DEBUG", "x-tenant", "X-Tenant"]),
+    st.sampled_from(["1", "1 ", " 1", "0", "0,1", "2, 1", "a", "ab", "b,a", ""]),
+)
+#: header lines no rule names, with a fresh value every time
+_OTHER = st.tuples(
+    st.sampled_from(["x-request-id", "traceparent", "x-debug-id", "X-Tenants"]),
+    st.text(alphabet="abcdef0123456789 ,-", max_size=12),
+)
+_INBOUND = st.tuples(
+    st.sampled_from(["/x", "/admin", "/public/a", "/public/../admin"]),
+    st.sampled_from(["GET", "POST"]),
+    st.sampled_from([WEB, BATCH, None]),
+    st.lists(st.one_of(_NAMED, _OTHER), max_size=6),
+)
+
+
+@settings(deadline=None)
+@given(st.lists(_INBOUND, min_size=1, max_size=30))
+def test_remembered_verdicts_are_the_oracles_whatever_else_a_request_carries(
+    asks: list[tuple[str, str, str | None, list[tuple[str, str]]]],
+) -> None:
+    """One core answers requests that repeat, differ in a named header (value, padding,
+    case, repetition) and carry unnamed headers with fresh values: every verdict is the
+    oracle's for that whole request, so a remembered ALLOW never lets a DENY through."""
+    core = InboundCore("ns/api")
+    core.apply_snapshot(build_snapshot(GUARDED))
+    assert core.config is not None
+    spec = core.config.spec
+    for target, method, peer, lines in asks * 2:
+        port = 80 if peer is not None else 8080
+        headers = (("host", f"api.ns:{port}"), *lines)
+        source = {WEB: "ns/web", BATCH: "ns/batch", None: None}[peer]
+        oracle = decide(
+            spec,
+            Request("api.ns", target, method, field_lines_values(headers), port, source),
+        )
+        verdict = core.decide(InboundRequest(method, target, headers, peer is not None, peer, port))
+        if oracle.outcome is Outcome.FORWARDED:
+            assert isinstance(verdict, ForwardToApp), (headers, oracle.reason)
+            assert verdict.rule == oracle.authz.rule  # type: ignore[union-attr]
+        else:
+            assert isinstance(verdict, Reject), (headers, oracle.reason)
+            assert verdict.status == oracle.status

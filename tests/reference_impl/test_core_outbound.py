@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshspec.semantics import Outcome, Request, UnknownService, decide
+from meshspec.semantics.headers import field_lines_values
 from reference_impl.core import (
     CloseConnection,
     Ejected,
@@ -535,7 +536,7 @@ ROUTED = """
     - name: canary
       matches: [{headers: [{name: x-canary, exact: "yes"}]}]
       backends: [{version: v2}]
-      requestHeaders: {set: {x-routed: canary}}
+      requestHeaders: {set: {x-routed: canary}, add: {X-Trail: canary}, remove: [x-strip]}
     - name: api
       matches: [{path: {prefix: /api}, method: GET}]
       backends: [{version: v1}]
@@ -543,22 +544,41 @@ ROUTED = """
 
 _HOSTS = st.sampled_from(["api.ns", "API.NS", "api.ns:80", "api.ns:81", "nowhere.ns"])
 _TARGETS = st.sampled_from(["/api/x", "/api/../api/y?q=1", "/other", "/a%2Fb", "/api//z"])
-_CANARY = st.sampled_from([None, "yes", "yes ", "no", "YES"])
 _METHODS = st.sampled_from(["GET", "POST"])
+#: header lines the rules name (matched, set, added, removed), in any case, with values
+#: padded, combined, repeated: every way a request can differ in what the rules read
+_NAMED = st.tuples(
+    st.sampled_from(["x-canary", "X-Canary", "X-CANARY", "x-routed", "x-trail", "x-strip"]),
+    st.sampled_from(["yes", "yes ", " yes", "no", "YES", "yes,no", "no, yes", ""]),
+)
+#: header lines no rule names, with values that change with every request
+_OTHER = st.tuples(
+    st.sampled_from(["x-request-id", "traceparent", "X-B3-TraceId", "x-other", "X-Canary-Id"]),
+    st.text(alphabet="abcdef0123456789 ,-", max_size=12),
+)
+_REQUEST = st.tuples(
+    _HOSTS, _TARGETS, _METHODS, st.lists(st.one_of(_NAMED, _OTHER), max_size=6), st.randoms()
+)
 
 
-@given(st.lists(st.tuples(_HOSTS, _TARGETS, _CANARY, _METHODS), min_size=1, max_size=30))
-def test_remembered_answers_are_what_the_oracle_says_for_each_exact_request(
-    requests: list[tuple[str, str, str | None, str]],
+@given(st.lists(_REQUEST, min_size=1, max_size=30))
+def test_remembered_answers_are_what_the_oracle_says_for_each_request(
+    requests: list[tuple[str, str, str, list[tuple[str, str]], object]],
 ) -> None:
-    """Requests repeat and differ in one header, one method or one Host: each answer
-    (local or sent) is `decide`'s for that request, however often it was seen."""
+    """Requests repeat, differ in what the rules read (one named header's lines, value,
+    case or repetition, the method, the Host) and carry headers no rule names with fresh
+    values each time: each answer (local or sent, headers included) is `decide`'s for
+    that whole request, however the table filed the ones before it."""
     h = Harness(server(ROUTED), [ep("a1", "v1"), ep("b1", "v2")])
     spec = h.core.config.spec  # type: ignore[union-attr]
-    for rid, (host, target, canary, method) in enumerate(requests * 2, start=1):
-        headers = (("host", host),) + (() if canary is None else (("x-canary", canary),))
+    for rid, (host, target, method, lines, rng) in enumerate(requests * 2, start=1):
+        shuffled = list(lines)
+        rng.shuffle(shuffled)  # type: ignore[attr-defined]
+        headers = (("host", host), *shuffled)
         actions = h.feed(RequestReceived(rid, method, target, headers, now=h.now))
-        request = Request(host, target, method, dict(headers), port=_port(host), source="ns/client")
+        request = Request(
+            host, target, method, field_lines_values(headers), port=_port(host), source="ns/client"
+        )
         try:
             oracle = decide(spec, request)
         except UnknownService:
@@ -572,11 +592,39 @@ def test_remembered_answers_are_what_the_oracle_says_for_each_exact_request(
         send = h.sent(actions)
         query = target.partition("?")[2]
         assert send.target == (oracle.path or "/") + (f"?{query}" if query else "")
+        assert len(send.headers) == len(oracle.headers)
         assert dict(send.headers) == oracle.headers
         expected = {b.version for b in oracle.weighted_backends}
         assert h.core.pool.connections[send.conn_id].endpoint.version in expected
         done = respond(h.answer(send, 200))
         assert done.route == oracle.route
+
+
+def test_requests_differing_only_in_unnamed_headers_share_one_answer() -> None:
+    """A unique request ID per request costs one `decide`, not one per request."""
+    h = Harness(server(ROUTED), [ep("a1", "v1"), ep("b1", "v2")])
+    plans = h.core.config.plans  # type: ignore[union-attr]
+    for i in range(50):
+        _, actions = h.request("/api/x", {"x-request-id": f"id-{i}", "traceparent": str(i)})
+        send = h.sent(actions)
+        assert ("x-request-id", f"id-{i}") in send.headers
+        respond(h.answer(send, 200))
+    assert len(plans) == 1
+
+
+def test_the_key_names_every_header_the_rules_read() -> None:
+    from reference_impl.core.keys import read_header_names
+
+    spec = build_snapshot(
+        server(ROUTED)
+        + """  authorization:
+    rules:
+      - {name: r, action: DENY, to: {headers: [{name: X-Debug, present: true}]}}
+"""
+    ).spec
+    assert read_header_names(spec) == {
+        "host", "x-canary", "x-routed", "x-trail", "x-strip", "x-debug"
+    }  # fmt: skip
 
 
 #: the outcomes the client's sidecar answers itself (README: the outbound listener)

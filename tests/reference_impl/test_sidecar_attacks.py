@@ -88,6 +88,45 @@ def test_a_header_deny_cannot_be_dodged(loopback_mesh: Callable[[str], LoopbackM
     run_async(scenario())
 
 
+def test_a_remembered_allow_does_not_let_a_denied_header_through(
+    loopback_mesh: Callable[[str], LoopbackMesh],
+) -> None:
+    """The sidecars remember answers under what the rules read, not under the whole
+    request. An attacker first has the same request allowed (no x-debug, or x-debug: 0),
+    with a request ID that changes every time, then sends each dodge with a new ID: every
+    one is refused, through the client's sidecar and straight in, and each request that
+    does get through reaches the app with its own ID."""
+
+    async def scenario() -> None:
+        mesh = loopback_mesh(SPEC)
+        try:
+            client = await mesh.add("ns/client")
+            api = await mesh.add("ns/api")
+            mesh.publish()
+            ids = iter(range(1_000_000))
+            for port in (api.sidecar.inbound_port, client.sidecar.outbound_port):
+                for what, lines in [*DODGES, ("upper case", ["X-DEBUG: 1"])]:
+                    for allowed in ([], ["x-debug: 0"], ["X-Debug: 0"]):
+                        for extra, status in ((allowed, 200), (lines, 403)):
+                            rid = f"x-request-id: {next(ids)}"
+                            sent = request_bytes("/data", ["Host: api.ns", rid, *extra])
+                            answer = await raw_exchange(port, sent)
+                            assert answer.status == status, (what, port, extra, answer.status)
+            seen = app_of(api)
+            assert len(seen) == 2 * (len(DODGES) + 1) * 3
+            sent_ids = []
+            for request in seen:
+                lines = request["lines"]
+                assert isinstance(lines, list)
+                assert all(v != "1" for n, v in lines if n.lower() == "x-debug"), lines
+                sent_ids.extend(v for n, v in lines if n.lower() == "x-request-id")
+            assert len(set(sent_ids)) == len(seen)  # each its own, none remembered
+        finally:
+            await mesh.close()
+
+    run_async(scenario())
+
+
 def test_trailers_never_become_headers(loopback_mesh: Callable[[str], LoopbackMesh]) -> None:
     async def scenario() -> None:
         mesh = loopback_mesh(SPEC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Callable
 
@@ -214,6 +215,63 @@ def test_path_attacks_never_reach_a_refused_path(
             await via_sidecar.close()
             assert api.app is not None
             assert api.app.requests == []
+        finally:
+            await mesh.close()
+
+    run_async(scenario())
+
+
+def test_a_server_with_another_identity_gets_no_request(
+    loopback_mesh: Callable[[str], LoopbackMesh],
+) -> None:
+    """An endpoint of `api` whose certificate (from the mesh's own CA) names another
+    service: the client's sidecar refuses it after the handshake, before any request
+    byte, and answers its application 503."""
+
+    async def scenario() -> None:
+        mesh = loopback_mesh(spec("STRICT"))
+        try:
+            client = await mesh.add("ns/client")
+            impostor = await mesh.add("ns/api", account="intruder")
+            mesh.publish()
+            http = client.client()
+            answer = await http.request("/data", "api.ns")
+            await http.close()
+            assert answer.status == 503
+            assert impostor.app is not None and impostor.app.requests == []
+            failures = client.sidecar.metrics.tls_handshake_failures.labels("outbound")
+            assert failures._value.get() >= 1
+        finally:
+            await mesh.close()
+
+    run_async(scenario())
+
+
+def test_a_stalled_handshake_is_cut_off(
+    loopback_mesh: Callable[[str], LoopbackMesh], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that starts a handshake and never finishes it is closed at the
+    handshake timeout and counted; the listener keeps serving."""
+    from reference_impl.proxy import inbound
+
+    monkeypatch.setattr(inbound, "HANDSHAKE_TIMEOUT", 0.3)
+
+    async def scenario() -> None:
+        mesh = loopback_mesh(spec("STRICT"))
+        try:
+            api = await mesh.add("ns/api")
+            client = await mesh.add("ns/client")
+            mesh.publish()
+            port = api.sidecar.inbound_port
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"\x16\x03\x01\x02\x00\x01")  # a ClientHello that never ends
+            assert await asyncio.wait_for(reader.read(), 5.0) == b""
+            writer.close()
+            failures = api.sidecar.metrics.tls_handshake_failures.labels("inbound")._value.get()
+            assert failures >= 1
+            http = client.client()
+            assert (await http.request("/data", "api.ns")).status == 200
+            await http.close()
         finally:
             await mesh.close()
 

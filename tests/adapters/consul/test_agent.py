@@ -43,6 +43,21 @@ apiVersion: meshspec.io/v1alpha1
 kind: Service
 metadata: {name: web}
 """,
+    # most services share one setting (the callers' Defaults); one without limits overrides
+    # them with an empty Limits, which Consul must keep (else the defaults' limits stay)
+    "shared-resilience": "\n---\n".join(
+        [
+            "apiVersion: meshspec.io/v1alpha1\nkind: Mesh\nmetadata: {name: m}",
+            *(
+                f"apiVersion: meshspec.io/v1alpha1\nkind: Service\nmetadata: {{name: {n}}}\n"
+                "spec: {resilience: {outlierDetection: {consecutive5xxErrors: 3}, "
+                "connectionLimits: {maxConnections: 9}}}"
+                for n in ("a", "b", "c")
+            ),
+            "apiVersion: meshspec.io/v1alpha1\nkind: Service\nmetadata: {name: d}\n"
+            "spec: {resilience: {outlierDetection: {consecutive5xxErrors: 2}}}",
+        ]
+    ),
 }
 #: fields Consul reads as durations and writes back in Go's spelling (`1m` -> `1m0s`)
 DURATIONS = {"RequestTimeout", "Interval", "BaseEjectionTime"}
@@ -159,7 +174,9 @@ def _walk(chain: dict[str, Any], node: str, weight: float) -> dict[tuple[str, st
     return {key: weight}
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c not in ("l7", "mesh-permissive")])
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c not in ("l7", "mesh-permissive", "shared-resilience")]
+)
 def test_each_route_reaches_the_targets_the_model_says(clean_agent: ConsulAgent, case: str) -> None:
     resources = _compiled(case)
     for e in resources:
