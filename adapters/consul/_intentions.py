@@ -72,7 +72,16 @@ def intentions(
         source, pairs = _source(caller, rules, default, key, found, l7, https)
         sources.append(source)
         names.extend(pairs)
-    return entry(SERVICE_INTENTIONS, svc.metadata.name, Meta=names_meta(names), Sources=sources)
+    meta = names_meta(names)
+    if meta is None:
+        found.report(
+            C.NAMES_TOO_LONG,
+            key,
+            ("spec", "authorization", "rules"),
+            f"the neutral names of {len(names)} permissions of {svc.metadata.name} are not written",
+            hint="shorter rule names keep them",
+        )
+    return entry(SERVICE_INTENTIONS, svc.metadata.name, Meta=meta or {}, Sources=sources)
 
 
 def _callers(
