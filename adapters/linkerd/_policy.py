@@ -181,6 +181,20 @@ def decide(
     return default is DefaultAction.ALLOW, None
 
 
+def named_identities(spec: Spec, key: str, rules: Sequence[AuthzRule]) -> frozenset[str]:
+    """Every SPIFFE ID the rules name, as an identity or as a service's."""
+    ns = spec.service(key).metadata.namespace
+    out: set[str] = set()
+    for rule in rules:
+        for src in rule.from_:
+            out.update(src.identities)
+            for ref in src.services:
+                resolved = spec.resolve(ref, ns)
+                if resolved is not None:
+                    out.add(spec.identity(resolved))
+    return frozenset(out)
+
+
 def operation_matches(op: Operation) -> list[RouteMatch]:
     """A rule's `to` as ORed route matches (methods x paths, headers ANDed in each)."""
     methods: Sequence[Any] = op.methods or (None,)
@@ -199,6 +213,7 @@ class PolicyCompiler:
         self.policies: list[dict[str, Any]] = []
         self._strict_note = False
         self._mesh_peers: MeshPeers | None = None
+        self._namespaces: dict[str, str | None] = {}
 
     def service(self, key: str) -> None:
         svc = self.spec.service(key)
@@ -374,6 +389,16 @@ class PolicyCompiler:
         )
         return name
 
+    def _namespace_of(self, spiffe: str | None) -> str | None:
+        """The namespace of a SPIFFE ID of the mesh's trust domain; None for any other."""
+        if spiffe is None:
+            return None
+        if spiffe not in self._namespaces:
+            parsed = parse_spiffe_id(spiffe)
+            in_mesh = parsed is not None and parsed[0] == self.spec.mesh.trust_domain
+            self._namespaces[spiffe] = parsed[1] if parsed is not None and in_mesh else None
+        return self._namespaces[spiffe]
+
     def _cell_policies(
         self,
         key: str,
@@ -388,8 +413,21 @@ class PolicyCompiler:
         strict: bool,
     ) -> None:
         answers: dict[str | None, tuple[bool, str | None]] = {}
+        named = named_identities(self.spec, key, rules)
+        # A peer of the mesh's trust domain that no rule names gets the answer every such
+        # peer of its namespace gets (its namespace is all the rules can tell of it):
+        # asked once per namespace, not once per service of the mesh.
+        unnamed: dict[str, tuple[bool, str | None]] = {}
         for peer in classes:
-            allowed, rule = decide(self.spec, key, rules, default, held, peer.spiffe)
+            ns = None if peer.spiffe in named else self._namespace_of(peer.spiffe)
+            if ns is None:
+                allowed, rule = decide(self.spec, key, rules, default, held, peer.spiffe)
+            elif ns in unnamed:
+                allowed, rule = unnamed[ns]
+            else:
+                allowed, rule = unnamed[ns] = decide(
+                    self.spec, key, rules, default, held, peer.spiffe
+                )
             if strict and peer.spiffe is None:
                 allowed = False
             answers[peer.pattern] = (allowed, rule)
