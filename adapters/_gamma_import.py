@@ -15,7 +15,7 @@ from typing import Any
 
 from adapters import _gamma as G
 from adapters._k8s import WORKLOAD_LABEL, duration
-from adapters._platform import service_accounts
+from adapters.kit.platform import service_accounts
 from meshspec.adapter import NativeDocument
 from meshspec.codes import Code
 from meshspec.diagnostics import Diagnostic

@@ -28,9 +28,11 @@ from meshspec.cli_options import (
     EXIT_OK,
     EXIT_USAGE,
     HEADER_HELP,
+    configured_source,
     file_option,
     input_paths,
     parse_headers,
+    settings_option,
 )
 from meshspec.codecs import dump_json, dump_yaml
 from meshspec.diagnostics import Diagnostic, Severity, has_errors, render_json, render_text
@@ -626,6 +628,7 @@ def _other_form(spec: Spec, target: str, form: str, allow_lossy: Sequence[str]) 
     type=click.Choice(["mtls", "authz", "all"]),
     help=ALLOW_LOSSY_HELP,
 )
+@settings_option
 def import_command(
     paths: tuple[str, ...],
     filenames: tuple[str, ...],
@@ -638,6 +641,7 @@ def import_command(
     consul_addr: str | None,
     region: str | None,
     allow_lossy: tuple[str, ...],
+    appmesh_default_retries: str | None,
 ) -> None:
     """Import a mesh's resources (files, directories, '-', or a cluster) into the neutral spec.
 
@@ -656,7 +660,9 @@ def import_command(
             f"--from names the source mesh (see 'meshspec targets'), not {source!r}; "
             "give the files as arguments or with -f"
         )
-    adapter = _target_or_usage(source)
+    adapter = configured_source(
+        _target_or_usage(source), {"--appmesh-default-retries": appmesh_default_retries}
+    )
     agent = adapter.agent
     if region is not None:
         if agent is None or agent.option != "--region":

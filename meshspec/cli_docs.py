@@ -53,6 +53,12 @@ BLOCKS: tuple[tuple[int, int, str, str], ...] = (
     (5500, 5999, "Amazon VPC Lattice adapter: import (compile only: refused)", ""),
     (6000, 6499, "Gateway API (GAMMA) adapter: compiler", ""),
     (6500, 6999, "Gateway API (GAMMA) adapter: importer and live reader", ""),
+    (
+        7000,
+        7999,
+        "Amazon ECS Service Connect adapter",
+        "Importing MS70xx, compiling MS75xx.",
+    ),
 )
 
 

@@ -89,3 +89,31 @@ def parse_header(text: str) -> tuple[str, str]:
 
 def parse_headers(texts: Iterable[str]) -> list[tuple[str, str]]:
     return [parse_header(t) for t in texts]
+
+
+def settings_option(f: F) -> F:
+    """`--appmesh-default-retries on|off` for `import` and `plan`: a setting of the source
+    mesh's account that its resources do not show. The source adapter declares the
+    options it takes (`settings_options`) and applies them (`configured(values)`)."""
+    return click.option(
+        "--appmesh-default-retries",
+        "appmesh_default_retries",
+        type=click.Choice(["on", "off"]),
+        default=None,
+        help="--from appmesh: does the account apply App Mesh's hidden default retry policy "
+        "(2 retries on 503, connect-failure, refused-stream) to routes without one? on: "
+        "accounts with no mesh before 2020-07-29 [default]; off: older accounts.",
+    )(f)
+
+
+def configured_source(adapter: Any, values: dict[str, str | None]) -> Any:
+    """The source adapter with the settings given on the command line (a usage error for
+    a setting it does not take)."""
+    given = {option: value for option, value in values.items() if value is not None}
+    if not given:
+        return adapter
+    declared = getattr(adapter, "settings_options", ())
+    unknown = [option for option in given if option not in declared]
+    if unknown:
+        raise click.UsageError(f"--from {adapter.name} takes no {', '.join(unknown)}")
+    return adapter.configured(given)

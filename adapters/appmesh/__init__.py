@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.appmesh import codes
+from adapters.appmesh.resources import NEW_ACCOUNT, Settings
 from meshspec.adapter import (
     Adapter,
     CompileOptions,
@@ -135,6 +136,11 @@ class AppMeshAccount:
         return read_account(address)
 
 
+#: the account settings the API does not show, offered as options of `import` and `plan`
+#: (`meshspec.cli_options.settings_option`) and applied by `AppMeshAdapter.configured`
+SETTINGS = ("--appmesh-default-retries",)
+
+
 class AppMeshAdapter:
     name = "appmesh"
     description = (
@@ -153,6 +159,17 @@ class AppMeshAdapter:
     forms = ("cloudformation",)
     files = AppMeshFiles()
     agent = AppMeshAccount()
+    settings_options = SETTINGS
+
+    def __init__(self, settings: Settings = NEW_ACCOUNT) -> None:
+        self.settings = settings
+
+    def configured(self, values: Mapping[str, str]) -> AppMeshAdapter:
+        """This adapter with the account settings the options give (`SETTINGS`)."""
+        retries = values.get("--appmesh-default-retries")
+        if retries is None:
+            return self
+        return AppMeshAdapter(Settings(default_retries=retries == "on"))
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         if options.form == "cloudformation":
@@ -168,12 +185,12 @@ class AppMeshAdapter:
     def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult:
         from adapters.appmesh.importer import import_appmesh
 
-        return import_appmesh(documents)
+        return import_appmesh(documents, self.settings)
 
     def model(self, resources: Sequence[Mapping[str, Any]], topology: Topology) -> MeshModel:
         from adapters.appmesh.model import AppMeshModel
 
-        return AppMeshModel(resources, topology)
+        return AppMeshModel(resources, topology, self.settings)
 
     def neutral_names(self, resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         """A compiled route `<route>.<match>[.<part>][.<port>]` holds the neutral `<route>`."""

@@ -353,9 +353,20 @@ class _Compiler:
             }
             modes = {self.mode(other, p.port) for p in svc.spec.ports}
             if modes - {MtlsMode.DISABLE}:
+                # TLS towards the listeners that have it: `ports` ("the ports that the
+                # policy is enforced for", API reference ClientPolicyTls), listener
+                # (workload) ports; plaintext to the others
+                tls_ports = sorted(
+                    {
+                        p.target_port or p.port
+                        for p in svc.spec.ports
+                        if self.mode(other, p.port) is not MtlsMode.DISABLE
+                    }
+                )
                 backend["clientPolicy"] = {
                     "tls": {
-                        "enforce": MtlsMode.DISABLE not in modes,
+                        "enforce": True,
+                        **({"ports": tls_ports} if MtlsMode.DISABLE in modes else {}),
                         "certificate": {"sds": {"secretName": self.spec.identity(key)}},
                         "validation": {
                             "trust": {"sds": {"secretName": f"spiffe://{self.td}"}},

@@ -67,14 +67,7 @@ def _router_routes(ctx: Context, draft: ServiceDraft) -> None:
     drafts: list[Draft] = []
     for route in routes:
         if route.protocol == "tcpRoute":
-            ctx.diagnostics.append(
-                C.TCP_ROUTE(
-                    f"route {route.name}: a TCP route; its targets become the service's "
-                    "versions, the neutral spec routes HTTP only",
-                    location=route.where,
-                    target=TARGET,
-                )
-            )
+            _tcp_route(ctx, draft, route)
             continue
         body: dict[str, Any] = {"name": dns_label(route.name, "route")}
         body["backends"] = _backends(ctx, draft, route)
@@ -121,6 +114,27 @@ def _backends(ctx: Context, draft: ServiceDraft, route: Route) -> list[dict[str,
     if len(out) == 1 and set(out[0]) == {"weight"}:
         return []  # all endpoints of the service: the neutral route without backends
     return out
+
+
+def _tcp_route(ctx: Context, draft: ServiceDraft, route: Route) -> None:
+    """A TCP route's targets become versions; its split does not survive: name the
+    connection that goes elsewhere."""
+    total = sum(t.weight for t in route.targets) or 1
+    shares = ", ".join(f"{t.node} {t.weight * 100 // total}%" for t in route.targets)
+    port = route.match.port
+    request = {"destination": draft.key, "port": port, "protocol": "tcp"}
+    ctx.diagnostics.append(
+        C.TCP_ROUTE(
+            f"route {route.name}: a TCP route; its targets become the service's versions, "
+            "the neutral spec routes HTTP only: a TCP connection to "
+            f"{draft.key}{'' if port is None else f' port {port}'} goes to {shares} in App "
+            "Mesh, to every endpoint of the service after the move",
+            location=route.where,
+            target=TARGET,
+            hint="keep one target per TCP service, or split with separate services",
+            extra={"request": request},
+        )
+    )
 
 
 def _all_endpoints(route: dict[str, Any], draft: ServiceDraft) -> bool:

@@ -109,12 +109,24 @@ def _client_side(ctx: Context, draft: ServiceDraft, mode: str) -> None:
     for caller in ctx.mesh.nodes.values():
         if draft.virtual_service not in [b.virtual_service for b in caller.backends]:
             continue
-        tls = _client_tls(caller, draft.virtual_service)
+        policy = _client_tls(caller, draft.virtual_service)
+        # a policy that is not enforced sends plaintext (`ClientTls.applies`)
+        unenforced = policy is not None and not policy.enforce
+        tls = None if unenforced else policy
+        plaintext = (
+            "does not enforce its client policy TLS (enforce: false), so it sends plaintext"
+            if unenforced
+            else "sends plaintext"
+        )
         problem = ""
+        hint = "requests that fail in App Mesh today succeed after the move"
         if mode == "STRICT" and tls is None:
-            problem = "sends plaintext to a STRICT listener (App Mesh refuses it)"
+            problem = f"{plaintext} to a STRICT listener (App Mesh refuses it)"
         elif mode == "STRICT" and tls is not None and not tls.has_certificate:
             problem = "presents no client certificate"
+        elif mode == "PERMISSIVE" and unenforced:
+            problem = f"{plaintext} to a PERMISSIVE listener"
+            hint = "the neutral sidecars use mTLS here: the connection is encrypted after the move"
         elif mode == "DISABLE" and tls is not None and tls.enforce:
             problem = "enforces TLS towards a listener without TLS (App Mesh fails it)"
         if problem:
@@ -125,7 +137,7 @@ def _client_side(ctx: Context, draft: ServiceDraft, mode: str) -> None:
                     "speak the server's mode",
                     location=caller.where,
                     target=TARGET,
-                    hint="requests that fail in App Mesh today succeed after the move",
+                    hint=hint,
                 )
             )
 

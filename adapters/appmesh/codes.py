@@ -39,6 +39,7 @@ RETRY_EVENT = register("MS3107", W, "App Mesh retry event has no neutral form")
 TIMEOUT_CAPPED = register("MS3108", N, "the listener timeout of a target caps the route timeout")
 NOT_CARRIED = register("MS3109", W, "App Mesh setting outside the neutral spec: not carried")
 TCP_ROUTE = register("MS3110", W, "App Mesh TCP route: only its targets are carried")
+GATEWAY_ROUTE = register("MS3111", W, "App Mesh gateway route: the ingress it gives is not carried")
 # importing: security
 SAN_NOT_SPIFFE = register("MS3201", E, "listener SAN allow-list is not SPIFFE IDs", "authz")
 EGRESS_AUTHZ = register("MS3202", N, "declared backends with DROP_ALL become authorization")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.appmesh import codes as C
+from adapters.appmesh._gateways import gateway_route_finding
 from adapters.appmesh.resources import Item
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Diagnostic
@@ -68,7 +69,12 @@ def read_cli(doc: NativeDocument) -> tuple[list[Item], list[Diagnostic]]:
             )
             return [Item(kind, data[wrapper], inner, DEFAULT_MESH)], []
     if len(data) == 1 and next(iter(data)) in OTHER_WRAPPERS:
-        return [], [_skipped(doc, next(iter(data)))]
+        wrapper = next(iter(data))
+        if wrapper == "gatewayRoute":
+            body = data[wrapper]
+            name = str(body.get("gatewayRouteName", "")) if isinstance(body, Mapping) else ""
+            return [], [gateway_route_finding(name, body, origin.locate((wrapper,)))]
+        return [], [_skipped(doc, wrapper)]
     listed = [k for k in LISTS if isinstance(data.get(k), list)]
     if listed:
         return [], [
@@ -81,6 +87,9 @@ def read_cli(doc: NativeDocument) -> tuple[list[Item], list[Diagnostic]]:
         ]
     for field, kind in NAME_FIELDS:
         if field in data:
+            if field == "gatewayRouteName":
+                name = str(data[field])
+                return [], [gateway_route_finding(name, data, origin.locate(()))]
             if not kind:
                 return [], [_skipped(doc, field.removesuffix("Name"))]
             return [Item(kind, data, origin, DEFAULT_MESH)], []

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.appmesh import codes as C
+from adapters.appmesh._gateways import gateway_route_finding
 from adapters.appmesh._shape import pascal_to_camel, rename
 from adapters.appmesh.resources import KINDS, OTHER_KINDS, Item
 from meshspec.adapter import NativeDocument
@@ -54,11 +55,19 @@ def read_template(doc: NativeDocument) -> tuple[list[Item], list[Diagnostic]]:
     resolver = _Resolver(doc, resources, params if isinstance(params, Mapping) else {})
     items: list[Item] = []
     skipped: list[str] = []
+    gateways: list[Diagnostic] = []
     for logical, resource in resources.items():
         if not isinstance(resource, Mapping):
             continue
         rtype = str(resource.get("Type", ""))
         kind = rtype.removeprefix("AWS::AppMesh::")
+        if kind == "GatewayRoute":
+            raw = resource.get("Properties") or {}
+            props = resolver.resolve(raw, ("Resources", logical, "Properties"))
+            name = props.get("GatewayRouteName", logical) if isinstance(props, Mapping) else ""
+            at = doc.origin.locate(("Resources", logical))
+            gateways.append(gateway_route_finding(str(name), props, at))
+            continue
         if kind not in KINDS:
             skipped.append(rtype if kind not in OTHER_KINDS else f"{rtype} ({logical})")
             continue
@@ -84,7 +93,7 @@ def read_template(doc: NativeDocument) -> tuple[list[Item], list[Diagnostic]]:
                 target="appmesh",
             )
         )
-    return items, resolver.diagnostics
+    return items, [*resolver.diagnostics, *gateways]
 
 
 class _Resolver:

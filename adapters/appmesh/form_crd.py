@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.appmesh import codes as C
+from adapters.appmesh._gateways import gateway_route_finding
 from adapters.appmesh.resources import Item
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Diagnostic
@@ -74,6 +75,9 @@ def read_crds(docs: Sequence[NativeDocument]) -> tuple[list[Item], list[Diagnost
                     + " envsubst < FILE > rendered.yaml, then import rendered.yaml",
                 )
             )
+            continue
+        if doc.kind == "GatewayRoute":
+            diagnostics.append(gateway_route_finding(doc.name, doc.data, doc.origin.locate(())))
             continue
         if doc.kind not in KINDS:
             diagnostics.append(

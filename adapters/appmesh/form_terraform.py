@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.appmesh import codes as C
+from adapters.appmesh._gateways import gateway_route_finding
 from adapters.appmesh._shape import TERRAFORM_LISTS, TERRAFORM_SCALAR_LISTS, snake_to_camel
 from adapters.appmesh.read_files import TERRAFORM_MARK
 from adapters.appmesh.resources import Item
@@ -50,11 +51,18 @@ def read_terraform(doc: NativeDocument) -> tuple[list[Item], list[Diagnostic]]:
     raw = doc.data[TERRAFORM_MARK]
     found: list[tuple[str, str, dict[str, Any]]] = []
     skipped: list[str] = []
+    gateways: list[Diagnostic] = []
     for group in raw.get("resource") or []:
         for rtype, by_label in (group or {}).items():
             for label, body in (by_label or {}).items():
                 rtype, label = _unquote(rtype), _unquote(label)
                 if not isinstance(body, dict):
+                    continue
+                if rtype == "aws_appmesh_gateway_route":
+                    line = int(body.get("__start_line__", 0) or 0)
+                    name = str(body.get("name", label)).strip('"')
+                    where = Location(file, line or 1, 1)
+                    gateways.append(gateway_route_finding(name, body, where))
                     continue
                 if rtype not in KIND_OF:
                     skipped.append(rtype)
@@ -64,7 +72,7 @@ def read_terraform(doc: NativeDocument) -> tuple[list[Item], list[Diagnostic]]:
         (rtype, label): str(body.get("name", label)).strip('"') for rtype, label, body in found
     }
     meshes = {(rtype, label): str(body.get("mesh_name", "")) for rtype, label, body in found}
-    diagnostics: list[Diagnostic] = []
+    diagnostics: list[Diagnostic] = list(gateways)
     items = []
     for rtype, label, body in found:
         kind, name_field = KIND_OF[rtype]

@@ -25,7 +25,10 @@ and API reference, https://docs.aws.amazon.com/app-mesh/latest/APIReference/):
   same as none (each try may take all the time there is).
 * TLS (`tls.md`, `mutual-tls.md`): off by default. A STRICT listener refuses
   plaintext, PERMISSIVE takes both; a mesh client speaks TLS when its client policy
-  for the backend (or `backendDefaults`) has `tls`.
+  for the backend (or `backendDefaults`) has `tls` that is enforced (`ClientPolicyTls`:
+  `enforce`, "whether the policy is enforced", default true) for the listener's port
+  (`ports`, all when empty); `enforce: false` is read as plaintext (ASSUMPTION, see
+  `ClientTls.applies`).
 * Egress (`EgressFilter`, `Backend`): with DROP_ALL a node's Envoy only has routes
   to the virtual services it declares as backends; other requests are refused by
   the caller's own Envoy (reported as denied, status 403 — ASSUMPTION: Envoy has no
@@ -200,7 +203,11 @@ class AppMeshModel:
         ):
             # the caller's own Envoy has no route to it: refused before it leaves
             return Verdict(Outcome.DENIED, 403, authz="deny", mtls=mode)
-        tls = client is not None and vs is not None and self._client_speaks_tls(client, vs.name)
+        tls = (
+            client is not None
+            and vs is not None
+            and self._client_speaks_tls(client, vs.name, workload.workload_port(port))
+        )
         transport = Transport.MTLS if tls and mode is not MtlsMode.DISABLE else Transport.PLAINTEXT
         # refused by the service's own Envoy: the request was addressed to its endpoints
         refused = Verdict(
@@ -281,11 +288,13 @@ class AppMeshModel:
                     return _MODES.get(li.tls.mode, MtlsMode.DISABLE)
         return MtlsMode.DISABLE
 
-    def _client_speaks_tls(self, client: VirtualNode, service: str) -> bool:
+    def _client_speaks_tls(self, client: VirtualNode, service: str, port: int) -> bool:
+        """The backend's client policy, else `backendDefaults`; a policy with
+        `enforce: false`, or for other ports, sends plaintext (`ClientTls.applies`)."""
         for backend in client.backends:
             if backend.virtual_service == service and backend.tls is not None:
-                return True
-        return client.default_tls is not None
+                return backend.tls.applies(port)
+        return client.default_tls is not None and client.default_tls.applies(port)
 
     def _default_retries(self) -> RetryPolicy:
         if not self.settings.default_retries:

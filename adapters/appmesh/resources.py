@@ -140,10 +140,22 @@ class Listener:
 
 @dataclass(frozen=True)
 class ClientTls:
+    """A client policy's TLS (API reference `ClientPolicyTls`): `enforce` is "whether
+    the policy is enforced" (default true) and `ports` "one or more ports that the policy
+    is enforced for" (all when empty)."""
+
     enforce: bool = True
     ports: tuple[int, ...] = ()
     has_certificate: bool = False  #: presents a client certificate (mutual TLS)
     server_sans: tuple[str, ...] | None = None
+
+    def applies(self, port: int) -> bool:
+        """Does the client originate TLS towards this listener port? Not when the policy
+        is not enforced, nor on a port outside `ports` (ASSUMPTION, semantics.md
+        UNVERIFIED: App Mesh says only "whether the policy is enforced"; a policy not
+        enforced is read as no TLS from the client, the reading under which the import's
+        check refuses rather than widens)."""
+        return self.enforce and (not self.ports or port in self.ports)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@
   and transparent proxy (hashicorp/consul PR #17183). There is no per-port mode and no way to
   turn mTLS off between sidecars.
 * Limits and passive health checks belong to the *calling* service's `UpstreamConfig`
-  (service-defaults reference, `UpstreamConfig.Overrides[]`/`Defaults`), and Consul always gives
+  (service-defaults reference, `UpstreamConfig.Overrides[]`/`Defaults`; written once as
+  `Defaults` where upstreams share them, `_upstreams`), and Consul always gives
   an upstream cluster Envoy's outlier detection (consul `agent/xds/config` `ToOutlierDetection`:
   an empty block enables Envoy's defaults, 5 consecutive 5xx); `EnforcingConsecutive5xx: 0`
   turns it off, which is the spec's default.
@@ -20,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.consul import codes as C
+from adapters.consul._upstreams import upstream_config
 from adapters.consul.entries import MESH, PROXY_DEFAULTS, SERVICE_DEFAULTS, entry
 from adapters.kit import CompileContext
 from meshspec.durations import format_duration
@@ -113,21 +115,25 @@ def upstream_overrides(spec: Spec, found: CompileContext) -> list[dict[str, Any]
     return [o for o in (_override(spec, k, found) for k in spec.services) if o is not None]
 
 
+def upstreams(spec: Spec, found: CompileContext) -> dict[str, Any]:
+    """Every caller's `UpstreamConfig`: the shared setting as `Defaults`, the others as
+    `Overrides` (`_upstreams`)."""
+    names = [svc.metadata.name for svc in spec.services.values()]
+    return upstream_config(names, upstream_overrides(spec, found), _OFF)
+
+
 def service_defaults(
     spec: Spec,
     key: str,
     proto: str,
     mode: MtlsMode | None,
-    overrides: list[dict[str, Any]],
+    upstream: dict[str, Any],
     found: CompileContext,
 ) -> dict[str, Any]:
     svc = spec.service(key)
     fields: dict[str, Any] = {"Protocol": proto}
     if mode is not None:
         fields["MutualTLSMode"] = mode_value(mode, key, ("spec", "mtls", "mode"), found)
-    upstream: dict[str, Any] = {"Defaults": _OFF}
-    if overrides:
-        upstream["Overrides"] = overrides
     fields["UpstreamConfig"] = upstream
     return entry(SERVICE_DEFAULTS, svc.metadata.name, **fields)
 

@@ -29,14 +29,35 @@ ANY = "*"
 _CATCH_ALL = {"PathPrefix": "/"}
 
 
-def intentions(spec: Spec, key: str, found: CompileContext, l7: bool) -> dict[str, Any] | None:
+class Callers:
+    """The spec's Consul service names by identity and by namespace, built once per compile
+    (looking them up per rule would scan the mesh for every service)."""
+
+    def __init__(self, spec: Spec, target: str) -> None:
+        self.by_identity: dict[str, list[str]] = {}
+        self.by_namespace: dict[str, set[str]] = {}
+        for k, svc in spec.services.items():
+            self.by_identity.setdefault(spec.identity(k), []).append(svc.metadata.name)
+            self.by_namespace.setdefault(svc.metadata.namespace, set()).add(svc.metadata.name)
+        #: Consul CE's one namespace holds exactly the spec's namespace `default` where the
+        #: spec has no other and the agents register services themselves (`consul`); on
+        #: Kubernetes, consul-k8s registers the services of every Kubernetes namespace in it
+        #: (namespaces are Enterprise: developer.hashicorp.com/consul/docs/multi-tenant/namespace)
+        alone = target == "consul" and set(self.by_namespace) == {"default"}
+        self.whole = "default" if alone else None
+
+
+def intentions(
+    spec: Spec, key: str, found: CompileContext, l7: bool, known: Callers
+) -> dict[str, Any] | None:
     svc = spec.service(key)
     authz = svc.spec.authorization
     if authz is None:
         return None
     callers: list[set[str]] = []
     for i, rule in enumerate(authz.rules):
-        callers.append(_callers(spec, key, rule, ("spec", "authorization", "rules", i), found))
+        where = ("spec", "authorization", "rules", i)
+        callers.append(_callers(spec, key, rule, where, found, known))
     named = sorted({n for c in callers for n in c} - {ANY})
     ordered = [
         *(r for r in enumerate(authz.rules) if r[1].action is AuthzAction.DENY),
@@ -45,28 +66,40 @@ def intentions(spec: Spec, key: str, found: CompileContext, l7: bool) -> dict[st
     default = "deny" if authz.default is DefaultAction.DENY else "allow"
     sources: list[dict[str, Any]] = []
     names: list[tuple[str, str]] = []
+    https: dict[int, list[dict[str, Any]]] = {}  # each rule's permissions, once for all callers
     for caller in [*named, ANY]:
         rules = [(i, r) for i, r in ordered if ANY in callers[i] or caller in callers[i]]
-        source, pairs = _source(caller, rules, default, key, found, l7)
+        source, pairs = _source(caller, rules, default, key, found, l7, https)
         sources.append(source)
         names.extend(pairs)
-    return entry(SERVICE_INTENTIONS, svc.metadata.name, Meta=names_meta(names), Sources=sources)
+    meta = names_meta(names)
+    if meta is None:
+        found.report(
+            C.NAMES_TOO_LONG,
+            key,
+            ("spec", "authorization", "rules"),
+            f"the neutral names of {len(names)} permissions of {svc.metadata.name} are not written",
+            hint="shorter rule names keep them",
+        )
+    return entry(SERVICE_INTENTIONS, svc.metadata.name, Meta=meta or {}, Sources=sources)
 
 
 def _callers(
-    spec: Spec, key: str, rule: AuthzRule, where: tuple[str | int, ...], found: CompileContext
+    spec: Spec,
+    key: str,
+    rule: AuthzRule,
+    where: tuple[str | int, ...],
+    found: CompileContext,
+    known: Callers,
 ) -> set[str]:
     """The Consul service names (or `*`) a rule's sources stand for."""
     if not rule.from_:
         return {ANY}
     namespace = spec.service(key).metadata.namespace
-    by_identity: dict[str, list[str]] = {}
-    for k, other in spec.services.items():
-        by_identity.setdefault(spec.identity(k), []).append(other.metadata.name)
     out: set[str] = set()
     for j, src in enumerate(rule.from_):
         here = (*where, "from", j)
-        out |= _source_names(spec, namespace, src, by_identity, rule, here, key, found)
+        out |= _source_names(spec, namespace, src, known, rule, here, key, found)
     return out
 
 
@@ -74,7 +107,7 @@ def _source_names(
     spec: Spec,
     namespace: str,
     src: Source,
-    by_identity: dict[str, list[str]],
+    known: Callers,
     rule: AuthzRule,
     where: tuple[str | int, ...],
     key: str,
@@ -93,20 +126,27 @@ def _source_names(
         )
         return set()
     out: set[str] = set()
+    by_identity = known.by_identity
     for ref in src.services:
         target = spec.resolve(ref, namespace)
         if target is not None:
             out |= set(by_identity.get(spec.identity(target), []))
     for ns in src.namespaces:
-        members = {svc.metadata.name for svc in spec if svc.metadata.namespace == ns}
+        if ns == known.whole:
+            # the namespace is all of Consul's one namespace: `*` (intentions reference,
+            # `Sources[].Name`: `*` matches every service of the namespace)
+            out.add(ANY)
+            continue
+        members = known.by_namespace.get(ns, set())
         out |= members
         found.report(
             C.NAMESPACE_EXPANDED,
             key,
             (*where, "namespaces"),
-            f"namespace {ns} is written as its services in the spec: "
-            f"{', '.join(sorted(members)) or 'none'}",
-            hint="a service registered later in that namespace is not covered",
+            f"namespace {ns} is written as its services in the spec, one source each: "
+            f"{_listed(members)}",
+            hint="a service registered later in that namespace is not covered; Consul "
+            "Enterprise writes a namespace as one source (Name '*' with its Namespace)",
         )
     for ident in src.identities:
         names = by_identity.get(ident)
@@ -125,6 +165,16 @@ def _source_names(
     return out
 
 
+def _listed(members: set[str], shown: int = 10) -> str:
+    """The first names (a namespace may hold thousands: every finding listing them all
+    would make the findings grow with the square of the namespace)."""
+    if not members:
+        return "none"
+    names = sorted(members)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def _source(
     caller: str,
     rules: list[tuple[int, AuthzRule]],
@@ -132,13 +182,16 @@ def _source(
     key: str,
     found: CompileContext,
     l7: bool,
+    https_of: dict[int, list[dict[str, Any]]],
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     permissions: list[dict[str, Any]] = []
     names: list[str] = []
     for i, rule in rules:
         action = "deny" if rule.action is AuthzAction.DENY else "allow"
         where = ("spec", "authorization", "rules", i, "to")
-        https = _permission_http(rule, key, where, found)
+        if i not in https_of:
+            https_of[i] = _permission_http(rule, key, where, found)
+        https = https_of[i]
         if not l7 and https != [dict(_CATCH_ALL)]:
             found.report(
                 C.L7_ON_TCP,

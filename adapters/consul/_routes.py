@@ -145,7 +145,16 @@ def chain(spec: Spec, key: str, found: CompileContext, version: str) -> Chain:
             f"a request to {name} that no route matches reaches {name} itself, not 404",
             hint="add a route with no matches (a catch-all) to say where such requests go",
         )
-    router = entry(SERVICE_ROUTER, name, Meta=names_meta(names), Routes=routes)
+    meta = names_meta(names)
+    if meta is None:
+        found.report(
+            C.NAMES_TOO_LONG,
+            key,
+            ("spec", "routes"),
+            f"the neutral names of {name}'s {len(names)} routes are not written",
+            hint="shorter route names keep them",
+        )
+    router = entry(SERVICE_ROUTER, name, Meta=meta or {}, Routes=routes)
     return Chain(router, splitters)
 
 

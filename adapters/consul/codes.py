@@ -143,6 +143,12 @@ L7_ON_TCP = register(
     "of a TCP service is left out",
     "authz",
 )
+NAMES_TOO_LONG = register(
+    "MS4017",
+    W,
+    "the spec's route and rule names do not fit in the entry's Meta (Consul allows 64 values of "
+    "512 characters): they are not kept, and an import names them by position",
+)
 # --- compiling: resilience
 GATEWAY_ERRORS = register(
     "MS4040", W, "Consul's passive health check has no consecutive gateway errors: left out"

@@ -17,10 +17,10 @@ from adapters.consul._defaults import (
     proxy_defaults,
     service_defaults,
     service_mtls,
-    upstream_overrides,
+    upstreams,
     virtual_defaults,
 )
-from adapters.consul._intentions import intentions
+from adapters.consul._intentions import Callers, intentions
 from adapters.consul._routes import chain, resolver
 from adapters.consul.entries import (
     ENTRY_KINDS,
@@ -41,7 +41,8 @@ def compile_entries(
     _check_names(spec, found)
     out: list[dict[str, Any]] = [proxy_defaults(spec, found)]
     permissive = spec.mesh.mtls.mode is MtlsMode.PERMISSIVE
-    overrides = upstream_overrides(spec, found)
+    upstream = upstreams(spec, found)
+    known = Callers(spec, target)
     sources: dict[tuple[str, str], str] = {}
     open_services: list[str] = []
     for key, svc in spec.services.items():
@@ -49,7 +50,7 @@ def compile_entries(
         mode = service_mtls(spec, key, found)
         effective = mode or spec.mesh.mtls.mode
         permissive |= effective is MtlsMode.PERMISSIVE
-        defaults = service_defaults(spec, key, proto, mode, overrides, found)
+        defaults = service_defaults(spec, key, proto, mode, upstream, found)
         made: list[dict[str, Any]] = [defaults]
         res = resolver(spec, key, found)
         if res is not None:
@@ -82,7 +83,7 @@ def compile_entries(
                     "a plaintext caller reaches the service whatever the rules say",
                     hint="use STRICT mTLS for a service with authorization",
                 )
-            entry = intentions(spec, key, found, proto != "tcp")
+            entry = intentions(spec, key, found, proto != "tcp", known)
             if entry is not None:
                 made.append(entry)
         for made_entry in made:

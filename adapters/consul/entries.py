@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from meshspec.adapter import Kind
@@ -101,6 +102,7 @@ _PASCAL_SPECIAL = {
 }
 
 
+@cache
 def pascal(key: str) -> str:
     """`path_exact` -> `PathExact`, `name` -> `Name`: Consul reads config entries in either
     spelling (consul `lib/decode` `TranslateKeys` and the `alias` struct tags)."""
@@ -144,6 +146,7 @@ _ENTRY_SPECIAL = {v: k for k, v in _K8S_SPECIAL.items()}
 _DATA_MAPS = {"Subsets", "Set", "Add", "Meta", "Config"}
 
 
+@cache
 def lower_camel(key: str) -> str:
     """`PathPrefix` -> `pathPrefix`, `HTTP` -> `http`, `MutualTLSMode` -> `mutualTLSMode`."""
     if key in _K8S_SPECIAL:
@@ -154,6 +157,7 @@ def lower_camel(key: str) -> str:
     return key[:1].lower() + key[1:]
 
 
+@cache
 def upper_camel(key: str) -> str:
     """The inverse of `lower_camel` for consul-k8s field names."""
     if key in _ENTRY_SPECIAL:
@@ -165,7 +169,7 @@ def upper_camel(key: str) -> str:
 
 
 def _convert(value: Any, rename: Any, data_map: bool = False) -> Any:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict) or (not isinstance(value, list) and isinstance(value, Mapping)):
         out: dict[str, Any] = {}
         for k, v in value.items():
             key = str(k) if data_map else rename(str(k))

@@ -10,6 +10,7 @@ imported spec would allow where Consul denies is an error (it widens access).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -588,15 +589,16 @@ def _intentions(
             items.append((i, caller, f"{caller}#{j}", str(perm.get("Action")), op, who))
     # the default: `*`'s answer for every request, else acl.default_policy (allow)
     default = "allow"
+    lasts = _lasts(items)
     for _, caller, native, action, op, _ in items:
-        last = native == caller or native == f"{caller}#{_last(items, caller)}"
+        last = native == caller or native == f"{caller}#{lasts[caller]}"
         if caller == "*" and last and op == _CATCH_ALL:
             default = action
     svc.authz_default_deny = default == "deny"
     rules: dict[str, dict[str, Any]] = {}
     for i, caller, native, action, op, who in items:
         neutral = names.get(native)
-        last = native == caller or native == f"{caller}#{_last(items, caller)}"
+        last = native == caller or native == f"{caller}#{lasts[caller]}"
         if neutral == "" or (neutral is None and last and op == _CATCH_ALL and action == default):
             continue  # the default says it
         name = neutral or f"{caller.replace('*', 'any')}-{native.partition('#')[2] or 'all'}"
@@ -626,9 +628,9 @@ def _intentions(
         svc.authz_rules.append(rule)
 
 
-def _last(items: list[tuple[int, str, str, str, dict[str, Any], list[Any]]], caller: str) -> str:
-    mine = [native for _, c, native, _, _, _ in items if c == caller]
-    return mine[-1].partition("#")[2] if mine else ""
+def _lasts(items: list[tuple[int, str, str, str, dict[str, Any], list[Any]]]) -> dict[str, str]:
+    """Each caller's last permission index ("" for an L4 source), in one pass."""
+    return {c: native.partition("#")[2] for _, c, native, _, _, _ in items}
 
 
 def _joined(tos: list[dict[str, Any]]) -> dict[str, Any]:
@@ -737,15 +739,21 @@ def _resilience(
     callers = sorted(n for (k, n) in entries if k == "service-defaults" and n not in virtual)
     if not callers:
         return
+    # callers with the same UpstreamConfig apply the same to every upstream: ask one of each
+    # (asking every caller for every service grows with the square of the mesh)
+    alike: dict[str, list[str]] = {}
+    for caller in callers:
+        config = entries[("service-defaults", caller)][0].get("UpstreamConfig")
+        alike.setdefault(json.dumps(config, sort_keys=True, default=str), []).append(caller)
     for svc in ctx.services.values():
-        policies = {caller: model.breaker_for(caller, svc.name) for caller in callers}
+        policies = {group[0]: model.breaker_for(group[0], svc.name) for group in alike.values()}
         if len(set(map(repr, policies.values()))) > 1:
             _, doc = entries[("service-defaults", callers[0])]
             ctx.report(
                 C.CALLER_KEYED,
                 doc,
                 ("UpstreamConfig",),
-                f"callers of {svc.name} differ ({', '.join(callers)}): {callers[0]}'s is kept",
+                f"callers of {svc.name} differ ({_listed(callers)}): {callers[0]}'s is kept",
             )
         policy = policies[callers[0]]
         res: dict[str, Any] = {}
@@ -766,20 +774,44 @@ def _check_access(
     entries: list[dict[str, Any]],
     by_key: Mapping[tuple[str, str], tuple[dict[str, Any], NativeDocument]],
 ) -> None:
-    """A request per permission and caller: the spec must not allow what Consul denies."""
+    """A request per permission and caller: the spec must not allow what Consul denies.
+
+    The callers asked: one of each group of callers whose sources say the same (permissions
+    and their names), and one caller no source names. Each imported rule names the callers
+    of the sources it comes from, so callers with the same source become the same rules, and
+    every caller no source names is decided by `*` in Consul and by the rules `*` became in
+    the imported spec: each group answers alike (asking every caller for every service would
+    grow with the square of the mesh)."""
     model = ConsulModel(entries, Topology.of(spec))
     names = sorted(s.metadata.name for s in spec)
+    known = set(names)
     for (kind, dest), (e, doc) in sorted(by_key.items()):
-        if kind != "service-intentions" or dest not in names:
+        if kind != "service-intentions" or dest not in known:
             continue
         targets = {"/"}
+        named: set[str] = set()
+        labels = read_names(e.get("Meta"))
+        alike: dict[str, str] = {}
         for src in e.get("Sources") or []:
-            for p in src.get("Permissions") or []:
+            caller = str(src.get("Name", ""))
+            named.add(caller)
+            perms = src.get("Permissions") or []
+            for p in perms:
                 http = p.get("HTTP") or {}
                 for key in ("PathExact", "PathPrefix"):
                     if key in http:
                         targets.add(str(http[key]))
-        for caller in names:
+            if caller in known:
+                # callers whose sources say the same, permission names included, become the
+                # same rules: one of them answers for all
+                said = [labels.get(f"{caller}#{j}") for j in range(len(perms))] or [
+                    labels.get(caller)
+                ]
+                body = {k: v for k, v in src.items() if k != "Name"}
+                alike.setdefault(json.dumps([body, said], sort_keys=True, default=str), caller)
+        others = (n for n in names if n not in named)
+        asked = sorted({*alike.values(), next(others, dest)})
+        for caller in asked:
             for target in sorted(targets):
                 req = Request(destination=dest, target=target, source=caller)
                 try:
@@ -805,3 +837,8 @@ def _check_access(
                         "source": caller,
                     },
                 )
+
+
+def _listed(names: Sequence[str], shown: int = 10) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more

@@ -267,13 +267,21 @@ class ConsulModel:
         return self.breaker_for(caller.name, upstream)
 
     def breaker_for(self, caller: str, upstream: str) -> BreakerPolicy:
-        """What `caller`'s sidecar applies to the upstream it addresses as `upstream`."""
+        """What `caller`'s sidecar applies to the upstream it addresses as `upstream`:
+        on every cluster of that upstream's discovery chain alike, a resolver subset's
+        included (consul `agent/xds/clusters.go`, `makeUpstreamClustersForDiscoveryChain`
+        gives each resolver target's cluster the upstream config's `PassiveHealthCheck`
+        and `Limits`), whichever version the route picked. The override for the upstream
+        is merged over `Defaults` field by field, a field the override leaves out keeping
+        the defaults' value (consul `agent/configentry/resolve.go`,
+        `ComputeResolvedServiceConfig`, and `UpstreamConfig.MergeInto`, which copies only
+        the fields an entry sets)."""
         defaults = self.entries.get(("service-defaults", caller)) or {}
         upstream_config = defaults.get("UpstreamConfig") or {}
-        chosen = upstream_config.get("Defaults") or {}
+        chosen = dict(upstream_config.get("Defaults") or {})
         for o in upstream_config.get("Overrides") or []:
             if str(o.get("Name", "")) == upstream:
-                chosen = o
+                chosen.update((k, v) for k, v in o.items() if v is not None)
         return BreakerPolicy(
             _outlier(chosen.get("PassiveHealthCheck")), _limits(chosen.get("Limits"))
         )

@@ -103,7 +103,7 @@ class GatewayApiAdapter:
 
         resources, diagnostics = compile_gateway_api(spec)
         if options.workloads:
-            from adapters._platform import with_platform
+            from adapters.kit.platform import with_platform
 
             resources = with_platform(spec, resources, {})
         return CompileResult(resources, options.settle(diagnostics))

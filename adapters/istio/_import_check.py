@@ -24,12 +24,19 @@ from adapters.istio import import_codes as C
 from adapters.istio._import_context import ImportContext, PathKey, ServiceDraft
 from adapters.istio._model_authz import Peer, applicable, evaluate
 from adapters.istio._model_mtls import server_mode
+from adapters.istio._model_selectors import SelectorIndex, selector_of
 from adapters.istio.resources import ROOT_NAMESPACE, TARGET
 from adapters.kit.import_context import native_finding
 from meshspec.adapter import NativeDocument
 from meshspec.codes import Code
 from meshspec.diagnostics import Diagnostic
-from meshspec.semantics import RejectedTarget, authorize, normalize_target, port_mode
+from meshspec.semantics import (
+    NormalizedTarget,
+    RejectedTarget,
+    authorize,
+    normalize_target,
+    port_mode,
+)
 from meshspec.spec import MtlsMode, Spec
 
 #: Probes per service at most; the values come first, so the cut keeps the varied ones.
@@ -70,39 +77,36 @@ class Probe:
 def check_import(
     ctx: ImportContext, docs: Sequence[NativeDocument], spec: Spec
 ) -> list[Diagnostic]:
-    every = effective(docs)
-    by_namespace: dict[str, list[Mapping[str, Any]]] = {}
-    for res in every:
-        ns = str((res.get("metadata") or {}).get("namespace") or "default")
-        by_namespace.setdefault(ns, []).append(res)
+    policies = _index(effective(docs))
+    sources = _Sources(docs)
     found: list[Diagnostic] = []
     identities = _identities(spec)
     for key, draft in sorted(ctx.services.items()):
         if key not in spec.services:
             continue
         # Policies apply from the workload's namespace and the root namespace only.
-        resources = [
-            *by_namespace.get(draft.namespace, []),
-            *(by_namespace.get(ROOT_NAMESPACE, []) if draft.namespace != ROOT_NAMESPACE else []),
-        ]
-        label_sets = _label_sets(draft, resources)
+        scope = list(dict.fromkeys([draft.namespace, ROOT_NAMESPACE]))
+        label_sets = _label_sets(draft, policies.not_other_app(scope, draft.name))
+        # The policies that can select each set of pods, looked up (not the namespace's
+        # every policy): the model reads them as it would read the namespace's.
+        resources = [policies.selecting(scope, labels) for labels in label_sets]
         # Only the policies that select this service's pods name values that matter.
         mine: list[Mapping[str, Any]] = []
-        for labels in label_sets:
-            mine += [p for p in applicable(resources, draft.namespace, labels) if p not in mine]
-        probes = list(_probes(mine, spec, identities, draft.namespace))
+        for labels, candidates in zip(label_sets, resources, strict=True):
+            mine += [p for p in applicable(candidates, draft.namespace, labels) if p not in mine]
+        requests = _requests(list(_probes(mine, spec, identities, draft.namespace)))
         # Pods that the same policies select get the same answers: ask once.
         seen: list[tuple[list[int], list[int]]] = []
-        for labels in label_sets:
+        for labels, candidates in zip(label_sets, resources, strict=True):
             selected = (
-                [id(p) for p in applicable(resources, draft.namespace, labels)],
-                [id(p) for p in _peer_policies(resources, draft.namespace, labels)],
+                [id(p) for p in applicable(candidates, draft.namespace, labels)],
+                [id(p) for p in _peer_policies(candidates, draft.namespace, labels)],
             )
             if selected in seen:
                 continue
             seen.append(selected)
-            found += _check_mtls(spec, key, draft, labels, resources, docs)
-            found += _check_authz(spec, key, draft, labels, resources, docs, probes)
+            found += _check_mtls(spec, key, draft, labels, candidates, sources)
+            found += _check_authz(spec, key, draft, labels, candidates, sources, requests)
     return found
 
 
@@ -122,6 +126,55 @@ def _peer_policies(
     return out
 
 
+def _index(resources: Sequence[Mapping[str, Any]]) -> SelectorIndex[Mapping[str, Any]]:
+    return SelectorIndex(
+        (
+            str((res.get("metadata") or {}).get("namespace") or "default"),
+            selector_of(res),
+            res,
+        )
+        for res in resources
+    )
+
+
+class _Sources:
+    """The input documents a finding points at, indexed when the first finding asks."""
+
+    def __init__(self, docs: Sequence[NativeDocument]) -> None:
+        self.docs = docs
+        self._rules: dict[str, NativeDocument] | None = None
+        self._policies: SelectorIndex[tuple[int, NativeDocument]] | None = None
+
+    def rule(self, name: str) -> NativeDocument | None:
+        """The first AuthorizationPolicy named `namespace/name`."""
+        if self._rules is None:
+            self._rules = {}
+            for doc in self.docs:
+                if doc.kind == "AuthorizationPolicy":
+                    self._rules.setdefault(f"{doc.namespace}/{doc.name}", doc)
+        return self._rules.get(name)
+
+    def policies(
+        self, kind: str, draft: ServiceDraft, labels: Mapping[str, str]
+    ) -> list[NativeDocument]:
+        """The policies of `kind` in the service's namespace or the root namespace, in
+        input order, that select these pods or do not name another `app`."""
+        if self._policies is None:
+            self._policies = SelectorIndex(
+                (doc.namespace, selector_of(doc.data), (i, doc))
+                for i, doc in enumerate(self.docs)
+                if doc.kind in ("AuthorizationPolicy", "PeerAuthentication")
+            )
+        scope = [draft.namespace, ROOT_NAMESPACE]
+        found = dict(
+            [
+                *self._policies.selecting(scope, labels),
+                *self._policies.not_other_app(scope, draft.name),
+            ]
+        )
+        return [doc for _, doc in sorted(found.items()) if doc.kind == kind]
+
+
 def _identities(spec: Spec) -> dict[str, str]:
     """Identities no rule names behave alike, except for their namespace: one service
     identity per namespace stands for the others (the rules' own values are added, and
@@ -136,7 +189,8 @@ def _label_sets(
     draft: ServiceDraft, resources: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, str]]:
     """The pod labels the service runs with: read from its workloads when given, else
-    its versions, else every label combination a policy selector names."""
+    its versions, else every label combination a policy selector names (`resources`:
+    at least the policies whose selector does not name another `app`)."""
     if draft.pods:
         out: list[dict[str, str]] = []
         for pod in draft.pods:
@@ -175,7 +229,7 @@ def _check_mtls(
     draft: ServiceDraft,
     labels: Mapping[str, str],
     resources: Sequence[Mapping[str, Any]],
-    docs: Sequence[NativeDocument],
+    sources: _Sources,
 ) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for service_port, workload_port in _container_ports(draft) or [(80, 80)]:
@@ -189,7 +243,7 @@ def _check_mtls(
         out.append(
             _finding(
                 code,
-                _policy_doc(docs, "PeerAuthentication", draft, labels),
+                _policy_doc(sources, "PeerAuthentication", draft, labels),
                 f"{key} port {service_port} (pods {_labels(labels)}): Istio enforces {istio}, "
                 f"the imported spec {neutral} ({what})",
                 hint="the neutral spec sets mTLS per service and port, not per version",
@@ -200,14 +254,50 @@ def _check_mtls(
     return out
 
 
+class _Request:
+    """A probe as both readings take it, asked of the imported spec at most once: the
+    spec's answer depends on neither the pods nor the port."""
+
+    __slots__ = ("_allowed", "headers", "identity", "lines", "probe", "target")
+
+    def __init__(self, probe: Probe, target: NormalizedTarget) -> None:
+        self.probe = probe
+        self.target = target
+        self.headers = dict(probe.headers)
+        self.lines = {name: (value,) for name, value in self.headers.items()}  # one line each
+        self.identity = None if probe.principal is None else "spiffe://" + probe.principal
+        self._allowed: bool | None = None
+
+    def allowed_by(self, spec: Spec, key: str) -> bool:
+        if self._allowed is None:
+            probe = self.probe
+            decision = authorize(spec, key, self.identity, probe.method, self.target, self.headers)
+            self._allowed = decision.allowed
+        return self._allowed
+
+
+def _requests(probes: Sequence[Probe]) -> list[_Request]:
+    """The probes whose target the spec's path rules accept (the others are refused by
+    both before any policy)."""
+    targets: dict[str, NormalizedTarget | RejectedTarget] = {}
+    out = []
+    for probe in probes:
+        if probe.path not in targets:
+            targets[probe.path] = normalize_target(probe.path)
+        target = targets[probe.path]
+        if not isinstance(target, RejectedTarget):
+            out.append(_Request(probe, target))
+    return out
+
+
 def _check_authz(
     spec: Spec,
     key: str,
     draft: ServiceDraft,
     labels: Mapping[str, str],
     resources: Sequence[Mapping[str, Any]],
-    docs: Sequence[NativeDocument],
-    probes: list[Probe],
+    sources: _Sources,
+    requests: list[_Request],
 ) -> list[Diagnostic]:
     policies = applicable(resources, draft.namespace, labels)
     td = spec.mesh.trust_domain
@@ -215,19 +305,15 @@ def _check_authz(
     widened: tuple[Probe, int, str | None] | None = None
     narrowed: tuple[Probe, int, str | None] | None = None
     for service_port, workload_port in _container_ports(draft) or [(80, 80)]:
-        for probe in probes:
-            target = normalize_target(probe.path)
-            if isinstance(target, RejectedTarget):
-                continue
-            headers = dict(probe.headers)
-            lines = {name: (value,) for name, value in headers.items()}  # one line each
-            peer = Peer(probe.principal, probe.method, target.path, lines, workload_port, host, td)
+        for request in requests:
+            probe = request.probe
+            path, lines = request.target.path, request.lines
+            peer = Peer(probe.principal, probe.method, path, lines, workload_port, host, td)
             istio = evaluate(policies, peer)
-            identity = None if probe.principal is None else "spiffe://" + probe.principal
-            neutral = authorize(spec, key, identity, probe.method, target, headers)
-            if neutral.allowed and not istio.allowed and widened is None:
+            neutral = request.allowed_by(spec, key)
+            if neutral and not istio.allowed and widened is None:
                 widened = (probe, service_port, istio.rule)
-            elif istio.allowed and not neutral.allowed and narrowed is None:
+            elif istio.allowed and not neutral and narrowed is None:
                 narrowed = (probe, service_port, istio.rule)
             if widened is not None and narrowed is not None:
                 break
@@ -248,7 +334,8 @@ def _check_authz(
         out.append(
             _finding(
                 code,
-                _rule_doc(docs, rule) or _policy_doc(docs, "AuthorizationPolicy", draft, labels),
+                _rule_doc(sources, rule)
+                or _policy_doc(sources, "AuthorizationPolicy", draft, labels),
                 f"{verb}: {shown}{decided}",
                 hint="the neutral spec has one authorization per service; import the "
                 "workloads with their labels, or narrow the Istio policies",
@@ -274,27 +361,23 @@ def _labels(labels: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-def _rule_doc(
-    docs: Sequence[NativeDocument], rule: str | None
-) -> tuple[NativeDocument, PathKey] | None:
+def _rule_doc(sources: _Sources, rule: str | None) -> tuple[NativeDocument, PathKey] | None:
     if rule is None:
         return None
     name, _, index = rule.partition("#")
-    for doc in docs:
-        if doc.kind == "AuthorizationPolicy" and f"{doc.namespace}/{doc.name}" == name:
-            return doc, ("spec", "rules", int(index)) if index else ("spec",)
-    return None
+    doc = sources.rule(name)
+    if doc is None:
+        return None
+    return doc, ("spec", "rules", int(index)) if index else ("spec",)
 
 
 def _policy_doc(
-    docs: Sequence[NativeDocument], kind: str, draft: ServiceDraft, labels: Mapping[str, str]
+    sources: _Sources, kind: str, draft: ServiceDraft, labels: Mapping[str, str]
 ) -> tuple[NativeDocument, PathKey] | None:
     """The policy of `kind` that selects these pods, else one that selects some pods of
     the service (the one whose scope the neutral spec could not keep)."""
     fallback = None
-    for doc in docs:
-        if doc.kind != kind or doc.namespace not in (draft.namespace, ROOT_NAMESPACE):
-            continue
+    for doc in sources.policies(kind, draft, labels):
         selector = (doc.data.get("spec") or {}).get("selector") or {}
         wanted = (selector.get("matchLabels") or {}) if isinstance(selector, Mapping) else {}
         if all(labels.get(str(k)) == str(v) for k, v in wanted.items()):

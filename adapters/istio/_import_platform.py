@@ -89,17 +89,21 @@ def assign_workloads(ctx: ImportContext, docs: list[NativeDocument]) -> None:
 
 
 def _identity_rules(ctx: ImportContext) -> dict[str, list[tuple[str, Any]]]:
-    """Namespace -> (service key: rule name, origin) of each rule naming identities there."""
+    """Namespace -> (service key: rule name, origin) of each rule naming identities there,
+    each once (looked up by name: a namespace can have a rule per service)."""
     out: dict[str, list[tuple[str, Any]]] = {}
+    origins: dict[tuple[str, str], list[Any]] = {}
     for svc in ctx.services.values():
         for rule in svc.authz_rules:
             for src in rule.get("from") or []:
                 for ident in src.get("identities") or []:
                     parts = str(ident)[len("spiffe://") :].split("/")
                     if len(parts) == 5:
-                        entry = (f"{svc.key}: {rule['name']}", rule.get("_origin"))
-                        if entry not in out.setdefault(parts[2], []):
-                            out[parts[2]].append(entry)
+                        name, origin = f"{svc.key}: {rule['name']}", rule.get("_origin")
+                        seen = origins.setdefault((parts[2], name), [])
+                        if origin not in seen:
+                            seen.append(origin)
+                            out.setdefault(parts[2], []).append((name, origin))
     return out
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache, cached_property
 from typing import Any
 
 from adapters.istio._model_names import security_string_match, selector_matches
@@ -37,7 +38,7 @@ class Peer:
     host: str
     trust_domain: str
 
-    @property
+    @cached_property
     def namespace(self) -> str | None:
         if self.principal is None:
             return None
@@ -69,12 +70,13 @@ def evaluate(policies: Sequence[Mapping[str, Any]], peer: Peer) -> AuthzResult:
     def action(res: Mapping[str, Any]) -> str:
         return str((res.get("spec") or {}).get("action") or "ALLOW").upper()
 
-    for res in policies:
-        if action(res) == "DENY":
+    actions = [action(res) for res in policies]
+    for res, act in zip(policies, actions, strict=True):
+        if act == "DENY":
             hit = _matching_rule(res, peer)
             if hit is not None:
                 return AuthzResult(False, hit)
-    allows = [res for res in policies if action(res) == "ALLOW"]
+    allows = [res for res, act in zip(policies, actions, strict=True) if act == "ALLOW"]
     if not allows:
         return AuthzResult(True, None)
     for res in allows:
@@ -85,11 +87,11 @@ def evaluate(policies: Sequence[Mapping[str, Any]], peer: Peer) -> AuthzResult:
 
 
 def _matching_rule(res: Mapping[str, Any], peer: Peer) -> str | None:
-    meta = res.get("metadata") or {}
-    name = f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
     rules = (res.get("spec") or {}).get("rules") or []
     for index, rule in enumerate(rules):
         if _rule_holds(rule or {}, peer):
+            meta = res.get("metadata") or {}
+            name = f"{meta.get('namespace') or 'default'}/{meta.get('name', '')}"
             return name if len(rules) == 1 else f"{name}#{index}"
     return None
 
@@ -111,10 +113,16 @@ def _field(
     positive = spec.get(name)
     if positive is not None and not any(test(str(p), value) for p in positive):
         return False
-    negative = spec.get("not" + name[0].upper() + name[1:])
+    negative = spec.get(_negated(name))
     return not (negative is not None and any(test(str(p), value) for p in negative))
 
 
+@cache
+def _negated(name: str) -> str:
+    return "not" + name[0].upper() + name[1:]
+
+
+@cache
 def _principal_match(trust_domain: str) -> Callable[[str, str | None], bool]:
     def test(pattern: str, value: str | None) -> bool:
         if pattern.startswith("cluster.local/"):
@@ -132,27 +140,23 @@ def _service_account_match(pattern: str, value: str | None) -> bool:
 
 
 def _source_holds(src: Mapping[str, Any], peer: Peer) -> bool:
-    principal_test = _principal_match(peer.trust_domain)
-    checks = [
-        _field(src, "principals", peer.principal, principal_test),
-        _field(src, "namespaces", peer.namespace, security_string_match),
-        _field(src, "serviceAccounts", peer.principal, _service_account_match),
+    return (
+        _field(src, "principals", peer.principal, _principal_match(peer.trust_domain))
+        and _field(src, "namespaces", peer.namespace, security_string_match)
+        and _field(src, "serviceAccounts", peer.principal, _service_account_match)
         # A request here carries no JWT and no address: those conditions never hold.
-        _field(src, "requestPrincipals", None, security_string_match),
-        _field(src, "ipBlocks", None, security_string_match),
-        _field(src, "remoteIpBlocks", None, security_string_match),
-    ]
-    return all(checks)
+        and _field(src, "requestPrincipals", None, security_string_match)
+        and _field(src, "ipBlocks", None, security_string_match)
+        and _field(src, "remoteIpBlocks", None, security_string_match)
+    )
 
 
 def _operation_holds(op: Mapping[str, Any], peer: Peer) -> bool:
-    return all(
-        [
-            _field(op, "methods", peer.method, security_string_match),
-            _field(op, "paths", peer.path, _path_match),
-            _field(op, "ports", str(peer.port), security_string_match),
-            _field(op, "hosts", peer.host, _host_match),
-        ]
+    return (
+        _field(op, "methods", peer.method, security_string_match)
+        and _field(op, "paths", peer.path, _path_match)
+        and _field(op, "ports", str(peer.port), security_string_match)
+        and _field(op, "hosts", peer.host, _host_match)
     )
 
 

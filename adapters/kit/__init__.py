@@ -13,7 +13,9 @@ types, a compiler, an importer and a model. It reuses from here:
   whose data plane is Envoy;
 * `kube_cluster` - reading a live Kubernetes cluster by a list of kinds;
 * `kube_workloads` - the pods (labels, service account, container port names) that
-  the workload objects of the input run.
+  the workload objects of the input run;
+* `platform` - the Kubernetes objects (ServiceAccounts, Services, Deployments) that
+  compiled resources assume, written by `compile --with-workloads`.
 """
 
 from adapters.kit import envoy, first_match
@@ -38,6 +40,7 @@ from adapters.kit.import_context import (
 )
 from adapters.kit.kube_cluster import read_cluster
 from adapters.kit.kube_workloads import PodTemplate, pod_template, selects
+from adapters.kit.platform import platform_objects, with_platform
 
 __all__ = [
     "DEFAULT_TRUST_DOMAIN",
@@ -57,6 +60,7 @@ __all__ = [
     "mesh_document",
     "native_finding",
     "plain",
+    "platform_objects",
     "pod_template",
     "read_cluster",
     "sample_of",
@@ -65,4 +69,5 @@ __all__ = [
     "shown_request",
     "string_prefix_pieces",
     "to_spec",
+    "with_platform",
 ]

@@ -138,7 +138,7 @@ class LinkerdAdapter:
 
         resources, diagnostics = compile_linkerd(spec)
         if options.workloads:
-            from adapters._platform import with_platform
+            from adapters.kit.platform import with_platform
 
             resources = with_platform(spec, resources, {"linkerd.io/inject": "enabled"})
         return CompileResult(resources, options.settle(diagnostics))

@@ -109,7 +109,7 @@ class VpcLatticeAdapter:
 
         resources, diagnostics = compile_vpc_lattice(spec)
         if options.workloads:
-            from adapters._platform import with_platform
+            from adapters.kit.platform import with_platform
 
             resources = with_platform(spec, resources, {})
         return CompileResult(resources, options.settle(diagnostics))

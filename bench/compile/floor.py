@@ -34,8 +34,8 @@ def _inputs(paths: list[str]) -> list[Path]:
 
 
 def _output_objects(path: str | None) -> list[Any]:
-    """The objects a command wrote: a YAML stream, or JSON objects one after another
-    (as some targets write their own config entries)."""
+    """The objects a command wrote: a YAML stream, or JSON objects one after another,
+    with or without `---` between them (as some targets write their own config entries)."""
     if not path:
         return []
     text = Path(path).read_text(encoding="utf-8")
@@ -50,6 +50,9 @@ def _json_stream(text: str) -> list[Any]:
     while True:
         while at < len(text) and text[at].isspace():
             at += 1
+        if text.startswith("---", at):
+            at += 3
+            continue
         if at == len(text):
             return out
         value, at = decoder.raw_decode(text, at)

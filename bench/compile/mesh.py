@@ -17,10 +17,12 @@ except ImportError:  # PyYAML without libyaml
 SERVICES_PER_NAMESPACE = 50
 
 
-def service_document(i: int, total: int) -> dict[str, Any]:
-    ns = f"team-{i // SERVICES_PER_NAMESPACE}"
+def service_document(
+    i: int, total: int, per_namespace: int = SERVICES_PER_NAMESPACE
+) -> dict[str, Any]:
+    ns = f"team-{i // per_namespace}"
     caller = f"svc-{(i + 1) % total}"
-    caller_ns = f"team-{((i + 1) % total) // SERVICES_PER_NAMESPACE}"
+    caller_ns = f"team-{((i + 1) % total) // per_namespace}"
     spec: dict[str, Any] = {
         "serviceAccount": f"svc-{i}-sa",
         "ports": [{"port": 8080, "name": "http"}, {"port": 9090, "name": "metrics"}],
@@ -95,8 +97,14 @@ def generated_spec(total: int) -> Spec:
     return Spec.build(docs, origins)
 
 
-def write_mesh(directory: Path, total: int, per_file: int = 500) -> list[Path]:
-    """The generated mesh as spec files of `per_file` services each (the Mesh first).
+def write_mesh(
+    directory: Path,
+    total: int,
+    per_file: int = 500,
+    per_namespace: int = SERVICES_PER_NAMESPACE,
+) -> list[Path]:
+    """The generated mesh as spec files of `per_file` services each (the Mesh first),
+    `per_namespace` services in each namespace.
 
     Written with libyaml so generating 50,000 services takes seconds, in the
     block style people write by hand.
@@ -106,7 +114,10 @@ def write_mesh(directory: Path, total: int, per_file: int = 500) -> list[Path]:
     files: list[Path] = []
     for start in range(0, total, per_file):
         docs: list[dict[str, Any]] = [mesh] if start == 0 else []
-        docs += [service_document(i, total) for i in range(start, min(total, start + per_file))]
+        docs += [
+            service_document(i, total, per_namespace)
+            for i in range(start, min(total, start + per_file))
+        ]
         path = directory / f"services-{start // per_file:04d}.yaml"
         with path.open("w", encoding="utf-8") as fh:
             yaml.dump_all(docs, fh, Dumper=Dumper, sort_keys=False, explicit_start=True)

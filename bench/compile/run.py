@@ -24,6 +24,11 @@ cost about 10x). 50,000 services take several minutes, so they are opt-in:
     python -m bench.compile --sizes 500,5000,50000
     python -m bench.compile --one-file           # each size in a single file
     python -m bench.compile --only validate,bad  # some commands; bad: the bad-input set
+    python -m bench.compile --per-namespace 5000 --only import  # one namespace of 5,000
+
+Services are 50 to a namespace unless `--per-namespace` says otherwise: what
+a command does per namespace (Istio's policies apply namespace by namespace)
+grows with the namespace's size, which `--per-namespace` shows.
 
 Then the bad-input set (`bench.compile.bad_input`): each hostile file must get
 a clear error in about the time the command takes to start.
@@ -42,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.compile.bad_input import clear_error, write_cases
-from bench.compile.mesh import write_mesh
+from bench.compile.mesh import SERVICES_PER_NAMESPACE, write_mesh
 from meshspec.registry import available_targets
 
 CLI = "import sys; from meshspec.cli import main; sys.exit(main())"
@@ -207,6 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one-file", action="store_true", help="all services in one file")
     parser.add_argument("--only", default="", help="comma-separated command names to run")
     parser.add_argument("--keep", default=None, help="generate and keep the files here")
+    parser.add_argument(
+        "--per-namespace",
+        type=int,
+        default=SERVICES_PER_NAMESPACE,
+        help=f"services in each namespace (default {SERVICES_PER_NAMESPACE})",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     only = {c.strip() for c in args.only.split(",") if c.strip()}
@@ -218,9 +229,14 @@ def main(argv: list[str] | None = None) -> int:
             root = Path(args.keep) / str(n) if args.keep else Path(tmp)
             spec_dir, scratch = root / "spec", root / "out"
             scratch.mkdir(parents=True, exist_ok=True)
-            files = write_mesh(spec_dir, n, per_file=n if args.one_file else 500)
+            per_file = n if args.one_file else 500
+            files = write_mesh(spec_dir, n, per_file, args.per_namespace)
             size_mb = sum(f.stat().st_size for f in files) / 2**20
-            print(f"# {n} services in {len(files)} files, {size_mb:.1f} MB", flush=True)
+            spaces = -(-n // args.per_namespace)
+            print(
+                f"# {n} services in {len(files)} files, {size_mb:.1f} MB, {spaces} namespaces",
+                flush=True,
+            )
             for cmd in commands(spec_dir, scratch):
                 name = cmd.name
                 if only and not any(name.startswith(o) for o in only):

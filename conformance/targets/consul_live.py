@@ -8,8 +8,9 @@ the case file asks for (the conformance fault app behind a sidecar registered
 with the version's labels as `Meta`; sidecars of the previous case file are
 re-registered rather than restarted), writes the compiled config entries into
 the agent in place of the previous ones and waits until every Envoy holds
-them, then until a few requests in a row through every client's upstream
-listener agree (pooled connections of a replaced listener drain within a
+them, then until every caller's clusters of the spec's services hold
+healthy endpoints only, then until a few requests in a row through every
+client's upstream listener agree (pooled connections of a replaced listener drain within a
 second). Then every probe is sent for real.
 
 In-mesh probes go to the sending service's upstream listener for the
@@ -22,21 +23,31 @@ sidecar would.
 
 Observed: statuses and outcomes (a 403 of an L7 intention, a closed
 connection), which versions answered, the headers the application received,
-the tries each fault caused and how many requests failed. Not observed, and
-listed per case as unchecked: the route name (Consul's Envoy routes carry
-none), the timeout and retry policy as written (their effects, a 504 and the
-tries, are observed), mTLS mode, transport and the authorization decision as
-such, outlier detection and connection limits.
+the tries each fault caused and how many requests failed (an outlier
+detection's ejections show there). Not observed, and listed per case as
+unchecked: the route name (Consul's Envoy routes carry none), the timeout and
+retry policy as written (their effects, a 504 and the tries, are observed),
+mTLS mode, transport and the authorization decision as such, and connection
+limits.
+
+A probe whose fault hits some instances only (what outlier detection acts on)
+first waits out Envoy's update merge window, so the caller's clusters took no
+host update within it when the probe starts: an ejection is a host health
+change, which Envoy holds back until the window since the cluster's previous
+host update has passed (envoyproxy/envoy
+`source/common/upstream/cluster_manager_impl.cc`, `ClusterManagerImpl::scheduleUpdate`;
+`CommonLbConfig.update_merge_window`, 1 s by default, which Consul leaves as
+it is). Right after endpoints arrived, the failing instance would otherwise keep
+its share of requests for up to a second after Envoy decided to eject it: 6 of
+12 requests failed where the ejection at the third 5xx lets 3 fail.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import http.client
-import json
 import tempfile
-from collections import Counter
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -48,8 +59,16 @@ from conformance.observation import Observation
 from conformance.targets.base import NotSupported, Session, TargetUnavailable
 from conformance.targets.consul_live_mesh import ConsulLoopback, Instance, Sidecar
 from conformance.targets.consul_live_programs import find_consul_programs
-from conformance.targets.fault_app import DELAY_HEADER, FAIL_HEADER, ID_HEADER, FaultApp
+from conformance.targets.fault_app import FaultApp
 from conformance.targets.istio_live_programs import ProgramsMissing
+from conformance.targets.live_common import (
+    OUTCOME_OF_STATUS,
+    REQUEST_TIMEOUT,
+    SharedMesh,
+    Tally,
+    control_headers,
+    send,
+)
 from meshspec.adapter import CompileOptions
 from meshspec.errors import UnknownTarget
 from meshspec.registry import get_adapter
@@ -57,19 +76,14 @@ from meshspec.spec import Spec
 
 #: Features the Consul model claims that real Consul was seen not to do; each stays
 #: here, with what was seen, until the compiler or the model is fixed.
-SEEN_OTHERWISE: Mapping[str, str] = {
-    "resilience.outlier": (
-        "real Consul 1.22.5 did not eject: with a service's passive health check of 3 "
-        "consecutive 5xx and one of v1's two instances failing, 6 of 12 requests over the "
-        "route to v1 failed (resilience-outlier-service); the Consul model ejects after 3"
-    ),
-}
+SEEN_OTHERWISE: Mapping[str, str] = {}
 
 LIVE_FIELDS = frozenset({"status", "outcome", "backends", "headers", "attempts", "failed"})
-OUTCOME_OF_STATUS = {200: "forwarded", 400: "bad_request", 403: "denied", 404: "no_route"}
-REQUEST_TIMEOUT = 20.0
 #: instances per version a case file may ask for (each is an Envoy)
 MAX_INSTANCES = 4
+#: Envoy's default `update_merge_window`, and a margin for a busy machine
+MERGE_WINDOW = 1.0
+MERGE_MARGIN = 0.3
 
 
 def consul_name(spec: Spec, key: str) -> str:
@@ -193,26 +207,17 @@ class ConsulLiveSession:
 
     def _probe(self, probe: Probe) -> Observation:
         endpoints, in_mesh = self._endpoints(probe)
-        statuses: Counter[int | None] = Counter()
-        answered: Counter[tuple[str, str | None]] = Counter()
-        headers: dict[str, str] | None = None
-        attempts: int | None = None
+        if probe.fault is not None and probe.fault.instances is not None:
+            time.sleep(MERGE_WINDOW + MERGE_MARGIN)
+        tally = Tally()
         with Connections(self.mesh) as conns:
             for n in range(probe.count):
                 port, identity = endpoints[n % len(endpoints)]
                 self.sent += 1
                 request_id = f"consul-live-{self.sent}"
-                status, body = conns.send(port, identity, probe, _control(probe, request_id))
-                statuses[status] += 1
-                if probe.fault is not None:
-                    attempts = sum(app.tries[request_id] for app in self.apps.values()) or None
-                echo = _echo(body) if status == 200 else None
-                if echo is not None:
-                    answered[(str(echo.get("service")), echo.get("version"))] += 1
-                    request = echo.get("request") or {}
-                    headers = dict(request.get("headers") or {})
-        status, _ = statuses.most_common(1)[0]
-        total = sum(answered.values())
+                status, body = conns.send(port, identity, probe, control_headers(probe, request_id))
+                tally.add(probe, request_id, status, body, self.apps)
+        status = tally.status
         if status is None:
             outcome = "mtls_refused" if not in_mesh else None
         else:
@@ -220,36 +225,13 @@ class ConsulLiveSession:
         return Observation(
             outcome=outcome,
             status=status,
-            backends={k: v / total for k, v in answered.items()} if total else {},
-            headers=headers,
-            attempts=attempts,
-            failed=sum(n for s, n in statuses.items() if s is not None and s >= 500),
+            backends=tally.backends,
+            headers=tally.headers,
+            attempts=tally.attempts,
+            failed=tally.failed,
             samples=probe.count,
             sampled=True,
         )
-
-
-def _control(probe: Probe, request_id: str) -> dict[str, str]:
-    """Headers that tell the application behind the sidecar how to misbehave."""
-    out = {ID_HEADER: request_id}
-    fault = probe.fault
-    if fault is not None and fault.status is not None:
-        out[FAIL_HEADER] = f"{fault.status}x{fault.times}"
-        if fault.instances is not None:
-            out[FAIL_HEADER] += f"@{fault.instances}"
-    if fault is not None and fault.reset:
-        out[FAIL_HEADER] = f"resetx{fault.times}"
-    if fault is not None and fault.delay is not None:
-        out[DELAY_HEADER] = str(fault.delay_seconds)
-    return out
-
-
-def _echo(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) and "service" in data else None
 
 
 class Connections:
@@ -277,34 +259,15 @@ class Connections:
     def send(
         self, port: int, identity: str | None, probe: Probe, control: Mapping[str, str]
     ) -> tuple[int | None, bytes]:
-        """One request: status and body; None as the status when the connection is
-        refused or cut (a plaintext client at an mTLS listener, an L4 deny)."""
-        key = (port, identity)
-        for attempt in (1, 2):
-            conn = self.conns.get(key)
-            if conn is None:
-                conn = self.conns[key] = self._connect(port, identity)
-            try:
-                conn.putrequest(probe.method, probe.path, skip_host=True, skip_accept_encoding=True)
-                conn.putheader("Host", probe.to)
-                for name, value in [*probe.headers.items(), *control.items()]:
-                    for line in [value] if isinstance(value, str) else value:
-                        conn.putheader(name, line)
-                conn.endheaders()
-                response = conn.getresponse()
-                body = response.read()
-            except http.client.RemoteDisconnected:
-                self.conns.pop(key).close()
-                if attempt == 2 or probe.from_ is None:
-                    return None, b""
-                continue  # a kept-alive connection the sidecar closed meanwhile
-            except (TimeoutError, OSError, http.client.HTTPException):
-                self.conns.pop(key).close()
-                return None, b""
-            if response.will_close:
-                self.conns.pop(key).close()
-            return response.status, body
-        return None, b""
+        """One request: status and body (`live_common.send`)."""
+        return send(
+            self.conns,
+            (port, identity),
+            lambda: self._connect(port, identity),
+            probe,
+            probe.to,
+            control,
+        )
 
 
 # --------------------------------------------------------------------------
@@ -312,52 +275,19 @@ class Connections:
 # --------------------------------------------------------------------------
 
 
-class _SharedMesh:
-    """One agent per process: every consul-live target (and a test fixture that
-    adopts its own mesh) uses the same running agent and keeps its sidecars."""
-
-    def __init__(self) -> None:
-        self.mesh: ConsulLoopback | None = None
-        self.stack: ExitStack | None = None
-
-    def get(self) -> ConsulLoopback:
-        if self.mesh is None:
-            programs = find_consul_programs()
-            stack = ExitStack()
-            try:
-                workdir = Path(
-                    stack.enter_context(tempfile.TemporaryDirectory(prefix="meshspec-consul-live-"))
-                )
-                mesh = ConsulLoopback(programs, workdir)
-                stack.callback(mesh.stop)
-                mesh.start()
-            except BaseException:
-                stack.close()
-                raise
-            self.stack, self.mesh = stack, mesh
-            atexit.register(self.close)
-        return self.mesh
-
-    @contextmanager
-    def adopt(self, mesh: ConsulLoopback) -> Iterator[ConsulLoopback]:
-        """Use `mesh` (brought up by the caller) while the block runs, unless one
-        is running already; yields the one in use."""
-        if self.mesh is not None:
-            yield self.mesh
-            return
-        self.mesh = mesh
-        try:
-            yield mesh
-        finally:
-            self.mesh = None
-
-    def close(self) -> None:
-        if self.stack is not None:
-            stack, self.stack, self.mesh = self.stack, None, None
-            stack.close()
+def _bring_up(stack: ExitStack, timings: dict[str, float]) -> ConsulLoopback:
+    """A Consul dev agent, stopped with `stack`."""
+    programs = find_consul_programs()
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="meshspec-consul-live-")))
+    mesh = ConsulLoopback(programs, workdir)
+    stack.callback(mesh.stop)
+    mesh.start()
+    return mesh
 
 
-SHARED = _SharedMesh()
+#: one agent per process: every consul-live target (and a test fixture that adopts
+#: its own mesh) uses the same running agent and keeps its sidecars
+SHARED: SharedMesh[ConsulLoopback] = SharedMesh(_bring_up)
 
 
 class ConsulLiveTarget:
@@ -421,6 +351,7 @@ class ConsulLiveTarget:
             running = instances_of(spec, mesh, apps, instances)
             mesh.set_instances([r.instance for rs in running.values() for r in rs])
             mesh.set_config(entries)
+            mesh.wait_endpoints({r.instance.service for rs in running.values() for r in rs})
             mesh.settle(
                 port
                 for instances in running.values()

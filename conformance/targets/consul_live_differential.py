@@ -18,44 +18,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import ExitStack
-from typing import Any
+from functools import partial
 
 from conformance.case import LoadedCase, Probe
 from conformance.observation import Observation
 from conformance.targets.base import NotSupported
 from conformance.targets.consul_live import OBSERVED, ConsulLiveTarget, observed_key
 from conformance.targets.consul_live_agent import ConsulAPIError
-from conformance.targets.istio_live_differential import (
-    EXTRA_PATHS,
+from conformance.targets.live_differential import (
     Difference,
     DifferentialReport,
+    Fields,
+    compare_with,
     fuzzed_specs,
-    probe_of,
+    probes_of,
+    request_json,
+    run_case_files,
 )
 from conformance.targets.model import ModelTarget
 from meshspec.codecs import dump_yaml
 from meshspec.loader import load_texts
-from meshspec.semantics import Request
 from meshspec.spec import Spec
 
 LIVE = "consul-live"
-
-
-def _status(obs: Observation) -> int | None:
-    return obs.status if obs.status is not None or obs.outcome != "forwarded" else 200
-
-
-def _versions_of(
-    keys: set[tuple[str, str | None]], seen: set[tuple[str, str | None]]
-) -> set[tuple[str, str | None]]:
-    """Model keys naming a whole service (no subset) cover every version live answered from."""
-    out = set()
-    for service, version in keys:
-        if version is None:
-            out |= {k for k in seen if k[0] == service} or {(service, None)}
-        else:
-            out.add((service, version))
-    return out
 
 
 def _headers_differ(model: Observation, live: Observation, probe: Probe) -> bool:
@@ -70,37 +55,15 @@ def _headers_differ(model: Observation, live: Observation, probe: Probe) -> bool
     return any(k.lower() not in wanted and k.lower() in seen for k in probe.headers)
 
 
-def compare(model: Observation, live: Observation, probe: Probe) -> dict[str, tuple[Any, Any]]:
+def _header_fields(model: Observation, live: Observation, probe: Probe) -> Fields:
+    if _headers_differ(model, live, probe):
+        return {"headers": (model.headers, live.headers)}
+    return {}
+
+
+def compare(model: Observation, live: Observation, probe: Probe) -> Fields:
     """The compared fields on which the two differ (model value, live value)."""
-    out: dict[str, tuple[Any, Any]] = {}
-    if _status(model) != live.status:
-        out["status"] = (_status(model), live.status)
-    if live.status == 200:
-        sent = {k for k, v in model.backends.items() if v > 0}
-        seen = {k for k, v in live.backends.items() if v > 0}
-        full = {k for k, v in model.backends.items() if v >= 1.0}
-        if not seen <= _versions_of(sent, seen) or (full and seen != _versions_of(full, seen)):
-            out["backends"] = (dict(model.backends), dict(live.backends))
-        if _headers_differ(model, live, probe):
-            out["headers"] = (model.headers, live.headers)
-    tried = (model.attempts, live.attempts)
-    if probe.fault is not None and None not in tried and tried[0] != tried[1]:
-        out["attempts"] = tried
-    return out
-
-
-def _request_json(probe: Probe) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "from": probe.from_ or "(outside the mesh)",
-        "to": probe.to,
-        "method": probe.method,
-        "path": probe.path,
-    }
-    if probe.headers:
-        out["headers"] = dict(probe.headers)
-    if probe.fault is not None:
-        out["fault"] = probe.fault.model_dump(exclude_defaults=True)
-    return out
+    return compare_with(model, live, probe, _header_fields)
 
 
 def run_spec(
@@ -152,24 +115,14 @@ def _compare(
     report.compared += 1
     diffs = compare(got_model, got_live, probe)
     if diffs:
-        report.differences.append(Difference(source, _request_json(probe), diffs, spec_text, LIVE))
+        report.differences.append(Difference(source, request_json(probe), diffs, spec_text, LIVE))
 
 
 def run_cases(
     live: ConsulLiveTarget, model: ModelTarget, cases: Sequence[LoadedCase]
 ) -> DifferentialReport:
     """Every probe of every case the Consul adapter can compile."""
-    report = DifferentialReport()
-    groups: dict[tuple[str, int], list[LoadedCase]] = {}
-    for case in cases:
-        groups.setdefault((case.spec_text, case.instances), []).append(case)
-    for (spec_text, instances), group in groups.items():
-        probes = [p for case in group for p in case.case.probes]
-        loaded = load_texts([(f"{group[0].source}#spec", spec_text)])
-        if not loaded.ok or loaded.spec is None:
-            raise ValueError(f"{group[0].source}: the spec has errors")
-        run_spec(live, model, loaded.spec, spec_text, probes, group[0].source, report, instances)
-    return report
+    return run_case_files(partial(run_spec, live, model), cases)
 
 
 def run_fuzzed(
@@ -188,20 +141,8 @@ def run_fuzzed(
         loaded = load_texts([(f"fuzz-{seed}-{index}.yaml", text)])
         if not loaded.ok or loaded.spec is None:
             continue
-        requests = [request, *(_with_path(request, p) for p in EXTRA_PATHS)]
-        probes = [probe_of(r) for r in requests]
         skipped = len(report.skipped)
-        run_spec(live, model, loaded.spec, text, probes, f"fuzz seed {seed} #{index}", report)
+        source = f"fuzz seed {seed} #{index}"
+        run_spec(live, model, loaded.spec, text, probes_of(request), source, report)
         ran += len(report.skipped) == skipped
     return report
-
-
-def _with_path(request: Request, path: str) -> Request:
-    return Request(
-        destination=request.destination,
-        target=path,
-        method=request.method,
-        headers=dict(request.headers),
-        port=request.port,
-        source=request.source,
-    )

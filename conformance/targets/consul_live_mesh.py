@@ -35,6 +35,8 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import random
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -46,7 +48,7 @@ from typing import Any
 
 from conformance.targets.consul_live_agent import ConsulAgent, Leaf
 from conformance.targets.consul_live_programs import ConsulPrograms
-from conformance.targets.istio_live_process import Process, StartupError, free_ports
+from conformance.targets.istio_live_process import Process, StartupError
 
 STARTUP_TIMEOUT = 60.0
 SYNC_TIMEOUT = 30.0
@@ -71,6 +73,11 @@ NO_ENDPOINT_YET = frozenset({(503, "no healthy upstream"), (None, "")})
 #: how long such an answer counts as endpoints on their way, not as what the config says
 NO_HEALTHY_GRACE = 3.0
 DRAIN_SECONDS = 1
+#: where Linux says which local ports outgoing connections take, and its default start
+EPHEMERAL_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
+DEFAULT_EPHEMERAL_LOW = 32768
+#: how many ports below the ephemeral range listeners are chosen from
+LISTENER_PORTS = 12000
 ENVOY_OPTIONS = (
     "--disable-hot-restart",
     "--drain-time-s",
@@ -159,6 +166,10 @@ class Sidecar:
             raise
         return f'"/{SYNC_SERVICE}/{generation}"' in held
 
+    def clusters_not_ready(self, services: set[str]) -> list[str]:
+        """Its upstream clusters of `services` without a host, or with one not healthy."""
+        return unready_clusters(self.admin("/clusters").decode(), services)
+
     def refusals(self) -> str:
         """Why it refused its latest updates (the error states in its config)."""
         return "; ".join(error_states(self.config_dump())) or "no error state kept"
@@ -229,6 +240,63 @@ def sync_entries(generation: int) -> list[dict[str, Any]]:
     ]
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path(EPHEMERAL_RANGE_FILE).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return DEFAULT_EPHEMERAL_LOW
+
+
+def listener_ports(count: int, host: str, avoid: Iterable[int] = ()) -> list[int]:
+    """`count` different ports free a moment ago on `host`, none of `avoid`, below
+    the ephemeral range. A sidecar binds its listeners only once Consul configures
+    it, seconds later; a port of the ephemeral range (what binding port 0 gives)
+    may meanwhile become the local port of one of the many outgoing connections
+    here, and the Envoy then refuses the listener ("Address already in use")."""
+    high = _ephemeral_low() - 1
+    low = max(1024, high - LISTENER_PORTS)
+    avoided = set(avoid)
+    chosen: list[int] = []
+    socks: list[socket.socket] = []
+    try:
+        for port in random.sample(range(low, high + 1), high + 1 - low):
+            if len(chosen) == count:
+                break
+            if port in avoided:
+                continue
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                sock.close()
+                continue
+            socks.append(sock)
+            chosen.append(port)
+    finally:
+        for sock in socks:
+            sock.close()
+    if len(chosen) < count:
+        raise StartupError(f"fewer than {count} free ports in {low}-{high}")
+    return chosen
+
+
+def unready_clusters(clusters: str, services: set[str]) -> list[str]:
+    """The clusters of `services` in Envoy's admin `/clusters` text without a host,
+    or with a host not healthy (`<cluster>::<host>::health_flags::<flags>`; Consul
+    names a cluster `[<subset>.]<service>.<namespace>.<dc>.internal.<trust domain>.consul`)."""
+    hosts: dict[str, list[str]] = {}
+    for line in clusters.splitlines():
+        cluster, _, rest = line.partition("::")
+        head, internal, _ = cluster.partition(".internal.")
+        parts = head.split(".")
+        if not internal or len(parts) < 3 or parts[-3] not in services:
+            continue
+        flags = hosts.setdefault(cluster, [])
+        if "::health_flags::" in rest:
+            flags.append(rest.rpartition("::")[2])
+    return sorted(c for c, flags in hosts.items() if not flags or set(flags) != {"healthy"})
+
+
 def _states(node: Any, key: str) -> Iterator[Any]:
     if isinstance(node, dict):
         for k, v in node.items():
@@ -289,6 +357,8 @@ class ConsulLoopback:
         self._slots = 0
         #: how many times the config entries were replaced
         self.generation = 0
+        #: clusters still without healthy endpoints when `wait_endpoints` gave up
+        self.unready: list[str] = []
         #: every process started, stopped ones included (a test checks none outlives stop)
         self._pids: list[int] = []
 
@@ -327,13 +397,17 @@ class ConsulLoopback:
         version): the ID whose sidecar ran the same key before, else one whose
         sidecar runs something not needed any more, else a new one. Starting an
         Envoy costs seconds of CPU, re-registering its ID as another service
-        costs nothing: Consul sends it the new service's config and certificate."""
+        costs nothing: Consul sends it the new service's config and certificate.
+        Two keys may remember the same ID (one ran there, then the other): the
+        first keeps it, the other takes another, or two instances would share one
+        registration and one of them would not run at all (its callers then answer
+        "no healthy upstream")."""
         ids: list[str | None] = [self._ids_by_key.get(k) for k in keys]
         taken = {i for i in ids if i is not None and i in self.sidecars}
         spare = [i for i in self.sidecars if i not in taken]
-        out = []
+        out: list[str] = []
         for key, known in zip(keys, ids, strict=True):
-            sid = known if known in taken else None
+            sid = known if known in taken and known not in out else None
             if sid is None:
                 if spare:
                     sid = spare.pop(0)
@@ -350,11 +424,9 @@ class ConsulLoopback:
     def _ports(self, count: int) -> list[int]:
         """Free ports never handed out before: a sidecar binds its ports only once
         Consul configures it, so a port chosen earlier may look free still."""
-        while True:
-            ports = free_ports(count, "127.0.0.1")
-            if not self._given.intersection(ports):
-                self._given.update(ports)
-                return ports
+        ports = listener_ports(count, "127.0.0.1", self._given)
+        self._given.update(ports)
+        return ports
 
     def _add(self, instance: Instance) -> None:
         port, admin, sync = self._ports(3)
@@ -478,6 +550,34 @@ class ConsulLoopback:
                 stable_since, last = now, counters
             elif now - stable_since >= SETTLE:
                 return
+            time.sleep(POLL)
+
+    def wait_endpoints(self, services: Iterable[str]) -> float:
+        """Until every sidecar's clusters of `services` (the main one and each
+        resolver subset's) hold at least one host and only healthy ones, for at
+        most STABLE_TIMEOUT seconds (`unready` lists those that did not); seconds
+        it took. A sidecar re-registered as another service, or one just started,
+        reaches its callers' clusters some time after its checks pass (Consul's
+        health watch, then EDS), and a subset cluster no settling request goes
+        through (a route taken by a POST only) would otherwise answer
+        "no healthy upstream" to the first probe."""
+        wanted = set(services)
+        began = time.monotonic()
+        self.unready = []
+        while True:
+            waiting = [
+                f"{sid}: {cluster}"
+                for sid, sidecar in self.sidecars.items()
+                for cluster in sidecar.clusters_not_ready(wanted)
+            ]
+            if not waiting:
+                return time.monotonic() - began
+            if time.monotonic() - began > STABLE_TIMEOUT:
+                # Seen once for a sidecar re-registered as another service: its
+                # callers' clusters stayed without a healthy host. Probes then show
+                # what Consul does (a 503), as before this wait.
+                self.unready = waiting
+                return time.monotonic() - began
             time.sleep(POLL)
 
     def settle(self, ports: Iterable[int]) -> float:

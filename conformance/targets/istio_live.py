@@ -32,15 +32,12 @@ ports and a resource that takes one for the other shows.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import dataclasses
 import http.client
-import json
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +47,7 @@ from adapters.kit import envoy
 from conformance.case import Probe
 from conformance.observation import Observation
 from conformance.targets.base import NotSupported, Session, TargetUnavailable
-from conformance.targets.fault_app import DELAY_HEADER, FAIL_HEADER, ID_HEADER, FaultApp
+from conformance.targets.fault_app import FaultApp
 from conformance.targets.istio_live_mesh import (
     TRUST_DOMAIN,
     IstioLoopback,
@@ -59,6 +56,14 @@ from conformance.targets.istio_live_mesh import (
     WorkloadPort,
 )
 from conformance.targets.istio_live_programs import ProgramsMissing, find_programs
+from conformance.targets.live_common import (
+    OUTCOME_OF_STATUS,
+    REQUEST_TIMEOUT,
+    SharedMesh,
+    Tally,
+    control_headers,
+    send,
+)
 from conformance.targets.local_kube import local_kube
 from conformance.targets.reference import timeout_seen
 from meshspec.adapter import CompileOptions
@@ -71,8 +76,6 @@ from meshspec.spec import Spec
 LIVE_FIELDS = frozenset(
     {"status", "outcome", "backends", "headers", "attempts", "route", "timeout", "retries"}
 )
-OUTCOME_OF_STATUS = {200: "forwarded", 400: "bad_request", 403: "denied", 404: "no_route"}
-REQUEST_TIMEOUT = 20.0
 ACCESS_LOG_WAIT = 5.0
 #: Envoy's response flag of a request no route matched (a 404)
 NO_ROUTE_FLAG = "NR"
@@ -218,10 +221,7 @@ class IstioLiveSession:
                 instances[0].ports[0].target_port,
             )
             endpoints = [(w.address, target, w) for w in instances]
-        statuses: Counter[int | None] = Counter()
-        answered: Counter[tuple[str, str | None]] = Counter()
-        headers: dict[str, str] | None = None
-        attempts: int | None = None
+        tally = Tally()
         last: tuple[str, int | None, float, Workload, int] | None = None
         conns: dict[tuple[str, int], http.client.HTTPConnection] = {}
         try:
@@ -230,22 +230,21 @@ class IstioLiveSession:
                 self.sent += 1
                 request_id = f"live-{self.sent}"
                 began = time.monotonic()
-                status, body = _send(conns, address, port, probe, host, _control(probe, request_id))
+                status, body = send(
+                    conns,
+                    (address, port),
+                    _connect(address, port),
+                    probe,
+                    host,
+                    control_headers(probe, request_id),
+                )
                 elapsed = time.monotonic() - began
-                statuses[status] += 1
+                tally.add(probe, request_id, status, body, self.apps)
                 last = (request_id, status, elapsed, first_hop, port)
-                if probe.fault is not None:
-                    attempts = sum(app.tries[request_id] for app in self.apps.values()) or None
-                echo = _echo(body) if status == 200 else None
-                if echo is not None:
-                    answered[(str(echo.get("service")), echo.get("version"))] += 1
-                    request = echo.get("request") or {}
-                    headers = dict(request.get("headers") or {})
         finally:
             for conn in conns.values():
                 conn.close()
-        status, _ = statuses.most_common(1)[0]
-        total = sum(answered.values())
+        status = tally.status
         route: str | None = None
         timeout: float | None = None
         retries: RetryPolicy | None = None
@@ -263,9 +262,9 @@ class IstioLiveSession:
             route=route,
             timeout=timeout,
             retries=retries,
-            backends={k: v / total for k, v in answered.items()} if total else {},
-            headers=headers,
-            attempts=attempts,
+            backends=tally.backends,
+            headers=tally.headers,
+            attempts=tally.attempts,
             samples=probe.count,
             sampled=True,
         )
@@ -377,62 +376,8 @@ def _retry_policy(action: Mapping[str, Any]) -> RetryPolicy:
     return RetryPolicy(attempts, per_try or None, on, codes)
 
 
-def _control(probe: Probe, request_id: str) -> dict[str, str]:
-    out = {ID_HEADER: request_id}
-    if probe.fault is not None and probe.fault.status is not None:
-        out[FAIL_HEADER] = f"{probe.fault.status}x{probe.fault.times}"
-    if probe.fault is not None and probe.fault.reset:
-        out[FAIL_HEADER] = f"resetx{probe.fault.times}"
-    if probe.fault is not None and probe.fault.delay is not None:
-        out[DELAY_HEADER] = str(probe.fault.delay_seconds)
-    return out
-
-
-def _send(
-    conns: dict[tuple[str, int], http.client.HTTPConnection],
-    address: str,
-    port: int,
-    probe: Probe,
-    host: str,
-    control: dict[str, str],
-) -> tuple[int | None, bytes]:
-    """One request on a kept-alive connection: status and body; None as the status
-    when the connection is refused or cut (a plaintext client under STRICT)."""
-    for attempt in (1, 2):
-        key = (address, port)
-        conn = conns.get(key)
-        if conn is None:
-            conn = conns[key] = http.client.HTTPConnection(address, port, timeout=REQUEST_TIMEOUT)
-        try:
-            conn.putrequest(probe.method, probe.path, skip_host=True, skip_accept_encoding=True)
-            conn.putheader("Host", host)
-            for name, value in [*probe.headers.items(), *control.items()]:
-                # A list is the same header sent once per value, each on its own line.
-                for line in [value] if isinstance(value, str) else value:
-                    conn.putheader(name, line)
-            conn.endheaders()
-            response = conn.getresponse()
-            body = response.read()
-        except http.client.RemoteDisconnected:
-            conns.pop(key).close()
-            if attempt == 2 or probe.from_ is None:
-                return None, b""
-            continue
-        except (TimeoutError, ConnectionError, http.client.HTTPException):
-            conns.pop(key).close()
-            return None, b""
-        if response.will_close:
-            conns.pop(key).close()
-        return response.status, body
-    return None, b""
-
-
-def _echo(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) and "service" in data else None
+def _connect(address: str, port: int) -> Callable[[], http.client.HTTPConnection]:
+    return lambda: http.client.HTTPConnection(address, port, timeout=REQUEST_TIMEOUT)
 
 
 # --------------------------------------------------------------------------
@@ -440,59 +385,25 @@ def _echo(body: bytes) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------
 
 
-class _SharedMesh:
-    """One bring-up per process: every istio-live target (and a test fixture
-    that adopts its own mesh) uses the same running istiod."""
-
-    def __init__(self) -> None:
-        self.mesh: IstioLoopback | None = None
-        self.stack: ExitStack | None = None
-        self.timings: dict[str, float] = {}
-
-    def get(self) -> IstioLoopback:
-        if self.mesh is None:
-            programs = find_programs()
-            stack = ExitStack()
-            try:
-                began = time.monotonic()
-                workdir = Path(
-                    stack.enter_context(tempfile.TemporaryDirectory(prefix="meshspec-istio-live-"))
-                )
-                kubeconfig = stack.enter_context(
-                    local_kube(workdir / "kube", programs.etcd, programs.kube_apiserver)
-                )
-                self.timings["kube"] = time.monotonic() - began
-                mesh = IstioLoopback(programs, kubeconfig, workdir / "istio")
-                stack.callback(mesh.stop)
-                mesh.start()
-                self.timings["bring-up"] = time.monotonic() - began
-            except BaseException:
-                stack.close()
-                raise
-            self.stack, self.mesh = stack, mesh
-            atexit.register(self.close)
-        return self.mesh
-
-    @contextmanager
-    def adopt(self, mesh: IstioLoopback) -> Iterator[IstioLoopback]:
-        """Use `mesh` (brought up by the caller) while the block runs, unless one
-        is running already; yields the one in use."""
-        if self.mesh is not None:
-            yield self.mesh
-            return
-        self.mesh = mesh
-        try:
-            yield mesh
-        finally:
-            self.mesh = None
-
-    def close(self) -> None:
-        if self.stack is not None:
-            stack, self.stack, self.mesh = self.stack, None, None
-            stack.close()
+def _bring_up(stack: ExitStack, timings: dict[str, float]) -> IstioLoopback:
+    """A Kubernetes API server and istiod, stopped with `stack`."""
+    programs = find_programs()
+    began = time.monotonic()
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="meshspec-istio-live-")))
+    kubeconfig = stack.enter_context(
+        local_kube(workdir / "kube", programs.etcd, programs.kube_apiserver)
+    )
+    timings["kube"] = time.monotonic() - began
+    mesh = IstioLoopback(programs, kubeconfig, workdir / "istio")
+    stack.callback(mesh.stop)
+    mesh.start()
+    timings["bring-up"] = time.monotonic() - began
+    return mesh
 
 
-SHARED = _SharedMesh()
+#: one bring-up per process: every istio-live target (and a test fixture that
+#: adopts its own mesh) uses the same running istiod
+SHARED: SharedMesh[IstioLoopback] = SharedMesh(_bring_up)
 
 
 class IstioLiveTarget:

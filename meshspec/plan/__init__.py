@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshspec.adapter import NativeDocument, Topology
+from meshspec.adapter import Adapter, NativeDocument, Topology
 from meshspec.diagnostics import Diagnostic, has_errors
 from meshspec.diff import BEHAVIOUR_FIELDS, DEFAULT_RANDOM, Comparison, compare, guarded
 from meshspec.diff.probes import probe_requests
@@ -54,10 +54,13 @@ def build_plan(
     allow_lossy: frozenset[str] = frozenset(),
     seed: int = 0,
     random_count: int = DEFAULT_RANDOM,
+    source_adapter: Adapter | None = None,
 ) -> Plan:
+    """`source_adapter`: the source's adapter configured with its account's settings
+    (`meshspec.cli_options.configured_source`); by default the registered one."""
     from meshspec.api import apply_lossy_policy
 
-    source_adapter = get_adapter(source)
+    source_adapter = source_adapter or get_adapter(source)
     if target != REFERENCE:
         get_adapter(target)
     imported = source_adapter.import_resources(documents)

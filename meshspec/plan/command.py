@@ -6,7 +6,13 @@ import sys
 
 import click
 
-from meshspec.cli_options import EXIT_FINDINGS, file_option, input_paths
+from meshspec.cli_options import (
+    EXIT_FINDINGS,
+    configured_source,
+    file_option,
+    input_paths,
+    settings_option,
+)
 from meshspec.diff.probes import DEFAULT_RANDOM
 
 
@@ -58,6 +64,7 @@ from meshspec.diff.probes import DEFAULT_RANDOM
     show_default=True,
     help="How many seeded random requests follow the boundary requests.",
 )
+@settings_option
 def plan(
     paths: tuple[str, ...],
     filenames: tuple[str, ...],
@@ -71,6 +78,7 @@ def plan(
     allow_lossy: tuple[str, ...],
     seed: int,
     random_count: int,
+    appmesh_default_retries: str | None,
 ) -> None:
     """Import a mesh's resources, compile them for the target, and compare the source
     mesh's model with the target's on the same requests; propose a rollout.
@@ -115,7 +123,12 @@ def plan(
             sys.exit(EXIT_FINDINGS)
     lossy = frozenset(allow_lossy) | ({"mtls", "authz"} if "all" in allow_lossy else set())
     try:
-        result = build_plan(source, docs, target, lossy, seed, random_count)
+        from meshspec.registry import get_adapter
+
+        adapter = configured_source(
+            get_adapter(source), {"--appmesh-default-retries": appmesh_default_retries}
+        )
+        result = build_plan(source, docs, target, lossy, seed, random_count, adapter)
     except UnknownTarget as exc:
         raise click.UsageError(str(exc)) from None
     except PlanError as exc:

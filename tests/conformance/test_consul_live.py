@@ -20,8 +20,10 @@ from conformance.targets.consul_live_mesh import (
     Sidecar,
     error_states,
     in_transition,
+    listener_ports,
     registration,
     rejected,
+    unready_clusters,
 )
 from conformance.targets.consul_live_programs import ConsulPrograms
 from conformance.targets.discovery import get_target, live_installed, target_names
@@ -115,6 +117,27 @@ def test_sidecars_are_reused_for_the_same_instance_then_for_any_other() -> None:
     assert mesh.reuse_ids(["c", "b", "d"]) == ["slot-1", "slot-2", "slot-3"]
 
 
+def test_listener_ports_stay_out_of_the_range_outgoing_connections_use() -> None:
+    """A port Envoy binds seconds after it was chosen must not be one the kernel may
+    give an outgoing connection meanwhile."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    avoid = set(listener_ports(20, "127.0.0.1"))
+    ports = listener_ports(50, "127.0.0.1", avoid)
+    assert len(set(ports)) == 50 and not avoid & set(ports)
+    assert all(1024 <= p < low for p in ports)
+
+
+def test_two_instances_that_ran_on_one_sidecar_in_turn_get_one_each() -> None:
+    """Instance a ran on slot-1, then c did: both remember slot-1. Needed together, they
+    must not share it (one of them would not run, and its callers would get 503)."""
+    mesh = _mesh()
+    assert mesh.reuse_ids(["a"]) == ["slot-1"]
+    mesh.sidecars["slot-1"] = Sidecar(Instance("slot-1", "x", None, 1), 1, 2)
+    assert mesh.reuse_ids(["c"]) == ["slot-1"]
+    ids = mesh.reuse_ids(["a", "c", "b"])
+    assert len(set(ids)) == 3 and ids[0] == "slot-1"
+
+
 def test_instances_per_version_with_their_labels() -> None:
     mesh = _mesh()
     apps: dict[str, FaultApp] = {}
@@ -166,6 +189,42 @@ def test_envoy_counters_say_when_it_is_busy_or_refused_something() -> None:
         ]
     }
     assert error_states(dump) == ["api:127.0.0.1:1: cannot bind"]
+
+
+#: Envoy admin `/clusters` as a caller's sidecar prints it (Consul cluster names)
+CLUSTERS = """\
+local_app::observability_name::local_app
+local_app::127.0.0.1:3000::health_flags::healthy
+v1.echo.default.dc1.internal.td.consul::observability_name::v1.echo.default.dc1.internal.td.consul
+v1.echo.default.dc1.internal.td.consul::127.0.0.1:21001::cx_active::1
+v1.echo.default.dc1.internal.td.consul::127.0.0.1:21001::health_flags::healthy
+v1.echo.default.dc1.internal.td.consul::127.0.0.1:21002::health_flags::healthy
+v2.echo.default.dc1.internal.td.consul::observability_name::v2.echo.default.dc1.internal.td.consul
+v2.echo.default.dc1.internal.td.consul::127.0.0.1:21003::health_flags::/failed_eds_health
+echo.default.dc1.internal.td.consul::127.0.0.1:21001::health_flags::healthy
+bare.default.dc1.internal.td.consul::observability_name::bare.default.dc1.internal.td.consul
+bare.default.dc1.internal.td.consul::default_priority::max_connections::1024
+"""
+
+
+@pytest.mark.parametrize(
+    ("services", "unready"),
+    [
+        ({"echo"}, ["v2.echo.default.dc1.internal.td.consul"]),
+        ({"bare"}, ["bare.default.dc1.internal.td.consul"]),
+        (
+            {"echo", "bare"},
+            ["bare.default.dc1.internal.td.consul", "v2.echo.default.dc1.internal.td.consul"],
+        ),
+        ({"other", "local_app"}, []),
+    ],
+)
+def test_clusters_without_healthy_hosts_are_found_by_service(
+    services: set[str], unready: list[str]
+) -> None:
+    """A subset cluster with an unhealthy host and a cluster without any host are not
+    ready; the application's own cluster and other services' clusters are not asked."""
+    assert unready_clusters(CLUSTERS, services) == unready
 
 
 def _probe(**extra: object) -> Probe:

@@ -19,7 +19,7 @@ from conformance.library import builtin_cases
 from conformance.targets.consul_live import ConsulLiveTarget
 from conformance.targets.consul_live_differential import run_cases, run_fuzzed
 from conformance.targets.consul_live_mesh import ConsulLoopback
-from conformance.targets.istio_live_differential import Difference, render
+from conformance.targets.live_differential import Difference, render
 from conformance.targets.model import ModelTarget
 
 pytestmark = pytest.mark.realservers
@@ -34,29 +34,22 @@ FUZZ_SPECS = 4
 #: Consul routes to `rest` (v1) where the model had normalised first and chosen `admin`;
 #: in the compiler, a mesh-wide PERMISSIVE writes the `mesh` entry's
 #: `AllowEnablingPermissiveMutualTLS` first, which Consul requires before it accepts
-#: `MutualTLSMode: permissive` (it answered 500 and kept the old mode).
+#: `MutualTLSMode: permissive` (it answered 500 and kept the old mode). Not a model
+#: difference: with one of v1's two instances failing, 6 of 12 requests failed in some
+#: runs where the passive health check ejects at the third 5xx; real Consul does put the
+#: caller's `PassiveHealthCheck` on every cluster of the discovery chain, the route's
+#: subset cluster included, and Envoy did eject, but it holds an ejection back for its
+#: update merge window after a host update, so the live target now waits that out. Nor
+#: was a 503 on `POST /` with `x-a: 1` to prec-d (routing/precedence.yaml), seen once,
+#: and on client to bare (resilience/breakers.yaml) in two of three back-to-back runs of
+#: every case in one process: Envoy's "no healthy upstream", because two instances that
+#: had run on one sidecar in turn were both given its ID, so one of them did not run.
 KNOWN: dict[str, Callable[[Difference], bool]] = {}
-
-
-def _no_ejection(diff: Difference) -> bool:
-    """resilience-outlier-service: one of v1's two instances answers 503; the service's
-    passive health check (3 consecutive 5xx) should eject it, and the model does, but real
-    Consul 1.22.5 kept sending it requests (6 of 12 failed). Not in every run."""
-    return diff.source.endswith("outlier-live.yaml") and "status" in diff.fields
-
-
-def _precedence_503(diff: Difference) -> bool:
-    """routing/precedence.yaml, `POST /` with `x-a: 1` to prec-d: the model answers 200,
-    real Consul answered 503 in one full run out of several. Not explained yet."""
-    return diff.request.get("to") == "prec-d" and diff.fields.get("status") == (200, 503)
 
 
 #: Differences seen in some runs and not in others: they are excused when they show and
 #: never reported stale (the closing note of the change that added them says more).
-SOMETIMES: dict[str, Callable[[Difference], bool]] = {
-    "no-ejection": _no_ejection,
-    "precedence-503": _precedence_503,
-}
+SOMETIMES: dict[str, Callable[[Difference], bool]] = {}
 
 
 def _unexplained(differences: list[Difference]) -> list[Difference]:

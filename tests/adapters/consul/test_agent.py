@@ -26,6 +26,7 @@ from tests.fixtures.realservers import ConsulAgent, require_binary
 
 pytestmark = pytest.mark.realservers
 
+CALLERS = ", ".join(f"caller-{i:03d}" for i in range(120))
 EXAMPLES = sorted((REPO_ROOT / "examples").glob("*/mesh.yaml"))
 FRAGMENTS = {
     "ordered": test_tables.routes_table.ORDERED,
@@ -43,6 +44,42 @@ apiVersion: meshspec.io/v1alpha1
 kind: Service
 metadata: {name: web}
 """,
+    # most services share one setting (the callers' Defaults); one without limits overrides
+    # them with an empty Limits, which Consul must keep (else the defaults' limits stay)
+    "shared-resilience": "\n---\n".join(
+        [
+            "apiVersion: meshspec.io/v1alpha1\nkind: Mesh\nmetadata: {name: m}",
+            *(
+                f"apiVersion: meshspec.io/v1alpha1\nkind: Service\nmetadata: {{name: {n}}}\n"
+                "spec: {resilience: {outlierDetection: {consecutive5xxErrors: 3}, "
+                "connectionLimits: {maxConnections: 9}}}"
+                for n in ("a", "b", "c")
+            ),
+            "apiVersion: meshspec.io/v1alpha1\nkind: Service\nmetadata: {name: d}\n"
+            "spec: {resilience: {outlierDetection: {consecutive5xxErrors: 2}}}",
+        ]
+    ),
+    # so many named permissions that their neutral names need more than Consul's 64 Meta
+    # values written plainly: they are written compressed, and Consul must accept them
+    "many-names": "\n---\n".join(
+        [
+            "apiVersion: meshspec.io/v1alpha1\nkind: Mesh\nmetadata: {name: m}",
+            *(
+                "apiVersion: meshspec.io/v1alpha1\nkind: Service\n"
+                f"metadata: {{name: caller-{i:03d}}}"
+                for i in range(120)
+            ),
+            "apiVersion: meshspec.io/v1alpha1\nkind: Service\nmetadata: {name: web}\n"
+            "spec:\n  authorization:\n    default: deny\n    rules:\n"
+            + "".join(
+                f"      - name: allow-reads-of-path-number-{j}-from-every-caller-of-this-mesh\n"
+                "        action: ALLOW\n"
+                f"        from: [{{services: [{CALLERS}]}}]\n"
+                f"        to: {{methods: [GET], paths: [{{prefix: /p{j}}}]}}\n"
+                for j in range(6)
+            ),
+        ]
+    ),
 }
 #: fields Consul reads as durations and writes back in Go's spelling (`1m` -> `1m0s`)
 DURATIONS = {"RequestTimeout", "Interval", "BaseEjectionTime"}
@@ -159,7 +196,10 @@ def _walk(chain: dict[str, Any], node: str, weight: float) -> dict[tuple[str, st
     return {key: weight}
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c not in ("l7", "mesh-permissive")])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c not in ("l7", "mesh-permissive", "shared-resilience", "many-names")],
+)
 def test_each_route_reaches_the_targets_the_model_says(clean_agent: ConsulAgent, case: str) -> None:
     resources = _compiled(case)
     for e in resources:
