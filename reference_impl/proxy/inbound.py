@@ -34,6 +34,7 @@ from reference_impl.proxy.http1 import (
     parse_response_head,
 )
 from reference_impl.proxy.tls import TlsMaterial
+from reference_impl.proxy.tls_reads import TlsReads
 
 TLS_HANDSHAKE_RECORD = 0x16
 FIRST_BYTE_TIMEOUT = 10.0
@@ -79,7 +80,7 @@ class InboundProxy:
         protocol = _Downstream(self, use_tls, material, port, gate)
         try:
             await loop.connect_accepted_socket(
-                lambda: protocol,
+                (lambda: TlsReads(protocol)) if use_tls else (lambda: protocol),
                 sock,
                 ssl=material.server if use_tls and material is not None else None,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT if use_tls else None,

@@ -57,6 +57,7 @@ from reference_impl.proxy.http1 import (
     read_response_head,
 )
 from reference_impl.proxy.tls import TlsMaterial
+from reference_impl.proxy.tls_reads import TlsReads
 
 CONNECT_TIMEOUT = 5.0
 ROUTE_HEADER = "x-meshspec-route"
@@ -132,7 +133,8 @@ async def _open_upstream(
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     protocol = _UpstreamProtocol(reader)
-    transport, _ = await loop.create_connection(lambda: protocol, host, port, ssl=context)
+    factory = (lambda: protocol) if context is None else (lambda: TlsReads(protocol))
+    transport, _ = await loop.create_connection(factory, host, port, ssl=context)
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol
 
 
