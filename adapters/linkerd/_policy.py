@@ -27,7 +27,7 @@ of its authentications satisfied. So, per service port:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
@@ -98,13 +98,36 @@ def linkerd_identity(spec: Spec, spiffe: str) -> str:
 
 @dataclass(frozen=True)
 class MeshPeers:
-    """The part of `peers` every service shares: one exact peer per identity of the mesh
+    """The client classes every service shares: one exact peer per identity of the mesh
     and, per namespace, the patterns of those in it. Built once per compile: building it
     for each service and port read the whole mesh once per namespace, each time."""
 
     exact: dict[str, Peer]
     namespaces: frozenset[str]
     inside: dict[str, tuple[str, ...]]
+    #: each exact peer's place in the class order
+    position: dict[str, int] = field(default_factory=dict)
+    #: the exact peers of each namespace of the trust domain, in order
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: exact peers outside the trust domain (each asked on its own)
+    foreign: tuple[str, ...] = ()
+    #: `namespaces`, sorted
+    ordered: tuple[str, ...] = ()
+
+
+def _spiffe_namespace(spiffe: str) -> str | None:
+    parsed = parse_spiffe_id(spiffe)
+    return None if parsed is None else parsed[1]
+
+
+def _mesh_namespace(spec: Spec, spiffe: str | None) -> str | None:
+    """The namespace of a SPIFFE ID of the mesh's trust domain; None for any other."""
+    if spiffe is None:
+        return None
+    parsed = parse_spiffe_id(spiffe)
+    if parsed is None or parsed[0] != spec.mesh.trust_domain:
+        return None
+    return parsed[1]
 
 
 def mesh_peers(spec: Spec) -> MeshPeers:
@@ -113,52 +136,58 @@ def mesh_peers(spec: Spec) -> MeshPeers:
         sid = spec.identity(key)
         exact.setdefault(sid, Peer(sid, linkerd_identity(spec, sid), label=key))
     inside: dict[str, list[str]] = {}
+    members: dict[str, list[str]] = {}
+    foreign: list[str] = []
     for sid, peer in exact.items():
         parsed = parse_spiffe_id(sid)
         if parsed is not None and peer.pattern is not None:
             inside.setdefault(parsed[1], []).append(peer.pattern)
+        ns = _mesh_namespace(spec, sid)
+        if ns is None:
+            foreign.append(sid)
+        else:
+            members.setdefault(ns, []).append(sid)
+    namespaces = frozenset(svc.metadata.namespace for svc in spec)
     return MeshPeers(
         exact,
-        frozenset(svc.metadata.namespace for svc in spec),
+        namespaces,
         {ns: tuple(patterns) for ns, patterns in inside.items()},
+        {sid: n for n, sid in enumerate(exact)},
+        {ns: tuple(sids) for ns, sids in members.items()},
+        tuple(foreign),
+        tuple(sorted(namespaces)),
     )
 
 
-def peers(spec: Spec, rules: Sequence[AuthzRule], mesh: MeshPeers | None = None) -> list[Peer]:
-    """The client classes whose answers decide the policy, narrowest first."""
+@dataclass(frozen=True)
+class ServiceClasses:
+    """The client classes of one service's policy, narrowest first, without listing the
+    mesh: its exact peers stay in `mesh` (then the rules' own identities in `added`, a
+    wildcard per namespace, any meshed client, any plaintext client). A cell asks only
+    the peers its rules name and one peer per namespace for those they do not."""
+
+    mesh: MeshPeers
+    added: tuple[Peer, ...]
+    namespaces: tuple[str, ...]
+
+
+def service_classes(spec: Spec, rules: Sequence[AuthzRule], mesh: MeshPeers) -> ServiceClasses:
     td = spec.mesh.trust_domain
-    base = mesh_peers(spec) if mesh is None else mesh
-    exact = dict(base.exact)
-    namespaces = set(base.namespaces)
-    added: dict[str, list[str]] = {}
+    added: dict[str, Peer] = {}
+    extra: set[str] = set()
     for rule in rules:
         for src in rule.from_:
             for ident in src.identities:
+                if ident not in mesh.exact and ident not in added:
+                    added[ident] = Peer(ident, linkerd_identity(spec, ident), label=ident)
                 parsed = parse_spiffe_id(ident)
-                if ident not in exact:
-                    peer = exact[ident] = Peer(ident, linkerd_identity(spec, ident), label=ident)
-                    if parsed is not None and peer.pattern is not None:
-                        added.setdefault(parsed[1], []).append(peer.pattern)
                 if parsed is not None and parsed[0] == td:
-                    namespaces.add(parsed[1])
-            namespaces.update(src.namespaces)
-    out = list(exact.values())
-    for ns in sorted(namespaces):
-        inside = base.inside.get(ns, ()) + tuple(added.get(ns, ()))
-        out.append(
-            Peer(
-                spiffe_id(td, ns, _OTHER_SA),
-                R.namespace_wildcard(ns, td),
-                inside,
-                f"another workload of namespace {ns}",
-            )
-        )
-    every = tuple(p.pattern for p in out if p.pattern is not None)
-    out.append(
-        Peer(spiffe_id(td, _OTHER_NS, _OTHER_SA), "*", every, "a meshed client outside the spec")
+                    extra.add(parsed[1])
+            extra.update(src.namespaces)
+    namespaces = (
+        mesh.ordered if extra <= mesh.namespaces else tuple(sorted(mesh.namespaces | extra))
     )
-    out.append(Peer(None, None, (*every, "*"), "a client outside the mesh (plaintext)"))
-    return out
+    return ServiceClasses(mesh, tuple(added.values()), namespaces)
 
 
 def decide(
@@ -214,6 +243,7 @@ class PolicyCompiler:
         self._strict_note = False
         self._mesh_peers: MeshPeers | None = None
         self._namespaces: dict[str, str | None] = {}
+        self._wildcards: dict[str, Peer] = {}
 
     def service(self, key: str) -> None:
         svc = self.spec.service(key)
@@ -321,7 +351,7 @@ class PolicyCompiler:
             return
         if self._mesh_peers is None:
             self._mesh_peers = mesh_peers(self.spec)
-        all_peers = peers(self.spec, rules, self._mesh_peers)
+        all_peers = service_classes(self.spec, rules, self._mesh_peers)
         for cell_index, (held, matches) in enumerate(cells):
             target = None
             if matches is not None:
@@ -399,6 +429,16 @@ class PolicyCompiler:
             self._namespaces[spiffe] = parsed[1] if parsed is not None and in_mesh else None
         return self._namespaces[spiffe]
 
+    def _wildcard(self, ns: str) -> Peer:
+        if ns not in self._wildcards:
+            td = self.spec.mesh.trust_domain
+            self._wildcards[ns] = Peer(
+                spiffe_id(td, ns, _OTHER_SA),
+                R.namespace_wildcard(ns, td),
+                label=f"another workload of namespace {ns}",
+            )
+        return self._wildcards[ns]
+
     def _cell_policies(
         self,
         key: str,
@@ -409,43 +449,101 @@ class PolicyCompiler:
         rules: Sequence[AuthzRule],
         default: DefaultAction,
         held: frozenset[int],
-        classes: list[Peer],
+        classes: ServiceClasses,
         strict: bool,
     ) -> None:
-        answers: dict[str | None, tuple[bool, str | None]] = {}
-        named = named_identities(self.spec, key, rules)
+        spec = self.spec
+        mesh = classes.mesh
+        named = named_identities(spec, key, rules)
         # A peer of the mesh's trust domain that no rule names gets the answer every such
         # peer of its namespace gets (its namespace is all the rules can tell of it):
-        # asked once per namespace, not once per service of the mesh.
+        # asked once per namespace, by its first such peer, not once per service.
         unnamed: dict[str, tuple[bool, str | None]] = {}
-        for peer in classes:
-            ns = None if peer.spiffe in named else self._namespace_of(peer.spiffe)
+
+        def ask(spiffe: str | None) -> tuple[bool, str | None]:
+            ns = None if spiffe in named else self._namespace_of(spiffe)
             if ns is None:
-                allowed, rule = decide(self.spec, key, rules, default, held, peer.spiffe)
-            elif ns in unnamed:
-                allowed, rule = unnamed[ns]
-            else:
-                allowed, rule = unnamed[ns] = decide(
-                    self.spec, key, rules, default, held, peer.spiffe
-                )
-            if strict and peer.spiffe is None:
-                allowed = False
-            answers[peer.pattern] = (allowed, rule)
+                return decide(spec, key, rules, default, held, spiffe)
+            if ns not in unnamed:
+                unnamed[ns] = decide(spec, key, rules, default, held, spiffe)
+            return unnamed[ns]
+
+        # exact peers asked on their own: (place, pattern, label, answer, namespace)
+        alone: list[tuple[int, str, str, tuple[bool, str | None], str | None]] = []
+        own = {*(s for s in named if s in mesh.exact), *mesh.foreign}
+        for sid in sorted(own, key=mesh.position.__getitem__):
+            peer = mesh.exact[sid]
+            alone.append(
+                (mesh.position[sid], _pattern(peer), peer.label, ask(sid), _spiffe_namespace(sid))
+            )
+        # the mesh's peers no rule names, a block per namespace: (place of its first
+        # peer, namespace, first peer, answer)
+        blocks: list[tuple[int, str, str, tuple[bool, str | None]]] = []
+        for ns, sids in mesh.members.items():
+            first = next((s for s in sids if s not in named), None)
+            if first is not None:
+                blocks.append((mesh.position[first], ns, first, ask(first)))
+        for j, peer in enumerate(classes.added, start=len(mesh.exact)):
+            assert peer.spiffe is not None
+            alone.append(
+                (j, _pattern(peer), peer.label, ask(peer.spiffe), _spiffe_namespace(peer.spiffe))
+            )
+        # the first exact peer denied, over all and per namespace: (place, label)
+        denied = sorted(
+            [(p, label, ns) for p, _pat, label, ans, ns in alone if not ans[0]]
+            + [(p, mesh.exact[s].label, ns) for p, ns, s, ans in blocks if not ans[0]],
+            key=lambda d: d[0],
+        )
+        first_denied: dict[str | None, str] = {}
+        for _p, label, space in denied:
+            first_denied.setdefault(space, label)
+        # admitted exact peers by rule, in class order: (pattern or None, block namespace)
+        entries = sorted(
+            [(p, ans[1], pat, "") for p, pat, _label, ans, _ns in alone if ans[0]]
+            + [(p, ans[1], "", ns) for p, ns, _s, ans in blocks if ans[0]],
+            key=lambda e: e[0],
+        )
         admitted: dict[str | None, list[str]] = {}
+        admitted_blocks: dict[str | None, list[str]] = {}
+        for _p, rule, pat, space in entries:
+            if pat:
+                admitted.setdefault(rule, []).append(pat)
+            else:
+                admitted.setdefault(rule, [])
+                admitted_blocks.setdefault(rule, []).append(space)
+        td = spec.mesh.trust_domain
+        everyone = Peer(
+            spiffe_id(td, _OTHER_NS, _OTHER_SA), "*", (), "a meshed client outside the spec"
+        )
+        plaintext = Peer(None, None, (), "a client outside the mesh (plaintext)")
+        wider: list[tuple[Peer, bool, str | None, str | None]] = []
+        first_wider_denied: str | None = denied[0][1] if denied else None
+        for ns in classes.namespaces:
+            peer = self._wildcard(ns)
+            allowed, rule = ask(peer.spiffe)
+            wider.append((peer, allowed, rule, first_denied.get(ns)))
+            if not allowed and first_wider_denied is None:
+                first_wider_denied = peer.label
+        allowed, rule = ask(everyone.spiffe)
+        wider.append((everyone, allowed, rule, first_wider_denied))
+        if not allowed and first_wider_denied is None:
+            first_wider_denied = everyone.label
+        allowed, rule = ask(None)
+        if strict:
+            allowed = False
+        wider.append((plaintext, allowed, rule, first_wider_denied))
         network_rule: tuple[bool, str | None] | None = None
-        for peer in classes:
-            allowed, rule = answers[peer.pattern]
+        for peer, allowed, rule, denied_label in wider:
             if not allowed:
                 continue
-            denied_inside = [p for p in peer.narrower if not answers[p][0]]
-            if denied_inside:
+            if denied_label is not None:
                 code = C.AUTHZ_INEXACT if peer.pattern is None else C.IDENTITY_OUTSIDE
                 self.report(
                     code,
                     key,
                     ("spec", "authorization"),
                     f"port {port.port}: the spec allows {peer.label} but denies "
-                    f"{_label(classes, denied_inside[0])}; Linkerd cannot admit the one without "
+                    f"{denied_label}; Linkerd cannot admit the one without "
                     f"the other, so {peer.label} is denied"
                     + (
                         f" (e.g. GET {_sample(rules, held)} in plaintext)"
@@ -462,9 +560,16 @@ class PolicyCompiler:
         prefix = route or server
         # narrowest first: a client several policies admit is named by the first (by name),
         # which is then the rule the spec decided by for it
-        ordered = sorted(admitted.items(), key=lambda item: max(map(_breadth, item[1])))
+        ordered = sorted(admitted.items(), key=lambda item: max(map(_breadth, item[1]), default=0))
         for n, (rule, patterns) in enumerate(ordered):
-            identities = sorted(set(patterns))
+            written = set(patterns)
+            for ns in admitted_blocks.get(rule, ()) if "*" not in written else ():
+                # a namespace's wildcard holds its peers; without it they are listed
+                if R.namespace_wildcard(ns, td) not in written:
+                    written.update(
+                        _pattern(mesh.exact[s]) for s in mesh.members[ns] if s not in named
+                    )
+            identities = sorted(written)
             if "*" in identities:
                 identities = ["*"]
             wild = [i for i in identities if i.startswith("*.")]
@@ -544,11 +649,9 @@ def _breadth(pattern: str) -> int:
     return 2 if pattern == "*" else 1 if pattern.startswith("*.") else 0
 
 
-def _label(classes: list[Peer], pattern: str) -> str:
-    for p in classes:
-        if p.pattern == pattern:
-            return p.label
-    return pattern
+def _pattern(peer: Peer) -> str:
+    assert peer.pattern is not None, peer
+    return peer.pattern
 
 
 def _sample(rules: Sequence[AuthzRule], held: frozenset[int]) -> str:
