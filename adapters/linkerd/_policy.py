@@ -27,7 +27,7 @@ of its authentications satisfied. So, per service port:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
@@ -71,8 +71,6 @@ class Peer:
 
     spiffe: str | None
     pattern: str | None
-    #: patterns this one is wider than (all must be admitted to use it)
-    narrower: tuple[str, ...] = ()
     label: str = ""
 
 
@@ -99,20 +97,19 @@ def linkerd_identity(spec: Spec, spiffe: str) -> str:
 @dataclass(frozen=True)
 class MeshPeers:
     """The client classes every service shares: one exact peer per identity of the mesh
-    and, per namespace, the patterns of those in it. Built once per compile: building it
+    and the peers of each namespace. Built once per compile: building it
     for each service and port read the whole mesh once per namespace, each time."""
 
     exact: dict[str, Peer]
     namespaces: frozenset[str]
-    inside: dict[str, tuple[str, ...]]
     #: each exact peer's place in the class order
-    position: dict[str, int] = field(default_factory=dict)
+    position: dict[str, int]
     #: the exact peers of each namespace of the trust domain, in order
-    members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    members: dict[str, tuple[str, ...]]
     #: exact peers outside the trust domain (each asked on its own)
-    foreign: tuple[str, ...] = ()
+    foreign: tuple[str, ...]
     #: `namespaces`, sorted
-    ordered: tuple[str, ...] = ()
+    ordered: tuple[str, ...]
 
 
 def _spiffe_namespace(spiffe: str) -> str | None:
@@ -135,13 +132,9 @@ def mesh_peers(spec: Spec) -> MeshPeers:
     for key in spec.services:
         sid = spec.identity(key)
         exact.setdefault(sid, Peer(sid, linkerd_identity(spec, sid), label=key))
-    inside: dict[str, list[str]] = {}
     members: dict[str, list[str]] = {}
     foreign: list[str] = []
-    for sid, peer in exact.items():
-        parsed = parse_spiffe_id(sid)
-        if parsed is not None and peer.pattern is not None:
-            inside.setdefault(parsed[1], []).append(peer.pattern)
+    for sid in exact:
         ns = _mesh_namespace(spec, sid)
         if ns is None:
             foreign.append(sid)
@@ -151,7 +144,6 @@ def mesh_peers(spec: Spec) -> MeshPeers:
     return MeshPeers(
         exact,
         namespaces,
-        {ns: tuple(patterns) for ns, patterns in inside.items()},
         {sid: n for n, sid in enumerate(exact)},
         {ns: tuple(sids) for ns, sids in members.items()},
         tuple(foreign),
@@ -169,12 +161,15 @@ class ServiceClasses:
     mesh: MeshPeers
     added: tuple[Peer, ...]
     namespaces: tuple[str, ...]
+    #: the namespaces a rule's source names
+    spoken: frozenset[str]
 
 
 def service_classes(spec: Spec, rules: Sequence[AuthzRule], mesh: MeshPeers) -> ServiceClasses:
     td = spec.mesh.trust_domain
     added: dict[str, Peer] = {}
     extra: set[str] = set()
+    spoken: set[str] = set()
     for rule in rules:
         for src in rule.from_:
             for ident in src.identities:
@@ -184,10 +179,11 @@ def service_classes(spec: Spec, rules: Sequence[AuthzRule], mesh: MeshPeers) -> 
                 if parsed is not None and parsed[0] == td:
                     extra.add(parsed[1])
             extra.update(src.namespaces)
+            spoken.update(src.namespaces)
     namespaces = (
         mesh.ordered if extra <= mesh.namespaces else tuple(sorted(mesh.namespaces | extra))
     )
-    return ServiceClasses(mesh, tuple(added.values()), namespaces)
+    return ServiceClasses(mesh, tuple(added.values()), namespaces, frozenset(spoken))
 
 
 def decide(
@@ -456,17 +452,19 @@ class PolicyCompiler:
         mesh = classes.mesh
         named = named_identities(spec, key, rules)
         # A peer of the mesh's trust domain that no rule names gets the answer every such
-        # peer of its namespace gets (its namespace is all the rules can tell of it):
-        # asked once per namespace, by its first such peer, not once per service.
-        unnamed: dict[str, tuple[bool, str | None]] = {}
+        # peer of its namespace gets (its namespace is all the rules can tell of it), and
+        # in a namespace no rule names, the answer of every such peer of such namespaces:
+        # asked once per namespace the rules name and once for all the others.
+        unnamed: dict[str | None, tuple[bool, str | None]] = {}
 
         def ask(spiffe: str | None) -> tuple[bool, str | None]:
             ns = None if spiffe in named else self._namespace_of(spiffe)
             if ns is None:
                 return decide(spec, key, rules, default, held, spiffe)
-            if ns not in unnamed:
-                unnamed[ns] = decide(spec, key, rules, default, held, spiffe)
-            return unnamed[ns]
+            group = ns if ns in classes.spoken else None
+            if group not in unnamed:
+                unnamed[group] = decide(spec, key, rules, default, held, spiffe)
+            return unnamed[group]
 
         # exact peers asked on their own: (place, pattern, label, answer, namespace)
         alone: list[tuple[int, str, str, tuple[bool, str | None], str | None]] = []
@@ -513,9 +511,9 @@ class PolicyCompiler:
                 admitted_blocks.setdefault(rule, []).append(space)
         td = spec.mesh.trust_domain
         everyone = Peer(
-            spiffe_id(td, _OTHER_NS, _OTHER_SA), "*", (), "a meshed client outside the spec"
+            spiffe_id(td, _OTHER_NS, _OTHER_SA), "*", "a meshed client outside the spec"
         )
-        plaintext = Peer(None, None, (), "a client outside the mesh (plaintext)")
+        plaintext = Peer(None, None, "a client outside the mesh (plaintext)")
         wider: list[tuple[Peer, bool, str | None, str | None]] = []
         first_wider_denied: str | None = denied[0][1] if denied else None
         for ns in classes.namespaces:
