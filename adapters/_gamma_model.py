@@ -12,10 +12,12 @@ RequestHeaderModifier's `add` appends to existing values).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from adapters import _gamma as G
-from meshspec.adapter import Topology, Workload
+from meshspec.adapter import Topology, Verdict, Workload
+from meshspec.semantics import Outcome, Request
 
 #: (service key, version) of a backend; version None: every endpoint of the service
 BackendKey = tuple[str, str | None]
@@ -125,6 +127,45 @@ def resolve(topology: Topology, name: str, client_ns: str | None) -> str | None:
     if same:
         return same[0]
     return named[0] if len(named) == 1 else None
+
+
+@dataclass(frozen=True)
+class Addressed:
+    """What a request reaches by Kubernetes Service addressing."""
+
+    #: the calling workload (None: a client outside the mesh) and its namespace
+    source: str | None
+    client_ns: str | None
+    #: the addressed workload's key and the workload
+    key: str
+    workload: Workload
+    #: the port asked for, else the workload's first HTTP port
+    port: int
+
+
+def address(topology: Topology, request: Request) -> Addressed | Verdict:
+    """The workload and port a request reaches (a short name resolved in the caller's
+    namespace first), or the verdict when it reaches none, or a TCP port (no HTTP
+    routing there)."""
+    source = None if request.source is None else resolve(topology, request.source, None)
+    client_ns = None if source is None else topology.workloads[source].namespace
+    key = resolve(topology, request.destination, client_ns)
+    if key is None:
+        return Verdict(Outcome.UNKNOWN_SERVICE, None)
+    workload = topology.workloads[key]
+    ports = dict(workload.ports)
+    if request.port is not None and request.port not in ports:
+        return Verdict(Outcome.UNKNOWN_PORT, None)
+    port = request.port if request.port is not None else first_http(workload.ports)
+    if ports.get(port) == "tcp":
+        return Verdict(Outcome.NOT_HTTP, None)
+    return Addressed(source, client_ns, key, workload, port)
+
+
+def first_http(ports: Sequence[tuple[int, str]]) -> int:
+    """The port a request that names none reaches: the first HTTP one, else the first."""
+    http = [p for p, proto in ports if proto != "tcp"]
+    return http[0] if http else ports[0][0]
 
 
 def neutral_names(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:

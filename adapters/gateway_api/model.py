@@ -93,20 +93,11 @@ class GatewayApiModel:
         self.routes = M.routes_of(resources)
 
     def decide(self, request: Request) -> Verdict:
-        source = None
-        if request.source is not None:
-            source = M.resolve(self.topology, request.source, None)
-        client_ns = None if source is None else self.topology.workloads[source].namespace
-        key = M.resolve(self.topology, request.destination, client_ns)
-        if key is None:
-            return Verdict(Outcome.UNKNOWN_SERVICE, None)
-        workload = self.topology.workloads[key]
-        ports = dict(workload.ports)
-        if request.port is not None and request.port not in ports:
-            return Verdict(Outcome.UNKNOWN_PORT, None)
-        port = request.port if request.port is not None else _first_http(workload.ports)
-        if ports.get(port) == "tcp":
-            return Verdict(Outcome.NOT_HTTP, None)
+        reached = M.address(self.topology, request)
+        if isinstance(reached, Verdict):
+            return reached
+        client_ns, key = reached.client_ns, reached.key
+        workload, port = reached.workload, reached.port
         headers = _lines(request.headers)
         if request.source is None:  # no client proxy: no route applies
             return Verdict(Outcome.FORWARDED, None, backends={(key, None): 1.0}, headers=headers)
@@ -138,7 +129,3 @@ class GatewayApiModel:
             headers=M.edited(headers, rule.header_modifier),
         )
 
-
-def _first_http(ports: Sequence[tuple[int, str]]) -> int:
-    http = [p for p, proto in ports if proto != "tcp"]
-    return http[0] if http else ports[0][0]

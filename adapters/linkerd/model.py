@@ -117,18 +117,11 @@ class LinkerdModel:
     # --- the request ------------------------------------------------------------
 
     def decide(self, request: Request) -> Verdict:
-        source = None if request.source is None else GM.resolve(self.topology, request.source, None)
-        client_ns = None if source is None else self.topology.workloads[source].namespace
-        key = GM.resolve(self.topology, request.destination, client_ns)
-        if key is None:
-            return Verdict(Outcome.UNKNOWN_SERVICE, None)
-        workload = self.topology.workloads[key]
-        ports = dict(workload.ports)
-        if request.port is not None and request.port not in ports:
-            return Verdict(Outcome.UNKNOWN_PORT, None)
-        port = request.port if request.port is not None else _first_http(workload.ports)
-        if ports.get(port) == "tcp":
-            return Verdict(Outcome.NOT_HTTP, None)
+        reached = GM.address(self.topology, request)
+        if isinstance(reached, Verdict):
+            return reached
+        source, client_ns, key = reached.source, reached.client_ns, reached.key
+        workload, port = reached.workload, reached.port
         lines = _lines(request.headers)
         path, query = GM.split_target(request.target)
         client = self._client(source)
@@ -364,10 +357,6 @@ class LinkerdModel:
             )
         )
 
-
-def _first_http(ports: Sequence[tuple[int, str]]) -> int:
-    http = [p for p, proto in ports if proto != "tcp"]
-    return http[0] if http else ports[0][0]
 
 
 def _condition(cond: Mapping[str, Any], method: str, path: str) -> bool:

@@ -179,20 +179,11 @@ class LatticeModel:
         return None
 
     def decide(self, request: Request) -> Verdict:
-        source = None
-        if request.source is not None:
-            source = M.resolve(self.topology, request.source, None)
-        client_ns = None if source is None else self.topology.workloads[source].namespace
-        key = M.resolve(self.topology, request.destination, client_ns)
-        if key is None:
-            return Verdict(Outcome.UNKNOWN_SERVICE, None)
-        workload = self.topology.workloads[key]
-        ports = dict(workload.ports)
-        if request.port is not None and request.port not in ports:
-            return Verdict(Outcome.UNKNOWN_PORT, None)
-        port = request.port if request.port is not None else _first_http(workload.ports)
-        if ports.get(port) == "tcp":
-            return Verdict(Outcome.NOT_HTTP, None)
+        reached = M.address(self.topology, request)
+        if isinstance(reached, Verdict):
+            return reached
+        source, key = reached.source, reached.key
+        workload, port = reached.workload, reached.port
         headers = _headers(request.headers)
         if source is None:  # no service network in the path: straight to the pods
             return Verdict(
@@ -280,10 +271,6 @@ def _sections(resources: Sequence[Mapping[str, Any]]) -> dict[str, set[str]]:
                 out.setdefault(key, set()).add(str(p["sectionName"]))
     return out
 
-
-def _first_http(ports: Sequence[tuple[int, str]]) -> int:
-    http = [p for p, proto in ports if proto != "tcp"]
-    return http[0] if http else ports[0][0]
 
 
 def neutral_names(resources: Sequence[Mapping[str, Any]]) -> dict[str, str]:
