@@ -10,6 +10,7 @@ version, and the Envoy binary the agent drives.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,29 @@ def cache_root() -> Path:
     return Path(base) / "realservers"
 
 
+def installed_programs(pinned_by: Mapping[str, str]) -> dict[str, Path]:
+    """Each program of `pinned_by` (program -> its versions.env key) where the install put
+    it, or ProgramsMissing naming the install command for the missing ones."""
+    if not VERSIONS_FILE.is_file():
+        raise ProgramsMissing(f"no {VERSIONS_FILE}: run from a meshspec source checkout")
+    versions = read_versions()
+    found: dict[str, Path] = {}
+    missing: list[str] = []
+    for name, key in pinned_by.items():
+        home = cache_root() / f"{name}-{versions[key]}"
+        binary = home / "bin" / name
+        if (home / ".installed").is_file() and os.access(binary, os.X_OK):
+            found[name] = binary
+        else:
+            missing.append(name)
+    if missing:
+        raise ProgramsMissing(
+            f"not installed: {', '.join(missing)}; install with: "
+            f"{INSTALL_COMMAND} {' '.join(missing)}"
+        )
+    return found
+
+
 @dataclass(frozen=True)
 class Programs:
     etcd: Path
@@ -63,23 +87,8 @@ class Programs:
 
 def find_programs() -> Programs:
     """The installed programs, or ProgramsMissing naming the install command."""
-    if not VERSIONS_FILE.is_file():
-        raise ProgramsMissing(f"no {VERSIONS_FILE}: run from a meshspec source checkout")
+    found = installed_programs(PINNED_BY)
     versions = read_versions()
-    found: dict[str, Path] = {}
-    missing: list[str] = []
-    for name, key in PINNED_BY.items():
-        home = cache_root() / f"{name}-{versions[key]}"
-        binary = home / "bin" / name
-        if (home / ".installed").is_file() and os.access(binary, os.X_OK):
-            found[name] = binary
-        else:
-            missing.append(name)
-    if missing:
-        raise ProgramsMissing(
-            f"not installed: {', '.join(missing)}; install with: "
-            f"{INSTALL_COMMAND} {' '.join(missing)}"
-        )
     share_discovery = found["pilot-discovery"].parent.parent / "share"
     share_agent = found["pilot-agent"].parent.parent / "share"
     return Programs(
