@@ -44,6 +44,7 @@ from meshspec.loader import load_paths
 from meshspec.plan.command import plan
 from meshspec.registry import PLANNED, available_targets, get_adapter, planned_targets
 from meshspec.spec import Spec
+from meshspec.stdout import echo_result
 
 __all__ = [
     "EXIT_FINDINGS",
@@ -552,7 +553,7 @@ def compile_command(
             _write_outputs(dict(rendered), output_dir)
             click.echo(f"wrote {len(rendered)} files to {output_dir}", err=True)
         else:
-            click.echo(_file_stream(rendered), nl=False)
+            echo_result(_file_stream(rendered))
         return
     if output == "cloudformation":
         text = dump_yaml(compiled.resources)
@@ -560,7 +561,7 @@ def compile_command(
             _write_outputs({"template.yaml": text}, output_dir)
             click.echo(f"wrote template.yaml to {output_dir}", err=True)
         else:
-            click.echo(text, nl=False)
+            echo_result(text)
     elif output_dir:
         if output == "json":
             files = {_file_name(r)[:-5] + ".json": _json_text(r) for r in compiled.resources}
@@ -574,7 +575,7 @@ def compile_command(
             if output == "json"
             else dump_yaml(compiled.resources)
         )
-        click.echo(text, nl=False)
+        echo_result(text)
 
 
 def _other_form(spec: Spec, target: str, form: str, allow_lossy: Sequence[str]) -> CompileResult:
@@ -698,7 +699,7 @@ def import_command(
         _write_outputs({"mesh." + ("json" if output == "json" else "yaml"): text}, output_dir)
         click.echo(f"wrote the neutral spec to {output_dir}", err=True)
     else:
-        click.echo(text, nl=False)
+        echo_result(text)
 
 
 @cli.command()
