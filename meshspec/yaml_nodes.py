@@ -6,9 +6,9 @@ file fails at once, before anything is copied), nesting depth (`MAX_DEPTH`;
 libyaml itself stops at 1,000 levels) and an alias inside its own anchor.
 A mapping key written twice is an error, not "the last one wins".
 
-The converter runs once per document without recording positions (that is
-the fast path every command takes), and again over one document's text when a
-finding about it needs a line and column (`record_positions`).
+The converter runs once per document and records no positions: a finding
+that needs a line and column finds it in the document's nodes composed again
+(`yaml_paths`), without converting any value.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from meshspec.yaml_positions import PathKey, Position
+from meshspec.yaml_positions import PathKey
 from meshspec.yaml_scalars import MERGE, NAMES, STR, BadScalar, scalar_value
 
 #: values that aliases may add to one document
@@ -73,11 +73,9 @@ class TooManyAliasedValues(Exception):
 
 
 class Converter:
-    """Nodes of one document to plain data (and, if asked, positions by path)."""
+    """Nodes of one document to plain data."""
 
-    def __init__(self, record_positions: bool = False, line_offset: int = 0) -> None:
-        self.positions: dict[PathKey, Position] | None = {} if record_positions else None
-        self.line_offset = line_offset
+    def __init__(self) -> None:
         self.ambiguous: list[Ambiguous] = []
         self._done: dict[int, bool] = {}  # id(collection node) -> finished converting
         self._sizes: dict[int, int] = {}
@@ -120,25 +118,13 @@ class Converter:
             self._copying -= 1
         return out
 
-    def _record(self, chain: Chain, node: Node) -> None:
-        assert self.positions is not None
-        mark = node.start_mark
-        self.positions[flatten(chain)] = (mark.line + 1 + self.line_offset, mark.column + 1)
-
     def _sequence(self, node: Node, chain: Chain, depth: int) -> list[Any]:
         value = self.value
-        if self.positions is None:
-            return [value(item, (chain, i), depth) for i, item in enumerate(node.value)]
-        out = []
-        for i, item in enumerate(node.value):
-            self._record((chain, i), item)
-            out.append(value(item, (chain, i), depth))
-        return out
+        return [value(item, (chain, i), depth) for i, item in enumerate(node.value)]
 
     def _mapping(self, node: Node, chain: Chain, depth: int) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         merges: list[Node] = []
-        recording = self.positions is not None
         value, intern = self.value, self._intern
         for key_node, value_node in node.value:
             if key_node.__class__ is not ScalarNode:
@@ -155,10 +141,7 @@ class Converter:
                 key = self._key(key_node)
             if key in out:
                 raise self._duplicate(node, key_node, key)
-            child = (chain, key)
-            if recording:
-                self._record(child, key_node)
-            out[key] = value(value_node, child, depth)
+            out[key] = value(value_node, (chain, key), depth)
         for merged in merges:
             self._merge(out, merged, chain, depth - 1)
         return out
@@ -173,7 +156,7 @@ class Converter:
                 break
         mark = first.start_mark
         return NodeProblem(
-            f"duplicate key {key!r} (the first is at line {mark.line + 1 + self.line_offset}, "
+            f"duplicate key {key!r} (the first is at line {mark.line + 1}, "
             f"column {mark.column + 1})",
             second,
         )
@@ -185,40 +168,22 @@ class Converter:
         for base in sources:
             if not isinstance(base, MappingNode):
                 raise NodeProblem("'<<' merges mappings: give it an alias of a mapping", base)
-            positions, ambiguous = self.positions, self.ambiguous
-            self.positions = None if positions is None else {}
+            ambiguous = self.ambiguous
             self.ambiguous = []
             try:
                 data = self.value(base, chain, depth)
-                merged_positions, merged_ambiguous = self.positions, self.ambiguous
+                merged_ambiguous = self.ambiguous
             finally:
-                self.positions, self.ambiguous = positions, ambiguous
+                self.ambiguous = ambiguous
             taken = {key for key in data if key not in out}
             for key in taken:
                 out[key] = data[key]
-            if positions is not None and merged_positions is not None:
-                positions.update(
-                    (p, at)
-                    for p, at in merged_positions.items()
-                    if len(p) > level and p[level] in taken
-                )
             ambiguous.extend(
                 a for a in merged_ambiguous if len(a.path) > level and a.path[level] in taken
             )
 
     def _key(self, node: Node) -> str | int:
-        tag = node.tag
-        if tag[0] == "?":  # keys are the spec's own field names, or ports: not noted
-            tag = tag[1:].split("|", 1)[0]
-        try:
-            key = scalar_value(tag, node.value)
-        except BadScalar as exc:
-            raise NodeProblem(str(exc), node) from None
-        if isinstance(key, str):
-            return self._intern(key)
-        if isinstance(key, int) and not isinstance(key, bool):
-            return key
-        return str(key)
+        return mapping_key(node)
 
     def _ambiguous(self, node: Node, chain: Chain) -> Any:
         kind12, read11 = node.tag[1:].split("|", 1)
@@ -227,7 +192,7 @@ class Converter:
         self.ambiguous.append(
             Ambiguous(
                 path=flatten(chain),
-                line=mark.line + 1 + self.line_offset,
+                line=mark.line + 1,
                 column=mark.column + 1,
                 text=node.value,
                 kind=NAMES[kind12],
@@ -250,6 +215,24 @@ class Converter:
                 size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
             self._sizes[ident] = size
         return size
+
+
+def mapping_key(node: Node) -> str | int:
+    """The key a scalar key node stands for: a string, an integer (a port), or its text."""
+    tag = node.tag
+    if tag == STR:
+        return sys.intern(node.value)
+    if tag[0] == "?":  # keys are the spec's own field names, or ports: not noted
+        tag = tag[1:].split("|", 1)[0]
+    try:
+        key = scalar_value(tag, node.value)
+    except BadScalar as exc:
+        raise NodeProblem(str(exc), node) from None
+    if isinstance(key, str):
+        return sys.intern(key)
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key
+    return str(key)
 
 
 def top_level_start(root: Node, path: PathKey, key: bool = False) -> tuple[int, int]:

@@ -2,10 +2,11 @@
 
 libyaml (through PyYAML's C composer) parses the text into nodes that carry
 their line and column; `yaml_nodes` turns them into plain Python data. Each
-document keeps a map from path to (line, column), both 1-based, so any later
-finding can point at the source; the map is built only when first asked for
-(`yaml_positions`). libyaml is 20-40 times faster than a pure-Python parser,
-which is what makes a mesh of thousands of services quick to check.
+document can say where each path was written, (line, column), both 1-based,
+so any later finding can point at the source; it reads its text again only
+when a finding asks (`yaml_positions`, `yaml_paths`). libyaml is 20-40 times
+faster than a pure-Python parser, which is what makes a mesh of thousands of
+services quick to check.
 
 Plain scalars are read by the YAML 1.2 core schema (`yaml_scalars`), the way
 meshspec always read them. Where a YAML 1.1 reader (kubectl, PyYAML) would
@@ -33,7 +34,8 @@ from meshspec.yaml_nodes import (
     TooManyAliasedValues,
     top_level_start,
 )
-from meshspec.yaml_positions import LazyPositions, PathKey, Position
+from meshspec.yaml_paths import ComposedDocument
+from meshspec.yaml_positions import LazyPositions, Located
 from meshspec.yaml_scalars import NUMERIC_START, STR, WORDS, plain_tag
 
 try:
@@ -109,7 +111,7 @@ def iter_documents(text: str) -> Iterator[RawDocument]:
         data = _convert(converter, node)
         mark, end = node.start_mark, node.end_mark
         span = (text.rfind("\n", 0, mark.index) + 1, end.index if end else len(text))
-        positions = LazyPositions(_read_positions, text, index, span, (mark.line + 1, 1))
+        positions = LazyPositions(_compose_again, text, index, span, (mark.line + 1, 1))
         yield RawDocument(data, index, positions, converter.ambiguous)
 
 
@@ -139,14 +141,12 @@ def _convert(converter: Converter, node: Node) -> Any:
         return converter.value(node)
     except NodeProblem as exc:
         mark = exc.node.start_mark
-        raise YamlProblem(
-            exc.message, mark.line + 1 + converter.line_offset, mark.column + 1
-        ) from None
+        raise YamlProblem(exc.message, mark.line + 1, mark.column + 1) from None
     except TooDeep as deep:
         line, col = top_level_start(node, deep.path)
         raise YamlProblem(
             f"document is nested deeper than {MAX_DEPTH} levels",
-            line + converter.line_offset,
+            line,
             col,
             too_large=True,
         ) from None
@@ -154,26 +154,19 @@ def _convert(converter: Converter, node: Node) -> Any:
         line, col = top_level_start(node, over.path, key=True)
         raise YamlProblem(
             f"aliases add more than {MAX_ALIAS_VALUES} values to the document",
-            line + converter.line_offset,
+            line,
             col,
             too_large=True,
         ) from None
 
 
-def _read_positions(
-    text: str, index: int, start: int, end: int, first_line: int
-) -> dict[PathKey, Position]:
-    """Positions of document `index`: its own span read again, else the whole text."""
+def _compose_again(text: str, index: int, start: int, end: int, first_line: int) -> Located:
+    """Document `index` composed again from its own span, else from the whole text."""
     try:
         [node] = list(_nodes(text[start:end]))
-        recorder = Converter(record_positions=True, line_offset=first_line - 1)
-        _convert(recorder, node)
+        return ComposedDocument(node, first_line - 1)
     except (YamlProblem, ValueError):  # the span alone is not the document (%TAG, ...)
-        node = next(n for i, n in enumerate(_nodes(text)) if i == index)
-        recorder = Converter(record_positions=True)
-        _convert(recorder, node)
-    assert recorder.positions is not None
-    return recorder.positions
+        return ComposedDocument(next(n for i, n in enumerate(_nodes(text)) if i == index))
 
 
 def _position_of(text: str, index: int) -> tuple[int, int]:

@@ -36,8 +36,9 @@ class Origin:
     def locate(self, path: PathKey = ()) -> Location:
         probe = tuple(path)
         while probe:
-            if probe in self.positions:
-                line, col = self.positions[probe]
+            found = self.positions.get(probe)  # one look-up: a document's are found on demand
+            if found is not None:
+                line, col = found
                 return Location(self.file, line, col)
             probe = probe[:-1]
         line, col = self.positions.get((), (0, 0))
