@@ -35,7 +35,7 @@ from meshspec.cli_options import (
     settings_option,
 )
 from meshspec.codecs import dump_json, dump_yaml
-from meshspec.diagnostics import Diagnostic, Severity, has_errors, render_json, render_text
+from meshspec.diagnostics import Diagnostic, Severity, has_errors, render_json, text_chunks
 from meshspec.diff.command import diff
 from meshspec.errors import MeshSpecError, UnknownTarget
 from meshspec.gcpause import cyclic_gc_paused
@@ -147,7 +147,8 @@ def emit_diagnostics(diags: Sequence[Diagnostic], output: str = "text") -> None:
     if output == "json":
         click.echo(render_json(diags))
     elif diags:
-        click.echo(render_text(diags), err=True)
+        for chunk in text_chunks(diags):
+            click.echo(chunk, err=True, nl=False)
 
 
 @cli.command(short_help="Check spec files and print every finding.")

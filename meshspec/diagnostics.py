@@ -9,7 +9,7 @@ MS1000+ adapter codes (each adapter owns a block of 1000, its `codes`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -104,6 +104,14 @@ def render_text(diagnostics: Sequence[Diagnostic]) -> str:
     return "\n".join(d.render() for d in sorted_diagnostics(diagnostics))
 
 
+def text_chunks(diagnostics: Sequence[Diagnostic], size: int = 1000) -> Iterator[str]:
+    """`render_text` in pieces of `size` findings, each ending with a newline: a large
+    mesh has tens of thousands of findings, and their whole text was the command's peak."""
+    ordered = sorted_diagnostics(diagnostics)
+    for start in range(0, len(ordered), size):
+        yield "\n".join(d.render() for d in ordered[start : start + size]) + "\n"
+
+
 def render_json(diagnostics: Sequence[Diagnostic]) -> str:
     return json.dumps([d.to_json() for d in sorted_diagnostics(diagnostics)], indent=2)
 
@@ -116,4 +124,5 @@ __all__ = [
     "render_json",
     "render_text",
     "sorted_diagnostics",
+    "text_chunks",
 ]

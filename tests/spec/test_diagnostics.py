@@ -284,3 +284,19 @@ def test_size_alone_is_no_reason_to_refuse_a_file(tmp_path: Any) -> None:
     result = load_paths([str(big)])
     assert result.ok and result.diagnostics == []
     assert result.spec is not None and list(result.spec.services) == ["default/svc"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 7])
+def test_findings_printed_in_pieces_read_as_one_text(count: int) -> None:
+    """The CLI prints findings a piece at a time; together they are `render_text`'s text."""
+    from meshspec.codes import SCHEMA
+    from meshspec.diagnostics import Location, render_text, text_chunks
+
+    findings = [
+        SCHEMA(f"finding {i}", location=Location("f.yaml", 10 - i, 1), hint="h" * (i % 2))
+        for i in range(count)
+    ]
+    pieces = list(text_chunks(findings, size=3))
+    assert len(pieces) == -(-count // 3)
+    assert all(piece.endswith("\n") for piece in pieces)
+    assert "".join(pieces) == (render_text(findings) + "\n" if findings else "")
