@@ -217,9 +217,10 @@ class Converter:
         return size
 
 
-def mapping_key(node: Node) -> str | int:
+def mapping_key(node: Node, tag: str | None = None) -> str | int:
     """The key a scalar key node stands for: a string, an integer (a port), or its text."""
-    tag = node.tag
+    if tag is None:
+        tag = node.tag
     if tag == STR:
         return sys.intern(node.value)
     if tag[0] == "?":  # keys are the spec's own field names, or ports: not noted

@@ -17,8 +17,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from meshspec.yaml_nodes import MAX_DEPTH, mapping_key
 from meshspec.yaml_positions import PathKey, Position
-from meshspec.yaml_scalars import MERGE, STR
+from meshspec.yaml_scalars import MERGE, STR, plain_tag
 
+#: the tag of a plain scalar when composing for positions: resolved only where a key is compared
+PLAIN = "\0plain"
 Entry = tuple[Node, Node]  #: (key node, value node) of one mapping entry
 
 
@@ -79,12 +81,14 @@ def _entry(mapping: Node, key: str | int, merges_deep: int) -> Entry | None:
         if key_node.__class__ is not ScalarNode:
             continue
         tag = key_node.tag
+        if tag == PLAIN:
+            tag = plain_tag(key_node.value)
         if tag == STR:
             if is_str and key_node.value == key:
                 return key_node, value_node
         elif tag == MERGE:
             merges.append(value_node)
-        elif _same_key(mapping_key(key_node), key):
+        elif _same_key(mapping_key(key_node, tag), key):
             return key_node, value_node
     if merges_deep > MAX_DEPTH:  # only a mapping merged into itself; the reader refuses those
         return None
@@ -102,10 +106,13 @@ def _entries(mapping: Node, merges_deep: int) -> dict[str | int, Entry]:
     for key_node, value_node in mapping.value:
         if key_node.__class__ is not ScalarNode:
             continue
-        if key_node.tag == MERGE:
+        tag = key_node.tag
+        if tag == PLAIN:
+            tag = plain_tag(key_node.value)
+        if tag == MERGE:
             merges.append(value_node)
         else:
-            out.setdefault(mapping_key(key_node), (key_node, value_node))
+            out.setdefault(mapping_key(key_node, tag), (key_node, value_node))
     if merges_deep <= MAX_DEPTH:
         for base in _bases(merges):
             for key, entry in _entries(base, merges_deep + 1).items():

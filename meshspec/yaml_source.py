@@ -34,7 +34,7 @@ from meshspec.yaml_nodes import (
     TooManyAliasedValues,
     top_level_start,
 )
-from meshspec.yaml_paths import ComposedDocument
+from meshspec.yaml_paths import PLAIN, ComposedDocument
 from meshspec.yaml_positions import LazyPositions, Located
 from meshspec.yaml_scalars import NUMERIC_START, STR, WORDS, plain_tag
 
@@ -99,6 +99,15 @@ class _Reader(_Parser):
         return None
 
 
+class _NodesOnly(_Reader):
+    """Composes for positions only: plain scalars are resolved later, where a key is compared."""
+
+    def resolve(self, kind: type[Node], value: str | None, implicit: tuple[bool, bool]) -> str:
+        if value is None:
+            return "seq" if kind is SequenceNode else "map"
+        return PLAIN if implicit[0] else STR
+
+
 def load_documents(text: str) -> list[RawDocument]:
     """Every document in `text`, as plain data with (lazily found) positions."""
     return list(iter_documents(text))
@@ -115,10 +124,10 @@ def iter_documents(text: str) -> Iterator[RawDocument]:
         yield RawDocument(data, index, positions, converter.ambiguous)
 
 
-def _nodes(text: str) -> Any:
+def _nodes(text: str, reader: type[_Reader] = _Reader) -> Any:
     """The root node of each document, with libyaml's errors as `YamlProblem`s."""
     try:
-        parser = _Reader(text)
+        parser = reader(text)
     except UnicodeEncodeError as exc:
         line, col = _position_of(text, exc.start)
         raise YamlProblem("text that is not valid Unicode", line, col) from None
@@ -163,10 +172,11 @@ def _convert(converter: Converter, node: Node) -> Any:
 def _compose_again(text: str, index: int, start: int, end: int, first_line: int) -> Located:
     """Document `index` composed again from its own span, else from the whole text."""
     try:
-        [node] = list(_nodes(text[start:end]))
+        [node] = list(_nodes(text[start:end], _NodesOnly))
         return ComposedDocument(node, first_line - 1)
     except (YamlProblem, ValueError):  # the span alone is not the document (%TAG, ...)
-        return ComposedDocument(next(n for i, n in enumerate(_nodes(text)) if i == index))
+        nodes = _nodes(text, _NodesOnly)
+        return ComposedDocument(next(n for i, n in enumerate(nodes) if i == index))
 
 
 def _position_of(text: str, index: int) -> tuple[int, int]:

@@ -97,8 +97,8 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     counts = {"composed": 0, "converted": 0}
     compose, convert = meshspec.yaml_source._nodes, meshspec.yaml_nodes.Converter.value
 
-    def composing(text: str) -> Any:
-        for node in compose(text):
+    def composing(text: str, *reader: Any) -> Any:
+        for node in compose(text, *reader):
             counts["composed"] += 1
             yield node
 
