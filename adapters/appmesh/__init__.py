@@ -30,6 +30,7 @@ from meshspec.adapter import (
 from meshspec.diagnostics import Diagnostic
 from meshspec.features import ALL_FEATURES
 from meshspec.features import Feature as F
+from meshspec.gcpause import cyclic_gc_paused
 from meshspec.semantics import Request
 from meshspec.spec import Spec
 
@@ -172,15 +173,20 @@ class AppMeshAdapter:
         return AppMeshAdapter(Settings(default_retries=retries == "on"))
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
-        if options.form == "cloudformation":
-            from adapters.appmesh.cloudformation import compile_template
+        # The collector paused: with the loaded spec frozen, every full collection
+        # walked all the compile had built so far, and they came more often the
+        # larger the mesh (2,000 -> 8,000 services: 2.3 -> 13 s of collections).
+        # The output and findings are acyclic: see meshspec.gcpause.
+        with cyclic_gc_paused():
+            if options.form == "cloudformation":
+                from adapters.appmesh.cloudformation import compile_template
 
-            template, found = compile_template(spec)
-            return CompileResult([template], options.settle(found))
-        from adapters.appmesh.compiler import compile_appmesh
+                template, found = compile_template(spec)
+                return CompileResult([template], options.settle(found))
+            from adapters.appmesh.compiler import compile_appmesh
 
-        resources, diagnostics = compile_appmesh(spec, options)
-        return CompileResult(resources, options.settle(diagnostics))
+            resources, diagnostics = compile_appmesh(spec, options)
+            return CompileResult(resources, options.settle(diagnostics))
 
     def import_resources(self, documents: Sequence[NativeDocument]) -> ImportResult:
         from adapters.appmesh.importer import import_appmesh

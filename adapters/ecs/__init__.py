@@ -31,6 +31,7 @@ from meshspec.adapter import (
 from meshspec.diagnostics import Diagnostic
 from meshspec.features import ALL_FEATURES
 from meshspec.features import Feature as F
+from meshspec.gcpause import cyclic_gc_paused
 from meshspec.semantics import Request
 from meshspec.spec import Spec
 
@@ -114,7 +115,8 @@ class ServiceConnectAdapter:
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         from adapters.ecs.compiler import compile_services
 
-        resources, found = compile_services(spec, options.workloads)
+        with cyclic_gc_paused():  # acyclic output and findings: see meshspec.gcpause
+            resources, found = compile_services(spec, options.workloads)
         if options.form == "cloudformation":
             from adapters.ecs.cloudformation import to_template
 
