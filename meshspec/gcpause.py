@@ -22,12 +22,16 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
+def cyclic_gc_paused(collect: bool = False) -> Iterator[None]:
+    """`collect`: one full collection before freezing, for a batch that leaves a
+    little cyclic garbage behind (`json.dumps` with `indent` does, once a call)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if collect:
+            gc.collect()
         gc.freeze()
         if was_enabled:
             gc.enable()

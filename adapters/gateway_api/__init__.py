@@ -26,6 +26,7 @@ from meshspec.adapter import (
 from meshspec.diagnostics import Diagnostic
 from meshspec.features import ALL_FEATURES
 from meshspec.features import Feature as F
+from meshspec.gcpause import cyclic_gc_paused
 from meshspec.semantics import Request
 from meshspec.spec import Spec
 
@@ -101,7 +102,8 @@ class GatewayApiAdapter:
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         from adapters.gateway_api.compiler import compile_gateway_api
 
-        resources, diagnostics = compile_gateway_api(spec)
+        with cyclic_gc_paused():  # acyclic output and findings: see meshspec.gcpause
+            resources, diagnostics = compile_gateway_api(spec)
         if options.workloads:
             from adapters.kit.platform import with_platform
 

@@ -27,6 +27,7 @@ from meshspec.adapter import (
 from meshspec.diagnostics import Diagnostic
 from meshspec.features import ALL_FEATURES
 from meshspec.features import Feature as F
+from meshspec.gcpause import cyclic_gc_paused
 from meshspec.semantics import Request
 from meshspec.spec import Spec
 
@@ -107,7 +108,10 @@ class VpcLatticeAdapter:
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         from adapters.vpc_lattice.compiler import compile_vpc_lattice
 
-        resources, diagnostics = compile_vpc_lattice(spec)
+        # collections walked all the compile had built, more often the larger the
+        # mesh; the IAM policies' JSON leaves cycles: collected once at the end
+        with cyclic_gc_paused(collect=True):  # see meshspec.gcpause
+            resources, diagnostics = compile_vpc_lattice(spec)
         if options.workloads:
             from adapters.kit.platform import with_platform
 
