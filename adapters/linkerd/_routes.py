@@ -25,8 +25,9 @@ second go to the first by name).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from adapters import _gamma as G
@@ -99,7 +100,7 @@ def _holds(p: PathMatch | None, path: str) -> bool:
         return False
 
 
-def _samples(p: PathMatch | None) -> list[str]:
+def _samples(p: PathMatch | None) -> Sequence[str]:
     """Request paths a path condition accepts (for finding shared requests)."""
     if p is None:
         return ["/", "/x"]
@@ -111,14 +112,16 @@ def _samples(p: PathMatch | None) -> list[str]:
     return regex_samples(p.regex or "")
 
 
-def regex_samples(pattern: str) -> list[str]:
-    """A few strings a simple regex accepts: literal text with `.*`/`.+`/`[^/]+` filled."""
+@lru_cache(maxsize=4096)
+def regex_samples(pattern: str) -> tuple[str, ...]:
+    """A few strings a simple regex accepts: literal text with `.*`/`.+`/`[^/]+` filled.
+    Remembered per pattern: the precedence checks ask again for every pair of matches,
+    and services often share their patterns."""
     text = pattern.strip("^$")
     for wild, fill in ((".*", "x"), (".+", "x"), ("[^/]+", "x"), ("[0-9]+", "1"), (r"\d+", "1")):
         text = text.replace(wild, fill)
     text = text.replace("\\", "")
-    out = [t for t in (text, "/x", "/") if _safe_match(pattern, t)]
-    return out
+    return tuple(t for t in (text, "/x", "/") if _safe_match(pattern, t))
 
 
 def _safe_match(pattern: str, value: str) -> bool:
@@ -296,6 +299,9 @@ def fix_precedence(
     added = 0
     changed = True
     seen: set[tuple[int, int]] = set()
+    # each pair's conflict and meet, asked once: every fix starts the scan over, and the
+    # candidates stay in `out` (so their ids name them) until the end
+    checked: dict[tuple[int, int], tuple[str | None, RouteMatch | None]] = {}
     while changed and added < MAX_FIXES:
         changed = False
         for i, a in enumerate(out):
@@ -303,11 +309,16 @@ def fix_precedence(
                 b = out[j]
                 if b.route_index == a.route_index:
                     continue  # the same route either way
-                sample = conflict(a, b)
+                key = (id(a), id(b))
+                if key not in checked:
+                    found = conflict(a, b)
+                    checked[key] = (
+                        found,
+                        None if found is None else intersection(a.match, b.match),
+                    )
+                sample, both = checked[key]
                 if sample is None:
                     continue
-                both = intersection(a.match, b.match)
-                key = (id(a), id(b))
                 if both is None:
                     if key not in seen:
                         seen.add(key)
@@ -379,6 +390,8 @@ def service_routes(spec: Spec, key: str, report: Report) -> list[dict[str, Any]]
         )
 
     first = True
+    # the same for every port (what it finds is reported once)
+    ordered = fix_precedence(candidates(svc.spec.routes), precedence) if ports else []
     for port in ports:
         name = G.route_name_of(svc.metadata.name, port.port, several)
         parent_port = port.port if several else None
@@ -386,7 +399,6 @@ def service_routes(spec: Spec, key: str, report: Report) -> list[dict[str, Any]]
             rule = G.default_rule(spec, key, port.port)
             out.append(G.http_route(spec, key, name, parent_port, [rule], [""]))
             continue
-        ordered = fix_precedence(candidates(svc.spec.routes), precedence if first else _quiet)
         rules: list[tuple[dict[str, str], str, dict[str, Any]]] = []
         for cand in ordered:
             base: PathKey = ("spec", "routes", cand.route_index)
@@ -431,10 +443,6 @@ def service_routes(spec: Spec, key: str, report: Report) -> list[dict[str, Any]]
                 )
             )
     return out
-
-
-def _quiet(a: Candidate, b: Candidate, sample: str, fixed: bool) -> None:
-    return None
 
 
 def _retry_report(report: Report, key: str, what: str, path: PathKey, message: str) -> None:
