@@ -62,6 +62,8 @@ MAX_CONDITIONS = 4
 _OTHER_NS = "meshspec-other"
 _OTHER_SA = "meshspec-other"
 EVERYWHERE = ({"cidr": "0.0.0.0/0"}, {"cidr": "::/0"})
+#: (rules whose `to` holds, the matches of its inbound route) per cell
+Cells = list[tuple[frozenset[int], list[RouteMatch] | None]] | None
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,7 @@ class PolicyCompiler:
         self._mesh_peers: MeshPeers | None = None
         self._namespaces: dict[str, str | None] = {}
         self._wildcards: dict[str, Peer] = {}
+        self._last_cells: tuple[tuple[str, tuple[Operation, ...]], Cells] | None = None
 
     def service(self, key: str) -> None:
         svc = self.spec.service(key)
@@ -385,7 +388,11 @@ class PolicyCompiler:
                 "are denied",
             )
             ops = ops[:MAX_CONDITIONS]
-        cells = self._cells(key, ops, conditions)
+        # the ports of a service share their cells (what they find is reported once)
+        asked = (key, tuple(ops))
+        if self._last_cells is None or self._last_cells[0] != asked:
+            self._last_cells = (asked, self._cells(key, ops, conditions))
+        cells = self._last_cells[1]
         if cells is None:
             return
         if self._mesh_peers is None:
@@ -402,7 +409,7 @@ class PolicyCompiler:
 
     def _cells(
         self, key: str, ops: list[Operation], conditions: dict[Operation, list[int]]
-    ) -> list[tuple[frozenset[int], list[RouteMatch] | None]] | None:
+    ) -> Cells:
         """(rules whose `to` holds, the matches of its inbound route) per cell, most specific
         first; None for the matches means no inbound routes (policies on the Server)."""
         if not ops:

@@ -302,6 +302,8 @@ def fix_precedence(
     # each pair's conflict and meet, asked once: every fix starts the scan over, and the
     # candidates stay in `out` (so their ids name them) until the end
     checked: dict[tuple[int, int], tuple[str | None, RouteMatch | None]] = {}
+    # pairs whose meet is already written before them (it stays there: fixes only insert)
+    settled: set[tuple[int, int]] = set()
     while changed and added < MAX_FIXES:
         changed = False
         for i, a in enumerate(out):
@@ -317,7 +319,7 @@ def fix_precedence(
                         None if found is None else intersection(a.match, b.match),
                     )
                 sample, both = checked[key]
-                if sample is None:
+                if sample is None or key in settled:
                     continue
                 if both is None:
                     if key not in seen:
@@ -326,6 +328,7 @@ def fix_precedence(
                     continue
                 fixed = Candidate(a.route_index, a.route, both, (*a.origin, *b.origin))
                 if any(c.route_index == a.route_index and c.match == both for c in out[:j]):
+                    settled.add(key)
                     continue  # already fixed: a copy of the pair's meet wins first
                 report(a, b, sample, True)
                 out.insert(i, fixed)
