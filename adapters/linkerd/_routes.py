@@ -392,9 +392,10 @@ def service_routes(spec: Spec, key: str, report: Report) -> list[dict[str, Any]]
             f"the spec takes '{a.route.name}', Linkerd's proxy '{b.route.name}'",
         )
 
-    first = True
     # the same for every port (what it finds is reported once)
     ordered = fix_precedence(candidates(svc.spec.routes), precedence) if ports else []
+    # a route's retry annotations, the same for each of its matches and ports
+    retries: dict[int, dict[str, str]] = {}
     for port in ports:
         name = G.route_name_of(svc.metadata.name, port.port, several)
         parent_port = port.port if several else None
@@ -405,18 +406,17 @@ def service_routes(spec: Spec, key: str, report: Report) -> list[dict[str, Any]]
         rules: list[tuple[dict[str, str], str, dict[str, Any]]] = []
         for cand in ordered:
             base: PathKey = ("spec", "routes", cand.route_index)
-            annotations = retry_annotations(
-                cand.route,
-                (lambda what, path, msg: _retry_report(report, key, what, path, msg))
-                if first
-                else (lambda what, path, msg: None),
-                base,
-            )
+            if cand.route_index not in retries:
+                retries[cand.route_index] = retry_annotations(
+                    cand.route,
+                    lambda what, path, msg: _retry_report(report, key, what, path, msg),
+                    base,
+                )
+            annotations = retries[cand.route_index]
             rule = G.build_rule(spec, key, port.port, cand.route, cand.route_index, [0], lost)
             if cand.match is not None:
                 rule["matches"] = [G.native_match(cand.match, base, lost)]
             rules.append((annotations, cand.route.name, rule))
-        first = False
         chunks: list[list[tuple[dict[str, str], str, dict[str, Any]]]] = []
         for item in rules:
             if chunks and chunks[-1][0][0] == item[0] and len(chunks[-1]) < G.MAX_RULES:
