@@ -62,6 +62,8 @@ MAX_CONDITIONS = 4
 _OTHER_NS = "meshspec-other"
 _OTHER_SA = "meshspec-other"
 EVERYWHERE = ({"cidr": "0.0.0.0/0"}, {"cidr": "::/0"})
+#: (rules whose `to` holds, the matches of its inbound route) per cell
+Cells = list[tuple[frozenset[int], list[RouteMatch] | None]] | None
 
 
 @dataclass(frozen=True)
@@ -163,9 +165,21 @@ class ServiceClasses:
     namespaces: tuple[str, ...]
     #: the namespaces a rule's source names
     spoken: frozenset[str]
+    #: every SPIFFE ID the rules name
+    named: frozenset[str]
+    #: the first exact peer (by place) of the namespaces no rule names that no rule
+    #: names, with its namespace: the rules tell such namespaces apart in nothing
+    quiet: tuple[str, str] | None
+    #: the namespaces a rule names and the first (in order) of the others, sorted:
+    #: the wildcards a cell need look at when the others are denied
+    narrow: tuple[str, ...]
+    #: the first of `namespaces` no rule names
+    first_quiet_namespace: str | None
 
 
-def service_classes(spec: Spec, rules: Sequence[AuthzRule], mesh: MeshPeers) -> ServiceClasses:
+def service_classes(
+    spec: Spec, rules: Sequence[AuthzRule], mesh: MeshPeers, named: frozenset[str]
+) -> ServiceClasses:
     td = spec.mesh.trust_domain
     added: dict[str, Peer] = {}
     extra: set[str] = set()
@@ -183,7 +197,38 @@ def service_classes(spec: Spec, rules: Sequence[AuthzRule], mesh: MeshPeers) -> 
     namespaces = (
         mesh.ordered if extra <= mesh.namespaces else tuple(sorted(mesh.namespaces | extra))
     )
-    return ServiceClasses(mesh, tuple(added.values()), namespaces, frozenset(spoken))
+    first_quiet = next((ns for ns in namespaces if ns not in spoken), None)
+    narrow = tuple(sorted(spoken if first_quiet is None else {*spoken, first_quiet}))
+    return ServiceClasses(
+        mesh,
+        tuple(added.values()),
+        namespaces,
+        frozenset(spoken),
+        named,
+        _first_quiet_peer(mesh, spoken, named),
+        narrow,
+        first_quiet,
+    )
+
+
+def _first_quiet_peer(
+    mesh: MeshPeers, spoken: set[str], named: frozenset[str]
+) -> tuple[str, str] | None:
+    """The first exact peer (by place) no rule names of a namespace no rule names. The
+    namespaces come in the place of their first peer, so the search stops at the first
+    namespace that starts after the best peer found: it looks at the namespaces the rules
+    name and those whose first peers they name, not at every namespace."""
+    found: tuple[str, str] | None = None
+    best = 0
+    for ns, sids in mesh.members.items():
+        if found is not None and mesh.position[sids[0]] > best:
+            break
+        if ns in spoken:
+            continue
+        first = next((s for s in sids if s not in named), None)
+        if first is not None and (found is None or mesh.position[first] < best):
+            found, best = (first, ns), mesh.position[first]
+    return found
 
 
 def decide(
@@ -240,6 +285,7 @@ class PolicyCompiler:
         self._mesh_peers: MeshPeers | None = None
         self._namespaces: dict[str, str | None] = {}
         self._wildcards: dict[str, Peer] = {}
+        self._last_cells: tuple[tuple[str, tuple[Operation, ...]], Cells] | None = None
 
     def service(self, key: str) -> None:
         svc = self.spec.service(key)
@@ -342,12 +388,17 @@ class PolicyCompiler:
                 "are denied",
             )
             ops = ops[:MAX_CONDITIONS]
-        cells = self._cells(key, ops, conditions)
+        # the ports of a service share their cells (what they find is reported once)
+        asked = (key, tuple(ops))
+        if self._last_cells is None or self._last_cells[0] != asked:
+            self._last_cells = (asked, self._cells(key, ops, conditions))
+        cells = self._last_cells[1]
         if cells is None:
             return
         if self._mesh_peers is None:
             self._mesh_peers = mesh_peers(self.spec)
-        all_peers = service_classes(self.spec, rules, self._mesh_peers)
+        named = named_identities(self.spec, key, rules)
+        all_peers = service_classes(self.spec, rules, self._mesh_peers, named)
         for cell_index, (held, matches) in enumerate(cells):
             target = None
             if matches is not None:
@@ -358,7 +409,7 @@ class PolicyCompiler:
 
     def _cells(
         self, key: str, ops: list[Operation], conditions: dict[Operation, list[int]]
-    ) -> list[tuple[frozenset[int], list[RouteMatch] | None]] | None:
+    ) -> Cells:
         """(rules whose `to` holds, the matches of its inbound route) per cell, most specific
         first; None for the matches means no inbound routes (policies on the Server)."""
         if not ops:
@@ -450,7 +501,7 @@ class PolicyCompiler:
     ) -> None:
         spec = self.spec
         mesh = classes.mesh
-        named = named_identities(spec, key, rules)
+        named = classes.named
         # A peer of the mesh's trust domain that no rule names gets the answer every such
         # peer of its namespace gets (its namespace is all the rules can tell of it), and
         # in a namespace no rule names, the answer of every such peer of such namespaces:
@@ -474,10 +525,31 @@ class PolicyCompiler:
             alone.append(
                 (mesh.position[sid], _pattern(peer), peer.label, ask(sid), _spiffe_namespace(sid))
             )
+        # the answer for the namespaces no rule names (all alike to the rules); when it
+        # denies, they matter only through their first peer and first wildcard, and the
+        # cell need not go through the mesh's namespaces
+        quiet = classes.quiet
+        quiet_answer: tuple[bool, str | None] | None = None
+        if quiet is not None:
+            quiet_answer = ask(quiet[0])
+        elif classes.first_quiet_namespace is not None:
+            quiet_answer = ask(self._wildcard(classes.first_quiet_namespace).spiffe)
+        every_namespace = quiet_answer is not None and quiet_answer[0]
         # the mesh's peers no rule names, a block per namespace: (place of its first
-        # peer, namespace, first peer, answer)
+        # peer, namespace, first peer, answer); the namespaces no rule names, when
+        # denied, as one block of their first peer
         blocks: list[tuple[int, str, str, tuple[bool, str | None]]] = []
-        for ns, sids in mesh.members.items():
+        if every_namespace:
+            scan = list(mesh.members.items())
+        else:
+            scan = [
+                (ns, mesh.members[ns])
+                for ns in classes.narrow
+                if ns in classes.spoken and ns in mesh.members
+            ]
+            if quiet is not None and quiet_answer is not None:
+                blocks.append((mesh.position[quiet[0]], quiet[1], quiet[0], quiet_answer))
+        for ns, sids in scan:
             first = next((s for s in sids if s not in named), None)
             if first is not None:
                 blocks.append((mesh.position[first], ns, first, ask(first)))
@@ -516,7 +588,7 @@ class PolicyCompiler:
         plaintext = Peer(None, None, "a client outside the mesh (plaintext)")
         wider: list[tuple[Peer, bool, str | None, str | None]] = []
         first_wider_denied: str | None = denied[0][1] if denied else None
-        for ns in classes.namespaces:
+        for ns in classes.namespaces if every_namespace else classes.narrow:
             peer = self._wildcard(ns)
             allowed, rule = ask(peer.spiffe)
             wider.append((peer, allowed, rule, first_denied.get(ns)))

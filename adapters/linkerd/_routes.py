@@ -25,8 +25,9 @@ second go to the first by name).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from adapters import _gamma as G
@@ -99,7 +100,7 @@ def _holds(p: PathMatch | None, path: str) -> bool:
         return False
 
 
-def _samples(p: PathMatch | None) -> list[str]:
+def _samples(p: PathMatch | None) -> Sequence[str]:
     """Request paths a path condition accepts (for finding shared requests)."""
     if p is None:
         return ["/", "/x"]
@@ -111,14 +112,16 @@ def _samples(p: PathMatch | None) -> list[str]:
     return regex_samples(p.regex or "")
 
 
-def regex_samples(pattern: str) -> list[str]:
-    """A few strings a simple regex accepts: literal text with `.*`/`.+`/`[^/]+` filled."""
+@lru_cache(maxsize=4096)
+def regex_samples(pattern: str) -> tuple[str, ...]:
+    """A few strings a simple regex accepts: literal text with `.*`/`.+`/`[^/]+` filled.
+    Remembered per pattern: the precedence checks ask again for every pair of matches,
+    and services often share their patterns."""
     text = pattern.strip("^$")
     for wild, fill in ((".*", "x"), (".+", "x"), ("[^/]+", "x"), ("[0-9]+", "1"), (r"\d+", "1")):
         text = text.replace(wild, fill)
     text = text.replace("\\", "")
-    out = [t for t in (text, "/x", "/") if _safe_match(pattern, t)]
-    return out
+    return tuple(t for t in (text, "/x", "/") if _safe_match(pattern, t))
 
 
 def _safe_match(pattern: str, value: str) -> bool:
@@ -296,6 +299,11 @@ def fix_precedence(
     added = 0
     changed = True
     seen: set[tuple[int, int]] = set()
+    # each pair's conflict and meet, asked once: every fix starts the scan over, and the
+    # candidates stay in `out` (so their ids name them) until the end
+    checked: dict[tuple[int, int], tuple[str | None, RouteMatch | None]] = {}
+    # pairs whose meet is already written before them (it stays there: fixes only insert)
+    settled: set[tuple[int, int]] = set()
     while changed and added < MAX_FIXES:
         changed = False
         for i, a in enumerate(out):
@@ -303,11 +311,16 @@ def fix_precedence(
                 b = out[j]
                 if b.route_index == a.route_index:
                     continue  # the same route either way
-                sample = conflict(a, b)
-                if sample is None:
-                    continue
-                both = intersection(a.match, b.match)
                 key = (id(a), id(b))
+                if key not in checked:
+                    found = conflict(a, b)
+                    checked[key] = (
+                        found,
+                        None if found is None else intersection(a.match, b.match),
+                    )
+                sample, both = checked[key]
+                if sample is None or key in settled:
+                    continue
                 if both is None:
                     if key not in seen:
                         seen.add(key)
@@ -315,6 +328,7 @@ def fix_precedence(
                     continue
                 fixed = Candidate(a.route_index, a.route, both, (*a.origin, *b.origin))
                 if any(c.route_index == a.route_index and c.match == both for c in out[:j]):
+                    settled.add(key)
                     continue  # already fixed: a copy of the pair's meet wins first
                 report(a, b, sample, True)
                 out.insert(i, fixed)
@@ -378,7 +392,10 @@ def service_routes(spec: Spec, key: str, report: Report) -> list[dict[str, Any]]
             f"the spec takes '{a.route.name}', Linkerd's proxy '{b.route.name}'",
         )
 
-    first = True
+    # the same for every port (what it finds is reported once)
+    ordered = fix_precedence(candidates(svc.spec.routes), precedence) if ports else []
+    # a route's retry annotations, the same for each of its matches and ports
+    retries: dict[int, dict[str, str]] = {}
     for port in ports:
         name = G.route_name_of(svc.metadata.name, port.port, several)
         parent_port = port.port if several else None
@@ -386,22 +403,20 @@ def service_routes(spec: Spec, key: str, report: Report) -> list[dict[str, Any]]
             rule = G.default_rule(spec, key, port.port)
             out.append(G.http_route(spec, key, name, parent_port, [rule], [""]))
             continue
-        ordered = fix_precedence(candidates(svc.spec.routes), precedence if first else _quiet)
         rules: list[tuple[dict[str, str], str, dict[str, Any]]] = []
         for cand in ordered:
             base: PathKey = ("spec", "routes", cand.route_index)
-            annotations = retry_annotations(
-                cand.route,
-                (lambda what, path, msg: _retry_report(report, key, what, path, msg))
-                if first
-                else (lambda what, path, msg: None),
-                base,
-            )
+            if cand.route_index not in retries:
+                retries[cand.route_index] = retry_annotations(
+                    cand.route,
+                    lambda what, path, msg: _retry_report(report, key, what, path, msg),
+                    base,
+                )
+            annotations = retries[cand.route_index]
             rule = G.build_rule(spec, key, port.port, cand.route, cand.route_index, [0], lost)
             if cand.match is not None:
                 rule["matches"] = [G.native_match(cand.match, base, lost)]
             rules.append((annotations, cand.route.name, rule))
-        first = False
         chunks: list[list[tuple[dict[str, str], str, dict[str, Any]]]] = []
         for item in rules:
             if chunks and chunks[-1][0][0] == item[0] and len(chunks[-1]) < G.MAX_RULES:
@@ -431,10 +446,6 @@ def service_routes(spec: Spec, key: str, report: Report) -> list[dict[str, Any]]
                 )
             )
     return out
-
-
-def _quiet(a: Candidate, b: Candidate, sample: str, fixed: bool) -> None:
-    return None
 
 
 def _retry_report(report: Report, key: str, what: str, path: PathKey, message: str) -> None:
