@@ -6,8 +6,8 @@ the sidecars. The Envoy pair (`bench.proxy.envoy`) does the same with Envoy,
 the users' alternative, and is the anchor the sidecars are compared with.
 CPU per request is the user+system time of the proxy processes (from /proc)
 over the requests served at saturation (wrk); added latency is a target's
-p50/p99 minus the direct ones, at saturation and at a constant 1,000 req/s
-(`bench.proxy.rate`). Everything listens on 127.0.0.1 and is stopped by PID.
+percentiles minus the direct ones, at saturation and at a fixed 1,000 req/s
+(fortio, `bench.proxy.fortio`). Everything listens on 127.0.0.1 and is stopped by PID.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pathlib import Path
 from statistics import median
 
 from bench.proxy.envoy import envoy_binary, envoy_pair
+from bench.proxy.fortio import RateResult, fixed_rate, fortio_binary
 from bench.proxy.load import LoadResult, generate
-from bench.proxy.rate import RateResult, constant_rate
 from meshspec.loader import load_paths
 from reference_impl.runner import Mesh, free_ports, stop_all
 
@@ -116,6 +116,9 @@ class Settings:
     duration: float
     rate: float
     rate_seconds: float
+    rate_connections: int
+    #: fortio, when the fixed-rate part runs
+    fortio: str | None
 
 
 def pool(rounds: list[Measured]) -> Measured:
@@ -140,10 +143,11 @@ def pool(rounds: list[Measured]) -> Measured:
     fixed = (
         RateResult(
             fixed_runs[0].rate,
+            min(f.actual_rate for f in fixed_runs),
             sum(f.requests for f in fixed_runs),
             sum(f.errors for f in fixed_runs),
-            sum(f.late for f in fixed_runs),
             median(f.p50_us for f in fixed_runs),
+            median(f.p90_us for f in fixed_runs),
             median(f.p99_us for f in fixed_runs),
         )
         if fixed_runs
@@ -176,8 +180,12 @@ def measure(target: Target, host: str, s: Settings) -> Measured:
     used = (user1 - user0) + (sys1 - sys0)
     cpu = used / load.requests * 1e6 if pids and load.requests else None
     kernel = (sys1 - sys0) / used if pids and used > 0 else None
+    # The fixed rate sends identical requests: the unique-id kind differs in CPU, not in
+    # what a hop adds to a request's time.
     fixed = (
-        constant_rate(port, host, s.rate, s.rate_seconds, unique_ids=unique) if s.rate > 0 else None
+        fixed_rate(s.fortio, port, host, s.rate, s.rate_seconds, s.rate_connections)
+        if s.fortio is not None and s.rate > 0 and not unique
+        else None
     )
     name = target.name
     return Measured(name, load, cpu, fixed, kernel_share=kernel)
@@ -289,19 +297,20 @@ def _fixed_rate(results: list[Measured]) -> list[str]:
         return []
     lines = [
         "",
-        f"at a constant {direct.rate:.0f} req/s ({direct.requests} requests per target, "
-        "latency from the time each request was due; late: requests the client itself sent "
-        ">1 ms after their time, a sign the machine was busy):",
-        f"{'target':<32}{'p50 µs':>10}{'p99 µs':>10}{'+p50 µs':>10}{'+p99 µs':>10}"
-        f"{'errors':>8}{'late':>6}",
+        f"at a fixed {direct.rate:.0f} req/s (fortio, {direct.requests} requests per target; "
+        "achieved: the lowest rate fortio reached in a turn, below the asked rate the machine "
+        "was too busy and the percentiles are its stalls):",
+        f"{'target':<32}{'p50 µs':>10}{'p90 µs':>10}{'p99 µs':>10}{'+p50 µs':>10}"
+        f"{'+p90 µs':>10}{'+p99 µs':>10}{'errors':>8}{'achieved':>10}",
     ]
     for m in results:
         if m.fixed is None:
             continue
         f = m.fixed
         lines.append(
-            f"{m.name:<32}{f.p50_us:>10.0f}{f.p99_us:>10.0f}{f.p50_us - direct.p50_us:>10.0f}"
-            f"{f.p99_us - direct.p99_us:>10.0f}{f.errors:>8}{f.late:>6}"
+            f"{m.name:<32}{f.p50_us:>10.0f}{f.p90_us:>10.0f}{f.p99_us:>10.0f}"
+            f"{f.p50_us - direct.p50_us:>10.0f}{f.p90_us - direct.p90_us:>10.0f}"
+            f"{f.p99_us - direct.p99_us:>10.0f}{f.errors:>8}{f.actual_rate:>10.0f}"
         )
     return lines
 
@@ -343,13 +352,21 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--rate", type=float, default=1000.0, help="req/s of the fixed-rate run (0: skip it)"
     )
-    parser.add_argument("--rate-seconds", type=float, default=3.0)
+    parser.add_argument("--rate-seconds", type=float, default=10.0, help="per turn")
+    parser.add_argument("--rate-connections", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="turns each target takes")
-    parser.add_argument("--no-install", action="store_true", help="do not apt-get haproxy")
+    parser.add_argument(
+        "--no-install", action="store_true", help="do not apt-get haproxy or go install fortio"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    settings = Settings(args.connections, args.duration, args.rate, args.rate_seconds)
     missing: list[str] = []
+    fortio = fortio_binary(not args.no_install) if args.rate > 0 else None
+    if args.rate > 0 and fortio is None:
+        missing.append("the fixed rate: fortio is not installed and `go install` did not make it")
+    settings = Settings(
+        args.connections, args.duration, args.rate, args.rate_seconds, args.rate_connections, fortio
+    )
     rounds: dict[str, list[Measured]] = {}
     with tempfile.TemporaryDirectory(prefix="meshspec-bench-") as tmp_name, ExitStack() as up:
         tmp = Path(tmp_name)
@@ -400,10 +417,11 @@ def main(argv: list[str]) -> None:
                             if m.fixed is None
                             else {
                                 "fixed_rate": m.fixed.rate,
+                                "fixed_rate_achieved": round(m.fixed.actual_rate, 1),
                                 "fixed_p50_us": round(m.fixed.p50_us),
+                                "fixed_p90_us": round(m.fixed.p90_us),
                                 "fixed_p99_us": round(m.fixed.p99_us),
                                 "fixed_errors": m.fixed.errors,
-                                "fixed_late": m.fixed.late,
                             }
                         ),
                     }

@@ -43,6 +43,11 @@ HOP_BY_HOP = frozenset(
 )
 
 _HOP_BY_HOP_BYTES = frozenset(name.encode() for name in HOP_BY_HOP)
+#: `Connection` values that name no header beyond the hop-by-hop ones
+_PLAIN_CONNECTION = frozenset({"keep-alive", "close"})
+#: names only the mesh sets, lowercased as the parser compares them
+_MESH_PREFIX = b"x-meshspec-"
+_XFCC = b"x-forwarded-client-cert"
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -63,9 +68,14 @@ class HttpMessage:
     method: str = ""
     target: str = ""
     status: int = 0
-    #: filled by the parser as headers arrive: those not hop-by-hop, and `Connection`'s values
+    #: filled by the parser: the headers a proxy forwards (not hop-by-hop, not named by
+    #: `Connection`), and `Connection`'s values
     forward: list[tuple[str, str]] | None = None
     connection: list[str] = field(default_factory=list)
+    #: whether a header has a name only the mesh sets (`x-meshspec-*`,
+    #: `x-forwarded-client-cert`): set by the parser; whoever forwards a message
+    #: not parsed here must look
+    mesh_named: bool = True
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -73,13 +83,16 @@ class HttpMessage:
 
     def end_to_end_headers(self) -> Headers:
         """Headers a proxy forwards: hop-by-hop ones (and those `Connection` names) removed."""
-        if self.forward is not None and not self.connection:
+        if self.forward is not None:
             return tuple(self.forward)  # sorted out while parsing
         named = [v for k, v in self.headers if k.lower() == "connection"]
-        dropped = HOP_BY_HOP
-        if named:
-            dropped = HOP_BY_HOP.union(t.strip().lower() for v in named for t in v.split(","))
+        dropped = HOP_BY_HOP.union(connection_tokens(named)) if named else HOP_BY_HOP
         return tuple((k, v) for k, v in self.headers if k.lower() not in dropped)
+
+
+def connection_tokens(values: list[str]) -> set[str]:
+    """The header names `Connection` values list (RFC 9110 §7.6.1), lowercased."""
+    return {t.strip().lower() for v in values for t in v.split(",")}
 
 
 class _Collector:
@@ -100,7 +113,8 @@ class _Collector:
         self.parser: httptools.HttpRequestParser | httptools.HttpResponseParser | None = None
 
     def on_message_begin(self) -> None:
-        self.current = HttpMessage(forward=[])
+        # positional: the generated __init__ then calls no default factories
+        self.current = HttpMessage([], b"", True, "", "", 0, [], [], False)
         self.in_message = True
         self.head_done = False
         self.begun += 1
@@ -120,17 +134,18 @@ class _Collector:
         # Sizes are checked once the head is complete; until then `MessageReader.feed`
         # bounds what a head still arriving may take.
         self._head_size += len(name) + len(value)
-        lowered = name.lower()
-        if lowered == b"host":
-            self._hosts += 1
         # RFC 9110 §5.5: whitespace around a value is not part of it (the parser keeps
         # trailing whitespace; Envoy's codec strips it too).
         pair = (name.decode("latin-1"), value.strip(_OWS).decode("latin-1"))
         message = self.current
         message.headers.append(pair)
+        lowered = name.lower()
         if lowered not in _HOP_BY_HOP_BYTES:
-            assert message.forward is not None
-            message.forward.append(pair)
+            message.forward.append(pair)  # type: ignore[union-attr]  # set at message begin
+            if lowered == b"host":
+                self._hosts += 1
+            elif lowered.startswith(_MESH_PREFIX) or lowered == _XFCC:
+                message.mesh_named = True
         elif lowered == b"connection":
             message.connection.append(pair[1])
 
@@ -141,6 +156,12 @@ class _Collector:
         message = self.current
         if len(message.headers) > MAX_HEADERS or self._head_size + len(self._url) > _HEAD_BUDGET:
             raise HttpError("request header fields too large", 431)
+        connection = message.connection
+        if connection and (len(connection) > 1 or connection[0].lower() not in _PLAIN_CONNECTION):
+            named = connection_tokens(connection) - HOP_BY_HOP
+            if named:
+                assert message.forward is not None
+                message.forward = [(k, v) for k, v in message.forward if k.lower() not in named]
         message.target = self._url.decode("latin-1")
         message.keep_alive = bool(parser.should_keep_alive())
         if isinstance(parser, httptools.HttpRequestParser):

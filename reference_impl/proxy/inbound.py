@@ -97,7 +97,9 @@ class InboundProxy:
             connection.abort()
 
     def _forward_headers(self, request: HttpMessage, peer: str | None, own: str | None) -> Headers:
-        headers = tuple((k, v) for k, v in request.end_to_end_headers() if not _set_by_the_mesh(k))
+        headers = request.end_to_end_headers()
+        if request.mesh_named:
+            headers = tuple((k, v) for k, v in headers if not _set_by_the_mesh(k))
         if peer is not None:
             headers += ((XFCC, f"By={own or ''};URI={peer}"),)
         return headers

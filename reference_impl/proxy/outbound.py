@@ -195,11 +195,12 @@ class OutboundProxy:
         rid = next(self._ids)
         self._waiters[rid] = (request, answer)
         self._bodies[rid] = request.body
+        headers = request.end_to_end_headers()
         event = RequestReceived(
             rid,
             request.method,
             request.target,
-            _without_mesh_headers(request.end_to_end_headers()),
+            _without_mesh_headers(headers) if request.mesh_named else headers,
             now=self._now(),
             random=self._rng.random(),
         )
@@ -222,11 +223,9 @@ class OutboundProxy:
         if upstream is None:
             head = request.method == "HEAD"
             return local_reply(respond.status, respond.reason, request.keep_alive, told, head)
-        headers = tuple(
-            (name, value)
-            for name, value in upstream.end_to_end_headers()
-            if name.lower() not in POLICY_HEADERS
-        )
+        headers = upstream.end_to_end_headers()
+        if upstream.mesh_named:
+            headers = tuple((n, v) for n, v in headers if n.lower() not in POLICY_HEADERS)
         return encode_response(upstream.status, headers + told, upstream.body, request.keep_alive)
 
     # -- events in, actions out -----------------------------------------------------------
