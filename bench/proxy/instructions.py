@@ -27,10 +27,8 @@ import tempfile
 from pathlib import Path
 
 from bench.proxy.load import generate
-from bench.proxy.profile import TRUST_DOMAIN, _snapshot
+from bench.proxy.profile import start_pair
 from bench.proxy.run import echo_app
-from reference_impl.pki import CertificateAuthority
-from reference_impl.proxy import Sidecar, SidecarConfig
 
 #: seconds of load before counting: the handshakes under valgrind take a while
 WARM_UP = 3.0
@@ -38,19 +36,7 @@ WARM_UP = 3.0
 
 async def _drive(mode: str, app_port: int, seconds: float) -> int:
     """Start the pair, warm it up, count while one connection loads it; the requests sent."""
-    ca = CertificateAuthority.create(TRUST_DOMAIN)
-    client = Sidecar(SidecarConfig("bench/client", "v1", "client-0", 0, 0, "127.0.0.1", 1, 0))
-    server = Sidecar(
-        SidecarConfig("bench/server", "v1", "server-0", 0, 0, "127.0.0.1", app_port, 0)
-    )
-    for sidecar, account in ((client, "client"), (server, "server")):
-        creds = ca.issue(f"spiffe://{TRUST_DOMAIN}/ns/bench/sa/{account}")
-        sidecar.set_credentials(creds.cert_pem, creds.key_pem, creds.ca_bundle_pem)
-    await server.start()
-    await client.start()
-    snapshot = _snapshot(mode, server.inbound_port)
-    for sidecar in (client, server):
-        sidecar.apply_snapshot(snapshot)
+    client, server = await start_pair(mode, app_port)
     loop = asyncio.get_running_loop()
     port = client.outbound_port
     await loop.run_in_executor(None, generate, port, "server", 1, WARM_UP, False)

@@ -38,9 +38,8 @@ def _snapshot(mode: str, server_port: int) -> Snapshot:
     return Snapshot(version=1, documents=documents, endpoints=(server,))
 
 
-async def _profile(
-    mode: str, app_port: int, seconds: float, connections: int, unique_ids: bool
-) -> cProfile.Profile:
+async def start_pair(mode: str, app_port: int) -> tuple[Sidecar, Sidecar]:
+    """The client and server sidecars with their identities and the bench snapshot, started."""
     ca = CertificateAuthority.create(TRUST_DOMAIN)
     client = Sidecar(SidecarConfig("bench/client", "v1", "client-0", 0, 0, "127.0.0.1", 1, 0))
     server = Sidecar(
@@ -54,6 +53,13 @@ async def _profile(
     snapshot = _snapshot(mode, server.inbound_port)
     for sidecar in (client, server):
         sidecar.apply_snapshot(snapshot)
+    return client, server
+
+
+async def _profile(
+    mode: str, app_port: int, seconds: float, connections: int, unique_ids: bool
+) -> cProfile.Profile:
+    client, server = await start_pair(mode, app_port)
     loop = asyncio.get_running_loop()
     port = client.outbound_port
     await loop.run_in_executor(None, generate, port, "server", connections, 1.0, unique_ids)
