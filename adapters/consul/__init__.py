@@ -28,6 +28,7 @@ from meshspec.adapter import (
 )
 from meshspec.features import ALL_FEATURES
 from meshspec.features import Feature as F
+from meshspec.gcpause import cyclic_gc_paused
 from meshspec.spec import Spec
 
 #: The Consul release whose entries and behaviour the adapter follows (the project's real
@@ -181,7 +182,8 @@ class ConsulAdapter(_Consul):
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         compiler = import_module("adapters.consul.compiler")
-        resources, diagnostics = compiler.compile_entries(spec, _version(), self.name)
+        with cyclic_gc_paused():  # plain, acyclic output: see meshspec.gcpause
+            resources, diagnostics = compiler.compile_entries(spec, _version(), self.name)
         return CompileResult(resources, options.settle(diagnostics))
 
 
@@ -193,8 +195,10 @@ class ConsulK8sAdapter(_Consul):
 
     def compile(self, spec: Spec, options: CompileOptions) -> CompileResult:
         compiler = import_module("adapters.consul.compiler")
-        entries, diagnostics = compiler.compile_entries(spec, _version(), self.name)
-        return CompileResult(compiler.k8s_resources(entries, spec), options.settle(diagnostics))
+        with cyclic_gc_paused():  # plain, acyclic output: see meshspec.gcpause
+            entries, diagnostics = compiler.compile_entries(spec, _version(), self.name)
+            resources = compiler.k8s_resources(entries, spec)
+        return CompileResult(resources, options.settle(diagnostics))
 
 
 adapter: Adapter = ConsulAdapter()

@@ -1,6 +1,6 @@
 """Compilers that pause the cyclic garbage collector build no reference cycles.
 
-Istio, App Mesh, ECS Service Connect, Gateway API and VPC Lattice compile with
+Istio, App Mesh, ECS Service Connect, Gateway API, VPC Lattice and Consul compile with
 the collector paused and freeze what they built (`meshspec.gcpause`): a large mesh's compile
 otherwise spent more and more of its time in collections that found nothing.
 That is sound only while a compile leaves no cyclic garbage behind (VPC
@@ -20,7 +20,15 @@ from meshspec.api import compile as compile_spec
 from meshspec.loader import load_paths
 from meshspec.spec import Spec
 
-PAUSED = ["istio", "appmesh", "ecs-service-connect", "gateway-api", "vpc-lattice"]
+PAUSED = [
+    "istio",
+    "appmesh",
+    "ecs-service-connect",
+    "gateway-api",
+    "vpc-lattice",
+    "consul",
+    "consul-k8s",
+]
 SERVICES = 60
 
 
