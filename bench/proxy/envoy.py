@@ -81,9 +81,19 @@ def _cluster(name: str, port: int, tls: dict[str, Any] | None) -> dict[str, Any]
     return cluster
 
 
+#: Istio's TLS versions for its sidecars' mTLS, both ways (`defaultUpstreamCommonTLSContext`
+#: in pilot/pkg/networking/core/cluster_tls.go). Without them the client's Envoy stops at
+#: TLS 1.2 (Envoy's default for upstreams) and the pair would not run what Istio runs.
+ISTIO_TLS_PARAMS = {
+    "tls_minimum_protocol_version": "TLSv1_2",
+    "tls_maximum_protocol_version": "TLSv1_3",
+}
+
+
 def _tls_common(certs: Path, account: str, peer_id: str) -> dict[str, Any]:
     """Our SVID and key from files, the CA bundle, and the peer's SPIFFE ID to accept."""
     return {
+        "tls_params": ISTIO_TLS_PARAMS,
         "tls_certificates": [
             {
                 "certificate_chain": {"filename": str(certs / f"{account}.pem")},
