@@ -19,6 +19,7 @@ from adapters.consul.entries import config_entry, enveloped
 from meshspec import codes as core_codes
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Diagnostic, Location
+from meshspec.json_text import indented_json
 from meshspec.native import read_native
 from meshspec.spec import Origin
 
@@ -35,7 +36,7 @@ def render(resources: Sequence[Mapping[str, Any]], fmt: str) -> list[tuple[str, 
         if fmt == "hcl":
             out.append((stem + ".hcl", hcl_text(data)))
         else:
-            out.append((stem + ".json", json.dumps(data, indent=2) + "\n"))
+            out.append((stem + ".json", indented_json(data) + "\n"))
     return out
 
 

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.ecs.names import ENVELOPE, SERVICE
 from meshspec.adapter import NativeDocument
 from meshspec.diagnostics import Diagnostic
+from meshspec.json_text import indented_json
 from meshspec.native import read_native
 
 
@@ -29,7 +29,7 @@ def render(resources: Sequence[Mapping[str, Any]], fmt: str) -> list[tuple[str, 
         kind = str(res.get("kind", SERVICE))
         name = res.get("serviceName") or res.get("family") or ""
         stem = f"{i:0{width}d}-{kind}-{name}".lower()
-        out.append((stem + ".json", json.dumps(api_input(res), indent=2) + "\n"))
+        out.append((stem + ".json", indented_json(api_input(res)) + "\n"))
     return out
 
 
