@@ -386,6 +386,12 @@ def parse_response_head(head: bytes) -> HttpMessage:
     return message
 
 
+#: methods whose requests carry no content unless they say so: without a body, such a
+#: request goes without `Content-Length` (RFC 9110 §8.6: a user agent SHOULD NOT send one;
+#: RFC 9112 §6.3: a request without framing headers has no body), as Envoy forwards it
+_NO_CONTENT_METHODS = frozenset({"GET", "HEAD"})
+
+
 def _encode_head(start: str, headers: Headers, length: str, keep_alive: bool) -> str:
     """A start line, the header lines and the framing the proxy sets, joined by C code
     (`map`, `join`): no Python call per header line. `length`: the framing line(s)."""
@@ -399,7 +405,10 @@ def _encode_head(start: str, headers: Headers, length: str, keep_alive: bool) ->
 def encode_request(
     method: str, target: str, headers: Headers, body: bytes = b"", keep_alive: bool = True
 ) -> bytes:
-    length = f"content-length: {len(body)}\r\n"
+    if body:
+        length = f"content-length: {len(body)}\r\n"
+    else:
+        length = "" if method in _NO_CONTENT_METHODS else "content-length: 0\r\n"
     head = _encode_head(f"{method} {target} HTTP/1.1", headers, length, keep_alive)
     return head.encode("latin-1") + body if body else head.encode("latin-1")
 
