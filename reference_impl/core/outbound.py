@@ -75,7 +75,7 @@ class FlightState(StrEnum):
     SENT = "sent"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Flight:
     request_id: int
     config: Config
