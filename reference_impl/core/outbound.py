@@ -265,18 +265,19 @@ class OutboundCore:
         # A single backend with weight takes every request.
         index = 0 if len(plan.shares) == 1 else weighted_choice(plan.weights, ev.random)
         backend = plan.shares[index]
+        # Positional, in the order of `_Flight`'s fields: keywords cost a dict per request.
         flight = _Flight(
-            request_id=rid,
-            config=config,
-            decision=decision,
-            backend=backend,
-            cluster=plan.clusters[index],
-            method=ev.method,
-            target=plan.target,
-            headers=plan.headers + tuple(join_headers(other).items()) if other else plan.headers,
-            tls_identity=plan.identities[index],
-            timeout_text=plan.timeout,
-            deadline=None if decision.timeout is None else ev.now + decision.timeout,
+            rid,
+            config,
+            decision,
+            backend,
+            plan.clusters[index],  # cluster
+            ev.method,
+            plan.target,
+            plan.headers + tuple(join_headers(other).items()) if other else plan.headers,
+            None if decision.timeout is None else ev.now + decision.timeout,  # deadline
+            plan.identities[index],  # tls_identity
+            plan.timeout,  # timeout_text
         )
         self._flights[rid] = flight
         self._latest[flight.cluster] = flight
@@ -417,16 +418,17 @@ class OutboundCore:
     ) -> list[OutboundAction]:
         self._flights.pop(flight.request_id, None)
         self.pool.unwait(flight.cluster, flight.request_id)
+        # Positional, in the order of `Respond`'s fields: keywords cost a dict per request.
         return [
             Respond(
                 flight.request_id,
                 status,
                 reason,
-                route=flight.decision.route,
-                backend=flight.cluster,
-                upstream_attempt=flight.attempt if relay else None,
-                endpoint=None if flight.endpoint is None else flight.endpoint.instance,
-                timeout=flight.timeout_text,
+                flight.decision.route,
+                flight.cluster,  # backend
+                flight.attempt if relay else None,  # upstream_attempt
+                None if flight.endpoint is None else flight.endpoint.instance,  # endpoint
+                flight.timeout_text,  # timeout
             )
         ]
 

@@ -196,13 +196,14 @@ class OutboundProxy:
         self._waiters[rid] = (request, answer)
         self._bodies[rid] = request.body
         headers = request.end_to_end_headers()
+        # Positional, here and for the other per-request events: keywords cost a dict per call.
         event = RequestReceived(
             rid,
             request.method,
             request.target,
             _without_mesh_headers(headers) if request.mesh_named else headers,
-            now=self._now(),
-            random=self._rng.random(),
+            self._now(),  # now
+            self._rng.random(),  # random
         )
         self.feed(event)
 
@@ -389,7 +390,7 @@ class OutboundProxy:
                 action.attempt,
                 response.status,
                 self._now(),
-                keep_alive=response.keep_alive,
+                response.keep_alive,
             )
         )
         if self._upstreams.get(action.conn_id) is upstream and not upstream.busy:
