@@ -113,6 +113,14 @@ class _Collector:
         self._head_size = 0
         self._hosts = 0
         self.parser: httptools.HttpRequestParser | httptools.HttpResponseParser | None = None
+        #: the parser again when it parses requests: told apart once, not per message
+        self._requests: httptools.HttpRequestParser | None = None
+
+    def attach(self, parser: httptools.HttpRequestParser | httptools.HttpResponseParser) -> None:
+        """The parser calling back: what it can tell (method or status) depends on its kind."""
+        self.parser = parser
+        if isinstance(parser, httptools.HttpRequestParser):
+            self._requests = parser
 
     def on_message_begin(self) -> None:
         # positional: the generated __init__ then calls no default factories
@@ -120,7 +128,8 @@ class _Collector:
         self.in_message = True
         self.head_done = False
         self.begun += 1
-        self._url.clear()
+        if self._url:  # a response's stays empty
+            self._url.clear()
         self._size = 0
         self._head_size = 0
         self._hosts = 0
@@ -164,17 +173,18 @@ class _Collector:
             if named:
                 assert message.forward is not None
                 message.forward = [(k, v) for k, v in message.forward if k.lower() not in named]
-        message.target = self._url.decode("latin-1")
-        message.keep_alive = bool(parser.should_keep_alive())
-        if isinstance(parser, httptools.HttpRequestParser):
-            message.method = parser.get_method().decode("latin-1")
+        message.keep_alive = parser.should_keep_alive()  # a bool already, as the status is an int
+        requests = self._requests
+        if requests is not None:
+            message.target = self._url.decode("latin-1")
+            message.method = requests.get_method().decode("latin-1")
             if self._hosts != 1:
                 if self._hosts > 1:
                     raise HttpError("more than one Host header", 400)
-                if parser.get_http_version() != "1.0":
+                if requests.get_http_version() != "1.0":
                     raise HttpError("HTTP/1.1 request without a Host header", 400)
         else:
-            message.status = int(parser.get_status_code())
+            message.status = parser.get_status_code()  # type: ignore[union-attr]  # a response's
         if self.heads is not None:
             self.heads.append(message)
 
@@ -227,9 +237,8 @@ class MessageReader:
             self._collector.heads = deque()
         parser_type = httptools.HttpResponseParser if responses else httptools.HttpRequestParser
         self._parser = parser_type(self._collector)
-        self._collector.parser = self._parser
+        self._collector.attach(self._parser)
         self._head_pending = 0
-        self.received_any = False
         #: set while the connection waits on the proxy (forwarding), not on its client
         self.busy = False
 
@@ -299,7 +308,6 @@ class MessageReader:
 
     def feed(self, data: bytes) -> None:
         """Parse bytes that arrived by other means; HttpError when they are not acceptable."""
-        self.received_any = True
         collector = self._collector
         begun = collector.begun
         in_head = collector.in_message and not collector.head_done
@@ -375,7 +383,7 @@ def parse_response_head(head: bytes) -> HttpMessage:
     """A status line and headers ending in an empty line, parsed alone (the answer to HEAD)."""
     collector = _Collector()
     parser = httptools.HttpResponseParser(collector)
-    collector.parser = parser
+    collector.attach(parser)
     collector.on_message_begin()
     try:
         parser.feed_data(head)
