@@ -86,6 +86,8 @@ class _Flight:
     target: str
     headers: Headers
     deadline: float | None
+    #: the endpoints of `backend` in `config`: looked up once, used on every attempt
+    members: tuple[Endpoint, ...]
     tls_identity: str | None = None
     timeout_text: str = "none"
     state: FlightState = FlightState.WAITING
@@ -94,9 +96,6 @@ class _Flight:
     endpoint: Endpoint | None = None
     conn_id: int | None = None
     tried: frozenset[str] = frozenset()
-
-    def endpoints(self) -> tuple[Endpoint, ...]:
-        return self.config.endpoints_of(self.backend.service, self.backend.version)
 
 
 @dataclass(frozen=True)
@@ -218,8 +217,11 @@ class OutboundCore:
     # -- events ----------------------------------------------------------------------
 
     def handle(self, event: OutboundEvent) -> list[OutboundAction]:
+        now = event.now
         actions: list[OutboundAction] = []
-        actions.extend(self.outliers.sweep(event.now))
+        # Most events find no ejection over and no deadline passed: asked here, at no call.
+        if self.outliers.ejected:
+            actions.extend(self.outliers.sweep(now))
         match event:
             case RequestReceived():
                 actions.extend(self._on_request(event))
@@ -236,7 +238,9 @@ class OutboundCore:
                     actions.extend(self._slot_freed(event.now))
             case Tick():
                 pass
-        actions.extend(self._expire(event.now))
+        earliest = self._earliest_deadline
+        if earliest is not None and now >= earliest:
+            actions.extend(self._expire(now))
         return actions
 
     def _on_request(self, ev: RequestReceived) -> list[OutboundAction]:
@@ -276,6 +280,7 @@ class OutboundCore:
             plan.target,
             plan.headers + tuple(join_headers(other).items()) if other else plan.headers,
             None if decision.timeout is None else ev.now + decision.timeout,  # deadline
+            config.endpoints_of(backend.service, backend.version),  # members
             plan.identities[index],  # tls_identity
             plan.timeout,  # timeout_text
         )
@@ -286,7 +291,7 @@ class OutboundCore:
 
     def _start_attempt(self, flight: _Flight, now: float) -> list[OutboundAction]:
         endpoint = self._balancer.pick(
-            flight.cluster, flight.endpoints(), self.outliers.is_ejected, flight.tried
+            flight.cluster, flight.members, self.outliers.is_ejected, flight.tried
         )
         if endpoint is None:
             return self._finish(flight, 503, "no healthy upstream")
@@ -396,7 +401,9 @@ class OutboundCore:
     def _attempt_failed(self, flight: _Flight, failure: str, now: float) -> list[OutboundAction]:
         assert flight.endpoint is not None
         status = _TIMEOUT_STATUS if failure == PER_TRY_TIMEOUT else _LOCAL_FAILURE_STATUS
-        actions = self._record(flight.endpoint, flight.cluster, status, now)
+        actions: list[OutboundAction] = [
+            *self._record(flight.endpoint, flight.cluster, status, now)
+        ]
         if retriable_failure(flight.decision.retries, failure) and self._may_retry(flight, now):
             return actions + self._retry(flight, failure, now)
         reason = "upstream per-try timeout" if failure == PER_TRY_TIMEOUT else f"upstream {failure}"
@@ -432,14 +439,11 @@ class OutboundCore:
             )
         ]
 
-    def _record(
-        self, endpoint: Endpoint, cluster: str, status: int, now: float
-    ) -> list[OutboundAction]:
+    def _record(self, endpoint: Endpoint, cluster: str, status: int, now: float) -> list[Ejected]:
         latest = self._latest.get(cluster)
         policy = None if latest is None else latest.backend.breaker.outlier_detection
-        members = () if latest is None else latest.endpoints()
-        ejected: list[Ejected] = self.outliers.record(endpoint, status, policy, members, now)
-        return list(ejected)
+        members = () if latest is None else latest.members
+        return self.outliers.record(endpoint, status, policy, members, now)
 
     # -- connection slots --------------------------------------------------------------
 

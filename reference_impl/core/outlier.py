@@ -35,8 +35,8 @@ class _Health:
 class OutlierDetector:
     def __init__(self) -> None:
         self._health: dict[tuple[str, str], _Health] = {}
-        #: how many endpoints are ejected: `sweep` runs on every event and most find none
-        self._ejected = 0
+        #: how many endpoints are ejected: while none is, nothing needs a sweep
+        self.ejected = 0
 
     def is_ejected(self, endpoint: Endpoint) -> bool:
         health = self._health.get(endpoint_key(endpoint))
@@ -79,7 +79,7 @@ class OutlierDetector:
             return []
         health.ejections += 1
         health.ejected_until = now + policy.base_ejection_time * health.ejections
-        self._ejected += 1
+        self.ejected += 1
         health.consecutive_5xx = 0
         health.consecutive_gateway = 0
         return [Ejected(endpoint, health.ejected_until, health.ejections)]
@@ -87,12 +87,12 @@ class OutlierDetector:
     def sweep(self, now: float) -> list[Returned]:
         """Bring back every endpoint whose ejection time is over."""
         out: list[Returned] = []
-        if not self._ejected:
+        if not self.ejected:
             return out
         for health in self._health.values():
             if health.ejected_until is not None and now >= health.ejected_until:
                 health.ejected_until = None
-                self._ejected -= 1
+                self.ejected -= 1
                 assert health.endpoint is not None
                 out.append(Returned(health.endpoint))
         return out
