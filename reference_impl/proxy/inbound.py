@@ -138,6 +138,8 @@ class _Downstream(asyncio.Protocol):
         self._app: _AppLink | None = None
         #: a forwarded request whose body is still arriving
         self._pending: tuple[HttpMessage, ForwardToApp] | None = None
+        #: the request with the application, and its verdict
+        self._with_app: tuple[HttpMessage, ForwardToApp] | None = None
         self._error: HttpError | None = None
         self.started = False
         self._busy = False
@@ -296,17 +298,15 @@ class _Downstream(asyncio.Protocol):
         app = self._app
         if app is None or app.ended:
             app = self._app = _AppLink(self._proxy._app)
-        app.exchange(
-            data, request.method == "HEAD", lambda r, e: self._answered(request, verdict, r, e)
-        )
+        self._with_app = (request, verdict)
+        app.exchange(data, request.method == "HEAD", self._answered)
 
-    def _answered(
-        self,
-        request: HttpMessage,
-        verdict: ForwardToApp,
-        response: HttpMessage | None,
-        error: str | None,
-    ) -> None:
+    def _answered(self, response: HttpMessage | None, error: str | None) -> None:
+        """The application's answer to the request `_with_app` holds (a bound method, not a
+        closure per request)."""
+        assert self._with_app is not None
+        request, verdict = self._with_app
+        self._with_app = None
         self._busy = False
         metrics = self._proxy._metrics
         head = request.method == "HEAD"

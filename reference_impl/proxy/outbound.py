@@ -69,6 +69,8 @@ MESH_PREFIX = "x-meshspec-"
 
 
 Deliver = Callable[[HttpMessage | None], None]
+#: where a request's answer goes: given the request back, no closure is made per request
+Answer = Callable[[HttpMessage, bytes], None]
 
 
 class _UpstreamProtocol(asyncio.StreamReaderProtocol):
@@ -176,7 +178,7 @@ class OutboundProxy:
         self._rng = rng
         self._ids = itertools.count(1)
         #: requests the core has not answered yet: the request and where its answer goes
-        self._waiters: dict[int, tuple[HttpMessage, Callable[[bytes], None]]] = {}
+        self._waiters: dict[int, tuple[HttpMessage, Answer]] = {}
         self._clients: set[_ClientConnection] = set()
         self._bodies: dict[int, bytes] = {}
         self._responses: dict[int, dict[int, HttpMessage]] = {}
@@ -190,8 +192,8 @@ class OutboundProxy:
         """A protocol for one connection accepted from the application (`create_server`)."""
         return _ClientConnection(self, gate)
 
-    def _forward(self, request: HttpMessage, answer: Callable[[bytes], None]) -> None:
-        """Hand `request` to the core; `answer` gets the bytes for the application."""
+    def _forward(self, request: HttpMessage, answer: Answer) -> None:
+        """Hand `request` to the core; `answer` gets it back with the bytes for the application."""
         rid = next(self._ids)
         self._waiters[rid] = (request, answer)
         self._bodies[rid] = request.body
@@ -261,13 +263,14 @@ class OutboundProxy:
     def _answer(self, action: Respond) -> None:
         rid = action.request_id
         waiter = self._waiters.pop(rid, None)
-        attempts = self._responses.pop(rid, {})
+        attempts = self._responses.pop(rid, None)
         self._bodies.pop(rid, None)
         if waiter is None:
             return
         request, answer = waiter
         relayed = action.upstream_attempt
-        answer(self._reply(request, action, None if relayed is None else attempts.get(relayed)))
+        upstream = None if relayed is None or attempts is None else attempts.get(relayed)
+        answer(request, self._reply(request, action, upstream))
 
     def _now(self) -> float:
         # The loop is looked up once: CPython 3.11's `get_running_loop` makes a getpid()
@@ -448,11 +451,14 @@ def _without_mesh_headers(headers: Headers) -> Headers:
 
 def _policy_headers(respond: Respond) -> Headers:
     """What the local app may learn about the policy its request ran under (see README)."""
+    route, timeout = respond.route, respond.timeout
+    if route is not None and timeout is not None:  # a forwarded request's: both, built at once
+        return ((ROUTE_HEADER, route), (TIMEOUT_HEADER, timeout))
     out: list[tuple[str, str]] = []
-    if respond.route is not None:
-        out.append((ROUTE_HEADER, respond.route))
-    if respond.timeout is not None:
-        out.append((TIMEOUT_HEADER, respond.timeout))
+    if route is not None:
+        out.append((ROUTE_HEADER, route))
+    if timeout is not None:
+        out.append((TIMEOUT_HEADER, timeout))
     return tuple(out)
 
 
@@ -571,7 +577,7 @@ class _ClientConnection(asyncio.Protocol):
         self._busy = messages.busy = True
         if messages.has_pending() or self._error is not None:
             self._pause_reading(transport)
-        self._proxy._forward(request, lambda answer: self._answered(request, answer))
+        self._proxy._forward(request, self._answered)
 
     def _answered(self, request: HttpMessage, answer: bytes) -> None:
         self._busy = False
