@@ -55,7 +55,7 @@ class OutlierDetector:
         now: float,
     ) -> list[Ejected]:
         """Count one result (`status` 503 for a local-origin failure); maybe eject."""
-        key = endpoint_key(endpoint)
+        key = (endpoint.service, endpoint.instance)  # endpoint_key, once a request: inline
         health = self._health.get(key)
         if health is None:  # made once per endpoint, not once per response
             health = self._health[key] = _Health(endpoint=endpoint)

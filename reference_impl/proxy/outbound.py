@@ -17,7 +17,7 @@ import itertools
 import random
 import ssl
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from reference_impl.core import (
@@ -148,6 +148,11 @@ class _Upstream:
     protocol: _UpstreamProtocol
     task: asyncio.Task[None] | None = None
     watcher: asyncio.Task[None] | None = None
+    #: the writer's transport: written to directly, as `StreamWriter.write` does
+    transport: asyncio.WriteTransport = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.transport = self.writer.transport
 
     @property
     def busy(self) -> bool:
@@ -335,7 +340,7 @@ class OutboundProxy:
     def _exchange_directly(self, action: SendRequest, upstream: _Upstream) -> None:
         """Write the request; the protocol hands the response to `_exchanged` when whole."""
         body = self._bodies.get(action.request_id, b"")
-        if upstream.protocol.ended or upstream.writer.is_closing():
+        if upstream.protocol.ended or upstream.transport.is_closing():
             self._exchanged(action, upstream, None)
             return
         upstream.protocol.awaiting = (
@@ -343,7 +348,7 @@ class OutboundProxy:
             lambda response: self._exchanged(action, upstream, response),
         )
         try:
-            upstream.writer.write(
+            upstream.transport.write(
                 encode_request(action.method, action.target, action.headers, body)
             )
         except (OSError, ssl.SSLError):
