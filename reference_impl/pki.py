@@ -358,6 +358,9 @@ def server_context(
     load_chain(ctx, cert_pem, key_pem)
     ctx.load_verify_locations(cadata=ca_bundle_pem.decode())
     ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+    # No session tickets: nothing here resumes a session, and each ticket is a record
+    # the client must read after its handshake.
+    ctx.num_tickets = 0
     return ctx
 
 

@@ -34,7 +34,7 @@ from reference_impl.proxy.http1 import (
     parse_response_head,
 )
 from reference_impl.proxy.tls import TlsMaterial
-from reference_impl.proxy.tls_reads import TlsReads
+from reference_impl.proxy.tls_session import accept_tls
 
 TLS_HANDSHAKE_RECORD = 0x16
 FIRST_BYTE_TIMEOUT = 10.0
@@ -79,12 +79,10 @@ class InboundProxy:
             return
         protocol = _Downstream(self, use_tls, material, port, gate)
         try:
-            await loop.connect_accepted_socket(
-                (lambda: TlsReads(protocol)) if use_tls else (lambda: protocol),
-                sock,
-                ssl=material.server if use_tls and material is not None else None,
-                ssl_handshake_timeout=HANDSHAKE_TIMEOUT if use_tls else None,
-            )
+            if use_tls and material is not None:
+                await accept_tls(sock, material.server, protocol, HANDSHAKE_TIMEOUT)
+            else:
+                await loop.connect_accepted_socket(lambda: protocol, sock)
         except (ssl.SSLError, OSError, TimeoutError, ConnectionError) as exc:
             self._metrics.tls_handshake_failures.labels("inbound").inc()
             log_decision("inbound-handshake-failed", error=str(exc))

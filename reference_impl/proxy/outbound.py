@@ -57,7 +57,7 @@ from reference_impl.proxy.http1 import (
     read_response_head,
 )
 from reference_impl.proxy.tls import TlsMaterial
-from reference_impl.proxy.tls_reads import TlsReads
+from reference_impl.proxy.tls_session import connect_tls
 
 CONNECT_TIMEOUT = 5.0
 ROUTE_HEADER = "x-meshspec-route"
@@ -135,8 +135,13 @@ async def _open_upstream(
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     protocol = _UpstreamProtocol(reader)
-    factory = (lambda: protocol) if context is None else (lambda: TlsReads(protocol))
-    transport, _ = await loop.create_connection(factory, host, port, ssl=context)
+    transport: asyncio.Transport
+    if context is None:
+        transport, _ = await loop.create_connection(lambda: protocol, host, port)
+    else:  # a TlsSession acts as the transport
+        transport = cast(
+            asyncio.Transport, await connect_tls(host, port, context, protocol, CONNECT_TIMEOUT)
+        )
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop), protocol
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,3 +106,20 @@ def test_a_workload_without_a_certificate_is_outcome(mtls_pair: EnvoyPair) -> No
 
 def test_plain_http_to_the_mtls_server_side_is_outcome(mtls_pair: EnvoyPair) -> None:
     assert _outcome(mtls_pair.server_port, None) == "connection"
+
+
+def test_the_pair_speaks_tls_1_3_between_its_envoys_as_istio_does(
+    mtls_pair: EnvoyPair, tmp_path: Path
+) -> None:
+    """Istio sets TLS 1.2-1.3 on its sidecars' mTLS; left to Envoy's default for
+    upstreams (at most TLS 1.2) the client's Envoy would not run what Istio runs,
+    nor what the sidecars run. Read from the client's Envoy's own counters."""
+    _get(mtls_pair.port)
+    config = json.loads((tmp_path / "envoy-client-mtls.json").read_text())
+    admin = config["admin"]["address"]["socket_address"]["port_value"]
+    url = f"http://127.0.0.1:{admin}/stats?filter=ssl.versions"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        stats = answer.read().decode()
+    counters = dict(line.rsplit(": ", 1) for line in stats.splitlines() if ": " in line)
+    assert int(counters.get("cluster.server-v1.ssl.versions.TLSv1.3", "0")) >= 1, stats
+    assert int(counters.get("cluster.server-v1.ssl.versions.TLSv1.2", "0")) == 0
