@@ -3,7 +3,8 @@
 One parser lives as long as its connection, so pipelined and keep-alive
 messages are read in order. Bodies are buffered whole (the reference sidecar
 favours clarity over streaming) and re-sent with a Content-Length, which
-also drops any ambiguity between Content-Length and chunked framing.
+also drops any ambiguity between Content-Length and chunked framing (a GET
+or HEAD request without a body goes with no framing header: it has none).
 
 Limits, with Envoy's defaults as the anchor: a head (request line and header
 lines) of at most 60 KiB and 100 header lines (`max_request_headers_kb`,
