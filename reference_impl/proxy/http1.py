@@ -50,6 +50,65 @@ _PLAIN_CONNECTION = frozenset({"keep-alive", "close"})
 _MESH_PREFIX = b"x-meshspec-"
 _XFCC = b"x-forwarded-client-cert"
 
+# What a header line is to the proxy, by its name.
+_FORWARDED = 0  # end to end: forwarded
+_HOST = 1  # forwarded, and counted (exactly one per request)
+_MESH = 2  # forwarded only after the mesh's own names are dropped
+_HOP = 3  # hop by hop: not forwarded
+_CONNECTION = 4  # hop by hop, and its values name more such headers
+
+
+def _kind(lowered: bytes) -> int:
+    """What a header line is to the proxy, from its lower-case name."""
+    if lowered == b"connection":
+        return _CONNECTION
+    if lowered in _HOP_BY_HOP_BYTES:
+        return _HOP
+    if lowered == b"host":
+        return _HOST
+    if lowered[: len(_MESH_PREFIX)] == _MESH_PREFIX or lowered == _XFCC:
+        return _MESH
+    return _FORWARDED
+
+
+def _known_names() -> dict[bytes, tuple[str, int]]:
+    """Common header names, in lower case and as usually capitalised, each with its text
+    and `_kind`: a line with one of them is sorted with one look-up instead of a decode,
+    a lower-casing and the comparisons. A fixed table: never grown from what peers send."""
+    names = (
+        *sorted(HOP_BY_HOP),
+        "host",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "authorization",
+        "cache-control",
+        "content-encoding",
+        "content-type",
+        "cookie",
+        "date",
+        "etag",
+        "location",
+        "server",
+        "set-cookie",
+        "traceparent",
+        "user-agent",
+        "vary",
+        "x-forwarded-client-cert",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-request-id",
+    )
+    table: dict[bytes, tuple[str, int]] = {}
+    for name in names:
+        for spelling in (name, "-".join(part.capitalize() for part in name.split("-"))):
+            raw = spelling.encode("latin-1")
+            table[raw] = (spelling, _kind(raw.lower()))
+    return table
+
+
+_KNOWN_NAMES = _known_names()
+
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -146,19 +205,22 @@ class _Collector:
         # Sizes are checked once the head is complete; until then `MessageReader.feed`
         # bounds what a head still arriving may take.
         self._head_size += len(name) + len(value)
+        known = _KNOWN_NAMES.get(name)
+        if known is None:
+            known = (name.decode("latin-1"), _kind(name.lower()))
+        text, kind = known
         # RFC 9110 §5.5: whitespace around a value is not part of it (the parser keeps
         # trailing whitespace; Envoy's codec strips it too).
-        pair = (name.decode("latin-1"), value.strip(_OWS).decode("latin-1"))
+        pair = (text, value.strip(_OWS).decode("latin-1"))
         message = self.current
         message.headers.append(pair)
-        lowered = name.lower()
-        if lowered not in _HOP_BY_HOP_BYTES:
+        if kind < _HOP:
             message.forward.append(pair)  # type: ignore[union-attr]  # set at message begin
-            if lowered == b"host":
+            if kind == _HOST:
                 self._hosts += 1
-            elif lowered.startswith(_MESH_PREFIX) or lowered == _XFCC:
+            elif kind == _MESH:
                 message.mesh_named = True
-        elif lowered == b"connection":
+        elif kind == _CONNECTION:
             message.connection.append(pair[1])
 
     def on_headers_complete(self) -> None:
