@@ -50,7 +50,7 @@ _PLAIN_CONNECTION = frozenset({"keep-alive", "close"})
 _MESH_PREFIX = b"x-meshspec-"
 _XFCC = b"x-forwarded-client-cert"
 
-# What a header line is to the proxy, by its name.
+# What a header line is to the proxy, by its name; the kinds below `_HOP` are forwarded.
 _FORWARDED = 0  # end to end: forwarded
 _HOST = 1  # forwarded, and counted (exactly one per request)
 _MESH = 2  # forwarded only after the mesh's own names are dropped
