@@ -37,6 +37,14 @@ class Endpoint:
     port: int
     ports: tuple[tuple[int, int], ...] = ()
 
+    def __hash__(self) -> int:
+        """Worked out once: the connection pool hashes an endpoint several times a request."""
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.service, self.version, self.instance, self.host, self.port, self.ports))
+
     def port_for(self, service_port: int | None) -> int:
         """The listener that serves `service_port` (the default listener if it has none)."""
         for declared, listener in self.ports:

@@ -23,7 +23,9 @@ class OpenConnection:
     port: int | None = None
 
 
-@dataclass(frozen=True)
+# One per request: slotted, not frozen (a frozen dataclass's __init__ makes a call per
+# field); no one changes it once made.
+@dataclass(slots=True)
 class SendRequest:
     """Write the request on an open connection; the body is the one the shell holds."""
 
@@ -35,7 +37,9 @@ class SendRequest:
     headers: Headers
 
 
-@dataclass(frozen=True)
+# One per request: slotted, not frozen (a frozen dataclass's __init__ makes a call per
+# field); no one changes it once made.
+@dataclass(slots=True)
 class Respond:
     """Answer the application. `upstream_attempt` set: relay that attempt's response."""
 

@@ -1,4 +1,4 @@
-"""What the shell tells the core: frozen facts, each with the time it happened.
+"""What the shell tells the core: facts, each with the time it happened.
 
 The core never reads a clock or a socket; every event carries `now` (seconds on
 any monotonic scale) and, where a choice is random, the random number to use.
@@ -29,7 +29,9 @@ def join_headers(headers: Headers) -> dict[str, str]:
     return field_lines_values(headers)
 
 
-@dataclass(frozen=True)
+# One per request: slotted, not frozen (a frozen dataclass's __init__ makes a call per
+# field); no one changes it once made.
+@dataclass(slots=True)
 class RequestReceived:
     """The local application sent a request; `random` in [0, 1) picks a weighted backend."""
 
@@ -54,7 +56,9 @@ class UpstreamConnectFailed:
     reason: str = "connect failed"
 
 
-@dataclass(frozen=True)
+# One per request: slotted, not frozen (a frozen dataclass's __init__ makes a call per
+# field); no one changes it once made.
+@dataclass(slots=True)
 class UpstreamResponse:
     """A whole response arrived for one attempt; `keep_alive` says if the connection is reusable."""
 

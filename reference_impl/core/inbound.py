@@ -29,7 +29,9 @@ from reference_impl.core.keys import split_lines
 from reference_impl.snapshot import Snapshot
 
 
-@dataclass(frozen=True)
+# One per request: slotted, not frozen (a frozen dataclass's __init__ makes a call per
+# field); no one changes it once made.
+@dataclass(slots=True)
 class InboundRequest:
     """`peer` is the verified SPIFFE ID of an mTLS client, None for plaintext.
 

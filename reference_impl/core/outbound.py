@@ -75,7 +75,7 @@ class FlightState(StrEnum):
     SENT = "sent"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Flight:
     request_id: int
     config: Config
@@ -86,6 +86,8 @@ class _Flight:
     target: str
     headers: Headers
     deadline: float | None
+    #: the endpoints of `backend` in `config`: looked up once, used on every attempt
+    members: tuple[Endpoint, ...]
     tls_identity: str | None = None
     timeout_text: str = "none"
     state: FlightState = FlightState.WAITING
@@ -94,9 +96,6 @@ class _Flight:
     endpoint: Endpoint | None = None
     conn_id: int | None = None
     tried: frozenset[str] = frozenset()
-
-    def endpoints(self) -> tuple[Endpoint, ...]:
-        return self.config.endpoints_of(self.backend.service, self.backend.version)
 
 
 @dataclass(frozen=True)
@@ -218,8 +217,11 @@ class OutboundCore:
     # -- events ----------------------------------------------------------------------
 
     def handle(self, event: OutboundEvent) -> list[OutboundAction]:
+        now = event.now
         actions: list[OutboundAction] = []
-        actions.extend(self.outliers.sweep(event.now))
+        # Most events find no ejection over and no deadline passed: asked here, at no call.
+        if self.outliers.ejected:
+            actions.extend(self.outliers.sweep(now))
         match event:
             case RequestReceived():
                 actions.extend(self._on_request(event))
@@ -236,7 +238,9 @@ class OutboundCore:
                     actions.extend(self._slot_freed(event.now))
             case Tick():
                 pass
-        actions.extend(self._expire(event.now))
+        earliest = self._earliest_deadline
+        if earliest is not None and now >= earliest:
+            actions.extend(self._expire(now))
         return actions
 
     def _on_request(self, ev: RequestReceived) -> list[OutboundAction]:
@@ -265,18 +269,20 @@ class OutboundCore:
         # A single backend with weight takes every request.
         index = 0 if len(plan.shares) == 1 else weighted_choice(plan.weights, ev.random)
         backend = plan.shares[index]
+        # Positional, in the order of `_Flight`'s fields: keywords cost a dict per request.
         flight = _Flight(
-            request_id=rid,
-            config=config,
-            decision=decision,
-            backend=backend,
-            cluster=plan.clusters[index],
-            method=ev.method,
-            target=plan.target,
-            headers=plan.headers + tuple(join_headers(other).items()) if other else plan.headers,
-            tls_identity=plan.identities[index],
-            timeout_text=plan.timeout,
-            deadline=None if decision.timeout is None else ev.now + decision.timeout,
+            rid,
+            config,
+            decision,
+            backend,
+            plan.clusters[index],  # cluster
+            ev.method,
+            plan.target,
+            plan.headers + tuple(join_headers(other).items()) if other else plan.headers,
+            None if decision.timeout is None else ev.now + decision.timeout,  # deadline
+            config.endpoints_of(backend.service, backend.version),  # members
+            plan.identities[index],  # tls_identity
+            plan.timeout,  # timeout_text
         )
         self._flights[rid] = flight
         self._latest[flight.cluster] = flight
@@ -285,7 +291,7 @@ class OutboundCore:
 
     def _start_attempt(self, flight: _Flight, now: float) -> list[OutboundAction]:
         endpoint = self._balancer.pick(
-            flight.cluster, flight.endpoints(), self.outliers.is_ejected, flight.tried
+            flight.cluster, flight.members, self.outliers.is_ejected, flight.tried
         )
         if endpoint is None:
             return self._finish(flight, 503, "no healthy upstream")
@@ -395,7 +401,9 @@ class OutboundCore:
     def _attempt_failed(self, flight: _Flight, failure: str, now: float) -> list[OutboundAction]:
         assert flight.endpoint is not None
         status = _TIMEOUT_STATUS if failure == PER_TRY_TIMEOUT else _LOCAL_FAILURE_STATUS
-        actions = self._record(flight.endpoint, flight.cluster, status, now)
+        actions: list[OutboundAction] = [
+            *self._record(flight.endpoint, flight.cluster, status, now)
+        ]
         if retriable_failure(flight.decision.retries, failure) and self._may_retry(flight, now):
             return actions + self._retry(flight, failure, now)
         reason = "upstream per-try timeout" if failure == PER_TRY_TIMEOUT else f"upstream {failure}"
@@ -417,27 +425,25 @@ class OutboundCore:
     ) -> list[OutboundAction]:
         self._flights.pop(flight.request_id, None)
         self.pool.unwait(flight.cluster, flight.request_id)
+        # Positional, in the order of `Respond`'s fields: keywords cost a dict per request.
         return [
             Respond(
                 flight.request_id,
                 status,
                 reason,
-                route=flight.decision.route,
-                backend=flight.cluster,
-                upstream_attempt=flight.attempt if relay else None,
-                endpoint=None if flight.endpoint is None else flight.endpoint.instance,
-                timeout=flight.timeout_text,
+                flight.decision.route,
+                flight.cluster,  # backend
+                flight.attempt if relay else None,  # upstream_attempt
+                None if flight.endpoint is None else flight.endpoint.instance,  # endpoint
+                flight.timeout_text,  # timeout
             )
         ]
 
-    def _record(
-        self, endpoint: Endpoint, cluster: str, status: int, now: float
-    ) -> list[OutboundAction]:
+    def _record(self, endpoint: Endpoint, cluster: str, status: int, now: float) -> list[Ejected]:
         latest = self._latest.get(cluster)
         policy = None if latest is None else latest.backend.breaker.outlier_detection
-        members = () if latest is None else latest.endpoints()
-        ejected: list[Ejected] = self.outliers.record(endpoint, status, policy, members, now)
-        return list(ejected)
+        members = () if latest is None else latest.members
+        return self.outliers.record(endpoint, status, policy, members, now)
 
     # -- connection slots --------------------------------------------------------------
 

@@ -35,6 +35,8 @@ class _Health:
 class OutlierDetector:
     def __init__(self) -> None:
         self._health: dict[tuple[str, str], _Health] = {}
+        #: how many endpoints are ejected: while none is, nothing needs a sweep
+        self.ejected = 0
 
     def is_ejected(self, endpoint: Endpoint) -> bool:
         health = self._health.get(endpoint_key(endpoint))
@@ -53,7 +55,10 @@ class OutlierDetector:
         now: float,
     ) -> list[Ejected]:
         """Count one result (`status` 503 for a local-origin failure); maybe eject."""
-        health = self._health.setdefault(endpoint_key(endpoint), _Health(endpoint=endpoint))
+        key = (endpoint.service, endpoint.instance)  # endpoint_key, once a request: inline
+        health = self._health.get(key)
+        if health is None:  # made once per endpoint, not once per response
+            health = self._health[key] = _Health(endpoint=endpoint)
         if status >= 500:
             health.consecutive_5xx += 1
         else:
@@ -74,6 +79,7 @@ class OutlierDetector:
             return []
         health.ejections += 1
         health.ejected_until = now + policy.base_ejection_time * health.ejections
+        self.ejected += 1
         health.consecutive_5xx = 0
         health.consecutive_gateway = 0
         return [Ejected(endpoint, health.ejected_until, health.ejections)]
@@ -81,9 +87,12 @@ class OutlierDetector:
     def sweep(self, now: float) -> list[Returned]:
         """Bring back every endpoint whose ejection time is over."""
         out: list[Returned] = []
+        if not self.ejected:
+            return out
         for health in self._health.values():
             if health.ejected_until is not None and now >= health.ejected_until:
                 health.ejected_until = None
+                self.ejected -= 1
                 assert health.endpoint is not None
                 out.append(Returned(health.endpoint))
         return out

@@ -57,7 +57,9 @@ class Pool:
         self._next_id = 1
 
     def cluster(self, name: str, limits: ConnectionLimits | None) -> _Cluster:
-        c = self._clusters.setdefault(name, _Cluster())
+        c = self._clusters.get(name)
+        if c is None:  # made once per cluster, not once per request
+            c = self._clusters[name] = _Cluster()
         c.limits = limits
         return c
 

@@ -3,7 +3,8 @@
 One parser lives as long as its connection, so pipelined and keep-alive
 messages are read in order. Bodies are buffered whole (the reference sidecar
 favours clarity over streaming) and re-sent with a Content-Length, which
-also drops any ambiguity between Content-Length and chunked framing.
+also drops any ambiguity between Content-Length and chunked framing (a GET
+or HEAD request without a body goes with no framing header: it has none).
 
 Limits, with Envoy's defaults as the anchor: a head (request line and header
 lines) of at most 60 KiB and 100 header lines (`max_request_headers_kb`,
@@ -49,6 +50,65 @@ _PLAIN_CONNECTION = frozenset({"keep-alive", "close"})
 _MESH_PREFIX = b"x-meshspec-"
 _XFCC = b"x-forwarded-client-cert"
 
+# What a header line is to the proxy, by its name; the kinds below `_HOP` are forwarded.
+_FORWARDED = 0  # end to end: forwarded
+_HOST = 1  # forwarded, and counted (exactly one per request)
+_MESH = 2  # forwarded only after the mesh's own names are dropped
+_HOP = 3  # hop by hop: not forwarded
+_CONNECTION = 4  # hop by hop, and its values name more such headers
+
+
+def _kind(lowered: bytes) -> int:
+    """What a header line is to the proxy, from its lower-case name."""
+    if lowered == b"connection":
+        return _CONNECTION
+    if lowered in _HOP_BY_HOP_BYTES:
+        return _HOP
+    if lowered == b"host":
+        return _HOST
+    if lowered[: len(_MESH_PREFIX)] == _MESH_PREFIX or lowered == _XFCC:
+        return _MESH
+    return _FORWARDED
+
+
+def _known_names() -> dict[bytes, tuple[str, int]]:
+    """Common header names, in lower case and as usually capitalised, each with its text
+    and `_kind`: a line with one of them is sorted with one look-up instead of a decode,
+    a lower-casing and the comparisons. A fixed table: never grown from what peers send."""
+    names = (
+        *sorted(HOP_BY_HOP),
+        "host",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "authorization",
+        "cache-control",
+        "content-encoding",
+        "content-type",
+        "cookie",
+        "date",
+        "etag",
+        "location",
+        "server",
+        "set-cookie",
+        "traceparent",
+        "user-agent",
+        "vary",
+        "x-forwarded-client-cert",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-request-id",
+    )
+    table: dict[bytes, tuple[str, int]] = {}
+    for name in names:
+        for spelling in (name, "-".join(part.capitalize() for part in name.split("-"))):
+            raw = spelling.encode("latin-1")
+            table[raw] = (spelling, _kind(raw.lower()))
+    return table
+
+
+_KNOWN_NAMES = _known_names()
+
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -60,8 +120,10 @@ class HttpError(Exception):
         self.status = status
 
 
-@dataclass
+@dataclass(slots=True)
 class HttpMessage:
+    """One request or response; slotted, as four are made and read per proxied request."""
+
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     keep_alive: bool = True
@@ -111,6 +173,14 @@ class _Collector:
         self._head_size = 0
         self._hosts = 0
         self.parser: httptools.HttpRequestParser | httptools.HttpResponseParser | None = None
+        #: the parser again when it parses requests: told apart once, not per message
+        self._requests: httptools.HttpRequestParser | None = None
+
+    def attach(self, parser: httptools.HttpRequestParser | httptools.HttpResponseParser) -> None:
+        """The parser calling back: what it can tell (method or status) depends on its kind."""
+        self.parser = parser
+        if isinstance(parser, httptools.HttpRequestParser):
+            self._requests = parser
 
     def on_message_begin(self) -> None:
         # positional: the generated __init__ then calls no default factories
@@ -118,7 +188,8 @@ class _Collector:
         self.in_message = True
         self.head_done = False
         self.begun += 1
-        self._url.clear()
+        if self._url:  # a response's stays empty
+            self._url.clear()
         self._size = 0
         self._head_size = 0
         self._hosts = 0
@@ -134,19 +205,22 @@ class _Collector:
         # Sizes are checked once the head is complete; until then `MessageReader.feed`
         # bounds what a head still arriving may take.
         self._head_size += len(name) + len(value)
+        known = _KNOWN_NAMES.get(name)
+        if known is None:
+            known = (name.decode("latin-1"), _kind(name.lower()))
+        text, kind = known
         # RFC 9110 §5.5: whitespace around a value is not part of it (the parser keeps
         # trailing whitespace; Envoy's codec strips it too).
-        pair = (name.decode("latin-1"), value.strip(_OWS).decode("latin-1"))
+        pair = (text, value.strip(_OWS).decode("latin-1"))
         message = self.current
         message.headers.append(pair)
-        lowered = name.lower()
-        if lowered not in _HOP_BY_HOP_BYTES:
+        if kind < _HOP:
             message.forward.append(pair)  # type: ignore[union-attr]  # set at message begin
-            if lowered == b"host":
+            if kind == _HOST:
                 self._hosts += 1
-            elif lowered.startswith(_MESH_PREFIX) or lowered == _XFCC:
+            elif kind == _MESH:
                 message.mesh_named = True
-        elif lowered == b"connection":
+        elif kind == _CONNECTION:
             message.connection.append(pair[1])
 
     def on_headers_complete(self) -> None:
@@ -162,17 +236,18 @@ class _Collector:
             if named:
                 assert message.forward is not None
                 message.forward = [(k, v) for k, v in message.forward if k.lower() not in named]
-        message.target = self._url.decode("latin-1")
-        message.keep_alive = bool(parser.should_keep_alive())
-        if isinstance(parser, httptools.HttpRequestParser):
-            message.method = parser.get_method().decode("latin-1")
+        message.keep_alive = parser.should_keep_alive()  # a bool already, as the status is an int
+        requests = self._requests
+        if requests is not None:
+            message.target = self._url.decode("latin-1")
+            message.method = requests.get_method().decode("latin-1")
             if self._hosts != 1:
                 if self._hosts > 1:
                     raise HttpError("more than one Host header", 400)
-                if parser.get_http_version() != "1.0":
+                if requests.get_http_version() != "1.0":
                     raise HttpError("HTTP/1.1 request without a Host header", 400)
         else:
-            message.status = int(parser.get_status_code())
+            message.status = parser.get_status_code()  # type: ignore[union-attr]  # a response's
         if self.heads is not None:
             self.heads.append(message)
 
@@ -225,9 +300,8 @@ class MessageReader:
             self._collector.heads = deque()
         parser_type = httptools.HttpResponseParser if responses else httptools.HttpRequestParser
         self._parser = parser_type(self._collector)
-        self._collector.parser = self._parser
+        self._collector.attach(self._parser)
         self._head_pending = 0
-        self.received_any = False
         #: set while the connection waits on the proxy (forwarding), not on its client
         self.busy = False
 
@@ -297,7 +371,6 @@ class MessageReader:
 
     def feed(self, data: bytes) -> None:
         """Parse bytes that arrived by other means; HttpError when they are not acceptable."""
-        self.received_any = True
         collector = self._collector
         begun = collector.begun
         in_head = collector.in_message and not collector.head_done
@@ -373,7 +446,7 @@ def parse_response_head(head: bytes) -> HttpMessage:
     """A status line and headers ending in an empty line, parsed alone (the answer to HEAD)."""
     collector = _Collector()
     parser = httptools.HttpResponseParser(collector)
-    collector.parser = parser
+    collector.attach(parser)
     collector.on_message_begin()
     try:
         parser.feed_data(head)
@@ -384,19 +457,31 @@ def parse_response_head(head: bytes) -> HttpMessage:
     return message
 
 
-def _encode_headers(headers: Headers, body: bytes, keep_alive: bool) -> bytes:
-    lines = [f"{k}: {v}\r\n" for k, v in headers]
-    lines.append(f"content-length: {len(body)}\r\n")
-    if not keep_alive:
-        lines.append("connection: close\r\n")
-    return "".join(lines).encode("latin-1")
+#: methods whose requests carry no content unless they say so: without a body, such a
+#: request goes without `Content-Length` (RFC 9110 §8.6: a user agent SHOULD NOT send one;
+#: RFC 9112 §6.3: a request without framing headers has no body), as Envoy forwards it
+_NO_CONTENT_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _encode_head(start: str, headers: Headers, length: str, keep_alive: bool) -> str:
+    """A start line, the header lines and the framing the proxy sets, joined by C code
+    (`map`, `join`): no Python call per header line. `length`: the framing line(s)."""
+    lines = "\r\n".join(map(": ".join, headers))
+    close = "" if keep_alive else "connection: close\r\n"
+    if lines:
+        return f"{start}\r\n{lines}\r\n{length}{close}\r\n"
+    return f"{start}\r\n{length}{close}\r\n"
 
 
 def encode_request(
     method: str, target: str, headers: Headers, body: bytes = b"", keep_alive: bool = True
 ) -> bytes:
-    head = f"{method} {target} HTTP/1.1\r\n".encode("latin-1")
-    return head + _encode_headers(headers, body, keep_alive) + b"\r\n" + body
+    if body:
+        length = f"content-length: {len(body)}\r\n"
+    else:
+        length = "" if method in _NO_CONTENT_METHODS else "content-length: 0\r\n"
+    head = _encode_head(f"{method} {target} HTTP/1.1", headers, length, keep_alive)
+    return head.encode("latin-1") + body if body else head.encode("latin-1")
 
 
 REASONS = {
@@ -418,8 +503,9 @@ REASONS = {
 def encode_response(
     status: int, headers: Headers, body: bytes = b"", keep_alive: bool = True
 ) -> bytes:
-    head = f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}\r\n".encode("latin-1")
-    return head + _encode_headers(headers, body, keep_alive) + b"\r\n" + body
+    start = f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"
+    head = _encode_head(start, headers, f"content-length: {len(body)}\r\n", keep_alive)
+    return head.encode("latin-1") + body if body else head.encode("latin-1")
 
 
 def local_reply(

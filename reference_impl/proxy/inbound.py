@@ -94,13 +94,13 @@ class InboundProxy:
         for connection in list(self._connections):
             connection.abort()
 
-    def _forward_headers(self, request: HttpMessage, peer: str | None, own: str | None) -> Headers:
+    def _forward_headers(self, request: HttpMessage, xfcc: Headers) -> Headers:
+        """The request's end-to-end headers, the mesh's own names dropped, and `xfcc`
+        (`client_certificate_header`, the same for every request of a connection)."""
         headers = request.end_to_end_headers()
         if request.mesh_named:
             headers = tuple((k, v) for k, v in headers if not _set_by_the_mesh(k))
-        if peer is not None:
-            headers += ((XFCC, f"By={own or ''};URI={peer}"),)
-        return headers
+        return headers + xfcc
 
 
 def _closed(sock: socket.socket, gate: Gate | None) -> None:
@@ -136,6 +136,10 @@ class _Downstream(asyncio.Protocol):
         self._app: _AppLink | None = None
         #: a forwarded request whose body is still arriving
         self._pending: tuple[HttpMessage, ForwardToApp] | None = None
+        #: the `x-forwarded-client-cert` line the application is told, once worked out
+        self._xfcc: Headers | None = None
+        #: the request with the application, and its verdict
+        self._with_app: tuple[HttpMessage, ForwardToApp] | None = None
         self._error: HttpError | None = None
         self.started = False
         self._busy = False
@@ -289,22 +293,26 @@ class _Downstream(asyncio.Protocol):
         if self._messages.has_pending() or self._error is not None:
             assert self._transport is not None
             self._pause_reading(self._transport)
-        headers = self._proxy._forward_headers(request, self._peer, self._own)
+        xfcc = self._xfcc
+        if xfcc is None:  # a connection's peer does not change: told the same way every time
+            peer = self._peer
+            xfcc = self._xfcc = (
+                () if peer is None else ((XFCC, f"By={self._own or ''};URI={peer}"),)
+            )
+        headers = self._proxy._forward_headers(request, xfcc)
         data = encode_request(request.method, verdict.target, headers, request.body)
         app = self._app
         if app is None or app.ended:
             app = self._app = _AppLink(self._proxy._app)
-        app.exchange(
-            data, request.method == "HEAD", lambda r, e: self._answered(request, verdict, r, e)
-        )
+        self._with_app = (request, verdict)
+        app.exchange(data, request.method == "HEAD", self._answered)
 
-    def _answered(
-        self,
-        request: HttpMessage,
-        verdict: ForwardToApp,
-        response: HttpMessage | None,
-        error: str | None,
-    ) -> None:
+    def _answered(self, response: HttpMessage | None, error: str | None) -> None:
+        """The application's answer to the request `_with_app` holds (a bound method, not a
+        closure per request)."""
+        assert self._with_app is not None
+        request, verdict = self._with_app
+        self._with_app = None
         self._busy = False
         metrics = self._proxy._metrics
         head = request.method == "HEAD"

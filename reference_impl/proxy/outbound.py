@@ -17,7 +17,7 @@ import itertools
 import random
 import ssl
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from reference_impl.core import (
@@ -69,6 +69,8 @@ MESH_PREFIX = "x-meshspec-"
 
 
 Deliver = Callable[[HttpMessage | None], None]
+#: where a request's answer goes: given the request back, no closure is made per request
+Answer = Callable[[HttpMessage, bytes], None]
 
 
 class _UpstreamProtocol(asyncio.StreamReaderProtocol):
@@ -151,6 +153,11 @@ class _Upstream:
     protocol: _UpstreamProtocol
     task: asyncio.Task[None] | None = None
     watcher: asyncio.Task[None] | None = None
+    #: the writer's transport: written to directly, as `StreamWriter.write` does
+    transport: asyncio.WriteTransport = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.transport = self.writer.transport
 
     @property
     def busy(self) -> bool:
@@ -181,7 +188,7 @@ class OutboundProxy:
         self._rng = rng
         self._ids = itertools.count(1)
         #: requests the core has not answered yet: the request and where its answer goes
-        self._waiters: dict[int, tuple[HttpMessage, Callable[[bytes], None]]] = {}
+        self._waiters: dict[int, tuple[HttpMessage, Answer]] = {}
         self._clients: set[_ClientConnection] = set()
         self._bodies: dict[int, bytes] = {}
         self._responses: dict[int, dict[int, HttpMessage]] = {}
@@ -195,19 +202,20 @@ class OutboundProxy:
         """A protocol for one connection accepted from the application (`create_server`)."""
         return _ClientConnection(self, gate)
 
-    def _forward(self, request: HttpMessage, answer: Callable[[bytes], None]) -> None:
-        """Hand `request` to the core; `answer` gets the bytes for the application."""
+    def _forward(self, request: HttpMessage, answer: Answer) -> None:
+        """Hand `request` to the core; `answer` gets it back with the bytes for the application."""
         rid = next(self._ids)
         self._waiters[rid] = (request, answer)
         self._bodies[rid] = request.body
         headers = request.end_to_end_headers()
+        # Positional, here and for the other per-request events: keywords cost a dict per call.
         event = RequestReceived(
             rid,
             request.method,
             request.target,
             _without_mesh_headers(headers) if request.mesh_named else headers,
-            now=self._now(),
-            random=self._rng.random(),
+            self._now(),  # now
+            self._rng.random(),  # random
         )
         self.feed(event)
 
@@ -265,13 +273,14 @@ class OutboundProxy:
     def _answer(self, action: Respond) -> None:
         rid = action.request_id
         waiter = self._waiters.pop(rid, None)
-        attempts = self._responses.pop(rid, {})
+        attempts = self._responses.pop(rid, None)
         self._bodies.pop(rid, None)
         if waiter is None:
             return
         request, answer = waiter
         relayed = action.upstream_attempt
-        answer(self._reply(request, action, None if relayed is None else attempts.get(relayed)))
+        upstream = None if relayed is None or attempts is None else attempts.get(relayed)
+        answer(request, self._reply(request, action, upstream))
 
     def _now(self) -> float:
         # The loop is looked up once: CPython 3.11's `get_running_loop` makes a getpid()
@@ -336,7 +345,7 @@ class OutboundProxy:
     def _exchange_directly(self, action: SendRequest, upstream: _Upstream) -> None:
         """Write the request; the protocol hands the response to `_exchanged` when whole."""
         body = self._bodies.get(action.request_id, b"")
-        if upstream.protocol.ended or upstream.writer.is_closing():
+        if upstream.protocol.ended or upstream.transport.is_closing():
             self._exchanged(action, upstream, None)
             return
         upstream.protocol.awaiting = (
@@ -344,7 +353,7 @@ class OutboundProxy:
             lambda response: self._exchanged(action, upstream, response),
         )
         try:
-            upstream.writer.write(
+            upstream.transport.write(
                 encode_request(action.method, action.target, action.headers, body)
             )
         except (OSError, ssl.SSLError):
@@ -394,7 +403,7 @@ class OutboundProxy:
                 action.attempt,
                 response.status,
                 self._now(),
-                keep_alive=response.keep_alive,
+                response.keep_alive,
             )
         )
         if self._upstreams.get(action.conn_id) is upstream and not upstream.busy:
@@ -452,11 +461,14 @@ def _without_mesh_headers(headers: Headers) -> Headers:
 
 def _policy_headers(respond: Respond) -> Headers:
     """What the local app may learn about the policy its request ran under (see README)."""
+    route, timeout = respond.route, respond.timeout
+    if route is not None and timeout is not None:  # a forwarded request's: both, built at once
+        return ((ROUTE_HEADER, route), (TIMEOUT_HEADER, timeout))
     out: list[tuple[str, str]] = []
-    if respond.route is not None:
-        out.append((ROUTE_HEADER, respond.route))
-    if respond.timeout is not None:
-        out.append((TIMEOUT_HEADER, respond.timeout))
+    if route is not None:
+        out.append((ROUTE_HEADER, route))
+    if timeout is not None:
+        out.append((TIMEOUT_HEADER, timeout))
     return tuple(out)
 
 
@@ -575,7 +587,7 @@ class _ClientConnection(asyncio.Protocol):
         self._busy = messages.busy = True
         if messages.has_pending() or self._error is not None:
             self._pause_reading(transport)
-        self._proxy._forward(request, lambda answer: self._answered(request, answer))
+        self._proxy._forward(request, self._answered)
 
     def _answered(self, request: HttpMessage, answer: bytes) -> None:
         self._busy = False

@@ -4,10 +4,11 @@ of the same headers (a message the parser did not make), for arbitrary heads."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reference_impl.proxy.http1 import HttpMessage, MessageReader, encode_response
+from reference_impl.proxy.http1 import HttpError, HttpMessage, MessageReader, encode_response
 
 TOKEN = st.text(
     alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-",
@@ -31,6 +32,18 @@ NAMES = st.one_of(
             "x-forwarded-client",
             "Upgrade-Insecure-Requests",
             "Transfer-Encodingx",
+            # spelled as in the parser's table of common names, and not
+            "Host",
+            "HOST",
+            "Content-Type",
+            "content-TYPE",
+            "X-Request-Id",
+            "x-request-id",
+            "Proxy-Connection",
+            "Te",
+            "te",
+            "Trailer",
+            "X-Forwarded-For",
         ]
     ),
 )
@@ -75,3 +88,24 @@ def test_mesh_names_in_any_case_are_flagged() -> None:
     assert _parsed([("X-FORWARDED-CLIENT-CERT", "URI=spiffe://x")]).mesh_named
     assert not _parsed([("x-meshspecroute", "a"), ("x-forwarded-client", "b")]).mesh_named
     assert HttpMessage().mesh_named  # a message made elsewhere is looked at, not trusted
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [["Host", "host"], ["HOST", "Host"], ["host", "hOsT"], ["Host", "Host"]],
+)
+def test_a_second_host_in_any_spelling_is_refused(hosts: list[str]) -> None:
+    head = "".join(f"{name}: a\r\n" for name in hosts)
+    with pytest.raises(HttpError) as refused:
+        MessageReader(None).feed(f"GET / HTTP/1.1\r\n{head}\r\n".encode())
+    assert refused.value.status == 400
+
+
+@pytest.mark.parametrize("host", ["Host", "host", "HOST", "hOsT"])
+def test_one_host_in_any_spelling_is_read(host: str) -> None:
+    reader = MessageReader(None)
+    reader.feed(f"GET / HTTP/1.1\r\n{host}: a \r\nX-Request-Id: 7\r\n\r\n".encode())
+    request = reader.pop()
+    assert request is not None
+    assert request.headers == [(host, "a"), ("X-Request-Id", "7")]
+    assert request.end_to_end_headers() == ((host, "a"), ("X-Request-Id", "7"))
