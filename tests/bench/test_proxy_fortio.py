@@ -4,47 +4,31 @@ route on, and its report is read into percentiles in microseconds that rise with
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from bench.proxy.fortio import fixed_rate, fortio_binary
+from tests.bench.ok_server import OkHandler, serving
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes
+class _Recorder(OkHandler):
     hosts: list[str | None] = []
     times: list[float] = []
 
-    def do_GET(self) -> None:
+    def seen(self) -> None:
         type(self).hosts.append(self.headers.get("host"))
         type(self).times.append(time.monotonic())
         if len(type(self).hosts) % 10 == 0:
             time.sleep(0.002)  # one request in ten is slow: the p99 must show it
-        self.send_response(200)
-        self.send_header("content-length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
 def recorder() -> Iterator[int]:
     _Recorder.hosts, _Recorder.times = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Recorder) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")

@@ -4,44 +4,29 @@ and its sidecar spec is the routing and authorization the Envoy pair is configur
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from bench.proxy.load import run_asyncio, run_wrk
 from bench.proxy.run import spec_text
 from meshspec.loader import load_data
+from tests.bench.ok_server import OkHandler, serving
 from tests.reference_impl.conftest import parse_documents
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    seen: list[str | None] = []
+class _Recorder(OkHandler):
+    seen_ids: list[str | None] = []
 
-    def do_GET(self) -> None:
-        type(self).seen.append(self.headers.get("x-request-id"))
-        self.send_response(200)
-        self.send_header("content-length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    def seen(self) -> None:
+        type(self).seen_ids.append(self.headers.get("x-request-id"))
 
 
 @pytest.fixture
 def recorder() -> Iterator[tuple[int, list[str | None]]]:
-    _Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], _Recorder.seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    _Recorder.seen_ids = []
+    with serving(_Recorder) as port:
+        yield port, _Recorder.seen_ids
 
 
 def _loaders() -> list[str]:
